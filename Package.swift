@@ -1,0 +1,75 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Spool",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SpoolCore", targets: ["SpoolCore"]),
+        .library(name: "SpoolSQLite", targets: ["SpoolSQLite"]),
+        .library(name: "SpoolWorker", targets: ["SpoolWorker"]),
+        .library(name: "SpoolTestSupport", targets: ["SpoolTestSupport"]),
+        .executable(name: "spool", targets: ["spool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        .target(
+            name: "SpoolCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "SpoolSQLite",
+            dependencies: [
+                "SpoolCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SpoolWorker",
+            dependencies: [
+                "SpoolCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "SpoolTestSupport",
+            dependencies: ["SpoolCore"]
+        ),
+        .executableTarget(
+            name: "spool",
+            dependencies: [
+                "SpoolCore",
+                "SpoolSQLite",
+                "SpoolWorker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "SpoolCoreTests",
+            dependencies: ["SpoolCore", "SpoolTestSupport"]
+        ),
+        .testTarget(
+            name: "SpoolSQLiteTests",
+            dependencies: ["SpoolSQLite", "SpoolTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "SpoolWorkerTests",
+            dependencies: ["SpoolWorker", "SpoolSQLite", "SpoolTestSupport"]
+        ),
+        .testTarget(
+            name: "SpoolCLITests",
+            dependencies: ["SpoolCore", "SpoolSQLite", "SpoolTestSupport"]
+        ),
+    ]
+)

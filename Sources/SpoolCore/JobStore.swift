@@ -1,0 +1,112 @@
+import Foundation
+
+/// The contract every store implements. The shared conformance suite in SpoolTestSupport is its
+/// definition of correct.
+///
+/// Every operation is atomic. Times come from the caller (`now`), so behaviour over time is
+/// testable without waiting.
+public protocol JobStore: Sendable {
+    /// In-process notifications of what this store instance committed.
+    var events: StoreEvents { get }
+
+    /// The limits the store enforces on enqueue.
+    var limits: JobLimits { get }
+
+    // MARK: Jobs
+
+    /// Enqueues jobs in one transaction. Each job is validated first; an unknown quota or an
+    /// invalid job fails the whole call and stores nothing. A job whose unique key is held by a
+    /// non-terminal job returns that job with `inserted == false`.
+    func insert(_ jobs: [NewJob], now: Date) async throws -> [InsertResult]
+
+    /// The job with `id`, or `nil`.
+    func job(_ id: JobID) async throws -> Job?
+
+    /// Jobs matching `query`, newest first.
+    func jobs(_ query: JobQuery) async throws -> JobPage
+
+    /// Hands out up to `params.limit` waiting jobs to the dispatcher, honouring queues, pauses,
+    /// run-at times, the policy, the filter and every quota, and marks them running.
+    func claim(_ params: ClaimParams) async throws -> [Job]
+
+    /// Records the end of attempts. A finish applies only while the job is running and held by
+    /// the finishing dispatcher; the result says, for each finish in order, whether it applied.
+    func finish(_ finishes: [Finish], now: Date) async throws -> [Bool]
+
+    /// Cancels a job: a waiting job becomes `cancelled` at once; a running job is marked
+    /// `cancelRequested` for its dispatcher. Terminal jobs are returned unchanged.
+    func cancel(_ id: JobID, now: Date) async throws -> Job
+
+    /// Makes a job that is not running available to run now; a job out of attempts gains one.
+    func retry(_ id: JobID, now: Date) async throws -> Job
+
+    /// Replaces the quotas of a waiting job; every name must exist.
+    func setQuotas(_ id: JobID, quotas: [String]) async throws -> Job
+
+    /// Returns running jobs of a dispatcher that is shutting down to the queue, without using
+    /// up an attempt.
+    func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws
+
+    // MARK: Queues
+
+    /// Every queue that holds jobs or has been paused.
+    func queues() async throws -> [QueueInfo]
+
+    /// Pauses or resumes a queue; a paused queue accepts jobs and hands out none.
+    func setPaused(_ queue: String, paused: Bool) async throws
+
+    // MARK: Quotas
+
+    /// Every quota with its running jobs.
+    func quotas() async throws -> [QuotaInfo]
+
+    /// Creates a quota; the size defaults to 1.
+    @discardableResult
+    func createQuota(_ name: String, size: Int) async throws -> QuotaInfo
+
+    /// Changes a quota's size; running jobs are never stopped.
+    @discardableResult
+    func resizeQuota(_ name: String, size: Int) async throws -> QuotaInfo
+
+    /// Removes a quota; waiting jobs naming it then ignore the name.
+    func removeQuota(_ name: String) async throws
+
+    // MARK: Dispatchers
+
+    /// Records a dispatcher as active. Jobs still held by its UUID are left from an unclean
+    /// shutdown: they are rescued at once and returned.
+    func register(_ registration: DispatcherRegistration) async throws -> [Job]
+
+    /// Records a sign of life and renews the lease of every job the dispatcher holds.
+    func ping(_ ping: Ping, holding: [JobID]) async throws -> PingReply
+
+    /// Records a clean shutdown.
+    func deactivate(_ dispatcher: UUID, now: Date) async throws
+
+    /// Every dispatcher the store knows.
+    func dispatchers() async throws -> [DispatcherInfo]
+
+    /// Declares dead the active dispatchers silent since `deadBefore`, and rescues their jobs
+    /// and every running job whose lease expired: each is made available again, or discarded
+    /// when out of attempts. Returns the rescued jobs.
+    func rescue(deadBefore: Date, now: Date) async throws -> [Job]
+
+    // MARK: Cron
+
+    /// Enqueues `job` for `tick` of `schedule` unless that tick (or a later one) already fired.
+    /// Returns the job when this call fired the tick, `nil` otherwise.
+    func fireCron(schedule: String, tick: Date, job: NewJob, now: Date) async throws -> Job?
+}
+
+extension JobStore {
+    /// Creates a quota of the default size, 1.
+    @discardableResult
+    public func createQuota(_ name: String) async throws -> QuotaInfo {
+        try await createQuota(name, size: 1)
+    }
+
+    /// The quota named `name`, or `nil`.
+    public func quota(_ name: String) async throws -> QuotaInfo? {
+        try await quotas().first { $0.name == name }
+    }
+}

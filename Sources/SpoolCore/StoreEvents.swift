@@ -1,0 +1,52 @@
+import Foundation
+import Synchronization
+
+/// Something a store instance committed, announced to subscribers in the same process.
+public enum StoreEvent: Sendable, Hashable {
+    /// Jobs became available in these queues.
+    case jobsAvailable(queues: [String])
+    /// Jobs reached these states (terminal, retryable or scheduled again).
+    case jobsFinished([JobID: JobState])
+    /// Someone asked to cancel this running job.
+    case cancelRequested(JobID)
+}
+
+/// The in-process notification hub of one store instance: dispatchers wake on it without
+/// waiting for a poll, and callers awaiting an outcome learn of it at once.
+///
+/// Other processes sharing the store see nothing of it; they poll.
+public final class StoreEvents: Sendable {
+    private struct Subscribers {
+        var next = 0
+        var continuations: [Int: AsyncStream<StoreEvent>.Continuation] = [:]
+    }
+
+    private let subscribers = Mutex(Subscribers())
+
+    /// Creates an empty hub.
+    public init() {}
+
+    /// A stream of every event published after this call; it keeps the newest `buffer` events
+    /// when the reader falls behind. Cancel the iterating task to unsubscribe.
+    public func subscribe(buffer: Int = 1024) -> AsyncStream<StoreEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: StoreEvent.self, bufferingPolicy: .bufferingNewest(buffer))
+        let key = subscribers.withLock { state in
+            state.next += 1
+            state.continuations[state.next] = continuation
+            return state.next
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.subscribers.withLock { _ = $0.continuations.removeValue(forKey: key) }
+        }
+        return stream
+    }
+
+    /// Whether anyone listens; stores skip building events when nobody does.
+    public var hasSubscribers: Bool { subscribers.withLock { !$0.continuations.isEmpty } }
+
+    /// Delivers `event` to every subscriber.
+    public func publish(_ event: StoreEvent) {
+        let targets = subscribers.withLock { Array($0.continuations.values) }
+        for continuation in targets { continuation.yield(event) }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import SpoolCore
+
+extension StoreConformance {
+    /// Dispatchers: registration, pings, leases, death, rescue, release, cron.
+    static let dispatcherCases: [StoreConformanceCase] = [
+        StoreConformanceCase("a registered dispatcher is listed active and pings renew its jobs' leases") { store in
+            _ = try await register(store)
+            let job = try await put(store)
+            _ = try await claim(store, lease: .seconds(10))
+            let reply = try await store.ping(Ping(dispatcher: dispatcherA, agents: [], now: t0.addingTimeInterval(8), lease: .seconds(10)),
+                                             holding: [job.id, JobID.make()])
+            try expectEqual(reply.lost.count, 1, "an id it does not hold is reported lost")
+            try expectEqual(try await fetch(store, job.id).leaseExpiresAt, t0.addingTimeInterval(18), "lease renewed")
+            try expectEqual(try await store.rescue(deadBefore: t0, now: t0.addingTimeInterval(15)).count, 0, "a renewed lease is not rescued")
+            let info = try await store.dispatchers()
+            try expectEqual(info.map(\.id), [dispatcherA], "listed")
+            try expectEqual(info[0].state, .active, "active")
+            try expectEqual(info[0].lastPingAt, t0.addingTimeInterval(8), "last ping")
+        },
+        StoreConformanceCase("a dead dispatcher's jobs are rescued by another, or discarded when out of attempts") { store in
+            _ = try await register(store, dispatcherA)
+            _ = try await register(store, dispatcherB)
+            let retried = try await put(store) { $0.maxAttempts = 3 }
+            let spent = try await put(store) { $0.maxAttempts = 1 }
+            _ = try await claim(store, limit: 2, by: dispatcherA, lease: .seconds(3600))
+            _ = try await store.ping(Ping(dispatcher: dispatcherB, agents: [], now: t0.addingTimeInterval(20), lease: .seconds(30)), holding: [])
+            let rescued = try await store.rescue(deadBefore: t0.addingTimeInterval(10), now: t0.addingTimeInterval(20))
+            try expectEqual(Set(rescued.map(\.id)), [retried.id, spent.id], "both rescued")
+            let again = try await fetch(store, retried.id)
+            try expectEqual(again.state, .available, "made available")
+            try expectEqual(again.errors.map(\.type), ["rescued"], "the rescue is recorded")
+            try expectEqual(try await fetch(store, spent.id).state, .discarded, "out of attempts")
+            let states = Dictionary(uniqueKeysWithValues: try await store.dispatchers().map { ($0.id, $0.state) })
+            try expectEqual(states[dispatcherA], .dead, "A declared dead")
+            try expectEqual(states[dispatcherB], .active, "B alive")
+            try expectEqual(try await claim(store, at: t0.addingTimeInterval(20), by: dispatcherB).map(\.attempt), [2], "B runs it")
+        },
+        StoreConformanceCase("a dispatcher restarting with its UUID rescues its own jobs at once") { store in
+            _ = try await register(store)
+            let job = try await put(store)
+            _ = try await claim(store, lease: .seconds(3600))
+            let rescued = try await register(store, at: t0.addingTimeInterval(1))
+            try expectEqual(rescued.map(\.id), [job.id], "rescued on restart")
+            try expectEqual(try await fetch(store, job.id).state, .available, "available again")
+        },
+        StoreConformanceCase("a dispatcher shutting down returns its jobs without using up attempts") { store in
+            _ = try await register(store)
+            let job = try await put(store)
+            _ = try await claim(store)
+            try await store.release([job.id], dispatcher: dispatcherB, now: t0)
+            try expectEqual(try await fetch(store, job.id).state, .running, "another dispatcher cannot release it")
+            try await store.release([job.id], dispatcher: dispatcherA, now: t0)
+            let released = try await fetch(store, job.id)
+            try expectEqual(released.state, .available, "available")
+            try expectEqual(released.attempt, 0, "attempt given back")
+            try await store.deactivate(dispatcherA, now: t0)
+            try expectEqual(try await store.dispatchers().first?.state, .inactive, "inactive")
+            try expectEqual(try await store.rescue(deadBefore: t0.addingTimeInterval(100), now: t0.addingTimeInterval(100)).count, 0,
+                            "an inactive dispatcher is not declared dead")
+        },
+        StoreConformanceCase("a cron tick fires once across dispatchers") { store in
+            let tick = t0.addingTimeInterval(60)
+            let first = try await store.fireCron(schedule: "nightly", tick: tick, job: NewJob(name: "report"), now: tick)
+            let second = try await store.fireCron(schedule: "nightly", tick: tick, job: NewJob(name: "report"), now: tick)
+            let older = try await store.fireCron(schedule: "nightly", tick: t0, job: NewJob(name: "report"), now: tick)
+            try expect(first != nil, "the first call fires")
+            try expect(second == nil && older == nil, "the same or an older tick does not fire again")
+            let next = try await store.fireCron(schedule: "nightly", tick: tick.addingTimeInterval(60), job: NewJob(name: "report"), now: tick)
+            try expect(next != nil, "the next tick fires")
+            try expect(try await store.fireCron(schedule: "other", tick: tick, job: NewJob(name: "x"), now: tick) != nil, "schedules are independent")
+            try expectEqual(try await store.jobs(JobQuery(name: "report")).jobs.count, 2, "two report jobs")
+        },
+    ]
+}

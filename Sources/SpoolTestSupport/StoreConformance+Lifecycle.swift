@@ -1,0 +1,160 @@
+import Foundation
+import SpoolCore
+
+extension StoreConformance {
+    /// Enqueue, read, list, finish, cancel, retry, unique keys, limits.
+    static let lifecycleCases: [StoreConformanceCase] = [
+        StoreConformanceCase("an enqueued job reads back with every field") { store in
+            var new = NewJob(name: "mail.send", payload: try JSONPayload(validating: #"{"to":"a@example.com","n":[1,2]}"#))
+            new.queue = "mail"; new.priority = 4; new.tags = ["x", "y"]; new.uniqueKey = "k1"
+            new.maxAttempts = 7; new.timeout = .milliseconds(1500)
+            let result = try await store.insert([new], now: t0)
+            try expect(result[0].inserted, "inserted")
+            let job = try await fetch(store, result[0].job.id)
+            try expectEqual(job, result[0].job, "read back equals what insert returned")
+            try expectEqual(job.name, "mail.send", "name")
+            try expectEqual(try job.payload.decode(JSONValue.self), try new.payload.decode(JSONValue.self), "payload")
+            try expectEqual(job.queue, "mail", "queue")
+            try expectEqual(job.state, .available, "state")
+            try expectEqual(job.priority, 4, "priority")
+            try expectEqual(job.attempt, 0, "attempt")
+            try expectEqual(job.maxAttempts, 7, "maxAttempts")
+            try expectEqual(job.tags, ["x", "y"], "tags")
+            try expectEqual(job.uniqueKey, "k1", "uniqueKey")
+            try expectEqual(job.timeout, .milliseconds(1500), "timeout")
+            try expectEqual(job.createdAt, t0, "createdAt")
+            try expectEqual(job.runAt, t0, "runAt")
+            try expect(try await store.job(JobID.make()) == nil, "an unknown id reads as nil")
+        },
+        StoreConformanceCase("a payload over the limit is refused and nothing is stored") { store in
+            let big = try JSONPayload(validating: "\"" + String(repeating: "x", count: store.limits.maxPayloadBytes) + "\"")
+            let error = try await expectSpoolError(.payloadTooLarge) {
+                try await store.insert([NewJob(name: "small"), NewJob(name: "big", payload: big)], now: t0)
+            }
+            try expect(error.message.contains("big"), "the message names the job: \(error.message)")
+            try expectEqual(try await store.jobs(JobQuery()).jobs.count, 0, "jobs stored")
+        },
+        StoreConformanceCase("completing records the result and enqueues follow-ups in the same step") { store in
+            let job = try await put(store)
+            _ = try await claim(store)
+            let later = t0.addingTimeInterval(2)
+            let applied = try await complete(store, job, at: later, result: #"{"ok":true}"#,
+                                             followUps: [NewJob(name: "next", queue: "after")])
+            try expect(applied, "applied")
+            let done = try await fetch(store, job.id)
+            try expectEqual(done.state, .completed, "state")
+            try expectEqual(done.result, #"{"ok":true}"#, "result")
+            try expectEqual(done.finishedAt, later, "finishedAt")
+            try expectEqual(try await store.jobs(JobQuery(queue: "after")).jobs.map(\.name), ["next"], "follow-up")
+        },
+        StoreConformanceCase("a failed attempt is recorded and retried, then discarded when out of attempts") { store in
+            let job = try await put(store) { $0.maxAttempts = 2 }
+            _ = try await claim(store)
+            let first = AttemptError(attempt: 1, name: "Boom", type: "error", message: "first", at: t0)
+            _ = try await store.finish([Finish(id: job.id, dispatcher: dispatcherA, outcome: .failed(first, retryAt: t0.addingTimeInterval(5)))], now: t0)
+            var current = try await fetch(store, job.id)
+            try expectEqual(current.state, .retryable, "state after first failure")
+            try expectEqual(current.errors, [first], "errors")
+            try expectEqual(try await claim(store, at: t0.addingTimeInterval(4)).count, 0, "waits for its backoff")
+            try expectEqual(try await claim(store, at: t0.addingTimeInterval(5)).map(\.attempt), [2], "second attempt")
+            let second = AttemptError(attempt: 2, name: "Boom", type: "error", message: "second", at: t0.addingTimeInterval(6))
+            _ = try await store.finish([Finish(id: job.id, dispatcher: dispatcherA, outcome: .failed(second, retryAt: nil))], now: t0.addingTimeInterval(6))
+            current = try await fetch(store, job.id)
+            try expectEqual(current.state, .discarded, "state after last failure")
+            try expectEqual(current.errors, [first, second], "errors")
+            try expectEqual(current.finishedAt, t0.addingTimeInterval(6), "finishedAt")
+        },
+        StoreConformanceCase("a finish from a dispatcher that no longer holds the job changes nothing") { store in
+            let job = try await put(store)
+            _ = try await claim(store, by: dispatcherA)
+            _ = try await store.rescue(deadBefore: t0, now: t0.addingTimeInterval(60))
+            _ = try await claim(store, at: t0.addingTimeInterval(60), by: dispatcherB)
+            try expect(!(try await complete(store, job, by: dispatcherA)), "the stale finish is refused")
+            let current = try await fetch(store, job.id)
+            try expectEqual(current.state, .running, "still running")
+            try expectEqual(current.dispatcher, dispatcherB, "held by the rescuer")
+            try expect(try await complete(store, job, by: dispatcherB), "the holder's finish applies")
+        },
+        StoreConformanceCase("a snoozed job runs again later without using up an attempt") { store in
+            let job = try await put(store)
+            _ = try await claim(store)
+            _ = try await store.finish([Finish(id: job.id, dispatcher: dispatcherA, outcome: .snoozed(until: t0.addingTimeInterval(30)))], now: t0)
+            let current = try await fetch(store, job.id)
+            try expectEqual(current.state, .scheduled, "state")
+            try expectEqual(current.attempt, 0, "attempt given back")
+            try expectEqual(try await claim(store, at: t0.addingTimeInterval(30)).map(\.attempt), [1], "runs again")
+        },
+        StoreConformanceCase("a unique key returns the existing job until it is terminal") { store in
+            let first = try await store.insert([NewJob(name: "a", uniqueKey: "once")], now: t0)[0]
+            let again = try await store.insert([NewJob(name: "a", uniqueKey: "once"), NewJob(name: "a", uniqueKey: "once")], now: t0)
+            try expect(first.inserted, "first inserted")
+            try expectEqual(again.map(\.inserted), [false, false], "duplicates not inserted")
+            try expectEqual(again.map(\.job.id), [first.job.id, first.job.id], "the existing job is returned")
+            _ = try await claim(store)
+            try expectEqual(try await store.insert([NewJob(name: "a", uniqueKey: "once")], now: t0)[0].job.id, first.job.id, "while running")
+            _ = try await complete(store, first.job)
+            let after = try await store.insert([NewJob(name: "a", uniqueKey: "once")], now: t0)[0]
+            try expect(after.inserted && after.job.id != first.job.id, "a new job once the first completed")
+            let pair = try await store.insert([NewJob(name: "b", uniqueKey: "pair"), NewJob(name: "b", uniqueKey: "pair")], now: t0)
+            try expectEqual(pair.map(\.inserted), [true, false], "duplicates within one batch")
+            try expectEqual(pair[1].job.id, pair[0].job.id, "the batch's first job is returned")
+        },
+        StoreConformanceCase("cancelling a waiting job ends it at once; a running one is asked to stop") { store in
+            let waiting = try await put(store) { $0.runAt = t0.addingTimeInterval(100) }
+            let cancelled = try await store.cancel(waiting.id, now: t0)
+            try expectEqual(cancelled.state, .cancelled, "waiting job cancelled")
+            try expectEqual(cancelled.finishedAt, t0, "finishedAt")
+            let running = try await put(store)
+            _ = try await claim(store)
+            let asked = try await store.cancel(running.id, now: t0)
+            try expectEqual(asked.state, .running, "still running")
+            try expect(asked.cancelRequested, "cancel requested")
+            let reply = try await store.ping(Ping(dispatcher: dispatcherA, agents: [], now: t0, lease: .seconds(30)), holding: [running.id])
+            try expectEqual(reply.cancelRequested, [running.id], "the holder learns of it on its ping")
+            let reason = AttemptError(attempt: 1, name: "CancellationError", type: "cancelled", message: "cancelled", at: t0)
+            _ = try await store.finish([Finish(id: running.id, dispatcher: dispatcherA, outcome: .cancelled(reason))], now: t0)
+            try expectEqual(try await fetch(store, running.id).state, .cancelled, "recorded as cancelled")
+            try expectEqual(try await store.cancel(running.id, now: t0).state, .cancelled, "cancelling again changes nothing")
+            try await expectSpoolError(.jobNotFound) { try await store.cancel(JobID.make(), now: t0) }
+        },
+        StoreConformanceCase("retrying a discarded job makes it available with one more attempt") { store in
+            let job = try await put(store) { $0.maxAttempts = 1 }
+            _ = try await claim(store)
+            try await expectSpoolError(.invalidState) { try await store.retry(job.id, now: t0) }
+            let error = AttemptError(attempt: 1, name: "Boom", type: "error", message: "boom", at: t0)
+            _ = try await store.finish([Finish(id: job.id, dispatcher: dispatcherA, outcome: .failed(error, retryAt: nil))], now: t0)
+            let retried = try await store.retry(job.id, now: t0.addingTimeInterval(1))
+            try expectEqual(retried.state, .available, "state")
+            try expectEqual(retried.maxAttempts, 2, "one more attempt")
+            try expectEqual(retried.finishedAt, nil, "finishedAt cleared")
+            try expectEqual(try await claim(store, at: t0.addingTimeInterval(1)).map(\.attempt), [2], "runs again")
+        },
+        StoreConformanceCase("listing filters by queue, state and name and pages with a cursor") { store in
+            for i in 0..<5 { _ = try await put(store, "n\(i % 2)") { $0.queue = i < 3 ? "a" : "b" } }
+            _ = try await claim(store, limit: 1, queues: ["b"])
+            try expectEqual(try await store.jobs(JobQuery(queue: "a")).jobs.count, 3, "queue a")
+            try expectEqual(try await store.jobs(JobQuery(state: .running)).jobs.count, 1, "running")
+            try expectEqual(try await store.jobs(JobQuery(name: "n0")).jobs.count, 3, "name n0")
+            let first = try await store.jobs(JobQuery(limit: 2))
+            try expectEqual(first.jobs.count, 2, "page size")
+            try expect(first.nextCursor != nil, "a cursor for more")
+            let second = try await store.jobs(JobQuery(limit: 2, after: first.nextCursor))
+            let third = try await store.jobs(JobQuery(limit: 2, after: second.nextCursor))
+            try expectEqual(third.nextCursor, nil, "last page")
+            let all = (first.jobs + second.jobs + third.jobs).map(\.id)
+            try expectEqual(Set(all).count, 5, "every job once")
+            try expectEqual(all, all.sorted(by: >), "newest first")
+        },
+        StoreConformanceCase("queues report their jobs per state") { store in
+            _ = try await put(store) { $0.queue = "a" }
+            _ = try await put(store) { $0.queue = "a"; $0.runAt = t0.addingTimeInterval(60) }
+            _ = try await put(store) { $0.queue = "b" }
+            _ = try await claim(store, limit: 1, queues: ["b"])
+            let queues = try await store.queues()
+            try expectEqual(queues.map(\.name), ["a", "b"], "names")
+            try expectEqual(queues[0].counts[.available], 1, "a available")
+            try expectEqual(queues[0].counts[.scheduled], 1, "a scheduled")
+            try expectEqual(queues[1].counts[.running], 1, "b running")
+        },
+    ]
+}
