@@ -241,3 +241,15 @@ public struct QuotaInfo: Hashable, Sendable {
         self.running = running
     }
 }
+
+extension JobOutcome {
+    /// The state a job reaches with this outcome.
+    public func state(now: Date) -> JobState {
+        switch self {
+        case .completed: .completed
+        case .failed(_, let retryAt): retryAt == nil ? .discarded : .retryable
+        case .cancelled: .cancelled
+        case .snoozed(let until): until > now ? .scheduled : .available
+        }
+    }
+}

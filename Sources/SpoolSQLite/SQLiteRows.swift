@@ -1,0 +1,65 @@
+import Foundation
+import GRDB
+import SpoolCore
+
+/// How jobs and times are written to and read from rows.
+enum SQLiteRows {
+    /// The columns of a job, in the order ``job(_:)`` reads them; `seq` comes last.
+    static let jobColumns = """
+        id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at, started_at, \
+        finished_at, quotas, tags, unique_key, timeout_ms, dispatcher, lease_until, cancel_requested, result, errors, seq
+        """
+
+    static func job(_ row: Row) throws -> Job {
+        let idText: String = row[0]
+        guard let id = JobID(idText) else { throw SpoolError(.storeCorrupt, "job row with invalid id '\(idText)'") }
+        let stateText: String = row[4]
+        guard let state = JobState(rawValue: stateText) else {
+            throw SpoolError(.storeCorrupt, "job \(idText) has unknown state '\(stateText)'")
+        }
+        let timeoutMillis: Int64? = row[15]
+        let dispatcherText: String? = row[16]
+        let cancelRequested: Int64 = row[18]
+        let resultText: String? = row[19]
+        let errorsText: String? = row[20]
+        return Job(
+            id: id, queue: row[1], name: row[2], payload: JSONPayload(unchecked: row[3]), state: state,
+            priority: row[5], attempt: row[6], maxAttempts: row[7], runAt: date(row[8]), createdAt: date(row[9]),
+            startedAt: optionalDate(row[10]), finishedAt: optionalDate(row[11]),
+            quotas: strings(row[12]), tags: strings(row[13]), uniqueKey: row[14],
+            timeout: timeoutMillis.map { .milliseconds($0) },
+            dispatcher: dispatcherText.flatMap(UUID.init(uuidString:)), leaseExpiresAt: optionalDate(row[17]),
+            cancelRequested: cancelRequested != 0, result: resultText.map(JSONPayload.init(unchecked:)),
+            errors: try errors(errorsText))
+    }
+
+    static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
+
+    static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
+
+    static func optionalDate(_ micros: Int64?) -> Date? { micros.map(date) }
+
+    /// `now` as the store keeps it: whole microseconds.
+    static func truncate(_ date: Date) -> Date { self.date(micros(date)) }
+
+    static func text(_ strings: [String]) -> String? {
+        guard !strings.isEmpty else { return nil }
+        return (try? JSONPayload(encoding: strings))?.text
+    }
+
+    static func strings(_ text: String?) -> [String] {
+        guard let text, let strings = try? JSONPayload(unchecked: text).decode([String].self) else { return [] }
+        return strings
+    }
+
+    static func text(_ error: AttemptError) -> String {
+        (try? JSONPayload(encoding: error))?.text ?? "{}"
+    }
+
+    static func errors(_ text: String?) throws -> [AttemptError] {
+        guard let text else { return [] }
+        return try JSONPayload(unchecked: text).decode([AttemptError].self)
+    }
+
+    static func uuid(_ id: UUID) -> String { id.uuidString.lowercased() }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import GRDB
+import SpoolCore
+
+extension SQLiteStore {
+    public func queues() async throws -> [QueueInfo] {
+        try read { db in
+            var infos: [String: QueueInfo] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name FROM queues WHERE paused = 1") {
+                let name: String = row[0]
+                infos[name] = QueueInfo(name: name, paused: true, counts: [:])
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT queue, state, COUNT(*) FROM jobs GROUP BY queue, state") {
+                let name: String = row[0], stateText: String = row[1], count: Int = row[2]
+                guard let state = JobState(rawValue: stateText) else { continue }
+                infos[name, default: QueueInfo(name: name, paused: false, counts: [:])].counts[state] = count
+            }
+            return infos.values.sorted { $0.name < $1.name }
+        }
+    }
+
+    public func setPaused(_ queue: String, paused: Bool) async throws {
+        guard !queue.isEmpty else { throw SpoolError(.invalidArgument, "queue name must not be empty") }
+        try await write { db in
+            try db.execute(sql: """
+                INSERT INTO queues (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
+                """, arguments: [queue, paused ? 1 : 0])
+        }
+        if !paused { events.publish(.jobsAvailable(queues: [queue])) }
+    }
+
+    public func quotas() async throws -> [QuotaInfo] {
+        try read { db in
+            var running: [String: [JobID]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT quota, job_id FROM quota_holders ORDER BY rowid") {
+                let idText: String = row[1]
+                if let id = JobID(idText) { running[row[0], default: []].append(id) }
+            }
+            return try Row.fetchAll(db, sql: "SELECT name, size FROM quotas ORDER BY name").map { row in
+                let name: String = row[0]
+                return QuotaInfo(name: name, size: row[1], running: running[name] ?? [])
+            }
+        }
+    }
+
+    public func createQuota(_ name: String, size: Int) async throws -> QuotaInfo {
+        try QuotaRules.check(name: name, size: size)
+        return try await write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM quotas WHERE name = ?)", arguments: [name]) != true else {
+                throw SpoolError(.quotaExists, "quota '\(name)' already exists")
+            }
+            try db.execute(sql: "INSERT INTO quotas (name, size) VALUES (?, ?)", arguments: [name, size])
+            return QuotaInfo(name: name, size: size, running: [])
+        }
+    }
+
+    public func resizeQuota(_ name: String, size: Int) async throws -> QuotaInfo {
+        try QuotaRules.check(name: name, size: size)
+        let info = try await write { db in
+            try db.execute(sql: "UPDATE quotas SET size = ? WHERE name = ?", arguments: [size, name])
+            guard db.changesCount == 1 else { throw SpoolError.unknownQuota(name) }
+            let running = try String.fetchAll(db, sql: "SELECT job_id FROM quota_holders WHERE quota = ? ORDER BY rowid", arguments: [name])
+            return QuotaInfo(name: name, size: size, running: running.compactMap(JobID.init))
+        }
+        events.publish(.jobsAvailable(queues: []))
+        return info
+    }
+
+    public func removeQuota(_ name: String) async throws {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM quotas WHERE name = ?", arguments: [name])
+            guard db.changesCount == 1 else { throw SpoolError.unknownQuota(name) }
+            try db.execute(sql: "DELETE FROM quota_holders WHERE quota = ?", arguments: [name])
+        }
+        events.publish(.jobsAvailable(queues: []))
+    }
+
+    public func register(_ registration: DispatcherRegistration) async throws -> [Job] {
+        let now = SQLiteRows.truncate(registration.now)
+        let agents = try JSONPayload(encoding: registration.agents).text
+        let rescued = try await write { db in
+            let id = SQLiteRows.uuid(registration.id)
+            try db.execute(sql: """
+                INSERT INTO dispatchers (id, host, pid, state, started_at, last_ping, agents) VALUES (?, ?, ?, 'active', ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, state = 'active',
+                    started_at = excluded.started_at, last_ping = excluded.last_ping, agents = excluded.agents
+                """, arguments: [id, registration.host, registration.pid, SQLiteRows.micros(now), SQLiteRows.micros(now), agents])
+            let orphans = try Row.fetchAll(db, sql: """
+                SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE state = 'running' AND dispatcher = ? ORDER BY id
+                """, arguments: [id]).map(SQLiteRows.job)
+            let reason = "its dispatcher \(id) restarted after an unclean shutdown"
+            return try orphans.map { try SQLiteStore.rescue($0, reason: reason, now: now, db: db) }
+        }
+        publishRescued(rescued)
+        return rescued
+    }
+
+    public func ping(_ ping: Ping, holding: [JobID]) async throws -> PingReply {
+        let now = SQLiteRows.truncate(ping.now)
+        let agents = try JSONPayload(encoding: ping.agents).text
+        let until = SQLiteRows.micros(now.addingTimeInterval(ping.lease.seconds))
+        return try await write { db in
+            let id = SQLiteRows.uuid(ping.dispatcher)
+            try db.execute(sql: "UPDATE dispatchers SET last_ping = ?, state = 'active', agents = ? WHERE id = ?",
+                           arguments: [SQLiteRows.micros(now), agents, id])
+            try db.execute(sql: "UPDATE jobs SET lease_until = ? WHERE state = 'running' AND dispatcher = ?", arguments: [until, id])
+            var held: [JobID: Bool] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, cancel_requested FROM jobs WHERE state = 'running' AND dispatcher = ?",
+                                        arguments: [id]) {
+                let text: String = row[0], cancel: Int = row[1]
+                if let jobID = JobID(text) { held[jobID] = cancel != 0 }
+            }
+            return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil })
+        }
+    }
+
+    public func deactivate(_ dispatcher: UUID, now: Date) async throws {
+        let now = SQLiteRows.truncate(now)
+        try await write { db in
+            try db.execute(sql: "UPDATE dispatchers SET state = 'inactive', last_ping = ? WHERE id = ?",
+                           arguments: [SQLiteRows.micros(now), SQLiteRows.uuid(dispatcher)])
+        }
+    }
+
+    public func dispatchers() async throws -> [DispatcherInfo] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, host, pid, state, started_at, last_ping, agents FROM dispatchers ORDER BY started_at")
+                .compactMap { row in
+                    let idText: String = row[0], stateText: String = row[3], agentsText: String = row[6]
+                    guard let id = UUID(uuidString: idText), let state = DispatcherState(rawValue: stateText) else { return nil }
+                    let agents = (try? JSONPayload(unchecked: agentsText).decode([AgentInfo].self)) ?? []
+                    return DispatcherInfo(id: id, host: row[1], pid: row[2], state: state, startedAt: SQLiteRows.date(row[4]),
+                                          lastPingAt: SQLiteRows.date(row[5]), agents: agents)
+                }
+        }
+    }
+
+    public func rescue(deadBefore: Date, now: Date) async throws -> [Job] {
+        let now = SQLiteRows.truncate(now)
+        let rescued = try await write { db in
+            let dead = Set(try String.fetchAll(db, sql: """
+                UPDATE dispatchers SET state = 'dead' WHERE state = 'active' AND last_ping < ? RETURNING id
+                """, arguments: [SQLiteRows.micros(deadBefore)]))
+            let victims = try Row.fetchAll(db, sql: """
+                SELECT \(SQLiteRows.jobColumns) FROM jobs
+                WHERE state = 'running' AND (lease_until < ? OR dispatcher IN (SELECT id FROM dispatchers WHERE state = 'dead'))
+                ORDER BY id
+                """, arguments: [SQLiteRows.micros(now)]).map(SQLiteRows.job)
+            return try victims.map { job in
+                let holder = job.dispatcher.map(SQLiteRows.uuid) ?? "unknown"
+                let reason = dead.contains(holder) ? "its dispatcher \(holder) stopped pinging"
+                    : (job.leaseExpiresAt.map { $0 < now } ?? false) ? "its lease held by dispatcher \(holder) expired"
+                    : "its dispatcher \(holder) was declared dead"
+                return try SQLiteStore.rescue(job, reason: reason, now: now, db: db)
+            }
+        }
+        publishRescued(rescued)
+        return rescued
+    }
+
+    /// Returns a held job to the queue after its holder died, or discards it when out of attempts.
+    static func rescue(_ job: Job, reason: String, now: Date, db: Database) throws -> Job {
+        var job = job
+        let record = AttemptError(attempt: job.attempt, name: "Rescued", type: "rescued", message: "job was rescued: \(reason)", at: now)
+        job.errors.append(record)
+        job.leaseExpiresAt = nil
+        job.cancelRequested = false
+        if job.attempt >= job.maxAttempts {
+            job.state = .discarded
+            job.finishedAt = now
+        } else {
+            job.state = .available
+            job.runAt = now
+        }
+        try db.execute(sql: """
+            UPDATE jobs SET state = ?, run_at = ?, finished_at = ?, lease_until = NULL, cancel_requested = 0,
+                            errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
+            WHERE id = ?
+            """, arguments: [job.state.rawValue, SQLiteRows.micros(job.runAt), job.finishedAt.map(SQLiteRows.micros),
+                             SQLiteRows.text(record), job.id.description])
+        try db.execute(sql: "DELETE FROM quota_holders WHERE job_id = ?", arguments: [job.id.description])
+        return job
+    }
+
+    private func publishRescued(_ rescued: [Job]) {
+        guard !rescued.isEmpty else { return }
+        events.publish(.jobsFinished(Dictionary(rescued.map { ($0.id, $0.state) }, uniquingKeysWith: { $1 })))
+        events.publish(.jobsAvailable(queues: Array(Set(rescued.map(\.queue))).sorted()))
+    }
+
+    public func fireCron(schedule: String, tick: Date, job: NewJob, now: Date) async throws -> Job? {
+        try job.validate(limits)
+        let now = SQLiteRows.truncate(now)
+        let fired = try await write { db -> Job? in
+            try db.execute(sql: """
+                INSERT INTO cron (name, last_tick) VALUES (?, ?)
+                ON CONFLICT (name) DO UPDATE SET last_tick = excluded.last_tick WHERE excluded.last_tick > cron.last_tick
+                """, arguments: [schedule, SQLiteRows.micros(tick)])
+            guard db.changesCount == 1 else { return nil }
+            return try SQLiteStore.insert([job], now: now, db: db).first?.job
+        }
+        if let fired { events.publish(.jobsAvailable(queues: [fired.queue])) }
+        return fired
+    }
+}

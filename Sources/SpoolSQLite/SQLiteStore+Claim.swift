@@ -1,0 +1,198 @@
+import Foundation
+import GRDB
+import SpoolCore
+
+extension SQLiteStore {
+    public func claim(_ params: ClaimParams) async throws -> [Job] {
+        guard params.limit > 0 else { return [] }
+        let now = SQLiteRows.truncate(params.now)
+        return try await write { db in try SQLiteStore.claim(params, now: now, db: db) }
+    }
+
+    /// Promotes due jobs, then walks waiting jobs in policy order, page by page, keeping those
+    /// the filter takes and the quotas admit, until the limit is reached or no job is left.
+    static func claim(_ params: ClaimParams, now: Date, db: Database) throws -> [Job] {
+        let nowMicros = SQLiteRows.micros(now)
+        try db.cachedStatement(sql: "UPDATE jobs SET state = 'available' WHERE state IN ('scheduled', 'retryable') AND run_at <= ?")
+            .execute(arguments: [nowMicros])
+        let paused = try String.fetchAll(db.cachedStatement(sql: "SELECT name FROM queues WHERE paused = 1"))
+        var ledger = try quotaLedger(db)
+
+        var conditions = ["state = 'available'"]
+        var fixed: [(any DatabaseValueConvertible)?] = []
+        if let queues = params.queues {
+            conditions.append("queue IN (\(placeholders(queues.count)))")
+            fixed += queues
+        }
+        if !paused.isEmpty {
+            conditions.append("queue NOT IN (\(placeholders(paused.count)))")
+            fixed += paused
+        }
+        let filled = ledger?.filled.sorted() ?? []
+        if !filled.isEmpty {
+            conditions.append("(quotas IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(jobs.quotas) WHERE value IN (\(placeholders(filled.count)))))")
+            fixed += filled
+        }
+        let byPriority = params.policy == .priority
+        let order = byPriority ? "priority, run_at, seq" : "run_at, seq"
+        let pageSize = params.filter.isUnfiltered && ledger == nil ? params.limit : max(params.limit * 4, 64)
+        let firstSQL = "SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ?"
+        let nextSQL = "SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) AND (\(order)) > (\(byPriority ? "?, ?, ?" : "?, ?")) ORDER BY \(order) LIMIT ?"
+
+        var chosen: [(job: Job, seq: Int64, held: [String])] = []
+        var cursor: [(any DatabaseValueConvertible)?]? = nil
+        scan: while chosen.count < params.limit {
+            let statement = try db.cachedStatement(sql: cursor == nil ? firstSQL : nextSQL)
+            let rows = try Row.fetchAll(statement, arguments: StatementArguments(fixed + (cursor ?? []) + [pageSize]))
+            for row in rows {
+                let job = try SQLiteRows.job(row)
+                let seq: Int64 = row[21]
+                cursor = byPriority ? [job.priority, SQLiteRows.micros(job.runAt), seq] : [SQLiteRows.micros(job.runAt), seq]
+                guard params.filter.matches(job) else { continue }
+                var held: [String] = []
+                if !job.quotas.isEmpty, ledger != nil {
+                    guard let admitted = ledger!.admit(job.quotas) else { continue }
+                    held = admitted
+                }
+                chosen.append((job, seq, held))
+                if chosen.count == params.limit { break scan }
+            }
+            if rows.count < pageSize { break }
+        }
+        guard !chosen.isEmpty else { return [] }
+
+        let lease = SQLiteRows.truncate(now.addingTimeInterval(params.lease.seconds))
+        let dispatcher = SQLiteRows.uuid(params.dispatcher)
+        let update = try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'running', attempt = attempt + 1, started_at = ?, dispatcher = ?, lease_until = ?,
+                            cancel_requested = 0
+            WHERE seq = ?
+            """)
+        let hold = try db.cachedStatement(sql: "INSERT INTO quota_holders (quota, job_id) VALUES (?, ?)")
+        return try chosen.map { entry in
+            try update.execute(arguments: [nowMicros, dispatcher, SQLiteRows.micros(lease), entry.seq])
+            for name in entry.held { try hold.execute(arguments: [name, entry.job.id.description]) }
+            var job = entry.job
+            job.state = .running
+            job.attempt += 1
+            job.startedAt = now
+            job.dispatcher = params.dispatcher
+            job.leaseExpiresAt = lease
+            job.cancelRequested = false
+            return job
+        }
+    }
+
+    /// The quota sizes and running counts, or `nil` when no quota exists.
+    static func quotaLedger(_ db: Database) throws -> QuotaLedger? {
+        var sizes: [String: Int] = [:]
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT name, size FROM quotas")) {
+            sizes[row[0]] = row[1]
+        }
+        guard !sizes.isEmpty else { return nil }
+        var running: [String: Int] = [:]
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT quota, COUNT(*) FROM quota_holders GROUP BY quota")) {
+            running[row[0]] = row[1]
+        }
+        return QuotaLedger(sizes: sizes, running: running)
+    }
+
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    public func finish(_ finishes: [Finish], now: Date) async throws -> [Bool] {
+        let now = SQLiteRows.truncate(now)
+        let limits = self.limits
+        let (applied, followUpQueues) = try await write { db in
+            try SQLiteStore.finish(finishes, now: now, limits: limits, db: db)
+        }
+        if events.hasSubscribers {
+            var finished: [JobID: JobState] = [:]
+            for (finish, didApply) in zip(finishes, applied) where didApply { finished[finish.id] = finish.outcome.state(now: now) }
+            if !finished.isEmpty { events.publish(.jobsFinished(finished)) }
+            if !followUpQueues.isEmpty { events.publish(.jobsAvailable(queues: followUpQueues)) }
+        }
+        return applied
+    }
+
+    static func finish(_ finishes: [Finish], now: Date, limits: JobLimits, db: Database) throws -> ([Bool], [String]) {
+        let nowMicros = SQLiteRows.micros(now)
+        let complete = try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'completed', result = ?, finished_at = ?, lease_until = NULL, cancel_requested = 0
+            WHERE id = ? AND state = 'running' AND dispatcher = ?
+            """)
+        let fail = try db.cachedStatement(sql: """
+            UPDATE jobs SET state = ?, run_at = COALESCE(?, run_at), finished_at = ?, lease_until = NULL, cancel_requested = 0,
+                            errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
+            WHERE id = ? AND state = 'running' AND dispatcher = ?
+            """)
+        let snooze = try db.cachedStatement(sql: """
+            UPDATE jobs SET state = ?, run_at = ?, attempt = MAX(attempt - 1, 0), lease_until = NULL, cancel_requested = 0
+            WHERE id = ? AND state = 'running' AND dispatcher = ?
+            """)
+        let hasHolders = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM quota_holders)")) ?? false
+        let unhold = try db.cachedStatement(sql: "DELETE FROM quota_holders WHERE job_id = ?")
+        var applied: [Bool] = []
+        applied.reserveCapacity(finishes.count)
+        var followUpQueues: Set<String> = []
+        for finish in finishes {
+            let id = finish.id.description, holder = SQLiteRows.uuid(finish.dispatcher)
+            switch finish.outcome {
+            case .completed(let result, let followUps):
+                try complete.execute(arguments: [result?.text, nowMicros, id, holder])
+                if db.changesCount == 1, !followUps.isEmpty {
+                    do {
+                        for new in followUps { try new.validate(limits) }
+                        for inserted in try insert(followUps, now: now, db: db) where inserted.inserted {
+                            followUpQueues.insert(inserted.job.queue)
+                        }
+                    } catch {
+                        let attempt = try Int.fetchOne(db, sql: "SELECT attempt FROM jobs WHERE id = ?", arguments: [id]) ?? 0
+                        let record = AttemptError(attempt: attempt, name: "FollowUpRejected", type: "error",
+                                                  message: "follow-up jobs were refused: \(error)", at: now)
+                        try db.execute(sql: """
+                            UPDATE jobs SET state = 'discarded', result = NULL,
+                                            errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
+                            WHERE id = ?
+                            """, arguments: [SQLiteRows.text(record), id])
+                    }
+                    applied.append(true)
+                    if hasHolders { try unhold.execute(arguments: [id]) }
+                    continue
+                }
+            case .failed(let error, let retryAt):
+                try fail.execute(arguments: [retryAt == nil ? "discarded" : "retryable", retryAt.map(SQLiteRows.micros),
+                                             retryAt == nil ? nowMicros : nil, SQLiteRows.text(error), id, holder])
+            case .cancelled(let error):
+                try fail.execute(arguments: ["cancelled", nil, nowMicros, SQLiteRows.text(error), id, holder])
+            case .snoozed(let until):
+                try snooze.execute(arguments: [until > now ? "scheduled" : "available", SQLiteRows.micros(until), id, holder])
+            }
+            let didApply = db.changesCount == 1
+            applied.append(didApply)
+            if didApply, hasHolders { try unhold.execute(arguments: [id]) }
+        }
+        return (applied, followUpQueues.sorted())
+    }
+
+    public func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws {
+        let now = SQLiteRows.truncate(now)
+        let queues = try await write { db in
+            let release = try db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'available', attempt = MAX(attempt - 1, 0), run_at = ?, lease_until = NULL,
+                                cancel_requested = 0
+                WHERE id = ? AND state = 'running' AND dispatcher = ? RETURNING queue
+                """)
+            var queues: Set<String> = []
+            for id in ids {
+                if let queue = try String.fetchOne(release, arguments: [SQLiteRows.micros(now), id.description, SQLiteRows.uuid(dispatcher)]) {
+                    queues.insert(queue)
+                    try db.execute(sql: "DELETE FROM quota_holders WHERE job_id = ?", arguments: [id.description])
+                }
+            }
+            return queues
+        }
+        if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
+    }
+}

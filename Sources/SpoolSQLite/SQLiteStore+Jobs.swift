@@ -1,0 +1,149 @@
+import Foundation
+import GRDB
+import SpoolCore
+
+extension SQLiteStore {
+    public func insert(_ jobs: [NewJob], now: Date) async throws -> [InsertResult] {
+        for job in jobs { try job.validate(limits) }
+        let now = SQLiteRows.truncate(now)
+        let results = try await write { db in try SQLiteStore.insert(jobs, now: now, db: db) }
+        let queues = Set(results.lazy.filter { $0.inserted && $0.job.state == .available }.map(\.job.queue))
+        if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
+        return results
+    }
+
+    static func insert(_ jobs: [NewJob], now: Date, db: Database) throws -> [InsertResult] {
+        if jobs.contains(where: { !$0.quotas.isEmpty }) {
+            let known = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT name FROM quotas")))
+            for job in jobs {
+                if let unknown = job.quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
+            }
+        }
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO jobs (id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at,
+                              quotas, tags, unique_key, timeout_ms)
+            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        var random = SystemRandomNumberGenerator()
+        var results: [InsertResult] = []
+        results.reserveCapacity(jobs.count)
+        var keyed: [String: Job] = [:]
+        for new in jobs {
+            if let key = new.uniqueKey {
+                if let existing = try keyed[key] ?? existingJob(uniqueKey: key, db: db) {
+                    results.append(InsertResult(job: existing, inserted: false))
+                    continue
+                }
+            }
+            var job = Job(new: new, id: JobID.make(at: now, using: &random), now: now)
+            job.runAt = SQLiteRows.truncate(job.runAt)
+            try statement.execute(arguments: [
+                job.id.description, job.queue, job.name, job.payload.text, job.state.rawValue, job.priority,
+                job.maxAttempts, SQLiteRows.micros(job.runAt), SQLiteRows.micros(now), SQLiteRows.text(job.quotas),
+                SQLiteRows.text(job.tags), job.uniqueKey, job.timeout.map { Int64($0.seconds * 1000) },
+            ])
+            if let key = job.uniqueKey { keyed[key] = job }
+            results.append(InsertResult(job: job, inserted: true))
+        }
+        return results
+    }
+
+    private static func existingJob(uniqueKey: String, db: Database) throws -> Job? {
+        let statement = try db.cachedStatement(sql: """
+            SELECT \(SQLiteRows.jobColumns) FROM jobs
+            WHERE unique_key = ? AND state NOT IN ('completed', 'discarded', 'cancelled')
+            """)
+        return try Row.fetchOne(statement, arguments: [uniqueKey]).map(SQLiteRows.job)
+    }
+
+    static func fetchJob(_ id: JobID, db: Database) throws -> Job? {
+        let statement = try db.cachedStatement(sql: "SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE id = ?")
+        return try Row.fetchOne(statement, arguments: [id.description]).map(SQLiteRows.job)
+    }
+
+    static func requireJob(_ id: JobID, db: Database) throws -> Job {
+        guard let job = try fetchJob(id, db: db) else { throw SpoolError(.jobNotFound, "no job with id \(id)") }
+        return job
+    }
+
+    public func job(_ id: JobID) async throws -> Job? {
+        try read { db in try SQLiteStore.fetchJob(id, db: db) }
+    }
+
+    public func jobs(_ query: JobQuery) async throws -> JobPage {
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let queue = query.queue { conditions.append("queue = ?"); arguments.append(queue) }
+        if let state = query.state { conditions.append("state = ?"); arguments.append(state.rawValue) }
+        if let name = query.name { conditions.append("name = ?"); arguments.append(name) }
+        if let after = query.after { conditions.append("id < ?"); arguments.append(after.description) }
+        let limit = max(0, query.limit)
+        arguments.append(limit + 1)
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT \(SQLiteRows.jobColumns) FROM jobs \(filter) ORDER BY id DESC LIMIT ?"
+        let jobs = try read { db in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments)).map(SQLiteRows.job)
+        }
+        let page = Array(jobs.prefix(limit))
+        return JobPage(jobs: page, nextCursor: jobs.count > limit ? page.last?.id : nil)
+    }
+
+    public func cancel(_ id: JobID, now: Date) async throws -> Job {
+        let now = SQLiteRows.truncate(now)
+        let job = try await write { db in
+            var job = try SQLiteStore.requireJob(id, db: db)
+            if job.state == .running {
+                try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id.description])
+                job.cancelRequested = true
+            } else if job.state.isWaiting {
+                try db.execute(sql: "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ?",
+                               arguments: [SQLiteRows.micros(now), id.description])
+                job.state = .cancelled
+                job.finishedAt = now
+            }
+            return job
+        }
+        switch job.state {
+        case .running: events.publish(.cancelRequested(id))
+        case .cancelled: events.publish(.jobsFinished([id: .cancelled]))
+        default: break
+        }
+        return job
+    }
+
+    public func retry(_ id: JobID, now: Date) async throws -> Job {
+        let now = SQLiteRows.truncate(now)
+        let job = try await write { db in
+            var job = try SQLiteStore.requireJob(id, db: db)
+            guard job.state != .running else {
+                throw SpoolError(.invalidState, "job \(id) is running; cancel it first or wait for it to finish")
+            }
+            job.state = .available
+            job.runAt = now
+            job.finishedAt = nil
+            job.cancelRequested = false
+            if job.attempt >= job.maxAttempts { job.maxAttempts = job.attempt + 1 }
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'available', run_at = ?, finished_at = NULL, cancel_requested = 0, max_attempts = ?
+                WHERE id = ?
+                """, arguments: [SQLiteRows.micros(now), job.maxAttempts, id.description])
+            return job
+        }
+        events.publish(.jobsAvailable(queues: [job.queue]))
+        return job
+    }
+
+    public func setQuotas(_ id: JobID, quotas: [String]) async throws -> Job {
+        try await write { db in
+            var job = try SQLiteStore.requireJob(id, db: db)
+            guard job.state.isWaiting else {
+                throw SpoolError(.invalidState, "job \(id) is \(job.state); only a waiting job's quotas can change")
+            }
+            let known = Set(try String.fetchAll(db, sql: "SELECT name FROM quotas"))
+            if let unknown = quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
+            try db.execute(sql: "UPDATE jobs SET quotas = ? WHERE id = ?", arguments: [SQLiteRows.text(quotas), id.description])
+            job.quotas = quotas
+            return job
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import GRDB
+import SpoolCore
+
+/// How much a committed write survives.
+public enum Durability: String, Sendable, CaseIterable {
+    /// Survives a killed process; a power loss may lose the last commits (`synchronous=NORMAL`).
+    case normal
+    /// Survives a power loss: every commit is synced to disk (`synchronous=FULL`).
+    case full
+}
+
+/// The embedded store: one SQLite file in WAL mode, shared by any number of processes.
+///
+/// Writes from one process are group-committed: concurrent enqueues, claims and completions
+/// share a transaction. Reads run on a pool of reader connections alongside the writer.
+public final class SQLiteStore: JobStore {
+    /// The path of the store file.
+    public let path: String
+    /// The durability of commits.
+    public let durability: Durability
+    public let limits: JobLimits
+    public let events = StoreEvents()
+
+    let pool: DatabasePool
+    let writer: WriteBatcher
+
+    /// Opens (creating when missing) the store at `path` and brings its schema up to date.
+    ///
+    /// Throws a ``SpoolError`` naming the path and the problem when the directory is missing,
+    /// the file is read-only, damaged or not SQLite, or was written by a newer Spool.
+    public init(path: String, durability: Durability = .normal, limits: JobLimits = .default) throws {
+        self.path = path
+        self.durability = durability
+        self.limits = limits
+        try SQLiteStore.checkLocation(path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.maximumReaderCount = 4
+        configuration.label = "spool"
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try SQLiteSchema.migrate(pool, path: path)
+        } catch let error as SpoolError {
+            throw error
+        } catch {
+            throw SQLiteStore.translate(error, path: path)
+        }
+        writer = WriteBatcher(writer: pool)
+    }
+
+    private static func checkLocation(_ path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw SpoolError(.storeUnavailable, "cannot open store \(path): directory \(directory) does not exist")
+        }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard !isDirectory.boolValue else {
+                throw SpoolError(.storeUnavailable, "cannot open store \(path): it is a directory")
+            }
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            let mode = (attributes?[.posixPermissions] as? NSNumber)?.intValue ?? 0o644
+            guard mode & 0o222 != 0, FileManager.default.isWritableFile(atPath: path) else {
+                throw SpoolError(.storeReadOnly, "cannot open store \(path): the file is read-only (mode \(String(mode, radix: 8)))")
+            }
+        }
+        guard FileManager.default.isWritableFile(atPath: directory) else {
+            throw SpoolError(.storeReadOnly, "cannot open store \(path): directory \(directory) is not writable")
+        }
+    }
+
+    /// Maps SQLite's errors onto ``SpoolError`` with the store's path.
+    static func translate(_ error: Error, path: String? = nil) -> Error {
+        guard let error = error as? DatabaseError else { return error }
+        let place = path.map { "store \($0)" } ?? "store"
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return SpoolError(.storeCorrupt, "\(place) is damaged or not a Spool store: \(error.message ?? "file is not a database")")
+        case .SQLITE_READONLY:
+            return SpoolError(.storeReadOnly, "\(place) is read-only: \(error.message ?? "attempt to write a readonly database")")
+        case .SQLITE_CANTOPEN:
+            return SpoolError(.storeUnavailable, "cannot open \(place): \(error.message ?? "unable to open database file")")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return SpoolError(.storeUnavailable, "\(place) stayed locked by another process: \(error.message ?? "database is locked")")
+        default:
+            return SpoolError(.storeUnavailable, "\(place) failed: \(error.message ?? "\(error)")")
+        }
+    }
+
+    /// Runs a read on one of the reader connections.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as SpoolError {
+            throw error
+        } catch {
+            throw SQLiteStore.translate(error, path: path)
+        }
+    }
+
+    /// Runs a write in the next group commit.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await writer.write(body)
+    }
+}

@@ -1,0 +1,18 @@
+import Foundation
+
+/// A directory under the system's temporary directory, removed when the value is released.
+public final class TemporaryDirectory: Sendable {
+    /// The directory's path.
+    public let url: URL
+
+    /// Creates a fresh, empty directory.
+    public init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("spool-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// The path of `name` inside the directory.
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import GRDB
+import SpoolCore
+import SpoolSQLite
+import SpoolTestSupport
+import Testing
+
+@Suite("SQLite store files")
+struct SQLiteStoreFileTests {
+    @Test("a store path in a missing directory is refused with the directory named")
+    func missingDirectory() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("absent/spool.db")
+        let error = #expect(throws: SpoolError.self) { try SQLiteStore(path: path) }
+        #expect(error?.code == .storeUnavailable)
+        #expect(error?.message.contains(directory.path("absent")) == true)
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test("a file that is not SQLite is refused as damaged and left untouched")
+    func notSQLite() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let garbage = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        try garbage.write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: SpoolError.self) { try SQLiteStore(path: path) }
+        #expect(error?.code == .storeCorrupt)
+        #expect(error?.message.contains(path) == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == garbage)
+    }
+
+    @Test("a read-only store file is refused with a clear message")
+    func readOnly() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        _ = try SQLiteStore(path: path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
+        let error = #expect(throws: SpoolError.self) { try SQLiteStore(path: path) }
+        #expect(error?.code == .storeReadOnly)
+        #expect(error?.message.contains("read-only") == true)
+    }
+
+    @Test("a store migrated by a newer Spool is refused, naming the unknown schema")
+    func newerSchema() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let store = try SQLiteStore(path: path)
+        let job = try await store.insert([NewJob(name: "kept")], now: Date())[0].job
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('99-from-the-future')")
+        }
+        let error = #expect(throws: SpoolError.self) { try SQLiteStore(path: path) }
+        #expect(error?.code == .storeTooNew)
+        #expect(error?.message.contains("99-from-the-future") == true)
+        #expect(try await store.job(job.id)?.name == "kept")
+    }
+
+    @Test("reopening a store keeps its jobs", arguments: Durability.allCases)
+    func reopen(durability: Durability) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let id = try await SQLiteStore(path: path, durability: durability).insert([NewJob(name: "kept")], now: Date())[0].job.id
+        let reopened = try SQLiteStore(path: path, durability: durability)
+        #expect(try await reopened.job(id)?.name == "kept")
+    }
+}
+
+@Suite("SQLite group commit and sharing")
+struct SQLiteConcurrencyTests {
+    @Test("concurrent enqueues from many tasks all land, each once")
+    func concurrentInserts() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.path("spool.db"))
+        let ids = try await withThrowingTaskGroup(of: JobID.self) { group in
+            for i in 0..<500 {
+                group.addTask { try await store.insert([NewJob(name: "n", payload: try JSONPayload(validating: "{\"i\":\(i)}"))], now: Date())[0].job.id }
+            }
+            return try await group.reduce(into: Set<JobID>()) { $0.insert($1) }
+        }
+        #expect(ids.count == 500)
+        #expect(try await store.queues().first?.counts[.available] == 500)
+    }
+
+    @Test("one failing operation in a shared transaction rolls back alone")
+    func failureIsolated() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.path("spool.db"))
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    let quotas = i % 10 == 0 ? ["missing"] : []
+                    return (try? await store.insert([NewJob(name: "n", quotas: quotas)], now: Date())) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 180)
+        #expect(try await store.jobs(JobQuery(limit: 1000)).jobs.count == 180)
+    }
+
+    @Test("two store instances on one file never hand out the same job")
+    func sharedFile() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let first = try SQLiteStore(path: path), second = try SQLiteStore(path: path)
+        _ = try await first.insert((0..<400).map { _ in NewJob(name: "n") }, now: Date())
+        let a = UUID(), b = UUID()
+        async let fromFirst = drain(first, as: a)
+        async let fromSecond = drain(second, as: b)
+        let (one, two) = try await (fromFirst, fromSecond)
+        #expect(one.count + two.count == 400)
+        #expect(Set(one).isDisjoint(with: Set(two)))
+    }
+
+    private func drain(_ store: SQLiteStore, as dispatcher: UUID) async throws -> [JobID] {
+        var claimed: [JobID] = []
+        while true {
+            let jobs = try await store.claim(ClaimParams(dispatcher: dispatcher, limit: 7, now: Date()))
+            if jobs.isEmpty { return claimed }
+            claimed += jobs.map(\.id)
+        }
+    }
+}
