@@ -139,6 +139,7 @@ public final class InMemoryJobStore: JobStore {
         }
     }
 
+    @discardableResult
     public func createQuota(_ name: String, size: Int) async throws -> QuotaInfo {
         try QuotaRules.check(name: name, size: size)
         return try state.withLock { state in
@@ -148,6 +149,7 @@ public final class InMemoryJobStore: JobStore {
         }
     }
 
+    @discardableResult
     public func resizeQuota(_ name: String, size: Int) async throws -> QuotaInfo {
         try QuotaRules.check(name: name, size: size)
         let info = try state.withLock { state in

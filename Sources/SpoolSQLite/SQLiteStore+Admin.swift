@@ -43,6 +43,7 @@ extension SQLiteStore {
         }
     }
 
+    @discardableResult
     public func createQuota(_ name: String, size: Int) async throws -> QuotaInfo {
         try QuotaRules.check(name: name, size: size)
         return try await write { db in
@@ -54,6 +55,7 @@ extension SQLiteStore {
         }
     }
 
+    @discardableResult
     public func resizeQuota(_ name: String, size: Int) async throws -> QuotaInfo {
         try QuotaRules.check(name: name, size: size)
         let info = try await write { db in

@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+import SpoolCore
+import Synchronization
+
+/// Runs one agent of a dispatcher: claims up to its free capacity, runs each job in its own
+/// task, records outcomes through the completer, and keeps its recent completed jobs.
+final class AgentRunner: Sendable {
+    let spec: AgentSpec
+    let wakeup = Wakeup()
+    private let runtime: DispatcherRuntime
+    private let state = Mutex<(running: [JobID: JobExecution], completed: [JobID])>(([:], []))
+
+    init(spec: AgentSpec, runtime: DispatcherRuntime) {
+        self.spec = spec
+        self.runtime = runtime
+    }
+
+    var runningCount: Int { state.withLock { $0.running.count } }
+
+    func execution(_ id: JobID) -> JobExecution? { state.withLock { $0.running[id] } }
+
+    var runningExecutions: [JobExecution] { state.withLock { Array($0.running.values) } }
+
+    var info: AgentInfo {
+        state.withLock { state in
+            AgentInfo(name: spec.name, filter: spec.filter.description, size: spec.size, policy: spec.policy,
+                      running: state.running.keys.sorted(), completed: state.completed)
+        }
+    }
+
+    /// Claims and starts jobs until the dispatcher stops.
+    func run() async {
+        let configuration = runtime.configuration
+        while !runtime.isStopping {
+            let free = spec.size - runningCount
+            var mayHaveMore = false
+            if free > 0 {
+                do {
+                    let jobs = try await runtime.store.claim(ClaimParams(
+                        dispatcher: configuration.id, queues: configuration.queues, limit: free, policy: spec.policy,
+                        filter: spec.filter, now: runtime.now(), lease: configuration.lease))
+                    if !jobs.isEmpty {
+                        runtime.trace.debug("claimed \(jobs.count) jobs", metadata: ["agent": "\(spec.name)"])
+                    }
+                    for job in jobs { start(job) }
+                    mayHaveMore = jobs.count == free
+                } catch {
+                    runtime.events.error("agent \(spec.name) could not claim jobs: \(error)")
+                }
+            }
+            if mayHaveMore, spec.size - runningCount > 0 { continue }
+            await wakeup.wait(timeout: configuration.pollInterval)
+        }
+    }
+
+    private func start(_ job: Job) {
+        var logger = runtime.trace
+        logger[metadataKey: "job"] = "\(job.id)"
+        logger[metadataKey: "job_name"] = "\(job.name)"
+        let context = JobContext(job: job, logger: logger, followUps: FollowUps())
+        let execution = JobExecution(job: job, handler: runtime.registry.handler(for: job.name), context: context)
+        state.withLock { $0.running[job.id] = execution }
+        runtime.metrics.count("spool_jobs_claimed_total", job)
+        runtime.metrics.record("spool_job_wait_seconds", job, seconds: (job.startedAt ?? runtime.now()).timeIntervalSince(job.runAt))
+        logger.debug("job started", metadata: ["attempt": "\(job.attempt)"])
+        Task {
+            let started = ContinuousClock.now
+            let result = await execution.run()
+            let runSeconds = (ContinuousClock.now - started).seconds
+            if execution.abandoned {
+                logger.debug("job abandoned by this dispatcher")
+            } else {
+                let outcome = runtime.outcome(of: execution, result)
+                let applied = await runtime.completer.finish(Finish(id: job.id, dispatcher: runtime.configuration.id, outcome: outcome))
+                runtime.report(job, outcome: outcome, applied: applied, runSeconds: runSeconds)
+            }
+            finished(job.id, completed: !execution.abandoned)
+        }
+    }
+
+    private func finished(_ id: JobID, completed: Bool) {
+        let history = runtime.configuration.completedHistory
+        state.withLock { state in
+            state.running[id] = nil
+            guard completed else { return }
+            state.completed.insert(id, at: 0)
+            if state.completed.count > history { state.completed.removeLast(state.completed.count - history) }
+        }
+        runtime.jobFinished()
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import SpoolCore
+
+extension Dispatcher {
+    /// Pings the store, renewing leases; cancels jobs whose cancellation was asked for
+    /// elsewhere and abandons jobs another dispatcher now holds. Keeps pinging during drain.
+    func heartbeat() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: configuration.pingInterval)
+            } catch {
+                return
+            }
+            let executions = agents.flatMap(\.runningExecutions)
+            do {
+                let reply = try await runtime.store.ping(
+                    Ping(dispatcher: id, agents: agentInfo, now: runtime.now(), lease: configuration.lease),
+                    holding: executions.map(\.job.id))
+                for id in reply.cancelRequested { executions.first { $0.job.id == id }?.requestCancel() }
+                for id in reply.lost {
+                    runtime.events.warning("job \(id) is held elsewhere now; abandoning it here")
+                    executions.first { $0.job.id == id }?.abandon()
+                }
+            } catch {
+                runtime.events.error("ping failed: \(error)")
+            }
+        }
+    }
+
+    /// Declares silent dispatchers dead and rescues their jobs and jobs with expired leases.
+    func rescueLoop() async {
+        while !runtime.isStopping {
+            do {
+                try await Task.sleep(for: configuration.pingInterval)
+            } catch {
+                return
+            }
+            guard !runtime.isStopping else { return }
+            let now = runtime.now()
+            do {
+                let rescued = try await runtime.store.rescue(deadBefore: now.addingTimeInterval(-configuration.deadAfter.seconds), now: now)
+                for job in rescued {
+                    runtime.metrics.count("spool_jobs_rescued_total", job)
+                    runtime.events.warning("job \(job.id) (\(job.name)) rescued: \(job.errors.last?.message ?? "its holder is gone"); now \(job.state)")
+                }
+            } catch {
+                runtime.events.error("rescue failed: \(error)")
+            }
+        }
+    }
+
+    /// Fires each cron schedule's ticks; the store lets one dispatcher fire each tick.
+    func cronLoop() async {
+        var next: [String: Date] = [:]
+        for schedule in configuration.cron { next[schedule.name] = schedule.expression.next(after: runtime.now()) }
+        while !runtime.isStopping {
+            let now = runtime.now()
+            for schedule in configuration.cron {
+                guard let tick = next[schedule.name], tick <= now else { continue }
+                do {
+                    if let job = try await runtime.store.fireCron(schedule: schedule.name, tick: tick, job: schedule.job, now: now) {
+                        runtime.events.info("cron \(schedule.name) fired for \(ISO8601.format(tick)): job \(job.id)")
+                    }
+                } catch {
+                    runtime.events.error("cron \(schedule.name) could not fire: \(error)")
+                }
+                next[schedule.name] = schedule.expression.next(after: max(tick, now))
+            }
+            let soonest = next.values.min() ?? now.addingTimeInterval(60)
+            let wait = min(max(soonest.timeIntervalSince(runtime.now()), 0.01), 1)
+            do {
+                try await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+            } catch {
+                return
+            }
+        }
+    }
+}

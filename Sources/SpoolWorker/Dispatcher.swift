@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SpoolCore
+
+/// One worker process's engine: registers with the store under its persistent UUID, runs its
+/// agents, pings, rescues the jobs of dead dispatchers, fires cron ticks, and shuts down
+/// gracefully.
+///
+/// Run it in a `ServiceGroup` (SIGTERM and SIGINT begin a graceful shutdown) or call ``run()``
+/// and later ``stop()``. On shutdown it stops claiming, lets running jobs finish for up to the
+/// grace period, returns the rest to the queue, and records itself inactive.
+public final class Dispatcher: Service, Sendable {
+    /// The dispatcher's configuration.
+    public let configuration: DispatcherConfiguration
+    let runtime: DispatcherRuntime
+    let agents: [AgentRunner]
+    private let stopped = Wakeup()
+
+    /// Creates a dispatcher over `store` running the jobs in `registry`.
+    public init(store: any JobStore, registry: JobRegistry, configuration: DispatcherConfiguration,
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.configuration = configuration
+        let runtime = DispatcherRuntime(store: store, registry: registry, configuration: configuration, now: now)
+        self.runtime = runtime
+        self.agents = configuration.agents.map { AgentRunner(spec: $0, runtime: runtime) }
+        let agents = self.agents
+        runtime.whenJobFinishes { for agent in agents { agent.wakeup.signal() } }
+    }
+
+    /// The dispatcher's UUID.
+    public var id: UUID { configuration.id }
+
+    /// Its agents as they are now: running jobs and recent completions.
+    public var agentInfo: [AgentInfo] { agents.map(\.info) }
+
+    /// How many jobs run in this dispatcher now.
+    public var runningCount: Int { agents.reduce(0) { $0 + $1.runningCount } }
+
+    /// Begins a graceful shutdown; ``run()`` returns once it is complete.
+    public func stop() {
+        runtime.stop()
+        for agent in agents { agent.wakeup.signal() }
+        stopped.signal()
+    }
+
+    /// Runs until ``stop()`` or a graceful shutdown of the service group.
+    public func run() async throws {
+        let store = runtime.store, events = runtime.events
+        let rescued = try await store.register(DispatcherRegistration(
+            id: id, host: ProcessInfo.processInfo.hostName, pid: Int(ProcessInfo.processInfo.processIdentifier),
+            agents: agentInfo, now: runtime.now()))
+        events.info("dispatcher registered", metadata: ["agents": "\(configuration.agents.map(\.description))",
+                                                        "queues": "\(configuration.queues?.description ?? "*")"])
+        for job in rescued {
+            events.warning("job \(job.id) (\(job.name)) rescued after this dispatcher's unclean shutdown; now \(job.state)")
+            runtime.metrics.count("spool_jobs_rescued_total", job)
+        }
+        events.info("dispatcher activated")
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.listen() }
+                group.addTask { await self.heartbeat() }
+                group.addTask { await self.rescueLoop() }
+                if !configuration.cron.isEmpty { group.addTask { await self.cronLoop() } }
+                for agent in agents { group.addTask { await agent.run() } }
+                while !runtime.isStopping { await stopped.wait(timeout: .seconds(3600)) }
+                await drain()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+        try await store.deactivate(id, now: runtime.now())
+        events.info("dispatcher deactivated")
+    }
+
+    /// Waits for running jobs up to the grace period, then returns the rest to the queue.
+    private func drain() async {
+        let deadline = ContinuousClock.now + configuration.gracePeriod
+        while runningCount > 0, ContinuousClock.now < deadline {
+            await runtime.drained.wait(timeout: .milliseconds(50))
+        }
+        let leftovers = agents.flatMap(\.runningExecutions)
+        guard !leftovers.isEmpty else { return }
+        for execution in leftovers { execution.abandon() }
+        do {
+            try await runtime.store.release(leftovers.map(\.job.id), dispatcher: id, now: runtime.now())
+            runtime.events.warning("returned \(leftovers.count) unfinished jobs to the queue after the grace period")
+        } catch {
+            runtime.events.error("could not return \(leftovers.count) unfinished jobs to the queue: \(error); they will be rescued")
+        }
+    }
+
+    /// Wakes agents on in-process events and cancels jobs on request without waiting for a ping.
+    private func listen() async {
+        for await event in runtime.store.events.subscribe() {
+            switch event {
+            case .jobsAvailable(let queues):
+                guard configuration.queues.map({ mine in queues.isEmpty || queues.contains(where: mine.contains) }) ?? true else { continue }
+                for agent in agents { agent.wakeup.signal() }
+            case .jobsFinished:
+                continue
+            case .cancelRequested(let id):
+                for agent in agents { agent.execution(id)?.requestCancel() }
+            }
+        }
+    }
+}

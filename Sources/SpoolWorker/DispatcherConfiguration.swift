@@ -1,0 +1,31 @@
+import Foundation
+import SpoolCore
+
+/// How a dispatcher runs: its identity, what it takes, and its timings.
+public struct DispatcherConfiguration: Sendable {
+    /// The dispatcher's persistent UUID (see ``DispatcherIdentity``).
+    public var id: UUID
+    /// Queues to take from; `nil` takes from every queue.
+    public var queues: [String]?
+    /// Its agents; the default is one agent named `main`.
+    public var agents: [AgentSpec] = [.main]
+    /// Periodic jobs this dispatcher helps fire (each tick fires once across all dispatchers).
+    public var cron: [CronSchedule] = []
+    /// How often an idle agent looks for work it was not told about (other processes' jobs).
+    public var pollInterval: Duration = .milliseconds(500)
+    /// How often the dispatcher pings, renews leases and looks for dead dispatchers.
+    public var pingInterval: Duration = .seconds(2)
+    /// How long a dispatcher may stay silent before others declare it dead.
+    public var deadAfter: Duration = .seconds(10)
+    /// How long a claim holds a job without a ping renewing it.
+    public var lease: Duration = .seconds(30)
+    /// How long running jobs may finish after a shutdown begins, before they are returned.
+    public var gracePeriod: Duration = .seconds(25)
+    /// The delays between attempts.
+    public var backoff: Backoff = .default
+    /// How many completed job ids each agent keeps.
+    public var completedHistory = 10
+
+    /// Creates a configuration with the defaults.
+    public init(id: UUID) { self.id = id }
+}

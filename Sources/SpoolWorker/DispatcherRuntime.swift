@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import SpoolCore
+import Synchronization
+
+/// What a dispatcher's agents share: the store, the registry, the completer, the loggers and
+/// metrics, the clock, and the stop flag.
+final class DispatcherRuntime: Sendable {
+    let store: any JobStore
+    let registry: JobRegistry
+    let configuration: DispatcherConfiguration
+    let completer: Completer
+    let events: Logger
+    let trace: Logger
+    let metrics = WorkerMetrics()
+    let now: @Sendable () -> Date
+    /// Signalled whenever a job of this dispatcher finishes.
+    let drained = Wakeup()
+    private let stopping = Atomic<Bool>(false)
+    private let onJobFinished: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
+    private let random = Mutex(SystemRandomNumberGenerator())
+
+    init(store: any JobStore, registry: JobRegistry, configuration: DispatcherConfiguration, now: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.registry = registry
+        self.configuration = configuration
+        self.now = now
+        var events = Logger(label: "spool.events")
+        events[metadataKey: "dispatcher"] = "\(configuration.id.uuidString.lowercased())"
+        var trace = Logger(label: "spool.trace")
+        trace[metadataKey: "dispatcher"] = "\(configuration.id.uuidString.lowercased())"
+        self.events = events
+        self.trace = trace
+        self.completer = Completer(store: store, now: now, logger: events)
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    func stop() { stopping.store(true, ordering: .releasing) }
+
+    func whenJobFinishes(_ body: @escaping @Sendable () -> Void) { onJobFinished.withLock { $0 = body } }
+
+    func jobFinished() {
+        onJobFinished.withLock { $0 }?()
+        drained.signal()
+    }
+
+    /// Turns how an attempt ended into what the store records.
+    func outcome(of execution: JobExecution, _ result: JobExecution.Result) -> JobOutcome {
+        let job = execution.job, now = now()
+        func failure(_ name: String, _ type: String, _ message: String) -> AttemptError {
+            AttemptError(attempt: job.attempt, name: name, type: type, message: message, at: now)
+        }
+        func retryAt() -> Date? {
+            guard job.attempt < job.maxAttempts else { return nil }
+            let delay = random.withLock { configuration.backoff.delay(afterAttempt: job.attempt, using: &$0) }
+            return now.addingTimeInterval(delay.seconds)
+        }
+        switch result {
+        case .succeeded(let value):
+            return .completed(result: value, followUps: execution.context.followUps.all)
+        case .unknownJob:
+            return .failed(failure("UnknownJob", "unknown_job", "no job named '\(job.name)' is registered in dispatcher \(configuration.id.uuidString.lowercased())"), retryAt: retryAt())
+        case .timedOut(let timeout):
+            return .failed(failure("Timeout", "timeout", "attempt \(job.attempt) ran past its timeout of \(timeout.seconds) seconds and was cancelled"), retryAt: retryAt())
+        case .failed(let error):
+            if execution.cancelRequested {
+                return .cancelled(failure("Cancelled", "cancelled", "cancelled while running"))
+            }
+            switch error as? JobControl {
+            case .discard(let message)?: return .failed(failure("Discarded", "discarded", message), retryAt: nil)
+            case .cancel(let message)?: return .cancelled(failure("Cancelled", "cancelled", message))
+            case .snooze(let delay)?: return .snoozed(until: now.addingTimeInterval(delay.seconds))
+            case nil: return .failed(failure(String(describing: type(of: error)), "error", String(describing: error)), retryAt: retryAt())
+            }
+        }
+    }
+
+    /// Logs and counts an outcome.
+    func report(_ job: Job, outcome: JobOutcome, applied: Bool, runSeconds: Double) {
+        var logger = trace
+        logger[metadataKey: "job"] = "\(job.id)"
+        logger[metadataKey: "job_name"] = "\(job.name)"
+        guard applied else {
+            events.warning("outcome of job \(job.id) was not recorded: the job is no longer held by this dispatcher")
+            return
+        }
+        metrics.record("spool_job_run_seconds", job, seconds: runSeconds)
+        switch outcome {
+        case .completed:
+            metrics.count("spool_jobs_completed_total", job)
+            logger.debug("job completed", metadata: ["seconds": "\(runSeconds)"])
+        case .failed(let error, let retryAt):
+            metrics.count("spool_jobs_failed_total", job)
+            if let retryAt {
+                metrics.count("spool_jobs_retried_total", job)
+                events.info("job \(job.id) (\(job.name)) failed attempt \(job.attempt): \(error.message); retrying at \(ISO8601.format(retryAt))")
+            } else {
+                events.warning("job \(job.id) (\(job.name)) discarded after attempt \(job.attempt): \(error.message)")
+            }
+        case .cancelled(let error):
+            metrics.count("spool_jobs_cancelled_total", job)
+            events.info("job \(job.id) (\(job.name)) cancelled: \(error.message)")
+        case .snoozed(let until):
+            logger.debug("job snoozed", metadata: ["until": "\(ISO8601.format(until))"])
+        }
+    }
+}

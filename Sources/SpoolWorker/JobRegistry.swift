@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import SpoolCore
+import Synchronization
+
+/// What a job's code receives besides its arguments.
+public struct JobContext: Sendable {
+    /// The job as claimed: id, attempt, queue, tags.
+    public let job: Job
+    /// A logger carrying the job's id and name.
+    public let logger: Logger
+    let followUps: FollowUps
+
+    /// Enqueues `job` when, and only when, this attempt completes: in the same transaction
+    /// that records the completion.
+    public func enqueueOnCompletion(_ job: NewJob) {
+        followUps.append(job)
+    }
+}
+
+final class FollowUps: Sendable {
+    private let jobs = Mutex<[NewJob]>([])
+    func append(_ job: NewJob) { jobs.withLock { $0.append(job) } }
+    var all: [NewJob] { jobs.withLock { $0 } }
+}
+
+/// Explicit outcomes a job can ask for instead of succeeding or failing normally.
+public enum JobControl: Error, Sendable {
+    /// Fail without retrying, whatever attempts are left.
+    case discard(String)
+    /// End the job as cancelled.
+    case cancel(String)
+    /// Run again after the delay without using up an attempt.
+    case snooze(Duration)
+}
+
+/// The code that runs a job: takes the claimed job and returns its result, if any.
+public typealias JobHandler = @Sendable (Job, JobContext) async throws -> JSONPayload?
+
+/// Job code by name. Typed jobs decode their `Codable` arguments; untyped jobs take raw JSON.
+public final class JobRegistry: Sendable {
+    private let handlers = Mutex<[String: JobHandler]>([:])
+
+    /// Creates an empty registry.
+    public init() {}
+
+    /// Registers untyped code under `name`, replacing any earlier registration.
+    public func register(name: String, _ handler: @escaping JobHandler) {
+        handlers.withLock { $0[name] = handler }
+    }
+
+    /// Registers a typed job whose result is encoded as JSON.
+    public func register<Arguments, Result: Encodable & Sendable>(
+        _ name: JobName<Arguments>, _ body: @escaping @Sendable (Arguments, JobContext) async throws -> Result
+    ) {
+        register(name: name.rawValue) { job, context in
+            try JSONPayload(encoding: try await body(Self.decode(job, as: Arguments.self), context))
+        }
+    }
+
+    /// Registers a typed job that has no result.
+    public func register<Arguments>(_ name: JobName<Arguments>, _ body: @escaping @Sendable (Arguments, JobContext) async throws -> Void) {
+        register(name: name.rawValue) { job, context in
+            try await body(Self.decode(job, as: Arguments.self), context)
+            return nil
+        }
+    }
+
+    /// The code registered under `name`.
+    public func handler(for name: String) -> JobHandler? {
+        handlers.withLock { $0[name] }
+    }
+
+    /// Every registered name, sorted.
+    public var names: [String] { handlers.withLock { $0.keys.sorted() } }
+
+    private static func decode<Arguments: Decodable>(_ job: Job, as type: Arguments.Type) throws -> Arguments {
+        do {
+            return try job.payload.decode(Arguments.self)
+        } catch {
+            throw JobControl.discard("payload of job '\(job.name)' does not decode as \(Arguments.self): \(error)")
+        }
+    }
+}

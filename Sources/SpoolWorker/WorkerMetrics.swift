@@ -1,0 +1,38 @@
+import Foundation
+import Metrics
+import SpoolCore
+import Synchronization
+
+/// The dispatcher's swift-metrics instruments, created once per queue and job name.
+final class WorkerMetrics: Sendable {
+    private struct Key: Hashable {
+        let label: String
+        let queue: String
+        let name: String
+    }
+
+    private let counters = Mutex<[Key: Counter]>([:])
+    private let timers = Mutex<[Key: Metrics.Timer]>([:])
+
+    func count(_ label: String, _ job: Job, by amount: Int = 1) {
+        let key = Key(label: label, queue: job.queue, name: job.name)
+        let counter = counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: label, dimensions: [("queue", job.queue), ("name", job.name)])
+            counters[key] = counter
+            return counter
+        }
+        counter.increment(by: amount)
+    }
+
+    func record(_ label: String, _ job: Job, seconds: Double) {
+        let key = Key(label: label, queue: job.queue, name: job.name)
+        let timer = timers.withLock { timers in
+            if let timer = timers[key] { return timer }
+            let timer = Metrics.Timer(label: label, dimensions: [("queue", job.queue), ("name", job.name)])
+            timers[key] = timer
+            return timer
+        }
+        timer.recordNanoseconds(Int64(max(0, seconds) * 1e9))
+    }
+}

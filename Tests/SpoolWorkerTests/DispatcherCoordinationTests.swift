@@ -1,0 +1,187 @@
+import Foundation
+import SpoolCore
+import SpoolSQLite
+import SpoolTestSupport
+import SpoolWorker
+import Testing
+
+@Suite("Dispatchers, agents and quotas")
+struct DispatcherCoordinationTests {
+    @Test("a quota is never exceeded across two dispatchers, and every job completes")
+    func quotaAcrossDispatchers() async throws {
+        let harness = try WorkerHarness()
+        let gauge = ConcurrencyGauge()
+        harness.registry.register(name: "test.guarded") { _, _ in
+            gauge.enter()
+            try await Task.sleep(for: .milliseconds(5))
+            gauge.leave()
+            return nil
+        }
+        try await harness.store.createQuota("db", size: 2)
+        let ids = try await harness.client.enqueue((0..<40).map { _ in NewJob(name: "test.guarded", quotas: ["db"]) }).map(\.job.id)
+        let wide = harness.configuration { $0.agents = [AgentSpec(name: "main", size: 8)] }
+        let other = Dispatcher(store: harness.store, registry: harness.registry, configuration: harness.configuration { $0.agents = [AgentSpec(name: "main", size: 8)] })
+        let second = Task { try await other.run() }
+        try await harness.withDispatcher(wide) { _ in
+            for id in ids { _ = try await harness.client.wait(for: id, timeout: .seconds(30)) }
+        }
+        other.stop()
+        try await second.value
+        #expect(gauge.total == 40)
+        #expect(gauge.peak <= 2)
+        #expect(gauge.peak == 2, "two jobs ran together: the quota is used, not serialised")
+    }
+
+    @Test("agents take what their filter allows, and a dispatcher takes nothing from queues it does not serve")
+    func agentsAndQueues() async throws {
+        let harness = try WorkerHarness()
+        let configuration = harness.configuration {
+            $0.queues = ["default"]
+            $0.agents = [AgentSpec(name: "mail", filter: try! JobFilter(parsing: "mail.*"), size: 2)]
+        }
+        harness.registry.register(name: "mail.send") { _, _ in nil }
+        let (mail, other, elsewhere, info) = try await harness.withDispatcher(configuration) { dispatcher in
+            let mail = try await harness.client.enqueue(NewJob(name: "mail.send"))
+            let other = try await harness.client.enqueue(NewJob(name: BuiltinJobs.noop))
+            let elsewhere = try await harness.client.enqueue(NewJob(name: "mail.send", queue: "bulk"))
+            let done = try await harness.client.wait(for: mail.id, timeout: .seconds(10))
+            try await Task.sleep(for: .milliseconds(300))
+            return (done, try await harness.store.job(other.id)!, try await harness.store.job(elsewhere.id)!, dispatcher.agentInfo)
+        }
+        #expect(mail.state == .completed)
+        #expect(other.state == .available, "the mail agent does not take other jobs")
+        #expect(elsewhere.state == .available, "the dispatcher does not serve the bulk queue")
+        #expect(info.map(\.name) == ["mail"])
+        #expect(info.first?.completed == [mail.id])
+    }
+
+    @Test("an agent keeps its recent completed jobs, newest first")
+    func completedHistory() async throws {
+        let harness = try WorkerHarness()
+        let configuration = harness.configuration { $0.agents = [AgentSpec(name: "main", size: 1)]; $0.completedHistory = 3 }
+        let (ids, info) = try await harness.withDispatcher(configuration) { dispatcher in
+            var ids: [JobID] = []
+            for _ in 0..<5 {
+                let job = try await harness.client.enqueue(NewJob(name: BuiltinJobs.noop))
+                _ = try await harness.client.wait(for: job.id, timeout: .seconds(10))
+                ids.append(job.id)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            return (ids, dispatcher.agentInfo)
+        }
+        #expect(info.first?.completed == Array(ids.suffix(3).reversed()))
+        #expect(info.first?.size == 1)
+    }
+
+    @Test("a paused queue keeps its jobs until resumed")
+    func pauseResume() async throws {
+        let harness = try WorkerHarness()
+        try await harness.store.setPaused("default", paused: true)
+        let job = try await harness.withDispatcher { _ in
+            let job = try await harness.client.enqueue(NewJob(name: BuiltinJobs.noop))
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await harness.store.job(job.id)?.state == .available)
+            try await harness.store.setPaused("default", paused: false)
+            return try await harness.client.wait(for: job.id, timeout: .seconds(10))
+        }
+        #expect(job.state == .completed)
+    }
+
+    @Test("a cron tick fires once across two dispatchers")
+    func cronOncePerTick() async throws {
+        let harness = try WorkerHarness()
+        let schedule = try CronSchedule(parsing: "every-second=* * * * * *=spool.noop")
+        let configuration = { harness.configuration { $0.cron = [schedule] } }
+        let other = Dispatcher(store: harness.store, registry: harness.registry, configuration: configuration())
+        let second = Task { try await other.run() }
+        let start = Date()
+        try await harness.withDispatcher(configuration()) { _ in try await Task.sleep(for: .milliseconds(3500)) }
+        let end = Date()
+        other.stop()
+        try await second.value
+        let ticks = Int(end.timeIntervalSince1970.rounded(.down) - start.timeIntervalSince1970.rounded(.down))
+        let fired = try await harness.store.jobs(JobQuery(name: "spool.noop", limit: 100)).jobs.count
+        #expect(fired >= ticks - 1 && fired <= ticks, "fired \(fired) jobs for \(ticks) ticks")
+        #expect(fired >= 2)
+    }
+
+    @Test("a graceful shutdown returns jobs still running after the grace period, without using an attempt")
+    func gracefulShutdown() async throws {
+        let harness = try WorkerHarness()
+        let started = Gate()
+        harness.registry.register(name: "test.stubborn") { _, _ in
+            started.open()
+            await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in }
+            return nil
+        }
+        let configuration = harness.configuration { $0.gracePeriod = .milliseconds(200) }
+        let job = try await harness.withDispatcher(configuration) { _ in
+            let job = try await harness.client.enqueue(NewJob(name: "test.stubborn"))
+            await started.wait()
+            return job
+        }
+        let returned = try #require(try await harness.store.job(job.id))
+        #expect(returned.state == .available)
+        #expect(returned.attempt == 0)
+        #expect(try await harness.store.dispatchers().first?.state == .inactive)
+    }
+
+    @Test("a graceful shutdown lets short jobs finish")
+    func gracefulFinish() async throws {
+        let harness = try WorkerHarness()
+        let started = Gate()
+        harness.registry.register(name: "test.short") { _, _ in
+            started.open()
+            try? await Task.sleep(for: .milliseconds(300))
+            return "1"
+        }
+        let job = try await harness.withDispatcher { _ in
+            let job = try await harness.client.enqueue(NewJob(name: "test.short"))
+            await started.wait()
+            return job
+        }
+        #expect(try await harness.store.job(job.id)?.state == .completed)
+    }
+
+    @Test("a dead dispatcher's job is rescued and run by a live one")
+    func rescueDead() async throws {
+        let harness = try WorkerHarness()
+        let ghost = UUID()
+        _ = try await harness.store.register(DispatcherRegistration(id: ghost, host: "gone", pid: 1, agents: [], now: Date()))
+        let job = try await harness.client.enqueue(NewJob(name: BuiltinJobs.noop))
+        _ = try await harness.store.claim(ClaimParams(dispatcher: ghost, limit: 1, now: Date(), lease: .seconds(3600)))
+        let configuration = harness.configuration { $0.deadAfter = .milliseconds(300) }
+        let done = try await harness.withDispatcher(configuration) { _ in
+            try await harness.client.wait(for: job.id, timeout: .seconds(20))
+        }
+        #expect(done.state == .completed)
+        #expect(done.attempt == 2)
+        #expect(done.errors.map(\.type) == ["rescued"])
+        #expect(try await harness.store.dispatchers().first { $0.id == ghost }?.state == .dead)
+    }
+}
+
+@Suite("Dispatcher identity")
+struct DispatcherIdentityTests {
+    @Test("the UUID file is created once and read back on every start")
+    func stable() throws {
+        let directory = try TemporaryDirectory()
+        let path = DispatcherIdentity.path(dataDirectory: directory.url.path, environment: [:])
+        #expect(path.hasSuffix("/uuid.txt"))
+        let first = try DispatcherIdentity.load(path: path)
+        #expect(try DispatcherIdentity.load(path: path) == first)
+        let chosen = DispatcherIdentity.path(dataDirectory: "/nowhere", environment: ["SPOOL_UUID_FILE": directory.path("mine.txt")])
+        #expect(chosen == directory.path("mine.txt"))
+    }
+
+    @Test("a UUID file holding something else is refused with its path")
+    func malformed() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("uuid.txt")
+        try "not-a-uuid\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let error = #expect(throws: SpoolError.self) { try DispatcherIdentity.load(path: path) }
+        #expect(error?.message.contains(path) == true)
+        try "0123456789abcdef0123456789abcdef\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try DispatcherIdentity.load(path: path).uuidString.lowercased() == "01234567-89ab-cdef-0123-456789abcdef")
+    }
+}
