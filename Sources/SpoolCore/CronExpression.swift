@@ -108,7 +108,8 @@ public struct CronExpression: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A periodic job: on every tick of `expression`, exactly one dispatcher enqueues `job`.
+/// A periodic job: on every tick of `expression`, exactly one dispatcher enqueues `job`, with
+/// the tick as its run-at time.
 public struct CronSchedule: Hashable, Sendable {
     /// The schedule's name, unique across the store.
     public var name: String

@@ -42,14 +42,16 @@ enum SQLiteRows {
     /// `now` as the store keeps it: whole microseconds.
     static func truncate(_ date: Date) -> Date { self.date(micros(date)) }
 
+    /// A list of names (quotas, tags) as a JSON array of strings; `nil` when empty.
     static func text(_ strings: [String]) -> String? {
         guard !strings.isEmpty else { return nil }
-        return (try? JSONPayload(encoding: strings))?.text
+        return StringList.encode(strings)
     }
 
+    /// The names of a JSON array of strings written by ``text(_:)-([String])``.
     static func strings(_ text: String?) -> [String] {
-        guard let text, let strings = try? JSONPayload(unchecked: text).decode([String].self) else { return [] }
-        return strings
+        guard let text else { return [] }
+        return StringList.decode(text) ?? []
     }
 
     static func text(_ error: AttemptError) -> String {

@@ -3,11 +3,13 @@ import SpoolCore
 
 /// The store's versioned schema. Migrations are never edited once released; a change is a new
 /// migration appended to the list.
+///
+/// Migrations run inside one `BEGIN IMMEDIATE` transaction that first reads which ones were
+/// applied, so processes opening a fresh store together apply each exactly once.
 enum SQLiteSchema {
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("1-jobs") { db in
-            try db.execute(sql: """
+    /// The ordered migrations: an identifier and the SQL that applies it.
+    static let migrations: [(id: String, sql: String)] = [
+        ("1-jobs", """
                 CREATE TABLE jobs (
                     seq INTEGER PRIMARY KEY,
                     id TEXT NOT NULL UNIQUE,
@@ -65,21 +67,25 @@ enum SQLiteSchema {
                     name TEXT PRIMARY KEY,
                     last_tick INTEGER NOT NULL
                 );
-                """)
-        }
-        return migrator
-    }
+                """),
+    ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.
     static func migrate(_ pool: DatabasePool, path: String) throws {
-        let migrator = migrator
-        let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
-        if superseded {
-            let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
-            let known = Set(migrator.migrations)
-            let unknown = applied.subtracting(known).sorted()
-            throw SpoolError(.storeTooNew, "store \(path) was written by a newer Spool (schema \(unknown.joined(separator: ", "))); upgrade spool to open it")
+        try pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS spool_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+                let applied = Set(try String.fetchAll(db, sql: "SELECT id FROM spool_migrations"))
+                let unknown = applied.subtracting(migrations.map(\.id)).sorted()
+                guard unknown.isEmpty else {
+                    throw SpoolError(.storeTooNew, "store \(path) was written by a newer Spool (schema \(unknown.joined(separator: ", "))); upgrade spool to open it")
+                }
+                for migration in migrations where !applied.contains(migration.id) {
+                    try db.execute(sql: migration.sql)
+                    try db.execute(sql: "INSERT INTO spool_migrations (id, applied_at) VALUES (?, datetime('now'))", arguments: [migration.id])
+                }
+                return .commit
+            }
         }
-        try migrator.migrate(pool)
     }
 }

@@ -35,22 +35,46 @@ public final class SQLiteStore: JobStore {
         self.limits = limits
         try SQLiteStore.checkLocation(path)
         var configuration = Configuration()
-        configuration.busyMode = .timeout(30)
+        configuration.busyMode = .callback(SQLiteStore.waitForLock)
         configuration.maximumReaderCount = 4
         configuration.label = "spool"
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try SQLiteSchema.migrate(pool, path: path)
-        } catch let error as SpoolError {
-            throw error
-        } catch {
-            throw SQLiteStore.translate(error, path: path)
-        }
+        pool = try SQLiteStore.openPool(path: path, configuration: configuration)
         writer = WriteBatcher(writer: pool)
+    }
+
+    /// Waits for another process's write lock in short, even steps (0.1 ms growing to 1 ms, about
+    /// 30 s in all) so that waiting processes take turns; SQLite's own busy timeout backs off to
+    /// 100 ms steps and starves the process that waits longest.
+    private static let waitForLock: Database.BusyCallback = { tries in
+        guard tries < 30_000 else { return false }
+        usleep(useconds_t(min(100 + tries * 20, 1000)))
+        return true
+    }
+
+    /// Opens the pool and migrates the schema. Processes opening a fresh file together can meet
+    /// `SQLITE_BUSY` while one of them switches it to WAL or migrates it, where SQLite does not
+    /// call the busy handler; those attempts are retried for up to ten seconds.
+    private static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        let deadline = Date().addingTimeInterval(10)
+        var delay = 0.01
+        while true {
+            do {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try SQLiteSchema.migrate(pool, path: path)
+                return pool
+            } catch let error as SpoolError {
+                throw error
+            } catch let error as DatabaseError where (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) && Date() < deadline {
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 0.2)
+            } catch {
+                throw SQLiteStore.translate(error, path: path)
+            }
+        }
     }
 
     private static func checkLocation(_ path: String) throws {

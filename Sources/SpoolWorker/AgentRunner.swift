@@ -65,13 +65,16 @@ final class AgentRunner: Sendable {
         runtime.metrics.record("spool_job_wait_seconds", job, seconds: (job.startedAt ?? runtime.now()).timeIntervalSince(job.runAt))
         logger.debug("job started", metadata: ["attempt": "\(job.attempt)"])
         Task {
+            runtime.observe(.jobStarted(job))
             let started = ContinuousClock.now
             let result = await execution.run()
             let runSeconds = (ContinuousClock.now - started).seconds
-            if execution.abandoned {
+            if !execution.beginFinishing() {
+                runtime.observe(.jobEnded(job, nil))
                 logger.debug("job abandoned by this dispatcher")
             } else {
                 let outcome = runtime.outcome(of: execution, result)
+                runtime.observe(.jobEnded(job, outcome))
                 let applied = await runtime.completer.finish(Finish(id: job.id, dispatcher: runtime.configuration.id, outcome: outcome))
                 runtime.report(job, outcome: outcome, applied: applied, runSeconds: runSeconds)
             }

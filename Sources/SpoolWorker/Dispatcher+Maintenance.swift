@@ -17,9 +17,8 @@ extension Dispatcher {
                     Ping(dispatcher: id, agents: agentInfo, now: runtime.now(), lease: configuration.lease),
                     holding: executions.map(\.job.id))
                 for id in reply.cancelRequested { executions.first { $0.job.id == id }?.requestCancel() }
-                for id in reply.lost {
-                    runtime.events.warning("job \(id) is held elsewhere now; abandoning it here")
-                    executions.first { $0.job.id == id }?.abandon()
+                for id in reply.lost where executions.first(where: { $0.job.id == id })?.abandon() == true {
+                    runtime.events.warning("job \(id) is held elsewhere now; abandoned it here")
                 }
             } catch {
                 runtime.events.error("ping failed: \(error)")
@@ -41,6 +40,7 @@ extension Dispatcher {
                 let rescued = try await runtime.store.rescue(deadBefore: now.addingTimeInterval(-configuration.deadAfter.seconds), now: now)
                 for job in rescued {
                     runtime.metrics.count("spool_jobs_rescued_total", job)
+                    runtime.observe(.jobRescued(job))
                     runtime.events.warning("job \(job.id) (\(job.name)) rescued: \(job.errors.last?.message ?? "its holder is gone"); now \(job.state)")
                 }
             } catch {
@@ -58,7 +58,9 @@ extension Dispatcher {
             for schedule in configuration.cron {
                 guard let tick = next[schedule.name], tick <= now else { continue }
                 do {
-                    if let job = try await runtime.store.fireCron(schedule: schedule.name, tick: tick, job: schedule.job, now: now) {
+                    var job = schedule.job
+                    job.runAt = tick
+                    if let job = try await runtime.store.fireCron(schedule: schedule.name, tick: tick, job: job, now: now) {
                         runtime.events.info("cron \(schedule.name) fired for \(ISO8601.format(tick)): job \(job.id)")
                     }
                 } catch {

@@ -18,10 +18,12 @@ public final class Dispatcher: Service, Sendable {
     private let stopped = Wakeup()
 
     /// Creates a dispatcher over `store` running the jobs in `registry`.
+    ///
+    /// `observer` receives every lifecycle event (registration, job starts and ends, rescues).
     public init(store: any JobStore, registry: JobRegistry, configuration: DispatcherConfiguration,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                observer: DispatcherObserver? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
-        let runtime = DispatcherRuntime(store: store, registry: registry, configuration: configuration, now: now)
+        let runtime = DispatcherRuntime(store: store, registry: registry, configuration: configuration, observer: observer, now: now)
         self.runtime = runtime
         self.agents = configuration.agents.map { AgentRunner(spec: $0, runtime: runtime) }
         let agents = self.agents
@@ -52,11 +54,14 @@ public final class Dispatcher: Service, Sendable {
             agents: agentInfo, now: runtime.now()))
         events.info("dispatcher registered", metadata: ["agents": "\(configuration.agents.map(\.description))",
                                                         "queues": "\(configuration.queues?.description ?? "*")"])
+        runtime.observe(.registered(id))
         for job in rescued {
             events.warning("job \(job.id) (\(job.name)) rescued after this dispatcher's unclean shutdown; now \(job.state)")
             runtime.metrics.count("spool_jobs_rescued_total", job)
+            runtime.observe(.jobRescued(job))
         }
         events.info("dispatcher activated")
+        runtime.observe(.activated(id))
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.listen() }
@@ -73,6 +78,7 @@ public final class Dispatcher: Service, Sendable {
         }
         try await store.deactivate(id, now: runtime.now())
         events.info("dispatcher deactivated")
+        runtime.observe(.deactivated(id))
     }
 
     /// Waits for running jobs up to the grace period, then returns the rest to the queue.
@@ -81,9 +87,8 @@ public final class Dispatcher: Service, Sendable {
         while runningCount > 0, ContinuousClock.now < deadline {
             await runtime.drained.wait(timeout: .milliseconds(50))
         }
-        let leftovers = agents.flatMap(\.runningExecutions)
+        let leftovers = agents.flatMap(\.runningExecutions).filter { $0.abandon() }
         guard !leftovers.isEmpty else { return }
-        for execution in leftovers { execution.abandon() }
         do {
             try await runtime.store.release(leftovers.map(\.job.id), dispatcher: id, now: runtime.now())
             runtime.events.warning("returned \(leftovers.count) unfinished jobs to the queue after the grace period")

@@ -14,14 +14,17 @@ final class DispatcherRuntime: Sendable {
     let trace: Logger
     let metrics = WorkerMetrics()
     let now: @Sendable () -> Date
+    private let observer: DispatcherObserver?
     /// Signalled whenever a job of this dispatcher finishes.
     let drained = Wakeup()
     private let stopping = Atomic<Bool>(false)
     private let onJobFinished: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
     private let random = Mutex(SystemRandomNumberGenerator())
 
-    init(store: any JobStore, registry: JobRegistry, configuration: DispatcherConfiguration, now: @escaping @Sendable () -> Date) {
+    init(store: any JobStore, registry: JobRegistry, configuration: DispatcherConfiguration, observer: DispatcherObserver?,
+         now: @escaping @Sendable () -> Date) {
         self.store = store
+        self.observer = observer
         self.registry = registry
         self.configuration = configuration
         self.now = now
@@ -33,6 +36,9 @@ final class DispatcherRuntime: Sendable {
         self.trace = trace
         self.completer = Completer(store: store, now: now, logger: events)
     }
+
+    /// Delivers `event` to the application's observer, if any.
+    func observe(_ event: DispatcherEvent) { observer?(event) }
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 

@@ -16,7 +16,7 @@ final class JobExecution: Sendable {
     let context: JobContext
     private let handler: JobHandler?
     private let task = Mutex<Task<Void, Never>?>(nil)
-    private let flags = Mutex<(cancelRequested: Bool, abandoned: Bool)>((false, false))
+    private let flags = Mutex<(cancelRequested: Bool, abandoned: Bool, finishing: Bool)>((false, false, false))
 
     init(job: Job, handler: JobHandler?, context: JobContext) {
         self.job = job
@@ -36,9 +36,25 @@ final class JobExecution: Sendable {
     }
 
     /// Cancels the job's task and drops its outcome: the job is no longer this dispatcher's.
-    func abandon() {
-        flags.withLock { $0.abandoned = true }
-        task.withLock { $0 }?.cancel()
+    /// Returns `false`, changing nothing, once the outcome is being recorded.
+    @discardableResult
+    func abandon() -> Bool {
+        let taken = flags.withLock { flags -> Bool in
+            guard !flags.finishing else { return false }
+            flags.abandoned = true
+            return true
+        }
+        if taken { task.withLock { $0 }?.cancel() }
+        return taken
+    }
+
+    /// Marks the outcome as being recorded; `false` when the job was abandoned first.
+    func beginFinishing() -> Bool {
+        flags.withLock { flags in
+            guard !flags.abandoned else { return false }
+            flags.finishing = true
+            return true
+        }
     }
 
     /// Runs the attempt. A job that ignores cancellation past its timeout is left running in

@@ -48,7 +48,7 @@ struct SQLiteStoreFileTests {
         let job = try await store.insert([NewJob(name: "kept")], now: Date())[0].job
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
-            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('99-from-the-future')")
+            try db.execute(sql: "INSERT INTO spool_migrations (id, applied_at) VALUES ('99-from-the-future', 'later')")
         }
         let error = #expect(throws: SpoolError.self) { try SQLiteStore(path: path) }
         #expect(error?.code == .storeTooNew)

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The `spool` command-line tool.
+@main
+struct SpoolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spool",
+        abstract: "Spool: durable background jobs with an embedded store.",
+        discussion: "Every command takes --store URL (or SPOOL_STORE; default sqlite:spool.db) and --json.",
+        subcommands: [
+            WorkerCommand.self, EnqueueCommand.self, CallCommand.self, JobsCommand.self, QueuesCommand.self,
+            QuotasCommand.self, DispatchersCommand.self, DemoCommand.self,
+        ]
+    )
+}

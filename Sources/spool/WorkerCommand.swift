@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import SpoolCore
+import SpoolWorker
+
+/// The options that shape a dispatcher, shared by `spool worker` and `spool demo`.
+struct DispatcherOptions: ParsableArguments {
+    @Option(help: "How many jobs the main agent runs at once (default 3).")
+    var concurrency: Int?
+
+    @Option(name: .customLong("queue"), help: "Take jobs only from this queue (repeatable; default: every queue).")
+    var queues: [String] = []
+
+    @Option(name: .customLong("agent"), help: "An agent NAME=FILTER[:SIZE]; FILTER is name patterns and tag:T, comma-separated (repeatable; replaces main).")
+    var agents: [String] = []
+
+    @Option(help: "The order agents take jobs in: fifo or priority.")
+    var policy: String = "fifo"
+
+    @Option(name: .customLong("cron"), help: "A periodic job NAME=EXPRESSION=JOB[=PAYLOAD], fired once per tick across all workers (repeatable).")
+    var cron: [String] = []
+
+    @Option(help: "The file holding this dispatcher's UUID (default SPOOL_UUID_FILE, else uuid.txt beside the store).")
+    var uuidFile: String?
+
+    @Option(help: "Append every lifecycle event (job started, ended, rescued) as a JSON line to this file.")
+    var journal: String?
+
+    @Option(help: "Seconds between polls for work from other processes.")
+    var pollInterval: Double = 0.5
+
+    @Option(help: "Seconds between pings.")
+    var pingInterval: Double = 2
+
+    @Option(help: "Seconds of silence after which a dispatcher is declared dead and its jobs rescued.")
+    var deadAfter: Double = 10
+
+    @Option(help: "Seconds a running job may finish after shutdown begins before it is returned to its queue.")
+    var grace: Double = 25
+
+    /// The dispatcher configuration these options describe, for the dispatcher `id`.
+    func configuration(id: UUID) throws -> DispatcherConfiguration {
+        guard let policy = AgentPolicy(rawValue: policy) else {
+            throw SpoolError(.invalidArgument, "unknown policy '\(policy)'; use fifo or priority")
+        }
+        var configuration = DispatcherConfiguration(id: id)
+        configuration.queues = queues.isEmpty ? nil : queues
+        if agents.isEmpty {
+            let size = concurrency ?? AgentSpec.defaultSize
+            guard size >= 1 else { throw SpoolError(.invalidArgument, "--concurrency must be at least 1") }
+            configuration.agents = [AgentSpec(name: AgentSpec.mainName, size: size, policy: policy)]
+        } else {
+            configuration.agents = try agents.map { try AgentSpec(parsing: $0, policy: policy) }
+            let names = configuration.agents.map(\.name)
+            guard Set(names).count == names.count else { throw SpoolError(.invalidArgument, "agent names must be unique: \(names)") }
+        }
+        configuration.cron = try cron.map(CronSchedule.init(parsing:))
+        for (name, value) in [("poll-interval", pollInterval), ("ping-interval", pingInterval), ("dead-after", deadAfter)] {
+            guard value.isFinite, value > 0 else { throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds") }
+        }
+        guard grace.isFinite, grace >= 0 else { throw SpoolError(.invalidArgument, "--grace must be a non-negative number of seconds") }
+        configuration.pollInterval = .seconds(pollInterval)
+        configuration.pingInterval = .seconds(pingInterval)
+        configuration.deadAfter = .seconds(deadAfter)
+        configuration.lease = .seconds(max(30, deadAfter * 3))
+        configuration.gracePeriod = .seconds(grace)
+        return configuration
+    }
+}
+
+/// `spool worker`: runs a dispatcher until SIGTERM or SIGINT.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Run a dispatcher: claim and run jobs until SIGTERM or SIGINT.")
+
+    @OptionGroup var dispatcher: DispatcherOptions
+    @OptionGroup var options: StoreOptions
+
+    func run() async throws {
+        options.bootstrapLogging(default: .info)
+        try await reportingErrors {
+            let store = try options.open()
+            let path = try dispatcher.uuidFile ?? DispatcherIdentity.path(dataDirectory: options.dataDirectory())
+            let configuration = try dispatcher.configuration(id: try DispatcherIdentity.load(path: path))
+            let registry = JobRegistry()
+            BuiltinJobs.register(into: registry)
+            let journal = try dispatcher.journal.map { try DispatcherJournal(path: $0, dispatcher: configuration.id) }
+            let engine = Dispatcher(store: store, registry: registry, configuration: configuration, observer: journal?.observer)
+            let logger = Logger(label: "spool.events")
+            logger.notice("spool worker \(configuration.id.uuidString.lowercased()) on \(options.storeURL)")
+            let group = ServiceGroup(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            try await group.run()
+        }
+    }
+}
