@@ -65,7 +65,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolWorkerTests",
-            dependencies: ["SpoolWorker", "SpoolSQLite", "SpoolTestSupport"]
+            dependencies: [
+                "SpoolWorker", "SpoolSQLite", "SpoolTestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
         .testTarget(
             name: "SpoolCLITests",

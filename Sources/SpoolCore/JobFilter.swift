@@ -2,9 +2,9 @@ import Foundation
 
 /// Which jobs an agent takes: job-name patterns, tags, and any Swift predicate.
 ///
-/// An empty filter takes every job. A job matches when its name matches one of `names`
-/// (when any are given), it carries one of `tags` (when any are given), and `predicate`
-/// (when given) returns true.
+/// Name patterns and tags are alternatives: a job matches when its name matches one of `names`
+/// or it carries one of `tags` (or when neither is given), and `predicate`, when given, returns
+/// true for it.
 public struct JobFilter: Sendable, CustomStringConvertible {
     /// Glob patterns over job names (`*` any run of characters, `?` one character).
     public var names: [String]
@@ -40,10 +40,10 @@ public struct JobFilter: Sendable, CustomStringConvertible {
 
     /// Whether the filter takes `job`.
     public func matches(_ job: Job) -> Bool {
-        if !names.isEmpty, !names.contains(where: { Glob.matches($0, job.name) }) { return false }
-        if !tags.isEmpty, !tags.contains(where: job.tags.contains) { return false }
-        if let predicate, !predicate(job) { return false }
-        return true
+        if !names.isEmpty || !tags.isEmpty {
+            guard names.contains(where: { Glob.matches($0, job.name) }) || tags.contains(where: job.tags.contains) else { return false }
+        }
+        return predicate?(job) ?? true
     }
 
     /// Whether the filter takes every job.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import SpoolCore
 
@@ -19,11 +20,14 @@ public final class Dispatcher: Service, Sendable {
 
     /// Creates a dispatcher over `store` running the jobs in `registry`.
     ///
-    /// `observer` receives every lifecycle event (registration, job starts and ends, rescues).
+    /// `observer` receives every lifecycle event (registration, job starts and ends, rescues);
+    /// `metrics` makes its counters and timers (the process-wide metrics system by default).
     public init(store: any JobStore, registry: JobRegistry, configuration: DispatcherConfiguration,
-                observer: DispatcherObserver? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+                observer: DispatcherObserver? = nil, metrics: (any MetricsFactory)? = nil,
+                now: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
-        let runtime = DispatcherRuntime(store: store, registry: registry, configuration: configuration, observer: observer, now: now)
+        let runtime = DispatcherRuntime(store: store, registry: registry, configuration: configuration, observer: observer,
+                                        metrics: metrics, now: now)
         self.runtime = runtime
         self.agents = configuration.agents.map { AgentRunner(spec: $0, runtime: runtime) }
         let agents = self.agents

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import SpoolCore
 import Synchronization
 
@@ -12,7 +13,7 @@ final class DispatcherRuntime: Sendable {
     let completer: Completer
     let events: Logger
     let trace: Logger
-    let metrics = WorkerMetrics()
+    let metrics: WorkerMetrics
     let now: @Sendable () -> Date
     private let observer: DispatcherObserver?
     /// Signalled whenever a job of this dispatcher finishes.
@@ -22,8 +23,9 @@ final class DispatcherRuntime: Sendable {
     private let random = Mutex(SystemRandomNumberGenerator())
 
     init(store: any JobStore, registry: JobRegistry, configuration: DispatcherConfiguration, observer: DispatcherObserver?,
-         now: @escaping @Sendable () -> Date) {
+         metrics: (any MetricsFactory)?, now: @escaping @Sendable () -> Date) {
         self.store = store
+        self.metrics = WorkerMetrics(factory: metrics)
         self.observer = observer
         self.registry = registry
         self.configuration = configuration

@@ -11,14 +11,20 @@ final class WorkerMetrics: Sendable {
         let name: String
     }
 
+    private let factory: any MetricsFactory
     private let counters = Mutex<[Key: Counter]>([:])
     private let timers = Mutex<[Key: Metrics.Timer]>([:])
+
+    /// Creates instruments from `factory`, the process-wide metrics system unless given.
+    init(factory: (any MetricsFactory)?) {
+        self.factory = factory ?? MetricsSystem.factory
+    }
 
     func count(_ label: String, _ job: Job, by amount: Int = 1) {
         let key = Key(label: label, queue: job.queue, name: job.name)
         let counter = counters.withLock { counters in
             if let counter = counters[key] { return counter }
-            let counter = Counter(label: label, dimensions: [("queue", job.queue), ("name", job.name)])
+            let counter = Counter(label: label, dimensions: [("queue", job.queue), ("name", job.name)], factory: factory)
             counters[key] = counter
             return counter
         }
@@ -29,7 +35,7 @@ final class WorkerMetrics: Sendable {
         let key = Key(label: label, queue: job.queue, name: job.name)
         let timer = timers.withLock { timers in
             if let timer = timers[key] { return timer }
-            let timer = Metrics.Timer(label: label, dimensions: [("queue", job.queue), ("name", job.name)])
+            let timer = Metrics.Timer(label: label, dimensions: [("queue", job.queue), ("name", job.name)], factory: factory)
             timers[key] = timer
             return timer
         }

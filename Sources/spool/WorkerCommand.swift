@@ -13,7 +13,7 @@ struct DispatcherOptions: ParsableArguments {
     @Option(name: .customLong("queue"), help: "Take jobs only from this queue (repeatable; default: every queue).")
     var queues: [String] = []
 
-    @Option(name: .customLong("agent"), help: "An agent NAME=FILTER[:SIZE]; FILTER is name patterns and tag:T, comma-separated (repeatable; replaces main).")
+    @Option(name: .customLong("agent"), help: "An agent NAME=FILTER[:SIZE]; FILTER is name patterns and tag:T, comma-separated, any of which takes a job (repeatable; replaces main).")
     var agents: [String] = []
 
     @Option(help: "The order agents take jobs in: fifo or priority.")
