@@ -55,23 +55,21 @@ final class AgentRunner: Sendable {
     }
 
     private func start(_ job: Job) {
-        var logger = runtime.trace
-        logger[metadataKey: "job"] = "\(job.id)"
-        logger[metadataKey: "job_name"] = "\(job.name)"
-        let context = JobContext(job: job, logger: logger, followUps: FollowUps())
+        let logger = runtime.trace
+        let context = JobContext(job: job, baseLogger: logger, followUps: FollowUps())
         let execution = JobExecution(job: job, handler: runtime.registry.handler(for: job.name), context: context)
         state.withLock { $0.running[job.id] = execution }
         runtime.metrics.count("spool_jobs_claimed_total", job)
         runtime.metrics.record("spool_job_wait_seconds", job, seconds: (job.startedAt ?? runtime.now()).timeIntervalSince(job.runAt))
-        logger.debug("job started", metadata: ["attempt": "\(job.attempt)"])
-        Task {
+        logger.debug("job started", metadata: ["job": "\(job.id)", "job_name": "\(job.name)", "attempt": "\(job.attempt)"])
+        let task = Task {
             runtime.observe(.jobStarted(job))
             let started = ContinuousClock.now
             let result = await execution.run()
             let runSeconds = (ContinuousClock.now - started).seconds
             if !execution.beginFinishing() {
                 runtime.observe(.jobEnded(job, nil))
-                logger.debug("job abandoned by this dispatcher")
+                logger.debug("job abandoned by this dispatcher", metadata: ["job": "\(job.id)"])
             } else {
                 let outcome = runtime.outcome(of: execution, result)
                 runtime.observe(.jobEnded(job, outcome))
@@ -80,6 +78,7 @@ final class AgentRunner: Sendable {
             }
             finished(job.id, completed: !execution.abandoned)
         }
+        execution.attach(task)
     }
 
     private func finished(_ id: JobID, completed: Bool) {

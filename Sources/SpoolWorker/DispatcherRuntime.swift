@@ -86,9 +86,7 @@ final class DispatcherRuntime: Sendable {
 
     /// Logs and counts an outcome.
     func report(_ job: Job, outcome: JobOutcome, applied: Bool, runSeconds: Double) {
-        var logger = trace
-        logger[metadataKey: "job"] = "\(job.id)"
-        logger[metadataKey: "job_name"] = "\(job.name)"
+        let logger = trace
         guard applied else {
             events.warning("outcome of job \(job.id) was not recorded: the job is no longer held by this dispatcher")
             return
@@ -97,7 +95,7 @@ final class DispatcherRuntime: Sendable {
         switch outcome {
         case .completed:
             metrics.count("spool_jobs_completed_total", job)
-            logger.debug("job completed", metadata: ["seconds": "\(runSeconds)"])
+            logger.debug("job completed", metadata: ["job": "\(job.id)", "job_name": "\(job.name)", "seconds": "\(runSeconds)"])
         case .failed(let error, let retryAt):
             metrics.count("spool_jobs_failed_total", job)
             if let retryAt {
@@ -110,7 +108,7 @@ final class DispatcherRuntime: Sendable {
             metrics.count("spool_jobs_cancelled_total", job)
             events.info("job \(job.id) (\(job.name)) cancelled: \(error.message)")
         case .snoozed(let until):
-            logger.debug("job snoozed", metadata: ["until": "\(ISO8601.format(until))"])
+            logger.debug("job snoozed", metadata: ["job": "\(job.id)", "until": "\(ISO8601.format(until))"])
         }
     }
 }

@@ -2,8 +2,9 @@ import Foundation
 import SpoolCore
 import Synchronization
 
-/// One attempt of one job in this process: its code runs in its own task, raced against the
-/// job's timeout, and can be cancelled on request or abandoned at shutdown.
+/// One attempt of one job in this process. Its code runs in the job's own task, or, when the
+/// job has a timeout, in a task raced against that timeout; either can be cancelled on request
+/// or abandoned at shutdown.
 final class JobExecution: Sendable {
     enum Result: Sendable {
         case succeeded(JSONPayload?)
@@ -12,11 +13,18 @@ final class JobExecution: Sendable {
         case unknownJob
     }
 
+    private struct Flags {
+        var cancelRequested = false
+        var abandoned = false
+        var finishing = false
+        var task: Task<Void, Never>?
+        var worker: Task<Void, Never>?
+    }
+
     let job: Job
     let context: JobContext
     private let handler: JobHandler?
-    private let task = Mutex<Task<Void, Never>?>(nil)
-    private let flags = Mutex<(cancelRequested: Bool, abandoned: Bool, finishing: Bool)>((false, false, false))
+    private let flags = Mutex(Flags())
 
     init(job: Job, handler: JobHandler?, context: JobContext) {
         self.job = job
@@ -26,26 +34,39 @@ final class JobExecution: Sendable {
 
     /// Whether someone asked to cancel this attempt.
     var cancelRequested: Bool { flags.withLock { $0.cancelRequested } }
-    /// Whether the dispatcher gave the job up (shutdown, or it was rescued elsewhere).
+    /// Whether the dispatcher gave the job up (shutdown, or it is held elsewhere now).
     var abandoned: Bool { flags.withLock { $0.abandoned } }
 
-    /// Cancels the job's task cooperatively; the outcome is recorded as cancelled.
-    func requestCancel() {
-        flags.withLock { $0.cancelRequested = true }
-        task.withLock { $0 }?.cancel()
+    /// Remembers the task running this attempt, so that cancelling reaches it.
+    func attach(_ task: Task<Void, Never>) {
+        let cancelled = flags.withLock { flags in
+            flags.task = task
+            return flags.cancelRequested || flags.abandoned
+        }
+        if cancelled { task.cancel() }
     }
 
-    /// Cancels the job's task and drops its outcome: the job is no longer this dispatcher's.
+    /// Cancels the job's code cooperatively; the outcome is recorded as cancelled.
+    func requestCancel() {
+        let tasks = flags.withLock { flags in
+            flags.cancelRequested = true
+            return [flags.task, flags.worker]
+        }
+        for task in tasks { task?.cancel() }
+    }
+
+    /// Cancels the job's code and drops its outcome: the job is no longer this dispatcher's.
     /// Returns `false`, changing nothing, once the outcome is being recorded.
     @discardableResult
     func abandon() -> Bool {
-        let taken = flags.withLock { flags -> Bool in
-            guard !flags.finishing else { return false }
+        let tasks = flags.withLock { flags -> [Task<Void, Never>?]? in
+            guard !flags.finishing else { return nil }
             flags.abandoned = true
-            return true
+            return [flags.task, flags.worker]
         }
-        if taken { task.withLock { $0 }?.cancel() }
-        return taken
+        guard let tasks else { return false }
+        for task in tasks { task?.cancel() }
+        return true
     }
 
     /// Marks the outcome as being recorded; `false` when the job was abandoned first.
@@ -61,24 +82,32 @@ final class JobExecution: Sendable {
     /// the background; its eventual outcome is dropped.
     func run() async -> Result {
         guard let handler else { return .unknownJob }
+        guard let timeout = job.timeout else {
+            do {
+                return .succeeded(try await handler(job, context))
+            } catch {
+                return .failed(error)
+            }
+        }
         let once = Once<Result>()
         return await withCheckedContinuation { continuation in
             once.set(continuation)
             let job = self.job, context = self.context
-            let work = Task {
+            let worker = Task {
                 do {
                     once.resume(.succeeded(try await handler(job, context)))
                 } catch {
                     once.resume(.failed(error))
                 }
             }
-            task.withLock { $0 = work }
-            if flags.withLock({ $0.cancelRequested || $0.abandoned }) { work.cancel() }
-            if let timeout = job.timeout {
-                Task {
-                    do { try await Task.sleep(for: timeout) } catch { return }
-                    if once.resume(.timedOut(timeout)) { work.cancel() }
-                }
+            let cancelled = flags.withLock { flags in
+                flags.worker = worker
+                return flags.cancelRequested || flags.abandoned
+            }
+            if cancelled { worker.cancel() }
+            Task {
+                do { try await Task.sleep(for: timeout) } catch { return }
+                if once.resume(.timedOut(timeout)) { worker.cancel() }
             }
         }
     }

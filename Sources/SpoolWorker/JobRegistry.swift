@@ -7,9 +7,11 @@ import Synchronization
 public struct JobContext: Sendable {
     /// The job as claimed: id, attempt, queue, tags.
     public let job: Job
-    /// A logger carrying the job's id and name.
-    public let logger: Logger
+    let baseLogger: Logger
     let followUps: FollowUps
+
+    /// A logger (`spool.trace`) carrying the job's id and name.
+    public var logger: Logger { baseLogger.forJob(job) }
 
     /// Enqueues `job` when, and only when, this attempt completes: in the same transaction
     /// that records the completion.
@@ -22,6 +24,16 @@ final class FollowUps: Sendable {
     private let jobs = Mutex<[NewJob]>([])
     func append(_ job: NewJob) { jobs.withLock { $0.append(job) } }
     var all: [NewJob] { jobs.withLock { $0 } }
+}
+
+extension Logger {
+    /// This logger with the job's id and name as metadata.
+    func forJob(_ job: Job) -> Logger {
+        var logger = self
+        logger[metadataKey: "job"] = "\(job.id)"
+        logger[metadataKey: "job_name"] = "\(job.name)"
+        return logger
+    }
 }
 
 /// Explicit outcomes a job can ask for instead of succeeding or failing normally.
