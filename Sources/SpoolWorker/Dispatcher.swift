@@ -30,8 +30,7 @@ public final class Dispatcher: Service, Sendable {
                                         metrics: metrics, now: now)
         self.runtime = runtime
         self.agents = configuration.agents.map { AgentRunner(spec: $0, runtime: runtime) }
-        let agents = self.agents
-        runtime.whenJobFinishes { for agent in agents { agent.wakeup.signal() } }
+        runtime.wakeOnJobFinished(agents.map(\.wakeup))
     }
 
     /// The dispatcher's UUID.

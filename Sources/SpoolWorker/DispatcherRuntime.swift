@@ -19,7 +19,9 @@ final class DispatcherRuntime: Sendable {
     /// Signalled whenever a job of this dispatcher finishes.
     let drained = Wakeup()
     private let stopping = Atomic<Bool>(false)
-    private let onJobFinished: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
+    /// The agents' wake-ups, signalled when any job of this dispatcher finishes. (Wake-ups,
+    /// not a closure: a closure kept as a `Mutex` value is re-wrapped on every access.)
+    private let agentWakeups = Mutex<[Wakeup]>([])
     private let random = Mutex(SystemRandomNumberGenerator())
 
     init(store: any JobStore, registry: JobRegistry, configuration: DispatcherConfiguration, observer: DispatcherObserver?,
@@ -46,10 +48,10 @@ final class DispatcherRuntime: Sendable {
 
     func stop() { stopping.store(true, ordering: .releasing) }
 
-    func whenJobFinishes(_ body: @escaping @Sendable () -> Void) { onJobFinished.withLock { $0 = body } }
+    func wakeOnJobFinished(_ wakeups: [Wakeup]) { agentWakeups.withLock { $0 = wakeups } }
 
     func jobFinished() {
-        onJobFinished.withLock { $0 }?()
+        for wakeup in agentWakeups.withLock({ $0 }) { wakeup.signal() }
         drained.signal()
     }
 
