@@ -38,7 +38,6 @@ enum SQLiteSchema {
                 CREATE INDEX jobs_available_priority ON jobs(priority, run_at, seq) WHERE state = 'available';
                 CREATE INDEX jobs_due ON jobs(run_at) WHERE state IN ('scheduled', 'retryable');
                 CREATE INDEX jobs_running ON jobs(dispatcher) WHERE state = 'running';
-                CREATE INDEX jobs_queue_state ON jobs(queue, state);
                 CREATE UNIQUE INDEX jobs_unique_key ON jobs(unique_key)
                     WHERE unique_key IS NOT NULL AND state NOT IN ('completed', 'discarded', 'cancelled');
                 CREATE TABLE queues (
