@@ -13,7 +13,7 @@ public final class InMemoryJobStore: JobStore {
         var holders: [String: [JobID]] = [:]
         var dispatchers: [UUID: DispatcherInfo] = [:]
         var cronTicks: [String: Date] = [:]
-        var random = SystemRandomNumberGenerator()
+        var random = SeededRandom()
     }
 
     let state = Mutex(State())

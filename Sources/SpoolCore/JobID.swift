@@ -9,10 +9,40 @@ public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConver
     /// Wraps an existing UUID.
     public init(_ uuid: UUID) { self.uuid = uuid }
 
-    /// Parses the canonical textual form (`8-4-4-4-12` hexadecimal digits); `nil` when malformed.
+    /// Parses the canonical textual form (`8-4-4-4-12` hexadecimal digits, either case);
+    /// `nil` when malformed.
     public init?(_ string: String) {
-        guard let uuid = UUID(uuidString: string) else { return nil }
-        self.uuid = uuid
+        var text = string
+        guard let bytes = text.withUTF8({ JobID.parse($0) }) else { return nil }
+        self.uuid = UUID(uuid: bytes)
+    }
+
+    private static func parse(_ text: UnsafeBufferPointer<UInt8>) -> uuid_t? {
+        guard text.count == 36 else { return nil }
+        var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let complete = withUnsafeMutableBytes(of: &bytes) { out -> Bool in
+            var index = 0
+            for byte in 0..<16 {
+                if index == 8 || index == 13 || index == 18 || index == 23 {
+                    guard text[index] == UInt8(ascii: "-") else { return false }
+                    index += 1
+                }
+                guard let high = hexValue(text[index]), let low = hexValue(text[index + 1]) else { return false }
+                out[byte] = high << 4 | low
+                index += 2
+            }
+            return true
+        }
+        return complete ? bytes : nil
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     /// A new version 7 UUID: 48 bits of Unix milliseconds from `date`, then random bits.
@@ -38,7 +68,24 @@ public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConver
     }
 
     /// The lowercase canonical form, as stores and the API write it.
-    public var description: String { uuid.uuidString.lowercased() }
+    public var description: String {
+        let digits: StaticString = "0123456789abcdef"
+        return withUnsafeBytes(of: uuid.uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { out in
+                var index = 0
+                for (offset, byte) in bytes.enumerated() {
+                    if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
+                        out[index] = UInt8(ascii: "-")
+                        index += 1
+                    }
+                    out[index] = digits.utf8Start[Int(byte >> 4)]
+                    out[index + 1] = digits.utf8Start[Int(byte & 0x0F)]
+                    index += 2
+                }
+                return 36
+            }
+        }
+    }
 
     public static func < (lhs: JobID, rhs: JobID) -> Bool { lhs.description < rhs.description }
 

@@ -24,7 +24,7 @@ extension SQLiteStore {
                               quotas, tags, unique_key, timeout_ms)
             VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
             """)
-        var random = SystemRandomNumberGenerator()
+        var random = SeededRandom()
         var results: [InsertResult] = []
         results.reserveCapacity(jobs.count)
         var keyed: [String: Job] = [:]

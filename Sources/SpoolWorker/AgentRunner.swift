@@ -4,7 +4,8 @@ import SpoolCore
 import Synchronization
 
 /// Runs one agent of a dispatcher: claims up to its free capacity, runs each job in its own
-/// task, records outcomes through the completer, and keeps its recent completed jobs.
+/// task, records outcomes through the completer, and keeps its recent completed jobs. Claims
+/// wait until a quarter of the slots are free (or the agent is idle), so each takes a batch.
 final class AgentRunner: Sendable {
     let spec: AgentSpec
     let wakeup = Wakeup()
@@ -32,10 +33,12 @@ final class AgentRunner: Sendable {
     /// Claims and starts jobs until the dispatcher stops.
     func run() async {
         let configuration = runtime.configuration
+        let batch = max(1, spec.size / 4)
         while !runtime.isStopping {
-            let free = spec.size - runningCount
+            let running = runningCount
+            let free = spec.size - running
             var mayHaveMore = false
-            if free > 0 {
+            if free >= batch || (free > 0 && running == 0) {
                 do {
                     let jobs = try await runtime.store.claim(ClaimParams(
                         dispatcher: configuration.id, queues: configuration.queues, limit: free, policy: spec.policy,
@@ -49,7 +52,7 @@ final class AgentRunner: Sendable {
                     runtime.events.error("agent \(spec.name) could not claim jobs: \(error)")
                 }
             }
-            if mayHaveMore, spec.size - runningCount > 0 { continue }
+            if mayHaveMore, spec.size - runningCount >= batch { continue }
             await wakeup.wait(timeout: configuration.pollInterval)
         }
     }

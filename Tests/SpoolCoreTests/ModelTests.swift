@@ -71,6 +71,9 @@ struct ModelTests {
         #expect(early.description.count == 36 && early.description == early.description.lowercased())
         #expect(Array(early.description)[14] == "7")
         #expect(JobID(early.description) == early && JobID("nope") == nil)
+        #expect(JobID(early.description.uppercased()) == early)
+        #expect(early.description == early.uuid.uuidString.lowercased())
+        #expect(JobID("01a209e0-6463-7dce-80b0-bb53a3e778bz") == nil && JobID("01a209e0x6463-7dce-80b0-bb53a3e778b2") == nil)
     }
 
     @Test("a job's JSON shape is camelCase with ISO 8601 UTC times and nested payloads")
