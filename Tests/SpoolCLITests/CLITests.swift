@@ -99,6 +99,12 @@ struct CLITests {
         let failed = try await spool("call", "spool.fail", "--payload", #"{"message":"disk full"}"#, "--max-attempts", "1", "--wait", "30")
         #expect(failed.status == 1)
         #expect(failed.stderr.contains("discarded: Failure: disk full"))
+        let failedID = try #require(failed.stderr.split(separator: " ").dropFirst(2).first.map(String.init))
+        #expect(try await spool("jobs", "retry", failedID).stdout == "\(failedID) available\n")
+        let retried = try await spool("jobs", "wait", failedID, "--timeout", "30", "--json")
+        let again = try JSONDecoder().decode(Job.self, from: Data(retried.stdout.utf8))
+        #expect(again.state == .discarded && again.attempt == 2 && again.errors.map(\.message) == ["disk full", "disk full"],
+                "a retried job runs once more with one more attempt")
         let dispatchers = try await spool("dispatchers", "--json")
         #expect(dispatchers.stdout.contains("\"state\" : \"active\""))
         let cancelled = try await spool("enqueue", "spool.sleep", "--payload", #"{"seconds":60}"#)
