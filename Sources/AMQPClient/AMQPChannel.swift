@@ -13,7 +13,7 @@ public struct AMQPChannel: Sendable {
     public var id: UInt16 { record.id }
 
     func run<T: Sendable>(_ operation: @escaping @Sendable (ConnectionCore, ChannelRecord) -> EventLoopFuture<T>) async throws -> T {
-        try await core.eventLoop.flatSubmit { [core, record] in operation(core, record) }.get()
+        try await core.eventLoop.flatSubmit { [core, record] in core.whenOpen { operation(core, record) } }.get()
     }
 
     /// Sends a synchronous method and checks that the broker answered with the expected reply.

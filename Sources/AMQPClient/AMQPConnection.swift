@@ -32,10 +32,11 @@ import NIOPosix
 /// re-issues `basic.qos` and `confirm.select`, and re-registers consumers under their tags, whose
 /// sequences simply continue. Publishes on a confirm-mode channel that the broker had not confirmed
 /// are re-sent, so under confirms no message is lost; a message the broker received but whose
-/// confirm was lost arrives twice, so consumers must tolerate duplicates. While recovering, other
-/// operations fail with ``AMQPError/Code-swift.struct/connectionRecovering``, publishes in confirm
-/// mode wait, and acknowledgements of deliveries from the broken connection are skipped (the broker
-/// redelivers those messages).
+/// confirm was lost arrives twice, so consumers must tolerate duplicates. Operations requested
+/// while recovering wait until the connection is back (or closed for good); synchronous methods that
+/// were in flight when it broke fail with ``AMQPError/Code-swift.struct/connectionClosed``; and
+/// acknowledgements of deliveries from the broken connection are skipped, because the broker
+/// requeues those messages and delivers them again.
 public final class AMQPConnection: Sendable {
     let core: ConnectionCore
 
@@ -72,7 +73,7 @@ public final class AMQPConnection: Sendable {
 
     /// Opens a channel on the lowest free channel number.
     public func openChannel() async throws -> AMQPChannel {
-        let record = try await core.eventLoop.flatSubmit { self.core.openChannel() }.get()
+        let record = try await core.eventLoop.flatSubmit { self.core.whenOpen { self.core.openChannel() } }.get()
         return AMQPChannel(core: core, record: record)
     }
 

@@ -25,11 +25,6 @@ struct ConfirmLedger<Payload> {
         return nextTag
     }
 
-    /// Records a publish that waits for the connection to come back.
-    mutating func recordUnsent(_ payload: Payload) {
-        entries.append(Entry(tag: nil, payload: payload))
-    }
-
     /// Settles the entry with `tag`, or every entry up to and including it when `multiple`;
     /// returns the payloads settled now, in order.
     mutating func settle(tag: UInt64, multiple: Bool) -> [Payload] {

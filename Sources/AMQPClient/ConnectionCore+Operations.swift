@@ -84,8 +84,6 @@ extension ConnectionCore {
             } catch {
                 pending.promise.fail(error)
             }
-        case (.open, .recovering) where record.confirmMode:
-            record.confirms.recordUnsent(pending)
         case (.open, _):
             pending.promise.fail(unavailableError ?? record.unavailableError)
         default:

@@ -28,6 +28,8 @@ final class ConnectionCore: @unchecked Sendable {
     private var handshakeTimeout: Scheduled<Void>?
     private var heartbeats: RepeatedTask?
     var closePromise: EventLoopPromise<Void>?
+    /// Operations requested while recovering; they run once the connection is open or closed.
+    var waitingForRecovery: [() -> Void] = []
 
     init(eventLoop: any EventLoop, configuration: AMQPConnectionConfiguration, logger: Logger) {
         self.eventLoop = eventLoop
@@ -198,6 +200,21 @@ final class ConnectionCore: @unchecked Sendable {
         records.removeAll()
         closePromise?.succeed()
         closePromise = nil
+        runWaitingOperations()
+    }
+
+    /// Runs `operation` now, or once recovery has finished (successfully or not) while recovering.
+    func whenOpen<T: Sendable>(_ operation: @escaping () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+        guard case .recovering = phase else { return operation() }
+        let promise = eventLoop.makePromise(of: T.self)
+        waitingForRecovery.append { promise.completeWith(operation()) }
+        return promise.futureResult
+    }
+
+    func runWaitingOperations() {
+        let waiting = waitingForRecovery
+        waitingForRecovery = []
+        for operation in waiting { operation() }
     }
 
     /// The error for operations attempted while the connection is not open.
