@@ -68,17 +68,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "AMQPFrameFuzz",
-            dependencies: [
-                "AMQPClient",
-                .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            dependencies: ["AMQPClient"]
         ),
         .testTarget(
             name: "AMQPClientTests",
             dependencies: [
                 "AMQPClient",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -77,6 +77,15 @@ public final class AMQPConnection: Sendable {
         return AMQPChannel(core: core, record: record)
     }
 
+    /// The connection's events from now on: recovery starting and finishing, the broker blocking
+    /// publishes, the final close. Each call returns an independent sequence; it ends after
+    /// ``AMQPConnectionEvent/closed(_:)``.
+    public func events() -> AsyncStream<AMQPConnectionEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: AMQPConnectionEvent.self)
+        core.eventLoop.execute { self.core.addListener(continuation) }
+        return stream
+    }
+
     /// Closes the connection: `connection.close`, then the socket. Consumers' sequences end,
     /// unconfirmed publishes fail, and recovery stops.
     public func close() async throws {

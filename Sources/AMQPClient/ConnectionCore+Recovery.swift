@@ -64,6 +64,7 @@ extension ConnectionCore {
                 }
             }
             logger.info("connection recovered", metadata: ["channels": "\(records.count)"])
+            emit(.recovered)
             runWaitingOperations()
         }.get()
     }

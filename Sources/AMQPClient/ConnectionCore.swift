@@ -30,6 +30,8 @@ final class ConnectionCore: @unchecked Sendable {
     var closePromise: EventLoopPromise<Void>?
     /// Operations requested while recovering; they run once the connection is open or closed.
     var waitingForRecovery: [() -> Void] = []
+    private var listeners: [Int: AsyncStream<AMQPConnectionEvent>.Continuation] = [:]
+    private var nextListener = 0
 
     init(eventLoop: any EventLoop, configuration: AMQPConnectionConfiguration, logger: Logger) {
         self.eventLoop = eventLoop
@@ -84,7 +86,7 @@ final class ConnectionCore: @unchecked Sendable {
     }
 
     func socketActive(_ generation: UInt64, _ channel: any Channel) {
-        guard generation == self.generation else {
+        guard generation == self.generation, machine.state == .idle else {
             channel.close(promise: nil)
             return
         }
@@ -139,6 +141,7 @@ final class ConnectionCore: @unchecked Sendable {
             case .blocked(let reason):
                 logger.warning("broker \(reason == nil ? "unblocked" : "blocked") publishing",
                                metadata: ["reason": "\(reason ?? "")"])
+                emit(reason.map { .blocked($0) } ?? .unblocked)
             case .closed(let error):
                 if needsFlush { socket?.flush() }
                 needsFlush = false
@@ -185,6 +188,7 @@ final class ConnectionCore: @unchecked Sendable {
         case .open where configuration.recovery.isEnabled:
             phase = .recovering
             logger.warning("connection lost; recovering", metadata: ["error": "\(failure)"])
+            emit(.recovering(failure))
             startRecovery()
         case .open:
             finishAll(failure)
@@ -201,6 +205,26 @@ final class ConnectionCore: @unchecked Sendable {
         closePromise?.succeed()
         closePromise = nil
         runWaitingOperations()
+        emit(.closed(error))
+        for listener in listeners.values { listener.finish() }
+        listeners.removeAll()
+    }
+
+    /// Registers a listener for connection events; it ends when the connection is closed for good.
+    func addListener(_ continuation: AsyncStream<AMQPConnectionEvent>.Continuation) {
+        if case .closed(let error) = phase {
+            continuation.yield(.closed(error))
+            continuation.finish()
+            return
+        }
+        let id = nextListener
+        nextListener += 1
+        listeners[id] = continuation
+        continuation.onTermination = { [self] _ in eventLoop.execute { self.listeners[id] = nil } }
+    }
+
+    func emit(_ event: AMQPConnectionEvent) {
+        for listener in listeners.values { listener.yield(event) }
     }
 
     /// Runs `operation` now, or once recovery has finished (successfully or not) while recovering.

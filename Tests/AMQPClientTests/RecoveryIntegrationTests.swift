@@ -66,6 +66,41 @@ extension RabbitMQIntegrationTests {
     }
 }
 
+extension RabbitMQIntegrationTests {
+    /// After recovery a server-named exclusive queue exists again under a new name, still bound to
+    /// its exchange, and its consumer keeps receiving through the same sequence.
+    @Test func recoveryRedeclaresServerNamedQueuesBindingsAndConsumers() async throws {
+        let server = try await RabbitMQServer.start()
+        let connection = try await AMQPConnection.connect(url: server.url)
+        var events = connection.events().makeAsyncIterator()
+        let channel = try await connection.openChannel()
+        let exchange = "recovery.fanout.\(UInt32.random(in: 0...UInt32.max))"
+        try await channel.exchangeDeclare(exchange, type: "fanout", autoDelete: true)
+        let queue = try await channel.queueDeclare("", exclusive: true)
+        try await channel.queueBind(queue: queue.name, exchange: exchange)
+        try await channel.basicQos(prefetchCount: 10)
+        try await channel.confirmSelect()
+        let consumer = try await channel.consume(queue: queue.name)
+        var deliveries = consumer.makeAsyncIterator()
+        try await channel.publish(ByteBuffer(string: "before"), exchange: exchange, routingKey: "")
+        let before = try #require(try await deliveries.next())
+        #expect(String(buffer: before.body) == "before")
+        try await channel.ack(before)
+
+        try await server.rabbitmqctl("close_all_connections", "recovery test")
+        guard case .recovering(let error) = await events.next() else { Issue.record("no recovering event"); return }
+        #expect(error.replyCode == AMQPError.ReplyCode.connectionForced)
+        #expect(await events.next() == .recovered)
+
+        try await channel.publish(ByteBuffer(string: "after"), exchange: exchange, routingKey: "")
+        let after = try #require(try await deliveries.next())
+        #expect(String(buffer: after.body) == "after")
+        try await channel.ack(after)
+        try await connection.close()
+        #expect(await events.next() == .closed(nil))
+    }
+}
+
 /// Runs the connection break in the background and tells whether it has completed.
 final class BreakSignal: Sendable {
     private let task = Mutex<Task<String, any Error>?>(nil)
