@@ -30,6 +30,7 @@ final class ConnectionCore: @unchecked Sendable {
     var closePromise: EventLoopPromise<Void>?
     /// Operations requested while recovering; they run once the connection is open or closed.
     var waitingForRecovery: [() -> Void] = []
+    private var flushScheduled = false
     private var listeners: [Int: AsyncStream<AMQPConnectionEvent>.Continuation] = [:]
     private var nextListener = 0
 
@@ -148,7 +149,18 @@ final class ConnectionCore: @unchecked Sendable {
                 connectionEnded(error)
             }
         }
-        if needsFlush { socket?.flush() }
+        if needsFlush { scheduleFlush() }
+    }
+
+    /// Flushes once after every operation already submitted to the event loop has written, so
+    /// pipelined publishes share system calls.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute { [self] in
+            flushScheduled = false
+            socket?.flush()
+        }
     }
 
     private func opened(_ negotiated: ConnectionStateMachine.Negotiated) {
