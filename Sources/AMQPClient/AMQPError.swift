@@ -12,7 +12,7 @@ public struct AMQPError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kind of failure. New kinds may be added without breaking existing code.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Kind: String, Hashable, Sendable {
-            case invalidURL, connectionFailed, connectionClosed, connectionRecovering
+            case invalidURL, connectionFailed, connectionClosed
             case channelClosed, frameError, protocolViolation, heartbeatTimeout
             case publishNacked, consumerCancelled, channelLimitReached, invalidArgument
         }
@@ -27,8 +27,6 @@ public struct AMQPError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let connectionFailed = Code(.connectionFailed)
         /// The connection is closed: by ``AMQPConnection/close()``, by the broker, or by a broken socket.
         public static let connectionClosed = Code(.connectionClosed)
-        /// The connection broke and is being recovered; the operation was not performed.
-        public static let connectionRecovering = Code(.connectionRecovering)
         /// The channel was closed, by the client or by the broker (see ``AMQPError/replyCode``).
         public static let channelClosed = Code(.channelClosed)
         /// Bytes from the peer do not form a valid AMQP frame.

@@ -258,7 +258,7 @@ final class ConnectionCore: @unchecked Sendable {
         switch phase {
         case .open: nil
         case .connecting: AMQPError(.connectionClosed, "the connection is not open yet")
-        case .recovering: AMQPError(.connectionRecovering, "the connection is being recovered")
+        case .recovering: AMQPError(.connectionClosed, "the connection is being recovered")
         case .closing: AMQPError(.connectionClosed, "the connection is closing")
         case .closed(let error): error ?? AMQPError(.connectionClosed, "the connection is closed")
         }

@@ -124,4 +124,16 @@ struct RabbitMQIntegrationTests {
         #expect(try await fresh.queueDeclare("", exclusive: true).messageCount == 0)
         try await connection.close()
     }
+
+    /// With a one-second heartbeat and no traffic, the broker keeps the connection only if the client
+    /// sends heartbeats; recovery is off so a dropped connection would fail the next call. Waiting is
+    /// the behaviour under test here, so this test sleeps.
+    @Test func idleConnectionIsKeptAliveByHeartbeats() async throws {
+        let server = try await RabbitMQServer.start()
+        let connection = try await AMQPConnection.connect(url: server.url + "?heartbeat=1", recovery: .disabled)
+        let channel = try await connection.openChannel()
+        try await Task.sleep(for: .seconds(4))
+        #expect(try await channel.queueDeclare("", exclusive: true).messageCount == 0)
+        try await connection.close()
+    }
 }
