@@ -136,4 +136,44 @@ struct RabbitMQIntegrationTests {
         #expect(try await channel.queueDeclare("", exclusive: true).messageCount == 0)
         try await connection.close()
     }
+
+    @Test func brokerNackSurfacesAsPublishError() async throws {
+        let (_, connection) = try await connect()
+        let channel = try await connection.openChannel()
+        let queue = try await channel.queueDeclare("", exclusive: true, arguments: [
+            "x-max-length": .int32(1), "x-overflow": .string("reject-publish"),
+        ]).name
+        try await channel.confirmSelect()
+        try await channel.publish(ByteBuffer(string: "fits"), routingKey: queue)
+        let error = try await #require(throws: AMQPError.self) {
+            try await channel.publish(ByteBuffer(string: "overflows"), routingKey: queue)
+        }
+        #expect(error.code == .publishNacked)
+        try await connection.close()
+    }
+
+    @Test func exchangeAndQueueBindingsRouteUntilUnbound() async throws {
+        let (_, connection) = try await connect()
+        let channel = try await connection.openChannel()
+        let suffix = UInt32.random(in: 0...UInt32.max)
+        let (source, destination) = ("bind.source.\(suffix)", "bind.destination.\(suffix)")
+        try await channel.exchangeDeclare(source, type: "direct")
+        try await channel.exchangeDeclare(destination, type: "fanout")
+        try await channel.exchangeBind(destination: destination, source: source, routingKey: "k")
+        let queue = try await channel.queueDeclare("", exclusive: true).name
+        try await channel.queueBind(queue: queue, exchange: destination)
+        try await channel.confirmSelect()
+        try await channel.publish(ByteBuffer(string: "routed"), exchange: source, routingKey: "k")
+        #expect(try await channel.basicGet(queue: queue, noAck: true).map { String(buffer: $0.delivery.body) } == "routed")
+        try await channel.exchangeUnbind(destination: destination, source: source, routingKey: "k")
+        try await channel.publish(ByteBuffer(string: "dropped"), exchange: source, routingKey: "k")
+        #expect(try await channel.basicGet(queue: queue) == nil)
+        try await channel.exchangeBind(destination: destination, source: source, routingKey: "k")
+        try await channel.queueUnbind(queue: queue, exchange: destination)
+        try await channel.publish(ByteBuffer(string: "dropped too"), exchange: source, routingKey: "k")
+        #expect(try await channel.basicGet(queue: queue) == nil)
+        try await channel.exchangeDelete(destination)
+        try await channel.exchangeDelete(source)
+        try await connection.close()
+    }
 }
