@@ -1,0 +1,137 @@
+/// Where and how ``AMQPConnection`` connects, and how it recovers from a broken connection.
+public struct AMQPConnectionConfiguration: Sendable {
+    /// How the connection comes back after the socket breaks.
+    public struct Recovery: Sendable {
+        /// Whether a broken connection is recovered at all.
+        public var isEnabled: Bool
+        /// The wait before the first reconnection attempt; it doubles after each failed attempt.
+        public var initialDelay: Duration
+        /// The longest wait between attempts.
+        public var maximumDelay: Duration
+
+        /// Creates a recovery policy.
+        public init(isEnabled: Bool = true, initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(5)) {
+            self.isEnabled = isEnabled
+            self.initialDelay = initialDelay
+            self.maximumDelay = maximumDelay
+        }
+
+        /// Recovery with a 100 ms first delay doubling up to 5 s.
+        public static let `default` = Recovery()
+        /// No recovery: a broken connection stays closed and everything waiting on it fails.
+        public static let disabled = Recovery(isEnabled: false)
+    }
+
+    /// The broker's host name or address.
+    public var host: String
+    /// The broker's port.
+    public var port: Int
+    /// The user for PLAIN authentication.
+    public var user: String
+    /// The password for PLAIN authentication.
+    public var password: String
+    /// The virtual host to open.
+    public var virtualHost: String
+    /// The heartbeat interval wanted, in seconds; `0` accepts the broker's proposal.
+    public var heartbeat: UInt16
+    /// The largest frame wanted, in bytes; `0` accepts the broker's limit.
+    public var frameMax: UInt32
+    /// The highest channel number wanted; `0` accepts the broker's limit.
+    public var channelMax: UInt16
+    /// How long the TCP connect plus the AMQP handshake may take.
+    public var connectTimeout: Duration
+    /// The name the broker shows for this connection (client property `connection_name`).
+    public var connectionName: String?
+    /// What happens when the connection breaks.
+    public var recovery: Recovery
+
+    /// Creates a configuration; the defaults match RabbitMQ's out of the box.
+    public init(
+        host: String = "127.0.0.1", port: Int = 5672, user: String = "guest", password: String = "guest",
+        virtualHost: String = "/", heartbeat: UInt16 = 60, frameMax: UInt32 = 131_072, channelMax: UInt16 = 2047,
+        connectTimeout: Duration = .seconds(10), connectionName: String? = nil, recovery: Recovery = .default
+    ) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.virtualHost = virtualHost
+        self.heartbeat = heartbeat
+        self.frameMax = frameMax
+        self.channelMax = channelMax
+        self.connectTimeout = connectTimeout
+        self.connectionName = connectionName
+        self.recovery = recovery
+    }
+
+    /// Parses `amqp://user:password@host:port/vhost?heartbeat=S&frame_max=N&channel_max=N`.
+    ///
+    /// Parts left out keep their defaults (`guest`/`guest`, port 5672, vhost `/`); the vhost and the
+    /// credentials are percent-decoded, so `amqp://host/%2f` names the vhost `/`.
+    public init(url: String) throws(AMQPError) {
+        self.init()
+        guard url.hasPrefix("amqp://") else { throw AMQPError(.invalidURL, "the URL must start with amqp://: \(url)") }
+        var rest = Substring(url.dropFirst("amqp://".count))
+        var query = Substring("")
+        if let mark = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: mark)...]
+            rest = rest[..<mark]
+        }
+        var authority = rest
+        if let slash = rest.firstIndex(of: "/") {
+            authority = rest[..<slash]
+            let path = rest[rest.index(after: slash)...]
+            if !path.isEmpty { virtualHost = try Self.percentDecoded(path) }
+        }
+        if let at = authority.lastIndex(of: "@") {
+            let credentials = authority[..<at]
+            authority = authority[authority.index(after: at)...]
+            let parts = credentials.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            user = try Self.percentDecoded(parts[0])
+            if parts.count > 1 { password = try Self.percentDecoded(parts[1]) }
+        }
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
+            guard let number = Int(authority[authority.index(after: colon)...]), (1...65535).contains(number) else {
+                throw AMQPError(.invalidURL, "invalid port in \(url)")
+            }
+            port = number
+            authority = authority[..<colon]
+        }
+        if authority.hasPrefix("["), authority.hasSuffix("]") { authority = authority.dropFirst().dropLast() }
+        if !authority.isEmpty { host = String(authority) }
+        for pair in query.split(separator: "&") {
+            let keyValue = pair.split(separator: "=", maxSplits: 1)
+            guard keyValue.count == 2 else { throw AMQPError(.invalidURL, "invalid query item \(pair)") }
+            switch keyValue[0] {
+            case "heartbeat": heartbeat = try Self.number(keyValue[1], url)
+            case "frame_max": frameMax = try Self.number(keyValue[1], url)
+            case "channel_max": channelMax = try Self.number(keyValue[1], url)
+            default: throw AMQPError(.invalidURL, "unknown query item \(keyValue[0])")
+            }
+        }
+    }
+
+    private static func number<T: FixedWidthInteger>(_ text: Substring, _ url: String) throws(AMQPError) -> T {
+        guard let value = T(text) else { throw AMQPError(.invalidURL, "invalid number \(text) in \(url)") }
+        return value
+    }
+
+    private static func percentDecoded(_ text: Substring) throws(AMQPError) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next(), let low = iterator.next(),
+                  let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            else { throw AMQPError(.invalidURL, "invalid percent escape in \(text)") }
+            bytes.append(value)
+        }
+        guard let decoded = String(validating: bytes, as: UTF8.self) else {
+            throw AMQPError(.invalidURL, "percent escapes in \(text) are not UTF-8")
+        }
+        return decoded
+    }
+}
