@@ -67,6 +67,21 @@ enum SQLiteSchema {
                     last_tick INTEGER NOT NULL
                 );
                 """),
+        ("2-messages", """
+            CREATE TABLE messages (
+                seq INTEGER PRIMARY KEY,
+                destination TEXT NOT NULL,
+                id TEXT NOT NULL,
+                headers TEXT NOT NULL,
+                body BLOB NOT NULL,
+                available_at INTEGER NOT NULL,
+                deliveries INTEGER NOT NULL DEFAULT 0,
+                leased_until INTEGER,
+                holder TEXT
+            );
+            CREATE INDEX messages_ready ON messages(destination, available_at, seq);
+            CREATE INDEX messages_holder ON messages(holder) WHERE holder IS NOT NULL;
+            """),
     ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.

@@ -1,0 +1,84 @@
+import Foundation
+
+/// A message a transport carries: an id, string headers and an opaque body.
+public struct TransportMessage: Hashable, Sendable {
+    /// The message's id, unique per publisher (a UUID unless given).
+    public var id: String
+    /// Header names and values.
+    public var headers: [String: String]
+    /// The body bytes.
+    public var body: [UInt8]
+
+    /// Creates a message; the id defaults to a new UUID.
+    public init(id: String = UUID().uuidString.lowercased(), headers: [String: String] = [:], body: [UInt8]) {
+        self.id = id
+        self.headers = headers
+        self.body = body
+    }
+
+    /// Creates a message whose body is UTF-8 text.
+    public init(id: String = UUID().uuidString.lowercased(), headers: [String: String] = [:], text: String) {
+        self.init(id: id, headers: headers, body: Array(text.utf8))
+    }
+}
+
+/// A message handed to a receiver, to be acknowledged, returned or dead-lettered.
+public struct TransportDelivery: Hashable, Sendable {
+    /// The message.
+    public var message: TransportMessage
+    /// The destination it was received from.
+    public var destination: String
+    /// How many times it has been handed out, this time included (1 on first delivery).
+    public var deliveryCount: Int
+    /// The transport's token for acknowledging this delivery; stale after a redelivery.
+    public var receipt: String
+
+    /// Creates a delivery.
+    public init(message: TransportMessage, destination: String, deliveryCount: Int, receipt: String) {
+        self.message = message
+        self.destination = destination
+        self.deliveryCount = deliveryCount
+        self.receipt = receipt
+    }
+}
+
+/// Moves messages between processes with at-least-once delivery (DESIGN §5): publish, receive
+/// with acknowledgement, return for retry, and dead-lettering. The store's table queue, AMQP
+/// and Amazon SQS implement it; the transport conformance suite in SpoolTestSupport is its
+/// definition of correct.
+public protocol Transport: Sendable {
+    /// Publishes `messages` to `destination`, in order; returns once they are durable.
+    func publish(_ messages: [TransportMessage], to destination: String) async throws
+
+    /// Receives up to `limit` messages from `destination`, waiting up to `wait` for the first.
+    /// Each stays invisible to other receivers until acknowledged, returned, dead-lettered, or
+    /// until `visibility` passes (then it is delivered again).
+    func receive(from destination: String, limit: Int, wait: Duration, visibility: Duration) async throws -> [TransportDelivery]
+
+    /// Acknowledges a delivery: the message is gone. A stale receipt throws
+    /// ``SpoolError/Code/invalidState``.
+    func acknowledge(_ delivery: TransportDelivery) async throws
+
+    /// Returns a delivery to its destination, to be delivered again after `delay`.
+    func retry(_ delivery: TransportDelivery, after delay: Duration) async throws
+
+    /// Moves a delivery to the dead-letter destination ``deadLetterDestination(for:)`` with
+    /// the header `x-dead-letter-reason` set to `reason`.
+    func deadLetter(_ delivery: TransportDelivery, reason: String) async throws
+
+    /// Stops this endpoint; deliveries it did not settle are delivered again to others.
+    func close() async throws
+}
+
+extension Transport {
+    /// Where dead letters of `destination` go: `<destination>.dead`.
+    public func deadLetterDestination(for destination: String) -> String { destination + ".dead" }
+
+    /// Publishes one message.
+    public func publish(_ message: TransportMessage, to destination: String) async throws {
+        try await publish([message], to: destination)
+    }
+}
+
+/// The header that names why a message was dead-lettered.
+public let deadLetterReasonHeader = "x-dead-letter-reason"

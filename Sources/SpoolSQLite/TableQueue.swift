@@ -1,0 +1,139 @@
+import Foundation
+import GRDB
+import SpoolCore
+
+/// The store's own message queue: a ``Transport`` kept in the store's SQLite file, shared by
+/// every process that opens it and written through the store's group commit.
+///
+/// A received message is leased to this endpoint until it is settled, its visibility passes,
+/// or the endpoint closes (its leases are then released at once). Receives wait by polling
+/// every 20 ms, or less when a message is published in this process.
+public final class TableQueue: Transport {
+    private let store: SQLiteStore
+    private let holder = UUID().uuidString.lowercased()
+
+    /// Opens an endpoint on `store`'s queues.
+    public init(store: SQLiteStore) { self.store = store }
+
+    public func publish(_ messages: [TransportMessage], to destination: String) async throws {
+        guard !destination.isEmpty else { throw SpoolError(.invalidArgument, "destination must not be empty") }
+        let now = SQLiteRows.micros(Date())
+        let rows = try messages.map { message in (message, try JSONPayload(encoding: message.headers).text) }
+        try await store.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO messages (destination, id, headers, body, available_at) VALUES (?, ?, ?, ?, ?)
+                """)
+            for (message, headers) in rows {
+                try insert.execute(arguments: [destination, message.id, headers, Data(message.body), now])
+            }
+        }
+        store.events.publish(.messagesPublished(destination: destination))
+    }
+
+    public func receive(from destination: String, limit: Int, wait: Duration, visibility: Duration) async throws -> [TransportDelivery] {
+        guard limit > 0 else { return [] }
+        let deadline = ContinuousClock.now + wait
+        while true {
+            // A fresh subscription each round: cancelling a stream's waiting reader finishes it.
+            let events = store.events.subscribe(buffer: 8)
+            let deliveries = try await take(from: destination, limit: limit, visibility: visibility)
+            if !deliveries.isEmpty || ContinuousClock.now >= deadline { return deliveries }
+            await Self.nextPublish(to: destination, in: events, within: min(.milliseconds(20), deadline - ContinuousClock.now))
+        }
+    }
+
+    private func take(from destination: String, limit: Int, visibility: Duration) async throws -> [TransportDelivery] {
+        let now = Date()
+        let nowMicros = SQLiteRows.micros(now), until = SQLiteRows.micros(now.addingTimeInterval(visibility.seconds))
+        let holder = self.holder
+        return try await store.write { db in
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT seq, id, headers, body, deliveries FROM messages
+                WHERE destination = ? AND available_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
+                ORDER BY seq LIMIT ?
+                """), arguments: [destination, nowMicros, nowMicros, limit])
+            let lease = try db.cachedStatement(sql: "UPDATE messages SET deliveries = ?, leased_until = ?, holder = ? WHERE seq = ?")
+            return try rows.map { row in
+                let seq: Int64 = row[0], deliveries: Int = row[4] + 1
+                try lease.execute(arguments: [deliveries, until, holder, seq])
+                let headersText: String = row[2], body: Data = row[3]
+                let headers = (try? JSONPayload(unchecked: headersText).decode([String: String].self)) ?? [:]
+                return TransportDelivery(message: TransportMessage(id: row[1], headers: headers, body: Array(body)),
+                                         destination: destination, deliveryCount: deliveries, receipt: "\(seq):\(deliveries)")
+            }
+        }
+    }
+
+    private static func nextPublish(to destination: String, in events: AsyncStream<StoreEvent>, within interval: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events {
+                    if case .messagesPublished(let published) = event, published == destination { return }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: max(interval, .milliseconds(1))) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    public func acknowledge(_ delivery: TransportDelivery) async throws {
+        let (seq, deliveries) = try Self.parse(delivery)
+        try await store.write { db in
+            try db.execute(sql: "DELETE FROM messages WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL",
+                           arguments: [seq, deliveries])
+            try Self.requireSettled(db, delivery)
+        }
+    }
+
+    public func retry(_ delivery: TransportDelivery, after delay: Duration) async throws {
+        let (seq, deliveries) = try Self.parse(delivery)
+        let at = SQLiteRows.micros(Date().addingTimeInterval(delay.seconds))
+        try await store.write { db in
+            try db.execute(sql: """
+                UPDATE messages SET leased_until = NULL, holder = NULL, available_at = ?
+                WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL
+                """, arguments: [at, seq, deliveries])
+            try Self.requireSettled(db, delivery)
+        }
+    }
+
+    public func deadLetter(_ delivery: TransportDelivery, reason: String) async throws {
+        let (seq, deliveries) = try Self.parse(delivery)
+        var headers = delivery.message.headers
+        headers[deadLetterReasonHeader] = reason
+        let headersText = try JSONPayload(encoding: headers).text
+        let target = deadLetterDestination(for: delivery.destination)
+        let now = SQLiteRows.micros(Date())
+        try await store.write { db in
+            try db.execute(sql: """
+                UPDATE messages SET destination = ?, headers = ?, available_at = ?, deliveries = 0, leased_until = NULL, holder = NULL,
+                                    seq = (SELECT MAX(seq) + 1 FROM messages)
+                WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL
+                """, arguments: [target, headersText, now, seq, deliveries])
+            try Self.requireSettled(db, delivery)
+        }
+        store.events.publish(.messagesPublished(destination: target))
+    }
+
+    public func close() async throws {
+        let holder = self.holder
+        try await store.write { db in
+            try db.execute(sql: "UPDATE messages SET leased_until = NULL, holder = NULL WHERE holder = ?", arguments: [holder])
+        }
+    }
+
+    private static func parse(_ delivery: TransportDelivery) throws -> (Int64, Int) {
+        let parts = delivery.receipt.split(separator: ":")
+        guard parts.count == 2, let seq = Int64(parts[0]), let deliveries = Int(parts[1]) else {
+            throw SpoolError(.invalidArgument, "'\(delivery.receipt)' is not a table-queue receipt")
+        }
+        return (seq, deliveries)
+    }
+
+    private static func requireSettled(_ db: Database, _ delivery: TransportDelivery) throws {
+        guard db.changesCount == 1 else {
+            throw SpoolError(.invalidState, "delivery \(delivery.receipt) of message \(delivery.message.id) is no longer held")
+        }
+    }
+}
