@@ -88,6 +88,7 @@ public final class AMQPRPCClient: Sendable {
         return try await withThrowingTaskGroup(of: AMQPRPCResponse.self) { group in
             group.addTask {
                 for try await response in stream { return response }
+                try Task.checkCancellation()
                 throw AMQPRPCError(.clientClosed, "the client closed before the response to \(type) \(uuid) arrived")
             }
             group.addTask {

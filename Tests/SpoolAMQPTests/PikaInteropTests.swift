@@ -60,7 +60,7 @@ enum Pika {
         do {
             _ = try await runProcess(python, ["-c", "import pika"])
         } catch {
-            throw ServerError("\(python) cannot import pika (\(error)): run `pip install pika`, or set SPOOL_SKIP_PIKA=1 to skip the pika interoperability tests")
+            throw ServerError("\(python) cannot import pika: run `pip install pika` (or name an interpreter that can with SPOOL_PYTHON), or set SPOOL_SKIP_PIKA=1 to skip the pika interoperability tests")
         }
     }
 

@@ -66,6 +66,20 @@ struct RPCIntegrationTests {
         try await fixture.close()
     }
 
+    @Test func lateResponseForAnUnknownUUIDIsDroppedAndTheClientGoesOn() async throws {
+        let fixture = try await RPCFixture.make()
+        let client = try await fixture.client()
+        await #expect(throws: AMQPRPCError.self) {
+            _ = try await client.call("spool.echo", body: #"{"late":true}"#, timeout: .milliseconds(200))
+        }
+        try await fixture.withDaemon { _ in
+            let response = try await client.call("spool.echo", body: #"{"late":false}"#)
+            #expect(response.body == #"{"late":false}"#)
+        }
+        try await client.close()
+        try await fixture.close()
+    }
+
     @Test func twoHundredConcurrentCallsArePairedCorrectly() async throws {
         let fixture = try await RPCFixture.make()
         var handlers = AMQPRPCHandlers()
