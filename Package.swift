@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SpoolWorker", targets: ["SpoolWorker"]),
         .library(name: "SpoolTestSupport", targets: ["SpoolTestSupport"]),
         .library(name: "AMQPClient", targets: ["AMQPClient"]),
+        .library(name: "SpoolAMQP", targets: ["SpoolAMQP"]),
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "AMQPFrameFuzz", targets: ["AMQPFrameFuzz"]),
     ],
@@ -53,6 +54,8 @@ let package = Package(
                 "SpoolCore",
                 "SpoolSQLite",
                 "SpoolWorker",
+                "SpoolAMQP",
+                "AMQPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -66,6 +69,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "SpoolAMQP",
+            dependencies: [
+                "AMQPClient",
+                "SpoolCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "AMQPFrameFuzz",
             dependencies: ["AMQPClient"]
@@ -74,8 +87,21 @@ let package = Package(
             name: "AMQPClientTests",
             dependencies: [
                 "AMQPClient",
+                "SpoolTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "SpoolAMQPTests",
+            dependencies: [
+                "SpoolAMQP",
+                "AMQPClient",
+                "SpoolCore",
+                "SpoolTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["pika"]
         ),
         .testTarget(
             name: "SpoolCoreTests",
@@ -94,7 +120,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolCLITests",
-            dependencies: ["SpoolCore", "SpoolSQLite", "SpoolTestSupport"]
+            dependencies: [
+                "SpoolCore", "SpoolSQLite", "SpoolTestSupport", "AMQPClient", "SpoolAMQP",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
     ]
 )

@@ -9,7 +9,7 @@ struct SpoolCommand: AsyncParsableCommand {
         discussion: "Every command takes --store URL (or SPOOL_STORE; default sqlite:spool.db) and --json.",
         subcommands: [
             WorkerCommand.self, EnqueueCommand.self, CallCommand.self, JobsCommand.self, QueuesCommand.self,
-            QuotasCommand.self, DispatchersCommand.self, DemoCommand.self, BenchCommand.self,
+            QuotasCommand.self, DispatchersCommand.self, DemoCommand.self, BenchCommand.self, AMQPCommand.self,
         ]
     )
 }

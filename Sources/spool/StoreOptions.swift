@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SpoolAMQP
 import SpoolCore
 import SpoolSQLite
 
@@ -54,12 +55,17 @@ struct StoreOptions: ParsableArguments {
 
     /// Sends logs to standard error at the chosen level.
     func bootstrapLogging(default level: Logger.Level = .warning) {
-        let chosen = (logLevel ?? ProcessInfo.processInfo.environment["SPOOL_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? level
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = chosen
-            return handler
-        }
+        bootstrapStandardErrorLogging(option: logLevel, default: level)
+    }
+}
+
+/// Sends logs to standard error at the level an option (else SPOOL_LOG_LEVEL, else `level`) names.
+func bootstrapStandardErrorLogging(option: String?, default level: Logger.Level) {
+    let chosen = (option ?? ProcessInfo.processInfo.environment["SPOOL_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? level
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = chosen
+        return handler
     }
 }
 
@@ -70,6 +76,8 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     } catch let exit as ExitCode {
         throw exit
     } catch let error as SpoolError {
+        fail(error.message)
+    } catch let error as AMQPRPCError {
         fail(error.message)
     } catch {
         fail("\(error)")

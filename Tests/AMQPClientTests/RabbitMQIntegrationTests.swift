@@ -1,5 +1,6 @@
 import AMQPClient
 import NIOCore
+import SpoolTestSupport
 import Testing
 
 /// End-to-end behaviour against a real, private RabbitMQ (see ``RabbitMQServer``). Serialized,

@@ -1,5 +1,6 @@
 import AMQPClient
 import NIOCore
+import SpoolTestSupport
 import Synchronization
 import Testing
 

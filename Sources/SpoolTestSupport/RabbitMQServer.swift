@@ -1,4 +1,3 @@
-import AMQPClient
 import Foundation
 import Synchronization
 
@@ -6,30 +5,69 @@ import Synchronization
 /// distribution and epmd, and private HOME, mnesia, log, config and plugin files in a temporary
 /// directory. One node serves the whole test process; it is shut down when the process exits, and
 /// only its own processes (the node, found by PID, and its epmd, found by port) are ended.
-final class RabbitMQServer: Sendable {
-    static let installation = "/usr/lib/rabbitmq/bin"
+///
+/// ```swift
+/// @Suite(.enabled(if: RabbitMQServer.shouldRun))
+/// struct BrokerTests {
+///     @Test func roundTrip() async throws {
+///         let server = try await RabbitMQServer.start()
+///         let connection = try await AMQPConnection.connect(url: server.url)
+///     }
+/// }
+/// ```
+///
+/// The helper only runs processes and sockets, so it depends on no AMQP client: it knows the node
+/// is ready when it answers the AMQP protocol header with a method frame.
+public final class RabbitMQServer: Sendable {
+    /// Where Debian's `rabbitmq-server` package installs the server scripts.
+    public static let installation = "/usr/lib/rabbitmq/bin"
 
     /// Whether the integration tests should run: RabbitMQ is installed, or it is missing and the
     /// tests must fail because `SPOOL_SKIP_RABBITMQ=1` does not say to skip them.
-    static var shouldRun: Bool {
+    public static var shouldRun: Bool {
         FileManager.default.isExecutableFile(atPath: "\(installation)/rabbitmq-server")
             || ProcessInfo.processInfo.environment["SPOOL_SKIP_RABBITMQ"] != "1"
     }
 
-    let port: Int
-    let epmdPort: Int
-    let environment: [String: String]
-    let directory: URL
+    /// The node's AMQP port on 127.0.0.1.
+    public let port: Int
+    /// The port of the node's private epmd.
+    public let epmdPort: Int
+    /// The environment the node runs in; `rabbitmqctl` needs the same one to reach it.
+    public let environment: [String: String]
+    /// The node's private directory (HOME, mnesia, logs, `server.out`).
+    public let directory: URL
     private let process: ChildProcess
 
     /// The AMQP URL of the node's default vhost as `guest`.
-    var url: String { "amqp://guest:guest@127.0.0.1:\(port)/%2f" }
+    public var url: String { "amqp://guest:guest@127.0.0.1:\(port)/%2f" }
 
+    /// The AMQP URL of `virtualHost` as `guest`, after creating it (once per test process) with
+    /// full permissions for `guest`.
+    ///
+    /// A vhost of its own keeps a suite apart from tests that break the default vhost's connections
+    /// (`rabbitmqctl close_all_connections` reaches only the default vhost).
+    public func url(virtualHost: String) async throws -> String {
+        let task = virtualHosts.withLock { hosts in
+            if let task = hosts[virtualHost] { return task }
+            let created = Task {
+                try await self.rabbitmqctl("add_vhost", virtualHost)
+                try await self.rabbitmqctl("set_permissions", "-p", virtualHost, "guest", ".*", ".*", ".*")
+            }
+            hosts[virtualHost] = created
+            return created
+        }
+        try await task.value
+        let encoded = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
+        return "amqp://guest:guest@127.0.0.1:\(port)/\(encoded)"
+    }
+
+    private let virtualHosts = Mutex<[String: Task<Void, any Error>]>([:])
     private static let shared = Mutex<Task<RabbitMQServer, any Error>?>(nil)
     private static let running = Mutex<RabbitMQServer?>(nil)
 
     /// The node shared by the test process, started on first use.
-    static func start() async throws -> RabbitMQServer {
+    public static func start() async throws -> RabbitMQServer {
         let task = shared.withLock { task in
             if let task { return task }
             let started = Task { try await RabbitMQServer.launch() }
@@ -58,7 +96,8 @@ final class RabbitMQServer: Sendable {
         }
         try "[].".write(to: directory.appendingPathComponent("enabled_plugins"), atomically: true, encoding: .utf8)
         try "".write(to: directory.appendingPathComponent("rabbitmq.conf"), atomically: true, encoding: .utf8)
-        let (port, distPort, epmdPort, controlPort) = (try freePort(), try freePort(), try freePort(), try freePort())
+        let ports = try (0..<4).map { _ in try LoopbackSocket.freePort() }
+        let (port, distPort, epmdPort, controlPort) = (ports[0], ports[1], ports[2], ports[3])
         var environment = ProcessInfo.processInfo.environment
         let path = directory.path
         environment.merge([
@@ -86,20 +125,15 @@ final class RabbitMQServer: Sendable {
         return server
     }
 
-    /// Polls an AMQP handshake until the node accepts it (a node boots in about 5–10 s here).
+    /// Polls the AMQP port until the node answers the protocol header (a node boots in about 5–10 s here).
     private func waitUntilReady() async throws {
         let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
             guard process.isRunning else {
                 throw ServerError("rabbitmq-server exited during start; see \(directory.path)/server.out")
             }
-            var configuration = try AMQPConnectionConfiguration(url: url)
-            configuration.recovery = .disabled
-            configuration.connectTimeout = .seconds(2)
-            if let connection = try? await AMQPConnection.connect(configuration: configuration) {
-                try await connection.close()
-                return
-            }
+            let port = port
+            if await Task.detached(operation: { LoopbackSocket.answersAMQP(port: port) }).value { return }
             try await Task.sleep(for: .milliseconds(200))
         }
         throw ServerError("RabbitMQ did not accept connections within 90 s; see \(directory.path)/server.out")
@@ -107,7 +141,7 @@ final class RabbitMQServer: Sendable {
 
     /// Runs `rabbitmqctl` against this node and returns its output.
     @discardableResult
-    func rabbitmqctl(_ arguments: String...) async throws -> String {
+    public func rabbitmqctl(_ arguments: String...) async throws -> String {
         let outputPath = directory.appendingPathComponent("rabbitmqctl-\(UUID().uuidString).out").path
         let control = try ChildProcess.spawn("\(Self.installation)/rabbitmqctl", arguments, environment: environment,
                                              outputPath: outputPath)
@@ -118,57 +152,22 @@ final class RabbitMQServer: Sendable {
     }
 
     /// Shuts the node down and ends its private epmd; called at process exit.
-    func stop() {
+    public func stop() {
         let outputPath = directory.appendingPathComponent("shutdown.out").path
         if let control = try? ChildProcess.spawn("\(Self.installation)/rabbitmqctl", ["shutdown"],
                                                  environment: environment, outputPath: outputPath) {
             control.waitForExitBlocking()
         }
         if process.isRunning { kill(process.pid, SIGTERM) }
-        for pid in Self.pids(listeningOn: epmdPort) { kill(pid, SIGTERM) }
+        for pid in LoopbackSocket.pids(listeningOn: epmdPort) { kill(pid, SIGTERM) }
         try? FileManager.default.removeItem(at: directory)
-    }
-
-    /// The PIDs of processes listening on a loopback TCP port, from `ss`.
-    private static func pids(listeningOn port: Int) -> [pid_t] {
-        let ss = Process()
-        ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
-        ss.arguments = ["-ltnpH", "sport = :\(port)"]
-        let pipe = Pipe()
-        ss.standardOutput = pipe
-        guard (try? ss.run()) != nil else { return [] }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        ss.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        var pids: Set<pid_t> = []
-        for match in text.split(separator: "pid=").dropFirst() {
-            if let pid = pid_t(match.prefix { $0.isNumber }) { pids.insert(pid) }
-        }
-        return Array(pids)
-    }
-
-    /// A free loopback port, found by binding port 0.
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ServerError("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw ServerError("binding port 0 failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
-/// Why the test server could not be used.
-struct ServerError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// Why a throwaway test server could not be started or used.
+public struct ServerError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public let description: String
+    /// Creates an error with its explanation.
+    public init(_ description: String) { self.description = description }
 }

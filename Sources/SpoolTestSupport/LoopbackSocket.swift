@@ -1,0 +1,68 @@
+import Foundation
+
+/// Small blocking socket probes on 127.0.0.1 for the throwaway servers.
+enum LoopbackSocket {
+    /// A free loopback port, found by binding port 0.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ServerError("socket() failed") }
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw ServerError("binding port 0 failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether an AMQP 0-9-1 server on `port` answers the protocol header with a method frame
+    /// (`connection.start`) within two seconds.
+    static func answersAMQP(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = loopback(port: port)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        guard connected else { return false }
+        let header: [UInt8] = Array("AMQP".utf8) + [0, 0, 9, 1]
+        guard header.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == header.count else { return false }
+        var frameType: UInt8 = 0
+        return recv(fd, &frameType, 1, 0) == 1 && frameType == 1
+    }
+
+    /// The PIDs of processes listening on a loopback TCP port, from `ss`.
+    static func pids(listeningOn port: Int) -> [pid_t] {
+        let ss = Process()
+        ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
+        ss.arguments = ["-ltnpH", "sport = :\(port)"]
+        let pipe = Pipe()
+        ss.standardOutput = pipe
+        guard (try? ss.run()) != nil else { return [] }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        ss.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        var pids: Set<pid_t> = []
+        for match in text.split(separator: "pid=").dropFirst() {
+            if let pid = pid_t(match.prefix { $0.isNumber }) { pids.insert(pid) }
+        }
+        return Array(pids)
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return address
+    }
+}

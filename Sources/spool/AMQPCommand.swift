@@ -1,0 +1,123 @@
+import AMQPClient
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import SpoolAMQP
+import SpoolCore
+
+/// `spool amqp`: RabbitMQ topology and the RPC daemon.
+struct AMQPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "amqp", abstract: "Declare AMQP topology and serve RPC requests over RabbitMQ.",
+        subcommands: [AMQPDeclareCommand.self, AMQPServeCommand.self])
+}
+
+/// The broker options the `spool amqp` commands share.
+struct AMQPOptions: ParsableArguments {
+    @Option(name: .customLong("amqp"), help: "The broker: amqp://user:pass@host:port/vhost (or SPOOL_AMQP_URL; default amqp://guest:guest@127.0.0.1:5672/).")
+    var url: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (or SPOOL_LOG_LEVEL).")
+    var logLevel: String?
+
+    /// The broker URL from the option, the environment, or the default.
+    var brokerURL: String {
+        url ?? ProcessInfo.processInfo.environment["SPOOL_AMQP_URL"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "amqp://guest:guest@127.0.0.1:5672/"
+    }
+
+    /// Connects to the broker; a failure to connect is not retried.
+    func connect() async throws -> AMQPConnection {
+        try await AMQPConnection.connect(url: brokerURL, logger: Logger(label: "spool.amqp"))
+    }
+
+    /// Sends logs to standard error at the chosen level.
+    func bootstrapLogging(default level: Logger.Level) {
+        bootstrapStandardErrorLogging(option: logLevel, default: level)
+    }
+}
+
+/// `spool amqp declare`: creates the exchange, durable queues and bindings a JSON file describes.
+struct AMQPDeclareCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "declare",
+        abstract: "Create the exchange, durable queues and bindings of a topology file; print what was created.",
+        discussion: """
+            The file is JSON: {"exchange": {"name": "spool", "type": "direct", "durable": true}, \
+            "queues": [{"name": "spool.rpc", "routingKeys": ["spool.rpc"]}]}. Running it again changes nothing.
+            """)
+
+    @Option(help: "The topology file (JSON).")
+    var config: String
+
+    @Flag(help: "Print every exchange, queue and binding with its outcome as JSON.")
+    var json = false
+
+    @OptionGroup var broker: AMQPOptions
+
+    func run() async throws {
+        broker.bootstrapLogging(default: .error)
+        try await reportingErrors {
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: config))
+            } catch {
+                throw SpoolError(.invalidArgument, "cannot read \(config): \(error.localizedDescription)")
+            }
+            let topology = try Topology(json: data)
+            let connection = try await broker.connect()
+            let declared: [Topology.Declared]
+            do {
+                declared = try await topology.declare(on: connection)
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            try? await connection.close()
+            if json { return try Output.json(declared) }
+            let created = declared.filter { $0.outcome == .created }
+            for item in created { print(item) }
+            if created.isEmpty {
+                let existing = declared.filter { $0.outcome != .created }
+                print("nothing changed: \(existing.count) exchanges, queues and bindings already declared")
+            }
+        }
+    }
+}
+
+/// `spool amqp serve`: an RPC daemon with the built-in handlers, until SIGTERM or SIGINT.
+struct AMQPServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Answer RPC requests from a queue with the built-in handlers (spool.echo, spool.fail) until SIGTERM or SIGINT.")
+
+    @Option(help: "The durable queue requests arrive on (declared if missing).")
+    var queue: String
+
+    @Option(name: .customLong("dead-letter"), help: "The queue for requests without a UUID header or reply_to (default <queue>.dead).")
+    var deadLetter: String?
+
+    @Option(help: "How many requests are handled at once.")
+    var prefetch: UInt16 = 16
+
+    @OptionGroup var broker: AMQPOptions
+
+    func run() async throws {
+        broker.bootstrapLogging(default: .notice)
+        try await reportingErrors {
+            let connection = try await broker.connect()
+            let configuration = AMQPRPCDaemon.Configuration(inputQueue: queue, deadLetterQueue: deadLetter, prefetch: prefetch)
+            let daemon = AMQPRPCDaemon(connection: connection, configuration: configuration, handlers: .builtin)
+            let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint],
+                                     logger: Logger(label: "spool.events"))
+            do {
+                try await group.run()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            try await connection.close()
+        }
+    }
+}
