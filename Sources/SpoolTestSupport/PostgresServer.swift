@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// A throwaway PostgreSQL server for tests: a fresh cluster in a temporary directory, listening on
-/// a random loopback port with trust authentication for the `postgres` user.
+/// a random loopback port. The `postgres` user is trusted; other roles log in with a password.
 ///
 /// One server serves the whole test process: ``shared()`` starts it on first use, and it is shut
 /// down when the process exits (SIGINT to its own postmaster, by PID, then its directory is
@@ -103,6 +103,7 @@ public final class PostgresServer: Sendable {
         }
         let data = directory.appendingPathComponent("data").path
         try run("\(binaries)/initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], asServerUser: asRoot)
+        try hostRules.write(toFile: "\(data)/pg_hba.conf", atomically: false, encoding: .utf8)
         let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: asRoot ? "/usr/sbin/runuser" : "\(binaries)/postgres")
@@ -122,6 +123,15 @@ public final class PostgresServer: Sendable {
         try server.waitUntilReady(process, log: log.path)
         return server
     }
+
+    /// Client authentication: `postgres` is trusted; other roles must give their password
+    /// (SCRAM), so tests can create roles with passwords and check refusals.
+    private static let hostRules = """
+        local all all trust
+        host all postgres 127.0.0.1/32 trust
+        host all all 127.0.0.1/32 scram-sha-256
+
+        """
 
     /// Polls a TCP connection and a trivial query until both succeed.
     private func waitUntilReady(_ process: Process, log: String) throws {
