@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "SpoolCore", targets: ["SpoolCore"]),
         .library(name: "SpoolSQLite", targets: ["SpoolSQLite"]),
+        .library(name: "SpoolPostgres", targets: ["SpoolPostgres"]),
         .library(name: "SpoolWorker", targets: ["SpoolWorker"]),
         .library(name: "SpoolTestSupport", targets: ["SpoolTestSupport"]),
         .library(name: "AMQPClient", targets: ["AMQPClient"]),
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -32,6 +34,14 @@ let package = Package(
             dependencies: [
                 "SpoolCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SpoolPostgres",
+            dependencies: [
+                "SpoolCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -53,6 +63,7 @@ let package = Package(
             dependencies: [
                 "SpoolCore",
                 "SpoolSQLite",
+                "SpoolPostgres",
                 "SpoolWorker",
                 "SpoolAMQP",
                 "AMQPClient",
@@ -110,6 +121,10 @@ let package = Package(
         .testTarget(
             name: "SpoolSQLiteTests",
             dependencies: ["SpoolSQLite", "SpoolTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "SpoolPostgresTests",
+            dependencies: ["SpoolPostgres", "SpoolTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(
             name: "SpoolWorkerTests",

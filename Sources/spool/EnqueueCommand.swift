@@ -85,7 +85,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     func run() async throws {
         options.bootstrapLogging()
         try await reportingErrors {
-            let client = SpoolClient(store: try options.open())
+            let client = SpoolClient(store: try await options.open())
             let result = try await client.enqueue([try job.newJob(now: client.now())])[0]
             if options.json {
                 try Output.json(result.job)
@@ -110,7 +110,7 @@ struct CallCommand: AsyncParsableCommand {
     func run() async throws {
         options.bootstrapLogging()
         try await reportingErrors {
-            let client = SpoolClient(store: try options.open())
+            let client = SpoolClient(store: try await options.open())
             let enqueued = try await client.enqueue(try job.newJob(now: client.now()))
             let finished = try await client.wait(for: enqueued.id, timeout: wait.map { .milliseconds(Int64($0 * 1000)) })
             if options.json { try Output.json(finished) }

@@ -120,7 +120,7 @@ struct JobsCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             try await reportingErrors {
-                let client = SpoolClient(store: try options.open())
+                let client = SpoolClient(store: try await options.open())
                 let job = try await client.wait(for: try JobsCommand.parse(id), timeout: timeout.map { .milliseconds(Int64($0 * 1000)) })
                 try JobsCommand.print(job, json: options.json)
                 if job.state != .completed { throw ExitCode(1) }

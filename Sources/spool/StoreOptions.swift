@@ -3,11 +3,12 @@ import Foundation
 import Logging
 import SpoolAMQP
 import SpoolCore
+import SpoolPostgres
 import SpoolSQLite
 
 /// The options every command shares: which store, which output, how much logging.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: "The store: sqlite:PATH (default sqlite:spool.db, or SPOOL_STORE).")
+    @Option(name: .long, help: "The store: sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME] (default sqlite:spool.db, or SPOOL_STORE).")
     var store: String?
 
     @Option(name: .long, help: "Commit durability of the SQLite store: normal (survives a killed process) or full (survives power loss).")
@@ -24,9 +25,16 @@ struct StoreOptions: ParsableArguments {
         store ?? ProcessInfo.processInfo.environment["SPOOL_STORE"].flatMap { $0.isEmpty ? nil : $0 } ?? "sqlite:spool.db"
     }
 
-    /// Opens the store the options name.
-    func open() throws -> any JobStore {
-        try openSQLite()
+    /// Whether the store URL names a PostgreSQL store.
+    var isPostgres: Bool {
+        storeURL.hasPrefix("postgres://") || storeURL.hasPrefix("postgresql://")
+    }
+
+    /// Opens the store the options name: PostgreSQL for `postgres://` and `postgresql://` URLs,
+    /// SQLite otherwise.
+    func open() async throws -> any JobStore {
+        if isPostgres { return try await PostgresStore(url: storeURL) }
+        return try openSQLite()
     }
 
     /// Opens the SQLite store the options name; other schemes are refused with a clear message.
@@ -43,14 +51,16 @@ struct StoreOptions: ParsableArguments {
         if url.hasPrefix("sqlite://") { return String(url.dropFirst("sqlite://".count)) }
         if url.hasPrefix("sqlite:") { return String(url.dropFirst("sqlite:".count)) }
         if let scheme = url.split(separator: ":", maxSplits: 1).first, url.contains("://") {
-            throw SpoolError(.invalidArgument, "store '\(url)': the \(scheme) store is not part of this build; use sqlite:PATH")
+            throw SpoolError(.invalidArgument, "store '\(url)': the \(scheme) store is not part of this build; use sqlite:PATH or postgres://…")
         }
         return url
     }
 
-    /// The directory that holds the store file: the default home of `uuid.txt`.
+    /// The default home of `uuid.txt`: the directory that holds the store file, or the current
+    /// directory for a PostgreSQL store.
     func dataDirectory() throws -> String {
-        URL(fileURLWithPath: try sqlitePath()).deletingLastPathComponent().path
+        if isPostgres { return FileManager.default.currentDirectoryPath }
+        return URL(fileURLWithPath: try sqlitePath()).deletingLastPathComponent().path
     }
 
     /// Sends logs to standard error at the chosen level.

@@ -81,7 +81,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         options.bootstrapLogging(default: .info)
         try await reportingErrors {
-            let store = try options.open()
+            let store = try await options.open()
             let path = try dispatcher.uuidFile ?? DispatcherIdentity.path(dataDirectory: options.dataDirectory())
             let configuration = try dispatcher.configuration(id: try DispatcherIdentity.load(path: path))
             let registry = JobRegistry()

@@ -1,0 +1,91 @@
+import Foundation
+import PostgresNIO
+import SpoolCore
+
+/// How jobs and times are written to and read from rows.
+enum PostgresRows {
+    /// The columns of a job, in the order ``job(_:)`` reads them; `seq` comes last.
+    static let jobColumns = """
+        id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at, started_at, \
+        finished_at, quotas, tags, unique_key, timeout_ms, dispatcher, lease_until, cancel_requested, result, errors, seq
+        """
+
+    /// The job in a row selected with ``jobColumns``.
+    static func job(_ row: PostgresRow) throws -> Job {
+        try job(row.makeRandomAccess())
+    }
+
+    /// The job and its `seq` in a row selected with ``jobColumns``.
+    static func job(_ row: PostgresRandomAccessRow) throws -> Job {
+        let idText = try row[0].decode(String.self)
+        guard let id = JobID(idText) else { throw SpoolError(.storeCorrupt, "job row with invalid id '\(idText)'") }
+        let stateText = try row[4].decode(String.self)
+        guard let state = JobState(rawValue: stateText) else {
+            throw SpoolError(.storeCorrupt, "job \(idText) has unknown state '\(stateText)'")
+        }
+        let timeoutMillis = try row[15].decode(Int64?.self)
+        return Job(
+            id: id, queue: try row[1].decode(String.self), name: try row[2].decode(String.self),
+            payload: JSONPayload(unchecked: try row[3].decode(String.self)), state: state,
+            priority: try row[5].decode(Int.self), attempt: try row[6].decode(Int.self), maxAttempts: try row[7].decode(Int.self),
+            runAt: date(try row[8].decode(Int64.self)), createdAt: date(try row[9].decode(Int64.self)),
+            startedAt: try row[10].decode(Int64?.self).map(date), finishedAt: try row[11].decode(Int64?.self).map(date),
+            quotas: try row[12].decode([String].self), tags: try row[13].decode([String].self),
+            uniqueKey: try row[14].decode(String?.self), timeout: timeoutMillis.map { .milliseconds($0) },
+            dispatcher: try row[16].decode(UUID?.self), leaseExpiresAt: try row[17].decode(Int64?.self).map(date),
+            cancelRequested: try row[18].decode(Bool.self), result: try row[19].decode(String?.self).map(JSONPayload.init(unchecked:)),
+            errors: try row[20].decode([String].self).map { try JSONPayload(unchecked: $0).decode(AttemptError.self) })
+    }
+
+    /// The `seq` of a row selected with ``jobColumns``.
+    static func seq(_ row: PostgresRandomAccessRow) throws -> Int64 { try row[21].decode(Int64.self) }
+
+    static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
+
+    static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
+
+    /// `now` as the store keeps it: whole microseconds.
+    static func truncate(_ date: Date) -> Date { self.date(micros(date)) }
+
+    /// An attempt's error as the JSON text kept in the `errors` array.
+    static func text(_ error: AttemptError) -> String {
+        (try? JSONPayload(encoding: error))?.text ?? "{}"
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `body` between `BEGIN` and `COMMIT`, rolling back when it throws; the body's error is
+    /// rethrown as it is (PostgresNIO's `withTransaction` wraps it).
+    func transaction<T>(logger: Logger, isolation: isolated (any Actor)? = #isolation,
+                        _ body: (PostgresConnection) async throws -> sending T) async throws -> sending T {
+        try await query("BEGIN", logger: logger)
+        let value: T
+        do {
+            value = try await body(self)
+        } catch {
+            _ = try? await query("ROLLBACK", logger: logger)
+            throw error
+        }
+        try await query("COMMIT", logger: logger)
+        return value
+    }
+
+    /// The rows of `query`, collected.
+    func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRandomAccessRow] {
+        var rows: [PostgresRandomAccessRow] = []
+        for try await row in try await self.query(query, logger: logger) { rows.append(row.makeRandomAccess()) }
+        return rows
+    }
+
+    /// The jobs `query` selects with ``PostgresRows/jobColumns``.
+    func jobs(_ query: PostgresQuery, logger: Logger) async throws -> [Job] {
+        try await rows(query, logger: logger).map(PostgresRows.job)
+    }
+
+    /// How many rows `query` returns: commands report what they changed with `RETURNING`.
+    func count(_ query: PostgresQuery, logger: Logger) async throws -> Int {
+        var count = 0
+        for try await _ in try await self.query(query, logger: logger) { count += 1 }
+        return count
+    }
+}

@@ -1,0 +1,117 @@
+import Logging
+import PostgresNIO
+import SpoolCore
+
+/// The store's versioned schema. Migrations are never edited once released; a change is a new
+/// migration appended to the list.
+///
+/// Every table name carries the store's schema, so the same binary serves several schemas of one
+/// database. Times are whole microseconds since 1970 (`bigint`), as in the SQLite store.
+struct PostgresSchema: Sendable {
+    /// The schema's name: a plain identifier, checked by ``PostgresLocation``.
+    let name: String
+
+    var jobs: String { "\(name).spool_jobs" }
+    var queues: String { "\(name).spool_queues" }
+    var quotas: String { "\(name).spool_quotas" }
+    var quotaHolders: String { "\(name).spool_quota_holders" }
+    var dispatchers: String { "\(name).spool_dispatchers" }
+    var cron: String { "\(name).spool_cron" }
+    var migrationsTable: String { "\(name).spool_migrations" }
+    /// The NOTIFY channel that announces new jobs in this schema.
+    var channel: String { "spool_jobs_\(name)" }
+
+    /// The ordered migrations: an identifier and its statements.
+    var migrations: [(id: String, statements: [String])] {
+        [
+            ("1-jobs", [
+                """
+                CREATE TABLE \(jobs) (
+                    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    id text NOT NULL UNIQUE,
+                    queue text NOT NULL,
+                    name text NOT NULL,
+                    payload text NOT NULL,
+                    state text NOT NULL,
+                    priority bigint NOT NULL,
+                    attempt bigint NOT NULL,
+                    max_attempts bigint NOT NULL,
+                    run_at bigint NOT NULL,
+                    created_at bigint NOT NULL,
+                    started_at bigint,
+                    finished_at bigint,
+                    quotas text[] NOT NULL DEFAULT '{}',
+                    tags text[] NOT NULL DEFAULT '{}',
+                    unique_key text,
+                    timeout_ms bigint,
+                    dispatcher uuid,
+                    lease_until bigint,
+                    cancel_requested boolean NOT NULL DEFAULT false,
+                    result text,
+                    errors text[] NOT NULL DEFAULT '{}'
+                )
+                """,
+                "CREATE INDEX spool_jobs_available_fifo ON \(jobs) (run_at, seq) WHERE state = 'available'",
+                "CREATE INDEX spool_jobs_available_priority ON \(jobs) (priority, run_at, seq) WHERE state = 'available'",
+                "CREATE INDEX spool_jobs_due ON \(jobs) (run_at) WHERE state IN ('scheduled', 'retryable')",
+                "CREATE INDEX spool_jobs_running ON \(jobs) (dispatcher) WHERE state = 'running'",
+                """
+                CREATE UNIQUE INDEX spool_jobs_unique_key ON \(jobs) (unique_key)
+                    WHERE unique_key IS NOT NULL AND state NOT IN ('completed', 'discarded', 'cancelled')
+                """,
+                "CREATE TABLE \(queues) (name text PRIMARY KEY, paused boolean NOT NULL DEFAULT false)",
+                "CREATE TABLE \(quotas) (name text PRIMARY KEY, size bigint NOT NULL)",
+                """
+                CREATE TABLE \(quotaHolders) (
+                    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    quota text NOT NULL,
+                    job_id text NOT NULL
+                )
+                """,
+                "CREATE INDEX spool_quota_holders_job ON \(quotaHolders) (job_id)",
+                "CREATE INDEX spool_quota_holders_quota ON \(quotaHolders) (quota)",
+                """
+                CREATE TABLE \(dispatchers) (
+                    id uuid PRIMARY KEY,
+                    host text NOT NULL,
+                    pid bigint NOT NULL,
+                    state text NOT NULL,
+                    started_at bigint NOT NULL,
+                    last_ping bigint NOT NULL,
+                    agents text NOT NULL
+                )
+                """,
+                "CREATE TABLE \(cron) (name text PRIMARY KEY, last_tick bigint NOT NULL)",
+            ]),
+        ]
+    }
+
+    /// Applies missing migrations in one transaction under an advisory lock on the schema, so
+    /// processes opening a fresh store together apply each exactly once; refuses a schema that a
+    /// newer Spool migrated further.
+    func migrate(_ connection: PostgresConnection, location: PostgresLocation, logger: Logger) async throws {
+        try await connection.transaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\("spool.migrate." + name)))", logger: logger)
+            let exists = try await connection.query("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = \(name))", logger: logger)
+                .decode(Bool.self).first { _ in true } ?? false
+            if !exists { try await connection.query("CREATE SCHEMA \(unescaped: name)", logger: logger) }
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS \(unescaped: migrationsTable) (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied: Set<String> = []
+            for try await id in try await connection.query("SELECT id FROM \(unescaped: migrationsTable)", logger: logger).decode(String.self) {
+                applied.insert(id)
+            }
+            let unknown = applied.subtracting(migrations.map(\.id)).sorted()
+            guard unknown.isEmpty else {
+                throw SpoolError(.storeTooNew, "store \(location) was written by a newer Spool (schema \(unknown.joined(separator: ", "))); upgrade spool to open it")
+            }
+            for migration in migrations where !applied.contains(migration.id) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO \(unescaped: migrationsTable) (id) VALUES (\(migration.id))", logger: logger)
+            }
+        }
+    }
+}

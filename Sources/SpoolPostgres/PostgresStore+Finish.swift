@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SpoolCore
+
+extension PostgresStore {
+    public func finish(_ finishes: [Finish], now: Date) async throws -> [Bool] {
+        let now = PostgresRows.truncate(now)
+        let (schema, logger, limits) = (self.schema, self.logger, self.limits)
+        let (applied, followUps) = try await transaction { connection in
+            try await PostgresStore.finish(finishes, now: now, limits: limits, schema: schema, on: connection, logger: logger)
+        }
+        if events.hasSubscribers {
+            var finished: [JobID: JobState] = [:]
+            for (finish, didApply) in zip(finishes, applied) where didApply { finished[finish.id] = finish.outcome.state(now: now) }
+            if !finished.isEmpty { events.publish(.jobsFinished(finished)) }
+            publishAvailable(followUps)
+        }
+        return applied
+    }
+
+    /// Applies each finish while its job is running and held by the finishing dispatcher, all in
+    /// the caller's transaction; returns which applied and the follow-up jobs inserted.
+    static func finish(_ finishes: [Finish], now: Date, limits: JobLimits, schema: PostgresSchema,
+                       on connection: PostgresConnection, logger: Logger) async throws -> ([Bool], [InsertResult]) {
+        let nowMicros = PostgresRows.micros(now)
+        let held = "id = $1 AND state = 'running' AND dispatcher = $2"
+        var applied: [Bool] = []
+        applied.reserveCapacity(finishes.count)
+        var followUpResults: [InsertResult] = []
+        for finish in finishes {
+            var binds = PostgresBindings()
+            binds.append(finish.id.description)
+            binds.append(finish.dispatcher)
+            let sql: String
+            switch finish.outcome {
+            case .completed(let result, _):
+                binds.append(result?.text)
+                binds.append(nowMicros)
+                sql = """
+                    UPDATE \(schema.jobs) SET state = 'completed', result = $3, finished_at = $4, lease_until = NULL,
+                        cancel_requested = false
+                    WHERE \(held) RETURNING 1
+                    """
+            case .failed(let error, let retryAt):
+                binds.append(retryAt == nil ? "discarded" : "retryable")
+                binds.append(retryAt.map(PostgresRows.micros))
+                binds.append(retryAt == nil ? nowMicros : nil)
+                binds.append(PostgresRows.text(error))
+                sql = failSQL(schema: schema, held: held)
+            case .cancelled(let error):
+                binds.append("cancelled")
+                binds.append(Optional<Int64>.none)
+                binds.append(nowMicros)
+                binds.append(PostgresRows.text(error))
+                sql = failSQL(schema: schema, held: held)
+            case .snoozed(let until):
+                binds.append(until > now ? "scheduled" : "available")
+                binds.append(PostgresRows.micros(until))
+                sql = """
+                    UPDATE \(schema.jobs) SET state = $3, run_at = $4, attempt = GREATEST(attempt - 1, 0), lease_until = NULL,
+                        cancel_requested = false
+                    WHERE \(held) RETURNING 1
+                    """
+            }
+            let didApply = try await connection.count(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) == 1
+            applied.append(didApply)
+            guard didApply else { continue }
+            try await connection.query("DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id = \(finish.id.description)",
+                                       logger: logger)
+            if case .completed(_, let followUps) = finish.outcome, !followUps.isEmpty {
+                followUpResults += try await insertFollowUps(followUps, of: finish.id, now: now, limits: limits, schema: schema,
+                                                             on: connection, logger: logger)
+            }
+        }
+        return (applied, followUpResults)
+    }
+
+    private static func failSQL(schema: PostgresSchema, held: String) -> String {
+        """
+        UPDATE \(schema.jobs) SET state = $3, run_at = COALESCE($4, run_at), finished_at = $5, lease_until = NULL,
+            cancel_requested = false, errors = array_append(errors, $6)
+        WHERE \(held) RETURNING 1
+        """
+    }
+
+    /// Inserts a completed job's follow-ups in a savepoint; when they are refused, the job is
+    /// discarded with the reason instead.
+    private static func insertFollowUps(_ followUps: [NewJob], of id: JobID, now: Date, limits: JobLimits, schema: PostgresSchema,
+                                        on connection: PostgresConnection, logger: Logger) async throws -> [InsertResult] {
+        try await connection.query("SAVEPOINT spool_follow_ups", logger: logger)
+        do {
+            for new in followUps { try new.validate(limits) }
+            let results = try await insert(followUps, now: now, schema: schema, on: connection, logger: logger)
+            try await connection.query("RELEASE SAVEPOINT spool_follow_ups", logger: logger)
+            return results
+        } catch {
+            try await connection.query("ROLLBACK TO SAVEPOINT spool_follow_ups", logger: logger)
+            let attempt = try await connection.query("SELECT attempt FROM \(unescaped: schema.jobs) WHERE id = \(id.description)",
+                                                     logger: logger).decode(Int.self).first { _ in true } ?? 0
+            let record = AttemptError(attempt: attempt, name: "FollowUpRejected", type: "error",
+                                      message: "follow-up jobs were refused: \(error)", at: now)
+            try await connection.query("""
+                UPDATE \(unescaped: schema.jobs) SET state = 'discarded', result = NULL, errors = array_append(errors, \(PostgresRows.text(record)))
+                WHERE id = \(id.description)
+                """, logger: logger)
+            return []
+        }
+    }
+
+    public func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws {
+        let now = PostgresRows.truncate(now)
+        let (schema, logger) = (self.schema, self.logger)
+        let queues = try await transaction { connection in
+            var queues: Set<String> = []
+            let released = try await connection.rows("""
+                UPDATE \(unescaped: schema.jobs) SET state = 'available', attempt = GREATEST(attempt - 1, 0),
+                    run_at = \(PostgresRows.micros(now)), lease_until = NULL, cancel_requested = false
+                WHERE id = ANY(\(ids.map(\.description))) AND state = 'running' AND dispatcher = \(dispatcher)
+                RETURNING id, queue
+                """, logger: logger)
+            let releasedIDs = try released.map { try $0[0].decode(String.self) }
+            for row in released { queues.insert(try row[1].decode(String.self)) }
+            if !releasedIDs.isEmpty {
+                try await connection.query("DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id = ANY(\(releasedIDs))",
+                                           logger: logger)
+                try await connection.query("SELECT pg_notify(\(schema.channel), \(queues.sorted().joined(separator: "\n")))",
+                                           logger: logger)
+            }
+            return queues
+        }
+        if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
+    }
+}

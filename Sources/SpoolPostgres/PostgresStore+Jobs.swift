@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SpoolCore
+
+extension PostgresStore {
+    public func insert(_ jobs: [NewJob], now: Date) async throws -> [InsertResult] {
+        for job in jobs { try job.validate(limits) }
+        let now = PostgresRows.truncate(now)
+        let (schema, logger) = (self.schema, self.logger)
+        let results = try await transaction { connection in
+            try await PostgresStore.insert(jobs, now: now, schema: schema, on: connection, logger: logger)
+        }
+        publishAvailable(results)
+        return results
+    }
+
+    /// Announces the queues that gained available jobs.
+    func publishAvailable(_ results: [InsertResult]) {
+        let queues = Set(results.lazy.filter { $0.inserted && $0.job.state == .available }.map(\.job.queue))
+        if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
+    }
+
+    /// Inserts `jobs` on `connection`, inside the caller's transaction. A unique key held by a
+    /// non-terminal job returns that job, even when another transaction inserted it concurrently.
+    static func insert(_ jobs: [NewJob], now: Date, schema: PostgresSchema, on connection: PostgresConnection,
+                       logger: Logger) async throws -> [InsertResult] {
+        let named = Array(Set(jobs.flatMap(\.quotas)))
+        if !named.isEmpty {
+            var known: Set<String> = []
+            for try await name in try await connection.query("""
+                SELECT name FROM \(unescaped: schema.quotas) WHERE name = ANY(\(named))
+                """, logger: logger).decode(String.self) { known.insert(name) }
+            for job in jobs {
+                if let unknown = job.quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
+            }
+        }
+        var random = SeededRandom()
+        var results: [InsertResult] = []
+        results.reserveCapacity(jobs.count)
+        for new in jobs {
+            var job = Job(new: new, id: JobID.make(at: now, using: &random), now: now)
+            job.runAt = PostgresRows.truncate(job.runAt)
+            let timeoutMillis = job.timeout.map { Int64($0.seconds * 1000) }
+            let inserted = try await connection.count("""
+                INSERT INTO \(unescaped: schema.jobs) (id, queue, name, payload, state, priority, attempt, max_attempts,
+                                                       run_at, created_at, quotas, tags, unique_key, timeout_ms)
+                VALUES (\(job.id.description), \(job.queue), \(job.name), \(job.payload.text), \(job.state.rawValue),
+                        \(job.priority), 0, \(job.maxAttempts), \(PostgresRows.micros(job.runAt)), \(PostgresRows.micros(now)),
+                        \(job.quotas), \(job.tags), \(job.uniqueKey), \(timeoutMillis))
+                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state NOT IN ('completed', 'discarded', 'cancelled')
+                DO NOTHING
+                RETURNING seq
+                """, logger: logger)
+            if inserted == 1 {
+                results.append(InsertResult(job: job, inserted: true))
+            } else if let key = job.uniqueKey, let existing = try await connection.jobs("""
+                SELECT \(unescaped: PostgresRows.jobColumns) FROM \(unescaped: schema.jobs)
+                WHERE unique_key = \(key) AND state NOT IN ('completed', 'discarded', 'cancelled')
+                """, logger: logger).first {
+                results.append(InsertResult(job: existing, inserted: false))
+            } else {
+                throw SpoolError(.storeUnavailable, "job \(job.id) was neither inserted nor found by its unique key")
+            }
+        }
+        let queues = Set(results.lazy.filter { $0.inserted && $0.job.state == .available }.map(\.job.queue)).sorted()
+        if !queues.isEmpty {
+            try await connection.query("SELECT pg_notify(\(schema.channel), \(queues.joined(separator: "\n")))", logger: logger)
+        }
+        return results
+    }
+
+    static func fetchJob(_ id: JobID, schema: PostgresSchema, on connection: PostgresConnection, logger: Logger,
+                         lock: Bool = false) async throws -> Job? {
+        try await connection.jobs("""
+            SELECT \(unescaped: PostgresRows.jobColumns) FROM \(unescaped: schema.jobs) WHERE id = \(id.description)
+            \(unescaped: lock ? "FOR UPDATE" : "")
+            """, logger: logger).first
+    }
+
+    static func requireJob(_ id: JobID, schema: PostgresSchema, on connection: PostgresConnection, logger: Logger) async throws -> Job {
+        guard let job = try await fetchJob(id, schema: schema, on: connection, logger: logger, lock: true) else {
+            throw SpoolError(.jobNotFound, "no job with id \(id)")
+        }
+        return job
+    }
+
+    public func job(_ id: JobID) async throws -> Job? {
+        let (schema, logger) = (self.schema, self.logger)
+        return try await read { try await PostgresStore.fetchJob(id, schema: schema, on: $0, logger: logger) }
+    }
+
+    public func jobs(_ query: JobQuery) async throws -> JobPage {
+        var conditions: [String] = []
+        var binds = PostgresBindings()
+        func bind(_ column: String, _ comparison: String, _ value: String) {
+            binds.append(value)
+            conditions.append("\(column) \(comparison) $\(binds.count)")
+        }
+        if let queue = query.queue { bind("queue", "=", queue) }
+        if let state = query.state { bind("state", "=", state.rawValue) }
+        if let name = query.name { bind("name", "=", name) }
+        if let after = query.after { bind("id", "<", after.description) }
+        let limit = max(0, query.limit)
+        binds.append(limit + 1)
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT \(PostgresRows.jobColumns) FROM \(schema.jobs) \(filter) ORDER BY id DESC LIMIT $\(binds.count)"
+        let statement = PostgresQuery(unsafeSQL: sql, binds: binds)
+        let logger = self.logger
+        let jobs = try await read { try await $0.jobs(statement, logger: logger) }
+        let page = Array(jobs.prefix(limit))
+        return JobPage(jobs: page, nextCursor: jobs.count > limit ? page.last?.id : nil)
+    }
+
+    public func cancel(_ id: JobID, now: Date) async throws -> Job {
+        let now = PostgresRows.truncate(now)
+        let (schema, logger) = (self.schema, self.logger)
+        let job = try await transaction { connection in
+            var job = try await PostgresStore.requireJob(id, schema: schema, on: connection, logger: logger)
+            if job.state == .running {
+                try await connection.query("UPDATE \(unescaped: schema.jobs) SET cancel_requested = true WHERE id = \(id.description)",
+                                           logger: logger)
+                job.cancelRequested = true
+            } else if job.state.isWaiting {
+                try await connection.query("""
+                    UPDATE \(unescaped: schema.jobs) SET state = 'cancelled', finished_at = \(PostgresRows.micros(now))
+                    WHERE id = \(id.description)
+                    """, logger: logger)
+                job.state = .cancelled
+                job.finishedAt = now
+            }
+            return job
+        }
+        switch job.state {
+        case .running: events.publish(.cancelRequested(id))
+        case .cancelled: events.publish(.jobsFinished([id: .cancelled]))
+        default: break
+        }
+        return job
+    }
+
+    public func retry(_ id: JobID, now: Date) async throws -> Job {
+        let now = PostgresRows.truncate(now)
+        let (schema, logger) = (self.schema, self.logger)
+        let job = try await transaction { connection in
+            var job = try await PostgresStore.requireJob(id, schema: schema, on: connection, logger: logger)
+            guard job.state != .running else {
+                throw SpoolError(.invalidState, "job \(id) is running; cancel it first or wait for it to finish")
+            }
+            job.state = .available
+            job.runAt = now
+            job.finishedAt = nil
+            job.cancelRequested = false
+            if job.attempt >= job.maxAttempts { job.maxAttempts = job.attempt + 1 }
+            try await connection.query("""
+                UPDATE \(unescaped: schema.jobs) SET state = 'available', run_at = \(PostgresRows.micros(now)), finished_at = NULL,
+                    cancel_requested = false, max_attempts = \(job.maxAttempts)
+                WHERE id = \(id.description)
+                """, logger: logger)
+            try await connection.query("SELECT pg_notify(\(schema.channel), \(job.queue))", logger: logger)
+            return job
+        }
+        events.publish(.jobsAvailable(queues: [job.queue]))
+        return job
+    }
+
+    public func setQuotas(_ id: JobID, quotas: [String]) async throws -> Job {
+        let (schema, logger) = (self.schema, self.logger)
+        return try await transaction { connection in
+            var job = try await PostgresStore.requireJob(id, schema: schema, on: connection, logger: logger)
+            guard job.state.isWaiting else {
+                throw SpoolError(.invalidState, "job \(id) is \(job.state); only a waiting job's quotas can change")
+            }
+            var known: Set<String> = []
+            for try await name in try await connection.query("SELECT name FROM \(unescaped: schema.quotas)", logger: logger)
+                .decode(String.self) { known.insert(name) }
+            if let unknown = quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
+            try await connection.query("UPDATE \(unescaped: schema.jobs) SET quotas = \(quotas) WHERE id = \(id.description)",
+                                       logger: logger)
+            job.quotas = quotas
+            return job
+        }
+    }
+}
