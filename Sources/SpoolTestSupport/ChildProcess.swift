@@ -1,11 +1,20 @@
 import Foundation
 
-/// A child process started with `posix_spawn`, a clean signal mask and default signal handlers.
+/// A child process started with `posix_spawn`, a clean signal mask, default signal handlers, and
+/// no descriptors but its standard ones.
 ///
 /// Foundation's `Process` passes on the test runner's blocked signals; RabbitMQ's start script then
 /// never sees its node exit (SIGCHLD stays blocked) and ignores SIGTERM, so the helper spawns itself.
 struct ChildProcess: Sendable {
     let pid: pid_t
+
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module does not export.
+    private static let closeFrom: CloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: CloseFrom.self)
+    }()
 
     /// Starts `executable` with stdin from /dev/null and stdout and stderr appended to `outputPath`.
     static func spawn(_ executable: String, _ arguments: [String], environment: [String: String],
@@ -26,6 +35,10 @@ struct ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&files, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&files, 1, 2)
+        // Close every other descriptor in the child: a long-lived server must not keep open the
+        // pipes of processes other threads start at the same moment (their readers never see EOF).
+        guard let closeFrom = Self.closeFrom else { throw ServerError("posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later is needed)") }
+        _ = closeFrom(&files, 3)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }

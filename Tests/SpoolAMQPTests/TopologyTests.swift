@@ -35,6 +35,7 @@ struct TopologyTests {
 
         let channel = try await connection.openChannel()
         try await channel.queuePurge("topo-\(suffix).in")
+        try await channel.confirmSelect()
         try await channel.publish(.init(string: "routed"), exchange: "topo-\(suffix)", routingKey: "jobs.one")
         let routed = try await channel.queueDeclare("topo-\(suffix).in", passive: true)
         #expect(routed.messageCount == 1)

@@ -41,17 +41,32 @@ enum SpoolProcess {
         }
     }
 
+    /// Runs `spool` with its output in temporary files, not pipes: a pipe inherited by a
+    /// process started elsewhere at the same moment would never report its end.
     private static func runBlocking(_ arguments: [String], environment: [String: String]) throws -> Result {
-        let process = try start(arguments, environment: environment)
-        let stdout = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
-        let stderr = (process.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile()
+        let directory = try TemporaryDirectory()
+        let stdoutPath = directory.path("stdout"), stderrPath = directory.path("stderr")
+        for path in [stdoutPath, stderrPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        let stdout = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+        let stderr = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        let process = try start(arguments, environment: environment, stdout: stdout, stderr: stderr)
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        try stdout.close()
+        try stderr.close()
+        return Result(status: process.terminationStatus,
+                      stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
     }
 
-    /// Starts `spool` with `arguments`; output goes to pipes, or to `log` when given.
+    /// Starts `spool` with `arguments`; its output goes to `log`, or nowhere.
     static func start(_ arguments: [String], environment: [String: String] = [:], log: String? = nil) throws -> Process {
+        let path = log ?? "/dev/null"
+        if log != nil { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        return try start(arguments, environment: environment, stdout: handle, stderr: handle)
+    }
+
+    private static func start(_ arguments: [String], environment: [String: String], stdout: FileHandle, stderr: FileHandle) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -60,15 +75,8 @@ enum SpoolProcess {
         env["SPOOL_UUID_FILE"] = nil
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        if let log {
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.standardOutput = handle
-            process.standardError = handle
-        } else {
-            process.standardOutput = Pipe()
-            process.standardError = Pipe()
-        }
+        process.standardOutput = stdout
+        process.standardError = stderr
         try process.run()
         return process
     }
