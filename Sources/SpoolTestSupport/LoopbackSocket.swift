@@ -18,6 +18,17 @@ enum LoopbackSocket {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Whether anything accepts a TCP connection on loopback `port`.
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
     /// Whether an AMQP 0-9-1 server on `port` answers the protocol header with a method frame
     /// (`connection.start`) within two seconds.
     static func answersAMQP(port: Int) -> Bool {

@@ -104,7 +104,7 @@ public final class PostgresServer: Sendable {
         let data = directory.appendingPathComponent("data").path
         try run("\(binaries)/initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], asServerUser: asRoot)
         try hostRules.write(toFile: "\(data)/pg_hba.conf", atomically: false, encoding: .utf8)
-        let port = try freePort()
+        let port = try LoopbackSocket.freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: asRoot ? "/usr/sbin/runuser" : "\(binaries)/postgres")
         let arguments = ["-D", data, "-p", "\(port)", "-k", socket.path, "-c", "listen_addresses=127.0.0.1",
@@ -140,7 +140,7 @@ public final class PostgresServer: Sendable {
             guard process.isRunning else {
                 throw PostgresServerError("postgres exited during start; see \(log)")
             }
-            if Self.accepts(port: port), (try? psql("SELECT 1"))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1" {
+            if LoopbackSocket.accepts(port: port), (try? psql("SELECT 1"))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1" {
                 return
             }
             Thread.sleep(forTimeInterval: 0.05)
@@ -184,41 +184,6 @@ public final class PostgresServer: Sendable {
             throw PostgresServerError("\(executable) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text)")
         }
         return text
-    }
-
-    private static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-
-    /// A free loopback port, found by binding port 0.
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw PostgresServerError("socket() failed") }
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw PostgresServerError("binding port 0 failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    private static func loopback(port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = port.bigEndian
-        return address
     }
 }
 
