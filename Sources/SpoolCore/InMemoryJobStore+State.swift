@@ -44,12 +44,7 @@ extension InMemoryJobStore.State {
         for var job in candidates where claimed.count < params.limit {
             guard params.filter.matches(job), let held = ledger.admit(job.quotas) else { continue }
             for name in held { holders[name, default: []].append(job.id) }
-            job.state = .running
-            job.attempt += 1
-            job.startedAt = params.now
-            job.dispatcher = params.dispatcher
-            job.leaseExpiresAt = lease
-            job.cancelRequested = false
+            job.claim(by: params.dispatcher, now: params.now, leaseUntil: lease)
             jobs[job.id] = job
             claimed.append(job)
         }
@@ -125,14 +120,7 @@ extension InMemoryJobStore.State {
 
     mutating func retry(_ id: JobID, now: Date) throws -> Job {
         guard var job = jobs[id] else { throw SpoolError(.jobNotFound, "no job with id \(id)") }
-        guard job.state != .running else {
-            throw SpoolError(.invalidState, "job \(id) is running; cancel it first or wait for it to finish")
-        }
-        job.state = .available
-        job.runAt = now
-        job.finishedAt = nil
-        job.cancelRequested = false
-        if job.attempt >= job.maxAttempts { job.maxAttempts = job.attempt + 1 }
+        try job.retry(now: now)
         jobs[id] = job
         return job
     }
@@ -140,17 +128,7 @@ extension InMemoryJobStore.State {
     mutating func rescue(_ id: JobID, reason: String, now: Date) -> Job {
         var job = jobs[id]!
         releaseHolds(id)
-        job.errors.append(AttemptError(attempt: job.attempt, name: "Rescued", type: "rescued",
-                                       message: "job was rescued: \(reason)", at: now))
-        job.leaseExpiresAt = nil
-        job.cancelRequested = false
-        if job.attempt >= job.maxAttempts {
-            job.state = .discarded
-            job.finishedAt = now
-        } else {
-            job.state = .available
-            job.runAt = now
-        }
+        job.rescue(reason: reason, now: now)
         jobs[id] = job
         return job
     }

@@ -179,7 +179,7 @@ public final class InMemoryJobStore: JobStore {
                 state.rescue($0.id, reason: "its dispatcher \(registration.id.uuidString.lowercased()) restarted after an unclean shutdown", now: registration.now)
             }
         }
-        publishRescued(rescued)
+        events.publishRescued(rescued)
         return rescued
     }
 
@@ -235,7 +235,7 @@ public final class InMemoryJobStore: JobStore {
                 return state.rescue(job.id, reason: reason, now: now)
             }
         }
-        publishRescued(rescued)
+        events.publishRescued(rescued)
         return rescued
     }
 
@@ -249,12 +249,6 @@ public final class InMemoryJobStore: JobStore {
         }
         if let inserted { events.publish(.jobsAvailable(queues: [inserted.queue])) }
         return inserted
-    }
-
-    private func publishRescued(_ rescued: [Job]) {
-        guard !rescued.isEmpty else { return }
-        events.publish(.jobsFinished(Dictionary(rescued.map { ($0.id, $0.state) }, uniquingKeysWith: { $1 })))
-        events.publish(.jobsAvailable(queues: Array(Set(rescued.map(\.queue))).sorted()))
     }
 }
 

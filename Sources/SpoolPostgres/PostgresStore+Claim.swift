@@ -110,12 +110,7 @@ extension PostgresStore {
         }
         return chosen.map { entry in
             var job = entry.job
-            job.state = .running
-            job.attempt += 1
-            job.startedAt = now
-            job.dispatcher = params.dispatcher
-            job.leaseExpiresAt = lease
-            job.cancelRequested = false
+            job.claim(by: params.dispatcher, now: now, leaseUntil: lease)
             return job
         }
     }

@@ -28,7 +28,7 @@ extension PostgresStore {
             }
             return rescued
         }
-        publishRescued(rescued)
+        events.publishRescued(rescued)
         return rescued
     }
 
@@ -105,7 +105,7 @@ extension PostgresStore {
             }
             return rescued
         }
-        publishRescued(rescued)
+        events.publishRescued(rescued)
         return rescued
     }
 
@@ -113,17 +113,7 @@ extension PostgresStore {
     static func rescue(_ job: Job, reason: String, now: Date, schema: PostgresSchema, on connection: PostgresConnection,
                        logger: Logger) async throws -> Job {
         var job = job
-        let record = AttemptError(attempt: job.attempt, name: "Rescued", type: "rescued", message: "job was rescued: \(reason)", at: now)
-        job.errors.append(record)
-        job.leaseExpiresAt = nil
-        job.cancelRequested = false
-        if job.attempt >= job.maxAttempts {
-            job.state = .discarded
-            job.finishedAt = now
-        } else {
-            job.state = .available
-            job.runAt = now
-        }
+        let record = job.rescue(reason: reason, now: now)
         try await connection.query("""
             UPDATE \(unescaped: schema.jobs) SET state = \(job.state.rawValue), run_at = \(PostgresRows.micros(job.runAt)),
                 finished_at = \(job.finishedAt.map(PostgresRows.micros)), lease_until = NULL, cancel_requested = false,
@@ -135,11 +125,5 @@ extension PostgresStore {
             try await connection.query("SELECT pg_notify(\(schema.channel), \(job.queue))", logger: logger)
         }
         return job
-    }
-
-    private func publishRescued(_ rescued: [Job]) {
-        guard !rescued.isEmpty else { return }
-        events.publish(.jobsFinished(Dictionary(rescued.map { ($0.id, $0.state) }, uniquingKeysWith: { $1 })))
-        events.publish(.jobsAvailable(queues: Array(Set(rescued.map(\.queue))).sorted()))
     }
 }

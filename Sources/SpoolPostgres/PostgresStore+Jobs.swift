@@ -144,14 +144,7 @@ extension PostgresStore {
         let (schema, logger) = (self.schema, self.logger)
         let job = try await transaction { connection in
             var job = try await PostgresStore.requireJob(id, schema: schema, on: connection, logger: logger)
-            guard job.state != .running else {
-                throw SpoolError(.invalidState, "job \(id) is running; cancel it first or wait for it to finish")
-            }
-            job.state = .available
-            job.runAt = now
-            job.finishedAt = nil
-            job.cancelRequested = false
-            if job.attempt >= job.maxAttempts { job.maxAttempts = job.attempt + 1 }
+            try job.retry(now: now)
             try await connection.query("""
                 UPDATE \(unescaped: schema.jobs) SET state = 'available', run_at = \(PostgresRows.micros(now)), finished_at = NULL,
                     cancel_requested = false, max_attempts = \(job.maxAttempts)

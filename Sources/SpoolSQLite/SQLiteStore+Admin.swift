@@ -93,7 +93,7 @@ extension SQLiteStore {
             let reason = "its dispatcher \(id) restarted after an unclean shutdown"
             return try orphans.map { try SQLiteStore.rescue($0, reason: reason, now: now, db: db) }
         }
-        publishRescued(rescued)
+        events.publishRescued(rescued)
         return rescued
     }
 
@@ -156,24 +156,14 @@ extension SQLiteStore {
                 return try SQLiteStore.rescue(job, reason: reason, now: now, db: db)
             }
         }
-        publishRescued(rescued)
+        events.publishRescued(rescued)
         return rescued
     }
 
     /// Returns a held job to the queue after its holder died, or discards it when out of attempts.
     static func rescue(_ job: Job, reason: String, now: Date, db: Database) throws -> Job {
         var job = job
-        let record = AttemptError(attempt: job.attempt, name: "Rescued", type: "rescued", message: "job was rescued: \(reason)", at: now)
-        job.errors.append(record)
-        job.leaseExpiresAt = nil
-        job.cancelRequested = false
-        if job.attempt >= job.maxAttempts {
-            job.state = .discarded
-            job.finishedAt = now
-        } else {
-            job.state = .available
-            job.runAt = now
-        }
+        let record = job.rescue(reason: reason, now: now)
         try db.execute(sql: """
             UPDATE jobs SET state = ?, run_at = ?, finished_at = ?, lease_until = NULL, cancel_requested = 0,
                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
@@ -182,12 +172,6 @@ extension SQLiteStore {
                              SQLiteRows.text(record), job.id.description])
         try db.execute(sql: "DELETE FROM quota_holders WHERE job_id = ?", arguments: [job.id.description])
         return job
-    }
-
-    private func publishRescued(_ rescued: [Job]) {
-        guard !rescued.isEmpty else { return }
-        events.publish(.jobsFinished(Dictionary(rescued.map { ($0.id, $0.state) }, uniquingKeysWith: { $1 })))
-        events.publish(.jobsAvailable(queues: Array(Set(rescued.map(\.queue))).sorted()))
     }
 
     public func fireCron(schedule: String, tick: Date, job: NewJob, now: Date) async throws -> Job? {

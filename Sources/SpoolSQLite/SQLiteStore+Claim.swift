@@ -73,12 +73,7 @@ extension SQLiteStore {
             try update.execute(arguments: [nowMicros, dispatcher, SQLiteRows.micros(lease), entry.seq])
             for name in entry.held { try hold.execute(arguments: [name, entry.job.id.description]) }
             var job = entry.job
-            job.state = .running
-            job.attempt += 1
-            job.startedAt = now
-            job.dispatcher = params.dispatcher
-            job.leaseExpiresAt = lease
-            job.cancelRequested = false
+            job.claim(by: params.dispatcher, now: now, leaseUntil: lease)
             return job
         }
     }

@@ -115,14 +115,7 @@ extension SQLiteStore {
         let now = SQLiteRows.truncate(now)
         let job = try await write { db in
             var job = try SQLiteStore.requireJob(id, db: db)
-            guard job.state != .running else {
-                throw SpoolError(.invalidState, "job \(id) is running; cancel it first or wait for it to finish")
-            }
-            job.state = .available
-            job.runAt = now
-            job.finishedAt = nil
-            job.cancelRequested = false
-            if job.attempt >= job.maxAttempts { job.maxAttempts = job.attempt + 1 }
+            try job.retry(now: now)
             try db.execute(sql: """
                 UPDATE jobs SET state = 'available', run_at = ?, finished_at = NULL, cancel_requested = 0, max_attempts = ?
                 WHERE id = ?

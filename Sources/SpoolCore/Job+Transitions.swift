@@ -1,0 +1,54 @@
+import Foundation
+
+/// The state changes every store applies the same way; stores persist the result.
+extension Job {
+    /// Marks the job running for `dispatcher`: one more attempt, started now, leased until `lease`.
+    public mutating func claim(by dispatcher: UUID, now: Date, leaseUntil lease: Date) {
+        state = .running
+        attempt += 1
+        startedAt = now
+        self.dispatcher = dispatcher
+        leaseExpiresAt = lease
+        cancelRequested = false
+    }
+
+    /// Makes a job that is not running available now; a job out of attempts gains one.
+    /// Throws ``SpoolError/Code/invalidState`` for a running job.
+    public mutating func retry(now: Date) throws {
+        guard state != .running else {
+            throw SpoolError(.invalidState, "job \(id) is running; cancel it first or wait for it to finish")
+        }
+        state = .available
+        runAt = now
+        finishedAt = nil
+        cancelRequested = false
+        if attempt >= maxAttempts { maxAttempts = attempt + 1 }
+    }
+
+    /// Returns a job whose holder is gone to its queue, or discards it when out of attempts;
+    /// returns the error record appended for the rescue.
+    @discardableResult
+    public mutating func rescue(reason: String, now: Date) -> AttemptError {
+        let record = AttemptError(attempt: attempt, name: "Rescued", type: "rescued", message: "job was rescued: \(reason)", at: now)
+        errors.append(record)
+        leaseExpiresAt = nil
+        cancelRequested = false
+        if attempt >= maxAttempts {
+            state = .discarded
+            finishedAt = now
+        } else {
+            state = .available
+            runAt = now
+        }
+        return record
+    }
+}
+
+extension StoreEvents {
+    /// Announces rescued jobs: their new states, and the queues that have jobs to run again.
+    public func publishRescued(_ rescued: [Job]) {
+        guard !rescued.isEmpty else { return }
+        publish(.jobsFinished(Dictionary(rescued.map { ($0.id, $0.state) }, uniquingKeysWith: { $1 })))
+        publish(.jobsAvailable(queues: Array(Set(rescued.map(\.queue))).sorted()))
+    }
+}
