@@ -78,6 +78,11 @@ final class AgentRunner: Sendable {
                 runtime.observe(.jobEnded(job, outcome))
                 let applied = await runtime.completer.finish(Finish(id: job.id, dispatcher: runtime.configuration.id, outcome: outcome))
                 runtime.report(job, outcome: outcome, applied: applied, runSeconds: runSeconds)
+                if applied {
+                    var recorded = job
+                    recorded.finish(outcome, now: runtime.now())
+                    runtime.observe(.jobRecorded(recorded))
+                }
             }
             finished(job.id, completed: !execution.abandoned)
         }
