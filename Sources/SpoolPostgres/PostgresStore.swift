@@ -25,9 +25,8 @@ public final class PostgresStore: JobStore {
     public let events: StoreEvents
 
     let schema: PostgresSchema
-    let client: PostgresClient
+    let pool: PostgresPool
     let logger: Logger
-    private let runner: Task<Void, Never>
     private let listener: PostgresListener
 
     /// The application name of the store's pooled connections, as `pg_stat_activity` shows it.
@@ -58,40 +57,17 @@ public final class PostgresStore: JobStore {
                                         logger: logger)
         self.listener = listener
         events = StoreEvents { listener.start(relayingTo: $0) }
-        var configuration = PostgresClient.Configuration(
-            host: location.host, port: location.port, username: location.username, password: location.password,
-            database: location.database, tls: .disable)
-        configuration.options.maximumConnections = maximumConnections
-        configuration.options.connectTimeout = .seconds(10)
-        configuration.options.additionalStartupParameters = [("application_name", Self.applicationName)]
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
-        // The client's run() must be under way before the first query, or PostgresNIO warns;
-        // the migration below gives it a network round trip's head start after it began.
-        let (began, beginning) = AsyncStream.makeStream(of: Void.self)
-        runner = Task {
-            beginning.finish()
-            await client.run()
-        }
-        for await _ in began {}
+        pool = PostgresPool(configuration: connectionConfiguration, maximum: maximumConnections, logger: logger)
         do {
-            let connection = try await PostgresConnection.connect(configuration: connectionConfiguration, id: 0, logger: logger)
-            do {
-                try await schema.migrate(connection, location: location, logger: logger)
-                try await connection.close()
-            } catch {
-                try? await connection.close()
-                throw error
-            }
+            try await pool.withConnection { try await schema.migrate($0, location: location, logger: logger) }
         } catch {
-            runner.cancel()
             throw PostgresStore.translate(error, location: location)
         }
     }
 
     deinit {
         listener.stop()
-        runner.cancel()
+        pool.close()
     }
 
     /// Runs `body` in one transaction on a pooled connection. A deadlock or serialization
@@ -101,7 +77,7 @@ public final class PostgresStore: JobStore {
         while true {
             tries += 1
             do {
-                return try await client.withConnection { connection in
+                return try await pool.withConnection { connection in
                     try await connection.transaction(logger: logger) { try await body($0) }
                 }
             } catch let error as PSQLError where tries < 3 && ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "") {
@@ -115,7 +91,7 @@ public final class PostgresStore: JobStore {
     /// Runs `body` on a pooled connection outside an explicit transaction.
     func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { try await body($0) }
+            return try await pool.withConnection { try await body($0) }
         } catch {
             throw PostgresStore.translate(error, location: location)
         }
