@@ -146,7 +146,11 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolPostgresTests",
-            dependencies: ["SpoolPostgres", "SpoolTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "SpoolPostgres", "SpoolWorker", "SpoolTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SpoolWorkerTests",

@@ -105,12 +105,12 @@ extension SQLiteStore {
             let id = SQLiteRows.uuid(ping.dispatcher)
             try db.execute(sql: "UPDATE dispatchers SET last_ping = ?, state = 'active', agents = ? WHERE id = ?",
                            arguments: [SQLiteRows.micros(now), agents, id])
-            try db.execute(sql: "UPDATE jobs SET lease_until = ? WHERE state = 'running' AND dispatcher = ?", arguments: [until, id])
+            let renew = try db.cachedStatement(sql: """
+                UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND dispatcher = ? RETURNING cancel_requested
+                """)
             var held: [JobID: Bool] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, cancel_requested FROM jobs WHERE state = 'running' AND dispatcher = ?",
-                                        arguments: [id]) {
-                let text: String = row[0], cancel: Int = row[1]
-                if let jobID = JobID(text) { held[jobID] = cancel != 0 }
+            for jobID in holding {
+                if let cancel = try Int.fetchOne(renew, arguments: [until, jobID.description, id]) { held[jobID] = cancel != 0 }
             }
             return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil })
         }
