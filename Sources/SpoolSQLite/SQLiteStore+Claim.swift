@@ -19,7 +19,7 @@ extension SQLiteStore {
         var ledger = try quotaLedger(db)
 
         var conditions = ["state = 'available'"]
-        var fixed: [(any DatabaseValueConvertible)?] = []
+        var fixed: [String] = []
         if let queues = params.queues {
             conditions.append("queue IN (\(placeholders(queues.count)))")
             fixed += queues
@@ -40,14 +40,19 @@ extension SQLiteStore {
         let nextSQL = "SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) AND (\(order)) > (\(byPriority ? "?, ?, ?" : "?, ?")) ORDER BY \(order) LIMIT ?"
 
         var chosen: [(job: Job, seq: Int64, held: [String])] = []
-        var cursor: [(any DatabaseValueConvertible)?]? = nil
+        var cursor: [Int64]? = nil
         scan: while chosen.count < params.limit {
-            let statement = try db.cachedStatement(sql: cursor == nil ? firstSQL : nextSQL)
-            let rows = try Row.fetchAll(statement, arguments: StatementArguments(fixed + (cursor ?? []) + [pageSize]))
-            for row in rows {
-                let job = try SQLiteRows.job(row)
-                let seq: Int64 = row[21]
-                cursor = byPriority ? [job.priority, SQLiteRows.micros(job.runAt), seq] : [SQLiteRows.micros(job.runAt), seq]
+            let statement = BoundStatement(try db.cachedStatement(sql: cursor == nil ? firstSQL : nextSQL), in: db)
+            var index: Int32 = 0
+            for value in fixed { index += 1; statement.bind(index, value) }
+            for value in cursor ?? [] { index += 1; statement.bind(index, value) }
+            statement.bind(index + 1, pageSize)
+            var rows = 0
+            while try statement.step() {
+                rows += 1
+                let job = try SQLiteRows.job(statement)
+                let seq = statement.int64(21)
+                cursor = byPriority ? [Int64(job.priority), statement.int64(8), seq] : [statement.int64(8), seq]
                 guard params.filter.matches(job) else { continue }
                 var held: [String] = []
                 if !job.quotas.isEmpty, ledger != nil {
@@ -55,22 +60,30 @@ extension SQLiteStore {
                     held = admitted
                 }
                 chosen.append((job, seq, held))
-                if chosen.count == params.limit { break scan }
+                if chosen.count == params.limit {
+                    statement.reset()
+                    break scan
+                }
             }
-            if rows.count < pageSize { break }
+            if rows < pageSize { break }
         }
         guard !chosen.isEmpty else { return [] }
 
         let lease = SQLiteRows.truncate(now.addingTimeInterval(params.lease.seconds))
+        let leaseMicros = SQLiteRows.micros(lease)
         let dispatcher = SQLiteRows.uuid(params.dispatcher)
-        let update = try db.cachedStatement(sql: """
+        let update = BoundStatement(try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'running', attempt = attempt + 1, started_at = ?, dispatcher = ?, lease_until = ?,
                             cancel_requested = 0
             WHERE seq = ?
-            """)
+            """), in: db)
         let hold = try db.cachedStatement(sql: "INSERT INTO quota_holders (quota, job_id) VALUES (?, ?)")
         return try chosen.map { entry in
-            try update.execute(arguments: [nowMicros, dispatcher, SQLiteRows.micros(lease), entry.seq])
+            update.bind(1, nowMicros)
+            update.bind(2, dispatcher)
+            update.bind(3, leaseMicros)
+            update.bind(4, entry.seq)
+            try update.execute()
             for name in entry.held { try hold.execute(arguments: [name, entry.job.id.description]) }
             var job = entry.job
             job.claim(by: params.dispatcher, now: now, leaseUntil: lease)
@@ -97,26 +110,35 @@ extension SQLiteStore {
     }
 
     public func finish(_ finishes: [Finish], now: Date) async throws -> [Bool] {
+        try await finishAndClaim(finishes, claims: [], now: now).applied
+    }
+
+    /// Records the finishes and runs the claims in one transaction.
+    public func finishAndClaim(_ finishes: [Finish], claims: [ClaimParams], now: Date) async throws -> (applied: [Bool], claimed: [[Job]]) {
         let now = SQLiteRows.truncate(now)
         let limits = self.limits
-        let (applied, followUpQueues) = try await write { db in
-            try SQLiteStore.finish(finishes, now: now, limits: limits, db: db)
+        let (applied, followUpQueues, claimed) = try await write { db in
+            let (applied, followUpQueues) = try SQLiteStore.finish(finishes, now: now, limits: limits, db: db)
+            let claimed = try claims.map { params in
+                params.limit > 0 ? try SQLiteStore.claim(params, now: SQLiteRows.truncate(params.now), db: db) : []
+            }
+            return (applied, followUpQueues, claimed)
         }
-        if events.hasSubscribers {
+        if hub.hasSubscribers {
             var finished: [JobID: JobState] = [:]
             for (finish, didApply) in zip(finishes, applied) where didApply { finished[finish.id] = finish.outcome.state(now: now) }
-            if !finished.isEmpty { events.publish(.jobsFinished(finished)) }
-            if !followUpQueues.isEmpty { events.publish(.jobsAvailable(queues: followUpQueues)) }
+            if !finished.isEmpty { hub.publish(.jobsFinished(finished)) }
+            if !followUpQueues.isEmpty { hub.publish(.jobsAvailable(queues: followUpQueues)) }
         }
-        return applied
+        return (applied, claimed)
     }
 
     static func finish(_ finishes: [Finish], now: Date, limits: JobLimits, db: Database) throws -> ([Bool], [String]) {
         let nowMicros = SQLiteRows.micros(now)
-        let complete = try db.cachedStatement(sql: """
+        let complete = BoundStatement(try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'completed', result = ?, finished_at = ?, lease_until = NULL, cancel_requested = 0
             WHERE id = ? AND state = 'running' AND dispatcher = ?
-            """)
+            """), in: db)
         let fail = try db.cachedStatement(sql: """
             UPDATE jobs SET state = ?, run_at = COALESCE(?, run_at), finished_at = ?, lease_until = NULL, cancel_requested = 0,
                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
@@ -131,11 +153,18 @@ extension SQLiteStore {
         var applied: [Bool] = []
         applied.reserveCapacity(finishes.count)
         var followUpQueues: Set<String> = []
+        var holders: [UUID: String] = [:]
         for finish in finishes {
-            let id = finish.id.description, holder = SQLiteRows.uuid(finish.dispatcher)
+            let id = finish.id.description
+            let holder = holders[finish.dispatcher] ?? SQLiteRows.uuid(finish.dispatcher)
+            holders[finish.dispatcher] = holder
             switch finish.outcome {
             case .completed(let result, let followUps):
-                try complete.execute(arguments: [result?.text, nowMicros, id, holder])
+                complete.bind(1, result?.text)
+                complete.bind(2, nowMicros)
+                complete.bind(3, finish.id)
+                complete.bind(4, holder)
+                try complete.execute()
                 if db.changesCount == 1, !followUps.isEmpty {
                     do {
                         for new in followUps { try new.validate(limits) }
@@ -188,6 +217,6 @@ extension SQLiteStore {
             }
             return queues
         }
-        if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
+        if !queues.isEmpty { hub.publish(.jobsAvailable(queues: queues.sorted())) }
     }
 }

@@ -122,3 +122,28 @@ struct SQLiteConcurrencyTests {
         }
     }
 }
+
+@Suite("SQLite store wake-ups across connections")
+struct SQLiteWakeTests {
+    @Test("a subscriber hears of jobs committed through another store instance on the same file, as from another process")
+    func otherWriterWakes() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let listener = try SQLiteStore(path: path)
+        let writer = try SQLiteStore(path: path)
+        let events = listener.events.subscribe()
+        let heard = Task {
+            for await event in events {
+                if case .jobsAvailable = event { return true }
+            }
+            return false
+        }
+        let stopWaiting = Task {
+            try await Task.sleep(for: .seconds(30))
+            heard.cancel()
+        }
+        _ = try await writer.insert([NewJob(name: "spool.noop")], now: Date())
+        #expect(await heard.value, "no wake-up within 30 seconds of another connection's commit")
+        stopWaiting.cancel()
+    }
+}
