@@ -11,13 +11,20 @@ import Synchronization
 final class Checkpointer: Sendable {
     /// Pages in the log past which the committing connection checkpoints itself.
     static let fallbackPages = 10_000
+    /// Microseconds between checkpoints while commits happen.
+    static let busyInterval: useconds_t = 20_000
 
     private let path: String
+    private let synchronous: String
     private let commits = Atomic<Int>(0)
     private let started = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
 
-    init(path: String) { self.path = path }
+    /// Checkpoints the store at `path`, syncing as `synchronous` (`NORMAL` or `FULL`) says.
+    init(path: String, synchronous: String) {
+        self.path = path
+        self.synchronous = synchronous
+    }
 
     /// Counts a commit; starts the thread at the first one.
     func committed() {
@@ -34,10 +41,12 @@ final class Checkpointer: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .immediateError
         configuration.label = "spool.checkpoint"
+        let synchronous = self.synchronous
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         var connection: DatabaseQueue?
         var busy = true
         while !stopping.load(ordering: .acquiring) {
-            usleep(busy ? 20_000 : 200_000)
+            usleep(busy ? Checkpointer.busyInterval : 200_000)
             busy = commits.exchange(0, ordering: .relaxed) > 0
             guard busy else { continue }
             do {

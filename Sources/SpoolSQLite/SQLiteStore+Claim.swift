@@ -9,64 +9,40 @@ extension SQLiteStore {
         return try await write { db in try SQLiteStore.claim(params, now: now, db: db) }
     }
 
-    /// Promotes due jobs, then walks waiting jobs in policy order, page by page, keeping those
+    /// Promotes due jobs, then walks waiting jobs in policy order (``ClaimScan``), keeping those
     /// the filter takes and the quotas admit, until the limit is reached or no job is left.
     static func claim(_ params: ClaimParams, now: Date, db: Database) throws -> [Job] {
         let nowMicros = SQLiteRows.micros(now)
         try db.cachedStatement(sql: "UPDATE jobs SET state = 'available' WHERE state IN ('scheduled', 'retryable') AND run_at <= ?")
             .execute(arguments: [nowMicros])
         let paused = try String.fetchAll(db.cachedStatement(sql: "SELECT name FROM queues WHERE paused = 1"))
-        var ledger = try quotaLedger(db)
+        let ledger = try quotaLedger(db)
 
         var conditions = ["state = 'available'"]
-        var fixed: [String] = []
+        var arguments: [String] = []
         if let queues = params.queues {
             conditions.append("queue IN (\(placeholders(queues.count)))")
-            fixed += queues
+            arguments += queues
         }
         if !paused.isEmpty {
             conditions.append("queue NOT IN (\(placeholders(paused.count)))")
-            fixed += paused
+            arguments += paused
         }
         let filled = ledger?.filled.sorted() ?? []
         if !filled.isEmpty {
             conditions.append("(quotas IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(jobs.quotas) WHERE value IN (\(placeholders(filled.count)))))")
-            fixed += filled
+            arguments += filled
         }
-        let byPriority = params.policy == .priority
-        let order = byPriority ? "priority, run_at, seq" : "run_at, seq"
-        let pageSize = params.filter.isUnfiltered && ledger == nil ? params.limit : max(params.limit * 4, 64)
-        let firstSQL = "SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ?"
-        let nextSQL = "SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) AND (\(order)) > (\(byPriority ? "?, ?, ?" : "?, ?")) ORDER BY \(order) LIMIT ?"
-
-        var chosen: [(job: Job, seq: Int64, held: [String])] = []
-        var cursor: [Int64]? = nil
-        scan: while chosen.count < params.limit {
-            let statement = BoundStatement(try db.cachedStatement(sql: cursor == nil ? firstSQL : nextSQL), in: db)
-            var index: Int32 = 0
-            for value in fixed { index += 1; statement.bind(index, value) }
-            for value in cursor ?? [] { index += 1; statement.bind(index, value) }
-            statement.bind(index + 1, pageSize)
-            var rows = 0
-            while try statement.step() {
-                rows += 1
-                let job = try SQLiteRows.job(statement)
-                let seq = statement.int64(21)
-                cursor = byPriority ? [Int64(job.priority), statement.int64(8), seq] : [statement.int64(8), seq]
-                guard params.filter.matches(job) else { continue }
-                var held: [String] = []
-                if !job.quotas.isEmpty, ledger != nil {
-                    guard let admitted = ledger!.admit(job.quotas) else { continue }
-                    held = admitted
-                }
-                chosen.append((job, seq, held))
-                if chosen.count == params.limit {
-                    statement.reset()
-                    break scan
-                }
-            }
-            if rows < pageSize { break }
+        var scan = ClaimScan(limit: params.limit, filter: params.filter, ledger: ledger)
+        if params.policy == .priority {
+            // Jobs of the default priority are indexed in FIFO order only; the rest by priority too.
+            try scan.walk(db, conditions: conditions + ["priority != 0", "priority < 0"], arguments: arguments, order: .priority)
+            try scan.walk(db, conditions: conditions + ["priority = 0"], arguments: arguments, order: .fifo)
+            try scan.walk(db, conditions: conditions + ["priority != 0", "priority > 0"], arguments: arguments, order: .priority)
+        } else {
+            try scan.walk(db, conditions: conditions, arguments: arguments, order: .fifo)
         }
+        let chosen = scan.chosen
         guard !chosen.isEmpty else { return [] }
 
         let lease = SQLiteRows.truncate(now.addingTimeInterval(params.lease.seconds))

@@ -58,7 +58,7 @@ public final class SQLiteStore: JobStore {
                 """)
         }
         pool = try SQLiteStore.openPool(path: path, configuration: configuration)
-        checkpointer = Checkpointer(path: path)
+        checkpointer = Checkpointer(path: path, synchronous: synchronous)
         writer = WriteBatcher(writer: pool, checkpointer: checkpointer)
         watcher = ChangeWatcher(storePath: path, events: hub)
     }
