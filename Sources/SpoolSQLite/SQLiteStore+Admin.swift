@@ -26,7 +26,7 @@ extension SQLiteStore {
                 INSERT INTO queues (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
                 """, arguments: [queue, paused ? 1 : 0])
         }
-        if !paused { events.publish(.jobsAvailable(queues: [queue])) }
+        if !paused { hub.publish(.jobsAvailable(queues: [queue])) }
     }
 
     public func quotas() async throws -> [QuotaInfo] {
@@ -64,7 +64,7 @@ extension SQLiteStore {
             let running = try String.fetchAll(db, sql: "SELECT job_id FROM quota_holders WHERE quota = ? ORDER BY rowid", arguments: [name])
             return QuotaInfo(name: name, size: size, running: running.compactMap(JobID.init))
         }
-        events.publish(.jobsAvailable(queues: []))
+        hub.publish(.jobsAvailable(queues: []))
         return info
     }
 
@@ -74,7 +74,7 @@ extension SQLiteStore {
             guard db.changesCount == 1 else { throw SpoolError.unknownQuota(name) }
             try db.execute(sql: "DELETE FROM quota_holders WHERE quota = ?", arguments: [name])
         }
-        events.publish(.jobsAvailable(queues: []))
+        hub.publish(.jobsAvailable(queues: []))
     }
 
     public func register(_ registration: DispatcherRegistration) async throws -> [Job] {
@@ -93,7 +93,7 @@ extension SQLiteStore {
             let reason = "its dispatcher \(id) restarted after an unclean shutdown"
             return try orphans.map { try SQLiteStore.rescue($0, reason: reason, now: now, db: db) }
         }
-        events.publishRescued(rescued)
+        hub.publishRescued(rescued)
         return rescued
     }
 
@@ -156,7 +156,7 @@ extension SQLiteStore {
                 return try SQLiteStore.rescue(job, reason: reason, now: now, db: db)
             }
         }
-        events.publishRescued(rescued)
+        hub.publishRescued(rescued)
         return rescued
     }
 
@@ -185,7 +185,7 @@ extension SQLiteStore {
             guard db.changesCount == 1 else { return nil }
             return try SQLiteStore.insert([job], now: now, db: db).first?.job
         }
-        if let fired { events.publish(.jobsAvailable(queues: [fired.queue])) }
+        if let fired { hub.publish(.jobsAvailable(queues: [fired.queue])) }
         return fired
     }
 }

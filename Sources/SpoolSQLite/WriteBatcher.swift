@@ -19,13 +19,17 @@ final class WriteBatcher: Sendable {
     }
 
     private let writer: DatabasePool
+    private let checkpointer: Checkpointer
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "spool.sqlite.writer", qos: .userInitiated)
 
     /// The most operations one transaction carries; the rest wait for the next.
     private let maximumBatch = 2048
 
-    init(writer: DatabasePool) { self.writer = writer }
+    init(writer: DatabasePool, checkpointer: Checkpointer) {
+        self.writer = writer
+        self.checkpointer = checkpointer
+    }
 
     /// Runs `operation` in a write transaction shared with other callers and returns its result
     /// once that transaction has committed.
@@ -80,12 +84,14 @@ final class WriteBatcher: Sendable {
                     if batch.count == 1 {
                         return batch[0].execute(db) ? .commit : .rollback
                     }
+                    let savepoint = try db.cachedStatement(sql: "SAVEPOINT spool_op")
+                    let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT spool_op")
                     for entry in batch {
-                        try db.execute(sql: "SAVEPOINT spool_op")
+                        try savepoint.execute()
                         if !entry.execute(db) {
                             try db.execute(sql: "ROLLBACK TO SAVEPOINT spool_op")
                         }
-                        try db.execute(sql: "RELEASE SAVEPOINT spool_op")
+                        try release.execute()
                     }
                     return .commit
                 }
@@ -94,6 +100,7 @@ final class WriteBatcher: Sendable {
             for entry in batch { entry.resume(SQLiteStore.translate(error)) }
             return
         }
+        checkpointer.committed()
         for entry in batch { entry.resume(nil) }
     }
 }
