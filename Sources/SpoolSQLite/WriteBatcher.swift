@@ -62,6 +62,7 @@ final class WriteBatcher: Sendable {
 
     private func drain() {
         while true {
+            awaitNextWrite()
             let batch: [Entry] = state.withLock { state in
                 if state.pending.isEmpty {
                     state.draining = false
@@ -75,6 +76,14 @@ final class WriteBatcher: Sendable {
             if batch.isEmpty { return }
             run(batch)
         }
+    }
+
+    /// Waits up to 50 µs for the next write before the writer thread parks: a caller that
+    /// awaits each write before issuing the next comes back within that time, and catching it
+    /// saves a thread wake-up per call.
+    private func awaitNextWrite() {
+        let deadline = DispatchTime.now().uptimeNanoseconds + 50_000
+        while state.withLock({ $0.pending.isEmpty }), DispatchTime.now().uptimeNanoseconds < deadline {}
     }
 
     private func run(_ batch: [Entry]) {
