@@ -16,6 +16,12 @@ enum JSONBody {
         }
     }
 
+    /// A response of JSON text already written.
+    static func response(json text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
     /// A JSON response.
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
@@ -38,16 +44,10 @@ enum JSONBody {
         }
         let text = String(buffer: buffer)
         guard !text.isEmpty else { throw APIError(.badRequest, "invalid_json", "the request body is empty; send a JSON object") }
-        let payload: JSONPayload
         do {
-            payload = try JSONPayload(validating: text)
+            return try JSONValue.parse(text)
         } catch let error as SpoolError {
             throw APIError(.badRequest, "invalid_json", "the request body is not JSON: \(error.message)")
-        }
-        do {
-            return try payload.decode(JSONValue.self)
-        } catch {
-            throw APIError(.badRequest, "invalid_json", "the request body is not JSON this server can read (a number out of range?)")
         }
     }
 }

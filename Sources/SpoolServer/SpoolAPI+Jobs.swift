@@ -12,26 +12,36 @@ extension SpoolAPI {
         router.post("/v1/jobs/:id/retry") { _, context in try await retry(try SpoolAPI.jobID(context)) }
     }
 
-    /// The answer to a bulk enqueue: per job, in request order, its id, state and whether it
-    /// was inserted (`false`: its unique key returned an existing job).
-    struct BulkEntry: Encodable {
-        var id: JobID
-        var state: JobState
-        var inserted: Bool
+    /// The answer to a bulk enqueue, `{"jobs": [...]}`: per job, in request order, its id, state
+    /// and whether it was inserted (`false`: its unique key returned an existing job).
+    static func bulkAnswer(_ results: [InsertResult]) -> String {
+        var writer = JSONWriter(capacity: 32 + results.count * 80)
+        writer.object { w in
+            w.member("jobs")
+            w.array { w in
+                for result in results {
+                    w.object { w in
+                        w.member("id"); w.string(result.job.id.description)
+                        w.member("inserted"); w.bool(result.inserted)
+                        w.member("state"); w.string(result.job.state.rawValue)
+                    }
+                }
+            }
+        }
+        return writer.text
     }
 
-    /// A page of jobs; `nextCursor` is `null` on the last page.
-    struct JobPageDocument: Encodable {
-        var jobs: [Job]
-        var nextCursor: String?
-
-        func encode(to encoder: Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(jobs, forKey: .jobs)
-            try container.encode(nextCursor, forKey: .nextCursor)
+    /// A page of jobs, `{"jobs": [...], "nextCursor": ...}`; `nextCursor` is `null` on the last page.
+    static func pageAnswer(_ jobs: [Job], nextCursor: String?) -> String {
+        var writer = JSONWriter(capacity: 64 + jobs.count * 600)
+        writer.object { w in
+            w.member("jobs")
+            w.array { w in
+                for job in jobs { job.write(to: &w) }
+            }
+            w.member("nextCursor"); w.optional(nextCursor) { $0.string($1) }
         }
-
-        private enum CodingKeys: String, CodingKey { case jobs, nextCursor }
+        return writer.text
     }
 
     private func enqueue(_ request: Request) async throws -> Response {
@@ -46,11 +56,8 @@ extension SpoolAPI {
             }
         }
         let results = try await insert(jobs, now: now)
-        if bulk {
-            return JSONBody.response(["jobs": results.map { BulkEntry(id: $0.job.id, state: $0.job.state, inserted: $0.inserted) }],
-                                     status: .created)
-        }
-        return JSONBody.response(results[0].job, status: results[0].inserted ? .created : .ok)
+        if bulk { return JSONBody.response(json: SpoolAPI.bulkAnswer(results), status: .created) }
+        return JSONBody.response(json: results[0].job.jsonText, status: results[0].inserted ? .created : .ok)
     }
 
     /// Stores jobs, counts them and announces them.
@@ -78,7 +85,7 @@ extension SpoolAPI {
         }
         if let cursor = text("cursor") { query.after = try Cursor.decode(cursor) }
         let page = try await store.jobs(query)
-        return JSONBody.response(JobPageDocument(jobs: page.jobs, nextCursor: page.nextCursor.map(Cursor.encode)))
+        return JSONBody.response(json: SpoolAPI.pageAnswer(page.jobs, nextCursor: page.nextCursor.map(Cursor.encode)))
     }
 
     private func show(_ request: Request, id: JobID) async throws -> Response {
@@ -90,14 +97,14 @@ extension SpoolAPI {
                 var client = SpoolClient(store: store)
                 client.pollInterval = configuration.waitPollInterval
                 do {
-                    return JSONBody.response(try await client.wait(for: id, timeout: .milliseconds(Int64(seconds * 1000))))
+                    return JSONBody.response(json: try await client.wait(for: id, timeout: .milliseconds(Int64(seconds * 1000))).jsonText)
                 } catch let error as SpoolError where error.code == .timedOut {
                     // Not finished yet: answer with the job as it is now.
                 }
             }
         }
         guard let job = try await store.job(id) else { throw SpoolError(.jobNotFound, "no job with id \(id)") }
-        return JSONBody.response(job)
+        return JSONBody.response(json: job.jsonText)
     }
 
     private func cancel(_ id: JobID) async throws -> Response {
@@ -107,9 +114,9 @@ extension SpoolAPI {
         switch job.state {
         case .cancelled:
             events.publish(.jobCancelled, jobs: [job])
-            return JSONBody.response(job)
+            return JSONBody.response(json: job.jsonText)
         case .running:
-            return JSONBody.response(job, status: .accepted)
+            return JSONBody.response(json: job.jsonText, status: .accepted)
         default:
             throw SpoolError.finished(job)
         }
@@ -118,7 +125,7 @@ extension SpoolAPI {
     private func retry(_ id: JobID) async throws -> Response {
         let job = try await store.retry(id, now: Date())
         events.publish(.jobRetried, jobs: [job])
-        return JSONBody.response(job)
+        return JSONBody.response(json: job.jsonText)
     }
 }
 

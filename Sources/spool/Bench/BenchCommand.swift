@@ -17,6 +17,11 @@ struct BenchCommand: AsyncParsableCommand {
             issue such calls side by side (group commit shares transactions between them).
             w3 measures, per job, the time from the enqueue call to the start of its code; w3-process runs the \
             jobs in a separate `spool worker` process on the same store.
+            With --http the jobs go in through `spool serve` started in this process on a free loopback port \
+            (with a token), over keep-alive connections, one per producer: w1 single posts one job per request, \
+            w1 bulk posts --batch jobs per request, w2 fills its queue by bulk requests and, while it drains, \
+            times a dashboard refresh (queues, dispatchers, stats) every 100 ms (row w2-dashboard); w3 posts \
+            each job and measures from just before the request.
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
@@ -43,6 +48,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "w3: seconds of enqueueing.")
     var duration: Double = 10
 
+    @Flag(help: "Enqueue over HTTP through a `spool serve` in this process instead of calling the store.")
+    var http = false
+
+    @Option(help: "With --http: jobs per bulk request (w1 bulk, w2's fill).")
+    var batch: Int = 1000
+
     @Flag(help: "w3 runs its jobs in a separate `spool worker` process (as w3-process does).")
     var workerProcess = false
 
@@ -57,7 +68,7 @@ struct BenchCommand: AsyncParsableCommand {
             let settings = try settings()
             var results: [BenchResult] = []
             for step in steps {
-                let target = try await BenchTarget.open(options: options, workload: step.rawValue)
+                let target = try await BenchTarget.open(options: options, workload: step.rawValue, http: http)
                 results.append(contentsOf: try await step.run(on: target, settings))
                 try await target.close()
             }
@@ -81,8 +92,8 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     private func settings() throws -> BenchSettings {
-        guard jobs >= 1, concurrency >= 1, producers >= 1 else {
-            throw SpoolError(.invalidArgument, "--jobs, --concurrency and --producers must be at least 1")
+        guard jobs >= 1, concurrency >= 1, producers >= 1, batch >= 1 else {
+            throw SpoolError(.invalidArgument, "--jobs, --concurrency, --producers and --batch must be at least 1")
         }
         guard rate.isFinite, rate > 0, duration.isFinite, duration > 0 else {
             throw SpoolError(.invalidArgument, "--rate and --duration must be positive numbers")
@@ -90,7 +101,7 @@ struct BenchCommand: AsyncParsableCommand {
         guard Durability(rawValue: options.durability) != nil else {
             throw SpoolError(.invalidArgument, "unknown durability '\(options.durability)'; use normal or full")
         }
-        return BenchSettings(jobs: jobs, concurrency: concurrency, producers: producers, rate: rate, duration: duration,
+        return BenchSettings(jobs: jobs, concurrency: concurrency, producers: producers, batch: batch, http: http, rate: rate, duration: duration,
                              durability: options.durability, store: options.store.map(BenchTarget.redacted) ?? "sqlite (fresh file)")
     }
 }

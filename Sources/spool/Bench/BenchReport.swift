@@ -5,6 +5,10 @@ struct BenchSettings: Codable, Sendable {
     var jobs: Int
     var concurrency: Int
     var producers: Int
+    /// Jobs per bulk request over HTTP.
+    var batch: Int
+    /// Whether the jobs went in over HTTP.
+    var http: Bool
     var rate: Double
     var duration: Double
     var durability: String
@@ -34,7 +38,8 @@ struct LatencySummary: Codable, Sendable {
 
 /// One measured workload.
 struct BenchResult: Codable, Sendable {
-    /// `w1-single`, `w1-bulk`, `w2`, `w3` or `w3-process`.
+    /// `w1-single`, `w1-bulk`, `w2`, `w2-dashboard` (HTTP refreshes during the drain), `w3` or
+    /// `w3-process`.
     var workload: String
     var jobs: Int
     var seconds: Double
@@ -80,7 +85,7 @@ struct BenchReport: Codable, Sendable {
         print("""
 
             store: \(settings.store), durability \(settings.durability), concurrency \(settings.concurrency), \
-            producers \(settings.producers), w3 \(number(settings.rate)) jobs/s for \(number(settings.duration, 1)) s
+            producers \(settings.producers)\(settings.http ? ", over HTTP (\(settings.batch) jobs per bulk request)" : ""), w3 \(number(settings.rate)) jobs/s for \(number(settings.duration, 1)) s
             machine: \(cores) cores, \(memoryBytes >> 20) MiB, load average \(loadAverage.map { number($0, 2) }.joined(separator: " "))
             """)
         let clean = results.allSatisfy(\.isClean)

@@ -14,7 +14,7 @@ enum BenchStep: String {
         switch self {
         case .enqueueSingle: [try await EnqueueWorkload.single(target, settings)]
         case .enqueueBulk: [try await EnqueueWorkload.bulk(target, settings)]
-        case .drain: [try await DrainWorkload.run(target, settings)]
+        case .drain: try await DrainWorkload.run(target, settings)
         case .latency: [try await LatencyWorkload.inProcess(target, settings)]
         case .latencyProcess: [try await LatencyWorkload.workerProcess(target, settings)]
         }
@@ -24,17 +24,19 @@ enum BenchStep: String {
 /// W1: enqueue throughput, one call per job or one call for all.
 enum EnqueueWorkload {
     /// Every call enqueues one job and returns once it is durable. With several producers the
-    /// calls overlap, and group commit lets them share transactions.
+    /// calls overlap, and group commit lets them share transactions. Over HTTP each producer
+    /// has a keep-alive connection of its own.
     static func single(_ target: BenchTarget, _ settings: BenchSettings) async throws -> BenchResult {
-        let progress = BenchProgress("w1 single (\(settings.producers) producer\(settings.producers == 1 ? "" : "s"))", total: settings.jobs)
+        let label = "w1 single (\(settings.producers) producer\(settings.producers == 1 ? "" : "s")\(target.server == nil ? "" : ", HTTP"))"
+        let progress = BenchProgress(label, total: settings.jobs)
         let next = Counter()
-        let store = target.store
+        let producers = try await BenchProducer.open(target, count: settings.producers)
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<settings.producers {
+            for producer in producers {
                 group.addTask {
                     while case let index = next.take(), index < settings.jobs {
-                        _ = try await store.insert([target.newJob(index)], now: Date())
+                        try await producer.enqueue([target.newJob(index)])
                         progress.advance()
                     }
                 }
@@ -43,18 +45,35 @@ enum EnqueueWorkload {
         }
         let seconds = (ContinuousClock.now - start).seconds
         progress.finish()
+        await BenchProducer.close(producers)
         return try await result("w1-single", target, settings, seconds: seconds)
     }
 
-    /// One call enqueues every job in one transaction.
+    /// In process: one call enqueues every job in one transaction. Over HTTP: bulk requests of
+    /// `--batch` jobs, sent by the producers side by side.
     static func bulk(_ target: BenchTarget, _ settings: BenchSettings) async throws -> BenchResult {
-        let progress = BenchProgress("w1 bulk (one call)", total: settings.jobs)
+        let batch = target.server == nil ? settings.jobs : settings.batch
+        let label = target.server == nil ? "w1 bulk (one call)" : "w1 bulk (HTTP, \(batch) jobs per request)"
+        let progress = BenchProgress(label, total: settings.jobs)
+        let producers = try await BenchProducer.open(target, count: target.server == nil ? 1 : settings.producers)
+        let jobs = (0..<settings.jobs).map(target.newJob)
+        let next = Counter()
         let start = ContinuousClock.now
-        let batch = (0..<settings.jobs).map(target.newJob)
-        _ = try await target.store.insert(batch, now: Date())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for producer in producers {
+                group.addTask {
+                    while case let first = next.take() * batch, first < jobs.count {
+                        let slice = Array(jobs[first..<min(first + batch, jobs.count)])
+                        try await producer.enqueue(slice)
+                        progress.advance(by: slice.count)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
         let seconds = (ContinuousClock.now - start).seconds
-        progress.set(settings.jobs)
         progress.finish()
+        await BenchProducer.close(producers)
         return try await result("w1-bulk", target, settings, seconds: seconds)
     }
 
@@ -66,34 +85,60 @@ enum EnqueueWorkload {
 }
 
 /// W2: the time to run jobs already enqueued, from the worker's start to the last completion.
+/// Over HTTP the jobs go in by bulk requests, the worker's events feed the server, and a
+/// dashboard probe measures how fast the server answers while the drain runs.
 enum DrainWorkload {
-    static func run(_ target: BenchTarget, _ settings: BenchSettings) async throws -> BenchResult {
+    static func run(_ target: BenchTarget, _ settings: BenchSettings) async throws -> [BenchResult] {
         let jobs = settings.jobs
-        _ = try await target.store.insert((0..<jobs).map(target.newJob), now: Date())
+        try await fill(target, settings)
         let progress = BenchProgress("w2 drain (concurrency \(settings.concurrency))", total: jobs)
         let starts = StartLog(target: jobs)
         let queue = target.queue
         let dispatcher = InProcessWorker.make(target, settings) { event in
             switch event {
-            case .jobStarted(let job) where job.queue == queue: starts.record(job.id, latency: 0)
+            case .jobStarted(let job) where job.queue == queue: starts.record(job.id, at: Date())
             case .jobEnded(let job, .completed?) where job.queue == queue: progress.advance(); starts.recordCompletion()
             default: break
             }
         }
+        let probe: DashboardProbe? = if let server = target.server { try await DashboardProbe.start(server) } else { nil }
         let start = ContinuousClock.now
         let running = Task { try await dispatcher.run() }
         let finished = await starts.waitForCompletions(deadline: .now + .seconds(max(60, Double(jobs) / 500)))
         let seconds = (ContinuousClock.now - start).seconds
+        let probes = await probe?.stop()
         progress.finish()
         dispatcher.stop()
         try await running.value
         if !finished { FileHandle.standardError.write(Data("w2: gave up waiting for the last jobs\n".utf8)) }
         let completed = try await target.counts()[.completed] ?? 0
-        return BenchResult(workload: "w2", jobs: jobs, seconds: seconds, lost: jobs - completed, duplicated: starts.duplicates)
+        var results = [BenchResult(workload: "w2", jobs: jobs, seconds: seconds, lost: jobs - completed, duplicated: starts.duplicates)]
+        if let probes {
+            results.append(BenchResult(workload: "w2-dashboard", jobs: probes.count, seconds: seconds, lost: 0, duplicated: 0,
+                                       latency: LatencySummary(seconds: probes)))
+        }
+        return results
+    }
+
+    /// Enqueues the jobs to drain: in one call, or over HTTP in bulk requests.
+    private static func fill(_ target: BenchTarget, _ settings: BenchSettings) async throws {
+        let producer = try await BenchProducer.open(target)
+        let jobs = (0..<settings.jobs).map(target.newJob)
+        let batch = target.server == nil ? jobs.count : settings.batch
+        do {
+            for first in stride(from: 0, to: jobs.count, by: batch) {
+                try await producer.enqueue(Array(jobs[first..<min(first + batch, jobs.count)]))
+            }
+        } catch {
+            await producer.close()
+            throw error
+        }
+        await producer.close()
     }
 }
 
-/// A dispatcher in this process taking only the workload's queue.
+/// A dispatcher in this process taking only the workload's queue; with `--http` its events and
+/// metrics feed the server, as `spool serve`'s own worker does.
 enum InProcessWorker {
     static func make(_ target: BenchTarget, _ settings: BenchSettings, observer: @escaping DispatcherObserver) -> Dispatcher {
         let registry = JobRegistry()
@@ -101,6 +146,10 @@ enum InProcessWorker {
         var configuration = DispatcherConfiguration(id: UUID())
         configuration.queues = [target.queue]
         configuration.agents = [AgentSpec(name: AgentSpec.mainName, size: settings.concurrency)]
-        return Dispatcher(store: target.store, registry: registry, configuration: configuration, observer: observer)
+        guard let server = target.server else {
+            return Dispatcher(store: target.store, registry: registry, configuration: configuration, observer: observer)
+        }
+        return Dispatcher(store: target.store, registry: registry, configuration: configuration,
+                          observer: server.observing(observer), metrics: server.server.metrics.factory)
     }
 }

@@ -4,8 +4,9 @@ import SpoolSQLite
 
 /// Where one workload runs: a fresh SQLite file in a temporary directory, or the store the
 /// options name. Each workload has a queue of its own, so runs on a shared store never count
-/// each other's jobs.
-struct BenchTarget {
+/// each other's jobs. With `--http` the workload's jobs go in through a `spool serve` in this
+/// process on the same store.
+struct BenchTarget: Sendable {
     let store: any JobStore
     /// The store URL another process opens to reach the same store.
     let url: String
@@ -13,22 +14,24 @@ struct BenchTarget {
     let queue: String
     /// A scratch directory for files of the run (the fresh store, a worker's journal).
     let folder: TemporaryFolder
+    /// The HTTP server producers enqueue through, with `--http`.
+    let server: BenchServer?
 
-    static func open(options: StoreOptions, workload: String) async throws -> BenchTarget {
+    static func open(options: StoreOptions, workload: String, http: Bool) async throws -> BenchTarget {
         let folder = try TemporaryFolder()
         let queue = "bench-\(workload)-\(UUID().uuidString.prefix(8).lowercased())"
-        if options.store != nil {
-            return BenchTarget(store: try await options.open(), url: options.storeURL, durability: options.durability,
-                               queue: queue, folder: folder)
-        }
-        var fresh = options
-        fresh.store = "sqlite:" + folder.path + "/bench.db"
-        return BenchTarget(store: try fresh.openSQLite(), url: fresh.storeURL, durability: options.durability,
-                           queue: queue, folder: folder)
+        var options = options
+        if options.store == nil { options.store = "sqlite:" + folder.path + "/bench.db" }
+        let store = try await options.open()
+        let server = http ? try await BenchServer.start(store: store) : nil
+        return BenchTarget(store: store, url: options.storeURL, durability: options.durability, queue: queue, folder: folder,
+                           server: server)
     }
 
-    /// Waits for the store's background work to settle before the next workload starts.
+    /// Stops the HTTP server, if any, and waits for the store's background work to settle
+    /// before the next workload starts.
     func close() async throws {
+        await server?.stop()
         _ = try await store.queues()
     }
 

@@ -9,22 +9,23 @@ enum LatencyWorkload {
     static func inProcess(_ target: BenchTarget, _ settings: BenchSettings) async throws -> BenchResult {
         let total = jobCount(settings)
         let starts = StartLog(target: total)
+        let enqueued = EnqueueTimes()
         let queue = target.queue
         let dispatcher = InProcessWorker.make(target, settings) { event in
             switch event {
-            case .jobStarted(let job) where job.queue == queue: starts.record(job.id, latency: Date().timeIntervalSince(job.createdAt))
+            case .jobStarted(let job) where job.queue == queue: starts.record(job.id, at: Date())
             case .jobEnded(let job, .completed?) where job.queue == queue: starts.recordCompletion()
             default: break
             }
         }
         let running = Task { try await dispatcher.run() }
         defer { dispatcher.stop() }
-        let seconds = try await produce(target, settings, label: "w3 latency (worker in process)") { _, _ in }
+        let seconds = try await produce(target, settings, label: "w3 latency (worker in process)", enqueued: enqueued.record)
         _ = await starts.waitForCompletions(deadline: .now + .seconds(60))
         dispatcher.stop()
         try await running.value
         return BenchResult(workload: "w3", jobs: total, seconds: seconds, lost: total - starts.started,
-                           duplicated: starts.duplicates, latency: LatencySummary(seconds: starts.latencies))
+                           duplicated: starts.duplicates, latency: LatencySummary(seconds: starts.latencies(since: enqueued)))
     }
 
     /// The worker is a separate `spool worker` process on the same store; the start is read
@@ -47,32 +48,39 @@ enum LatencyWorkload {
         await worker.stop()
         let starts = StartLog(target: total)
         for (id, at) in try worker.journalStarts() {
-            guard let created = enqueued.time(of: id) else { continue }
-            starts.record(id, latency: at.timeIntervalSince(created))
+            starts.record(id, at: at)
         }
         return BenchResult(workload: "w3-process", jobs: total, seconds: seconds, lost: total - starts.started,
-                           duplicated: starts.duplicates, latency: LatencySummary(seconds: starts.latencies))
+                           duplicated: starts.duplicates, latency: LatencySummary(seconds: starts.latencies(since: enqueued)))
     }
 
     static func jobCount(_ settings: BenchSettings) -> Int {
         max(1, Int((settings.rate * settings.duration).rounded()))
     }
 
-    /// Enqueues one job per call at `settings.rate` for `settings.duration`; returns the seconds
-    /// it took. A call that takes longer than the interval delays the next one, never skips it.
+    /// Enqueues one job per call at `settings.rate` for `settings.duration`, noting each job's
+    /// id and the time just before its call; returns the seconds it took. A call that takes
+    /// longer than the interval delays the next one, never skips it.
     static func produce(_ target: BenchTarget, _ settings: BenchSettings, label: String,
                         enqueued: (JobID, Date) -> Void) async throws -> Double {
         let total = jobCount(settings)
         let progress = BenchProgress(label + " at \(Int(settings.rate)) jobs/s", total: total)
         let interval = Duration.seconds(1 / settings.rate)
+        let producer = try await BenchProducer.open(target)
         let start = ContinuousClock.now
-        for index in 0..<total {
-            let due = start + interval * index
-            if due > .now { try await Task.sleep(until: due, clock: .continuous) }
-            let inserted = try await target.store.insert([target.newJob(index)], now: Date())
-            enqueued(inserted[0].job.id, inserted[0].job.createdAt)
-            progress.advance()
+        do {
+            for index in 0..<total {
+                let due = start + interval * index
+                if due > .now { try await Task.sleep(until: due, clock: .continuous) }
+                let sent = Date()
+                enqueued(try await producer.enqueueOne(target.newJob(index), now: sent), sent)
+                progress.advance()
+            }
+        } catch {
+            await producer.close()
+            throw error
         }
+        await producer.close()
         progress.finish()
         return (ContinuousClock.now - start).seconds
     }

@@ -14,7 +14,7 @@ final class Counter: Sendable {
 /// wakes a waiter once `target` jobs completed.
 final class StartLog: Sendable {
     private struct State {
-        var latencies: [JobID: Double] = [:]
+        var starts: [JobID: Date] = [:]
         var duplicates = 0
         var completed = 0
         var expired = false
@@ -26,10 +26,10 @@ final class StartLog: Sendable {
 
     init(target: Int) { self.target = target }
 
-    /// Notes that job `id` started `latency` seconds after it was enqueued.
-    func record(_ id: JobID, latency: Double) {
+    /// Notes that job `id` started at `date`.
+    func record(_ id: JobID, at date: Date) {
         state.withLock { state in
-            if state.latencies.updateValue(latency, forKey: id) != nil { state.duplicates += 1 }
+            if state.starts.updateValue(date, forKey: id) != nil { state.duplicates += 1 }
         }
     }
 
@@ -67,7 +67,13 @@ final class StartLog: Sendable {
         return state.withLock { $0.completed >= target }
     }
 
-    var latencies: [Double] { state.withLock { Array($0.latencies.values) } }
-    var started: Int { state.withLock { $0.latencies.count } }
+    /// Per started job, the seconds from its enqueue call (as `enqueued` recorded it) to its start.
+    func latencies(since enqueued: EnqueueTimes) -> [Double] {
+        state.withLock { state in
+            state.starts.compactMap { id, start in enqueued.time(of: id).map { start.timeIntervalSince($0) } }
+        }
+    }
+
+    var started: Int { state.withLock { $0.starts.count } }
     var duplicates: Int { state.withLock { $0.duplicates } }
 }
