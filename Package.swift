@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SpoolSQLite", targets: ["SpoolSQLite"]),
         .library(name: "SpoolPostgres", targets: ["SpoolPostgres"]),
         .library(name: "SpoolWorker", targets: ["SpoolWorker"]),
+        .library(name: "SpoolServer", targets: ["SpoolServer"]),
         .library(name: "SpoolTestSupport", targets: ["SpoolTestSupport"]),
         .library(name: "AMQPClient", targets: ["AMQPClient"]),
         .library(name: "SpoolAMQP", targets: ["SpoolAMQP"]),
@@ -23,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -34,6 +38,7 @@ let package = Package(
             dependencies: [
                 "SpoolCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -55,6 +60,22 @@ let package = Package(
             ]
         ),
         .target(
+            name: "SpoolServer",
+            dependencies: [
+                "SpoolCore",
+                "SpoolWorker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("Dashboard"), .embedInCode("openapi.yaml")]
+        ),
+        .target(
             name: "SpoolTestSupport",
             dependencies: ["SpoolCore"]
         ),
@@ -65,11 +86,16 @@ let package = Package(
                 "SpoolSQLite",
                 "SpoolPostgres",
                 "SpoolWorker",
+                "SpoolServer",
                 "SpoolAMQP",
                 "AMQPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(
@@ -124,13 +150,25 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolPostgresTests",
-            dependencies: ["SpoolPostgres", "SpoolTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "SpoolPostgres", "SpoolWorker", "SpoolTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SpoolWorkerTests",
             dependencies: [
                 "SpoolWorker", "SpoolSQLite", "SpoolTestSupport",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
+            name: "SpoolServerTests",
+            dependencies: [
+                "SpoolServer", "SpoolCore", "SpoolWorker", "SpoolSQLite", "SpoolTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

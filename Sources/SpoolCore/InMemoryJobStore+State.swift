@@ -63,42 +63,20 @@ extension InMemoryJobStore.State {
                 continue
             }
             releaseHolds(job.id)
-            job.leaseExpiresAt = nil
-            switch finish.outcome {
-            case .completed(let result, let followUps):
+            if case .completed(_, let followUps) = finish.outcome {
                 do {
                     for new in followUps { try new.validate(limits) }
                     for inserted in try insert(followUps, now: now) where inserted.inserted {
                         followUpQueues.insert(inserted.job.queue)
                     }
-                    job.state = .completed
-                    job.result = result
-                    job.finishedAt = now
+                    job.finish(finish.outcome, now: now)
                 } catch {
-                    job.errors.append(AttemptError(attempt: job.attempt, name: "FollowUpRejected", type: "error",
-                                                   message: "follow-up jobs were refused: \(error)", at: now))
-                    job.state = .discarded
-                    job.finishedAt = now
+                    job.finish(.failed(AttemptError(attempt: job.attempt, name: "FollowUpRejected", type: "error",
+                                                    message: "follow-up jobs were refused: \(error)", at: now), retryAt: nil), now: now)
                 }
-            case .failed(let error, let retryAt):
-                job.errors.append(error)
-                if let retryAt {
-                    job.state = .retryable
-                    job.runAt = retryAt
-                } else {
-                    job.state = .discarded
-                    job.finishedAt = now
-                }
-            case .cancelled(let error):
-                job.errors.append(error)
-                job.state = .cancelled
-                job.finishedAt = now
-            case .snoozed(let until):
-                job.state = until > now ? .scheduled : .available
-                job.runAt = until
-                job.attempt = max(0, job.attempt - 1)
+            } else {
+                job.finish(finish.outcome, now: now)
             }
-            job.cancelRequested = false
             jobs[job.id] = job
             finished[job.id] = job.state
             applied.append(true)

@@ -49,7 +49,7 @@ public struct JSONPayload: Hashable, Sendable, CustomStringConvertible, Expressi
 
     /// The document as a tree, for rendering inside other documents.
     public var value: JSONValue {
-        (try? decode(JSONValue.self)) ?? .string(text)
+        (try? JSONValue.parse(text)) ?? .string(text)
     }
 
     public var description: String { text }

@@ -49,12 +49,28 @@ public enum JSONValue: Hashable, Sendable, Codable {
         }
     }
 
+    /// Reads one JSON document; throws ``SpoolError/Code/invalidJSON`` naming the first problem
+    /// and its byte offset (a number too large for a `Double` is a problem too).
+    public static func parse(_ text: String) throws -> JSONValue {
+        var copy = text
+        let parsed = copy.withUTF8 { bytes -> Result<JSONValue, JSONValidator.Problem> in
+            do throws(JSONValidator.Problem) {
+                return .success(try JSONValidator.parse(bytes))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch parsed {
+        case .success(let value): return value
+        case .failure(let problem): throw SpoolError(.invalidJSON, "invalid JSON: \(problem)")
+        }
+    }
+
     /// The value written as compact JSON with sorted keys.
     public var compactText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self) else { return "null" }
-        return String(decoding: data, as: UTF8.self)
+        var writer = JSONWriter()
+        write(to: &writer)
+        return writer.text
     }
 
     /// The member `key` of an object, or `nil`.

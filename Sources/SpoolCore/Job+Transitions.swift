@@ -25,6 +25,36 @@ extension Job {
         if attempt >= maxAttempts { maxAttempts = attempt + 1 }
     }
 
+    /// Records how the running attempt ended: the state, result, error record and times that
+    /// `outcome` gives. Follow-up jobs are the store's to insert.
+    public mutating func finish(_ outcome: JobOutcome, now: Date) {
+        leaseExpiresAt = nil
+        cancelRequested = false
+        switch outcome {
+        case .completed(let result, _):
+            state = .completed
+            self.result = result
+            finishedAt = now
+        case .failed(let error, let retryAt):
+            errors.append(error)
+            if let retryAt {
+                state = .retryable
+                runAt = retryAt
+            } else {
+                state = .discarded
+                finishedAt = now
+            }
+        case .cancelled(let error):
+            errors.append(error)
+            state = .cancelled
+            finishedAt = now
+        case .snoozed(let until):
+            state = until > now ? .scheduled : .available
+            runAt = until
+            attempt = max(0, attempt - 1)
+        }
+    }
+
     /// Returns a job whose holder is gone to its queue, or discards it when out of attempts;
     /// returns the error record appended for the rescue.
     @discardableResult

@@ -17,6 +17,12 @@ public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConver
         self.uuid = UUID(uuid: bytes)
     }
 
+    /// Parses the canonical textual form from its UTF-8 bytes; `nil` when malformed.
+    public init?(canonicalUTF8 text: UnsafeBufferPointer<UInt8>) {
+        guard let bytes = JobID.parse(text) else { return nil }
+        self.uuid = UUID(uuid: bytes)
+    }
+
     private static func parse(_ text: UnsafeBufferPointer<UInt8>) -> uuid_t? {
         guard text.count == 36 else { return nil }
         var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -48,17 +54,14 @@ public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConver
     /// A new version 7 UUID: 48 bits of Unix milliseconds from `date`, then random bits.
     public static func make<R: RandomNumberGenerator>(at date: Date, using random: inout R) -> JobID {
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        let high = random.next() as UInt64
-        let low = random.next() as UInt64
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (8 * (5 - i))) }
-        for i in 6..<8 { bytes[i] = UInt8(truncatingIfNeeded: high >> (8 * i)) }
-        for i in 8..<16 { bytes[i] = UInt8(truncatingIfNeeded: low >> (8 * (i - 8))) }
-        bytes[6] = (bytes[6] & 0x0F) | 0x70
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let uuid = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
-        return JobID(uuid)
+        let high = (millis << 16) | ((random.next() as UInt64) & 0x0FFF) | 0x7000
+        let low = ((random.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &bytes) { out in
+            out.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            out.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
+        }
+        return JobID(UUID(uuid: bytes))
     }
 
     /// A new time-ordered id for now, from the system random source.
@@ -69,20 +72,33 @@ public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConver
 
     /// The lowercase canonical form, as stores and the API write it.
     public var description: String {
+        String(unsafeUninitializedCapacity: 36) { out in
+            write(into: UnsafeMutableRawBufferPointer(out))
+            return 36
+        }
+    }
+
+    /// Calls `body` with the 36 bytes of the lowercase canonical form, without allocating.
+    public func withCanonicalUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { buffer in
+            write(into: UnsafeMutableRawBufferPointer(buffer))
+            return try body(UnsafeBufferPointer(buffer))
+        }
+    }
+
+    private func write(into out: UnsafeMutableRawBufferPointer) {
         let digits: StaticString = "0123456789abcdef"
-        return withUnsafeBytes(of: uuid.uuid) { bytes in
-            String(unsafeUninitializedCapacity: 36) { out in
-                var index = 0
-                for (offset, byte) in bytes.enumerated() {
-                    if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
-                        out[index] = UInt8(ascii: "-")
-                        index += 1
-                    }
-                    out[index] = digits.utf8Start[Int(byte >> 4)]
-                    out[index + 1] = digits.utf8Start[Int(byte & 0x0F)]
-                    index += 2
+        withUnsafeBytes(of: uuid.uuid) { bytes in
+            var index = 0
+            for offset in 0..<16 {
+                if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
+                    out[index] = UInt8(ascii: "-")
+                    index += 1
                 }
-                return 36
+                let byte = bytes[offset]
+                out[index] = digits.utf8Start[Int(byte >> 4)]
+                out[index + 1] = digits.utf8Start[Int(byte & 0x0F)]
+                index += 2
             }
         }
     }

@@ -33,6 +33,12 @@ public protocol JobStore: Sendable {
     /// the finishing dispatcher; the result says, for each finish in order, whether it applied.
     func finish(_ finishes: [Finish], now: Date) async throws -> [Bool]
 
+    /// Records the end of attempts, then claims jobs for the slots they free, in one atomic
+    /// step where the store can: a dispatcher's busy agents go from one batch to the next in a
+    /// single round trip. Returns whether each finish applied, and the jobs of each claim in
+    /// order. The default records and claims one after the other.
+    func finishAndClaim(_ finishes: [Finish], claims: [ClaimParams], now: Date) async throws -> (applied: [Bool], claimed: [[Job]])
+
     /// Cancels a job: a waiting job becomes `cancelled` at once; a running job is marked
     /// `cancelRequested` for its dispatcher. Terminal jobs are returned unchanged.
     func cancel(_ id: JobID, now: Date) async throws -> Job
@@ -99,6 +105,13 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    public func finishAndClaim(_ finishes: [Finish], claims: [ClaimParams], now: Date) async throws -> (applied: [Bool], claimed: [[Job]]) {
+        let applied = try await finish(finishes, now: now)
+        var claimed: [[Job]] = []
+        for params in claims { claimed.append(try await claim(params)) }
+        return (applied, claimed)
+    }
+
     /// Creates a quota of the default size, 1.
     @discardableResult
     public func createQuota(_ name: String) async throws -> QuotaInfo {

@@ -16,27 +16,36 @@ public enum StoreEvent: Sendable, Hashable {
 /// The in-process notification hub of one store instance: dispatchers wake on it without
 /// waiting for a poll, and callers awaiting an outcome learn of it at once.
 ///
-/// Other processes sharing the store see nothing of it; they poll.
+/// Other processes sharing the store learn of these events only when the store relays them
+/// (PostgreSQL's LISTEN/NOTIFY); otherwise they poll.
 public final class StoreEvents: Sendable {
     private struct Subscribers {
         var next = 0
         var continuations: [Int: AsyncStream<StoreEvent>.Continuation] = [:]
+        var subscribed = false
     }
 
     private let subscribers = Mutex(Subscribers())
+    private let firstSubscribed: (@Sendable (StoreEvents) -> Void)?
 
     /// Creates an empty hub.
-    public init() {}
+    public init() { firstSubscribed = nil }
+
+    /// Creates an empty hub that calls `firstSubscribed` with itself once, when the first
+    /// subscriber arrives: a store starts relaying other processes' events only when someone listens.
+    public init(firstSubscribed: @escaping @Sendable (StoreEvents) -> Void) { self.firstSubscribed = firstSubscribed }
 
     /// A stream of every event published after this call; it keeps the newest `buffer` events
     /// when the reader falls behind. Cancel the iterating task to unsubscribe.
     public func subscribe(buffer: Int = 1024) -> AsyncStream<StoreEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: StoreEvent.self, bufferingPolicy: .bufferingNewest(buffer))
-        let key = subscribers.withLock { state in
+        let (key, first) = subscribers.withLock { state in
             state.next += 1
             state.continuations[state.next] = continuation
-            return state.next
+            defer { state.subscribed = true }
+            return (state.next, !state.subscribed)
         }
+        if first { firstSubscribed?(self) }
         continuation.onTermination = { [weak self] _ in
             self?.subscribers.withLock { _ = $0.continuations.removeValue(forKey: key) }
         }

@@ -10,6 +10,11 @@ enum PostgresRows {
         finished_at, quotas, tags, unique_key, timeout_ms, dispatcher, lease_until, cancel_requested, result, errors, seq
         """
 
+    /// ``jobColumns`` qualified by a table alias, for a query that joins tables.
+    static func jobColumns(of table: String) -> String {
+        jobColumns.split(separator: ",").map { "\(table).\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
+    }
+
     /// The job in a row selected with ``jobColumns``.
     static func job(_ row: PostgresRow) throws -> Job {
         try job(row.makeRandomAccess())

@@ -45,7 +45,8 @@ extension PostgresStore {
                 """, logger: logger)
             var held: [JobID: Bool] = [:]
             for try await (text, cancel) in try await connection.query("""
-                UPDATE \(unescaped: schema.jobs) SET lease_until = \(until) WHERE state = 'running' AND dispatcher = \(id)
+                UPDATE \(unescaped: schema.jobs) SET lease_until = \(until)
+                WHERE state = 'running' AND dispatcher = \(id) AND id = ANY(\(holding.map(\.description)))
                 RETURNING id, cancel_requested
                 """, logger: logger).decode((String, Bool).self) {
                 if let jobID = JobID(text) { held[jobID] = cancel }

@@ -9,16 +9,30 @@ import SpoolCore
 /// Claims take candidates with `FOR UPDATE SKIP LOCKED` and enforce quotas in the same
 /// transaction under a lock on the quota rows, so quotas hold across machines. Finishes apply
 /// only while the job is running and held by the finishing dispatcher.
+///
+/// Whatever makes jobs available (enqueue, retry, release, rescue, resume) sends a NOTIFY on
+/// the channel `spool_jobs_<schema>` when its transaction commits. The first subscriber to
+/// ``events`` starts a listening connection that relays those notifications, so an idle
+/// dispatcher in any process starts a new job within milliseconds; see ``events``.
 public final class PostgresStore: JobStore {
     /// Where the store lives.
     public let location: PostgresLocation
+    /// The limits enforced on enqueue.
     public let limits: JobLimits
-    public let events = StoreEvents()
+    /// What this store instance committed, and (once anyone subscribes) what other processes
+    /// announced on the schema's NOTIFY channel: jobs available in a queue, or in any queue
+    /// (`jobsAvailable(queues: [])`) after the listening connection reconnected.
+    public let events: StoreEvents
 
     let schema: PostgresSchema
-    let client: PostgresClient
+    let pool: PostgresPool
     let logger: Logger
-    private let runner: Task<Void, Never>
+    private let listener: PostgresListener
+
+    /// The application name of the store's pooled connections, as `pg_stat_activity` shows it.
+    public static let applicationName = "spool"
+    /// The application name of the connection that listens for other processes' new jobs.
+    public static let listenerApplicationName = "spool-listener"
 
     /// Opens the store at `url` (`postgres://user[:password]@host[:port]/database[?schema=NAME]`),
     /// creating the schema and its tables when missing and bringing them up to date.
@@ -32,34 +46,29 @@ public final class PostgresStore: JobStore {
         self.location = location
         self.limits = limits
         self.logger = logger
-        schema = PostgresSchema(name: location.schema)
+        let schema = PostgresSchema(name: location.schema)
+        self.schema = schema
         var connectionConfiguration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.username, password: location.password,
             database: location.database, tls: .disable)
         connectionConfiguration.options.connectTimeout = .seconds(10)
+        connectionConfiguration.options.additionalStartupParameters = [("application_name", Self.applicationName)]
+        let listener = PostgresListener(configuration: connectionConfiguration, channel: schema.channel, location: location,
+                                        logger: logger)
+        self.listener = listener
+        events = StoreEvents { listener.start(relayingTo: $0) }
+        pool = PostgresPool(configuration: connectionConfiguration, maximum: maximumConnections, logger: logger)
         do {
-            let connection = try await PostgresConnection.connect(configuration: connectionConfiguration, id: 0, logger: logger)
-            do {
-                try await schema.migrate(connection, location: location, logger: logger)
-                try await connection.close()
-            } catch {
-                try? await connection.close()
-                throw error
-            }
+            try await pool.withConnection { try await schema.migrate($0, location: location, logger: logger) }
         } catch {
             throw PostgresStore.translate(error, location: location)
         }
-        var configuration = PostgresClient.Configuration(
-            host: location.host, port: location.port, username: location.username, password: location.password,
-            database: location.database, tls: .disable)
-        configuration.options.maximumConnections = maximumConnections
-        configuration.options.connectTimeout = .seconds(10)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
-        runner = Task { await client.run() }
     }
 
-    deinit { runner.cancel() }
+    deinit {
+        listener.stop()
+        pool.close()
+    }
 
     /// Runs `body` in one transaction on a pooled connection. A deadlock or serialization
     /// failure rolls back and runs the body again, up to three times in all.
@@ -68,7 +77,7 @@ public final class PostgresStore: JobStore {
         while true {
             tries += 1
             do {
-                return try await client.withConnection { connection in
+                return try await pool.withConnection { connection in
                     try await connection.transaction(logger: logger) { try await body($0) }
                 }
             } catch let error as PSQLError where tries < 3 && ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "") {
@@ -82,7 +91,7 @@ public final class PostgresStore: JobStore {
     /// Runs `body` on a pooled connection outside an explicit transaction.
     func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { try await body($0) }
+            return try await pool.withConnection { try await body($0) }
         } catch {
             throw PostgresStore.translate(error, location: location)
         }

@@ -33,6 +33,28 @@ enum SQLiteRows {
             errors: try errors(errorsText))
     }
 
+    /// The job at the current row of `statement`, which selected ``jobColumns``.
+    static func job(_ statement: BoundStatement) throws -> Job {
+        guard let id = statement.withText(0, JobID.init(canonicalUTF8:)) else {
+            throw SpoolError(.storeCorrupt, "job row with invalid id '\(statement.text(0) ?? "")'")
+        }
+        let stateText = statement.text(4) ?? ""
+        guard let state = JobState(rawValue: stateText) else {
+            throw SpoolError(.storeCorrupt, "job \(id) has unknown state '\(stateText)'")
+        }
+        return Job(
+            id: id, queue: statement.text(1) ?? "", name: statement.text(2) ?? "",
+            payload: JSONPayload(unchecked: statement.text(3) ?? "null"), state: state,
+            priority: statement.int(5), attempt: statement.int(6), maxAttempts: statement.int(7),
+            runAt: date(statement.int64(8)), createdAt: date(statement.int64(9)),
+            startedAt: statement.optionalInt64(10).map(date), finishedAt: statement.optionalInt64(11).map(date),
+            quotas: strings(statement.text(12)), tags: strings(statement.text(13)), uniqueKey: statement.text(14),
+            timeout: statement.optionalInt64(15).map { .milliseconds($0) },
+            dispatcher: statement.text(16).flatMap(UUID.init(uuidString:)), leaseExpiresAt: statement.optionalInt64(17).map(date),
+            cancelRequested: statement.int64(18) != 0, result: statement.text(19).map(JSONPayload.init(unchecked:)),
+            errors: try errors(statement.text(20)))
+    }
+
     static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
 
     static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }

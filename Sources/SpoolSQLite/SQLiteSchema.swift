@@ -82,6 +82,10 @@ enum SQLiteSchema {
             CREATE INDEX messages_ready ON messages(destination, available_at, seq);
             CREATE INDEX messages_holder ON messages(holder) WHERE holder IS NOT NULL;
             """),
+        ("3-priority-index", """
+            DROP INDEX jobs_available_priority;
+            CREATE INDEX jobs_available_priority ON jobs(priority, run_at, seq) WHERE state = 'available' AND priority != 0;
+            """),
     ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.

@@ -26,7 +26,7 @@ extension SQLiteStore {
                 INSERT INTO queues (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
                 """, arguments: [queue, paused ? 1 : 0])
         }
-        if !paused { events.publish(.jobsAvailable(queues: [queue])) }
+        if !paused { hub.publish(.jobsAvailable(queues: [queue])) }
     }
 
     public func quotas() async throws -> [QuotaInfo] {
@@ -64,7 +64,7 @@ extension SQLiteStore {
             let running = try String.fetchAll(db, sql: "SELECT job_id FROM quota_holders WHERE quota = ? ORDER BY rowid", arguments: [name])
             return QuotaInfo(name: name, size: size, running: running.compactMap(JobID.init))
         }
-        events.publish(.jobsAvailable(queues: []))
+        hub.publish(.jobsAvailable(queues: []))
         return info
     }
 
@@ -74,7 +74,7 @@ extension SQLiteStore {
             guard db.changesCount == 1 else { throw SpoolError.unknownQuota(name) }
             try db.execute(sql: "DELETE FROM quota_holders WHERE quota = ?", arguments: [name])
         }
-        events.publish(.jobsAvailable(queues: []))
+        hub.publish(.jobsAvailable(queues: []))
     }
 
     public func register(_ registration: DispatcherRegistration) async throws -> [Job] {
@@ -93,7 +93,7 @@ extension SQLiteStore {
             let reason = "its dispatcher \(id) restarted after an unclean shutdown"
             return try orphans.map { try SQLiteStore.rescue($0, reason: reason, now: now, db: db) }
         }
-        events.publishRescued(rescued)
+        hub.publishRescued(rescued)
         return rescued
     }
 
@@ -105,12 +105,12 @@ extension SQLiteStore {
             let id = SQLiteRows.uuid(ping.dispatcher)
             try db.execute(sql: "UPDATE dispatchers SET last_ping = ?, state = 'active', agents = ? WHERE id = ?",
                            arguments: [SQLiteRows.micros(now), agents, id])
-            try db.execute(sql: "UPDATE jobs SET lease_until = ? WHERE state = 'running' AND dispatcher = ?", arguments: [until, id])
+            let renew = try db.cachedStatement(sql: """
+                UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND dispatcher = ? RETURNING cancel_requested
+                """)
             var held: [JobID: Bool] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, cancel_requested FROM jobs WHERE state = 'running' AND dispatcher = ?",
-                                        arguments: [id]) {
-                let text: String = row[0], cancel: Int = row[1]
-                if let jobID = JobID(text) { held[jobID] = cancel != 0 }
+            for jobID in holding {
+                if let cancel = try Int.fetchOne(renew, arguments: [until, jobID.description, id]) { held[jobID] = cancel != 0 }
             }
             return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil })
         }
@@ -156,7 +156,7 @@ extension SQLiteStore {
                 return try SQLiteStore.rescue(job, reason: reason, now: now, db: db)
             }
         }
-        events.publishRescued(rescued)
+        hub.publishRescued(rescued)
         return rescued
     }
 
@@ -185,7 +185,7 @@ extension SQLiteStore {
             guard db.changesCount == 1 else { return nil }
             return try SQLiteStore.insert([job], now: now, db: db).first?.job
         }
-        if let fired { events.publish(.jobsAvailable(queues: [fired.queue])) }
+        if let fired { hub.publish(.jobsAvailable(queues: [fired.queue])) }
         return fired
     }
 }

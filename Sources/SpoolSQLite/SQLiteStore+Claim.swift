@@ -9,68 +9,57 @@ extension SQLiteStore {
         return try await write { db in try SQLiteStore.claim(params, now: now, db: db) }
     }
 
-    /// Promotes due jobs, then walks waiting jobs in policy order, page by page, keeping those
+    /// Promotes due jobs, then walks waiting jobs in policy order (``ClaimScan``), keeping those
     /// the filter takes and the quotas admit, until the limit is reached or no job is left.
     static func claim(_ params: ClaimParams, now: Date, db: Database) throws -> [Job] {
         let nowMicros = SQLiteRows.micros(now)
         try db.cachedStatement(sql: "UPDATE jobs SET state = 'available' WHERE state IN ('scheduled', 'retryable') AND run_at <= ?")
             .execute(arguments: [nowMicros])
         let paused = try String.fetchAll(db.cachedStatement(sql: "SELECT name FROM queues WHERE paused = 1"))
-        var ledger = try quotaLedger(db)
+        let ledger = try quotaLedger(db)
 
         var conditions = ["state = 'available'"]
-        var fixed: [(any DatabaseValueConvertible)?] = []
+        var arguments: [String] = []
         if let queues = params.queues {
             conditions.append("queue IN (\(placeholders(queues.count)))")
-            fixed += queues
+            arguments += queues
         }
         if !paused.isEmpty {
             conditions.append("queue NOT IN (\(placeholders(paused.count)))")
-            fixed += paused
+            arguments += paused
         }
         let filled = ledger?.filled.sorted() ?? []
         if !filled.isEmpty {
             conditions.append("(quotas IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(jobs.quotas) WHERE value IN (\(placeholders(filled.count)))))")
-            fixed += filled
+            arguments += filled
         }
-        let byPriority = params.policy == .priority
-        let order = byPriority ? "priority, run_at, seq" : "run_at, seq"
-        let pageSize = params.filter.isUnfiltered && ledger == nil ? params.limit : max(params.limit * 4, 64)
-        let firstSQL = "SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ?"
-        let nextSQL = "SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) AND (\(order)) > (\(byPriority ? "?, ?, ?" : "?, ?")) ORDER BY \(order) LIMIT ?"
-
-        var chosen: [(job: Job, seq: Int64, held: [String])] = []
-        var cursor: [(any DatabaseValueConvertible)?]? = nil
-        scan: while chosen.count < params.limit {
-            let statement = try db.cachedStatement(sql: cursor == nil ? firstSQL : nextSQL)
-            let rows = try Row.fetchAll(statement, arguments: StatementArguments(fixed + (cursor ?? []) + [pageSize]))
-            for row in rows {
-                let job = try SQLiteRows.job(row)
-                let seq: Int64 = row[21]
-                cursor = byPriority ? [job.priority, SQLiteRows.micros(job.runAt), seq] : [SQLiteRows.micros(job.runAt), seq]
-                guard params.filter.matches(job) else { continue }
-                var held: [String] = []
-                if !job.quotas.isEmpty, ledger != nil {
-                    guard let admitted = ledger!.admit(job.quotas) else { continue }
-                    held = admitted
-                }
-                chosen.append((job, seq, held))
-                if chosen.count == params.limit { break scan }
-            }
-            if rows.count < pageSize { break }
+        var scan = ClaimScan(limit: params.limit, filter: params.filter, ledger: ledger)
+        if params.policy == .priority {
+            // Jobs of the default priority are indexed in FIFO order only; the rest by priority too.
+            try scan.walk(db, conditions: conditions + ["priority != 0", "priority < 0"], arguments: arguments, order: .priority)
+            try scan.walk(db, conditions: conditions + ["priority = 0"], arguments: arguments, order: .fifo)
+            try scan.walk(db, conditions: conditions + ["priority != 0", "priority > 0"], arguments: arguments, order: .priority)
+        } else {
+            try scan.walk(db, conditions: conditions, arguments: arguments, order: .fifo)
         }
+        let chosen = scan.chosen
         guard !chosen.isEmpty else { return [] }
 
         let lease = SQLiteRows.truncate(now.addingTimeInterval(params.lease.seconds))
+        let leaseMicros = SQLiteRows.micros(lease)
         let dispatcher = SQLiteRows.uuid(params.dispatcher)
-        let update = try db.cachedStatement(sql: """
+        let update = BoundStatement(try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'running', attempt = attempt + 1, started_at = ?, dispatcher = ?, lease_until = ?,
                             cancel_requested = 0
             WHERE seq = ?
-            """)
+            """), in: db)
         let hold = try db.cachedStatement(sql: "INSERT INTO quota_holders (quota, job_id) VALUES (?, ?)")
         return try chosen.map { entry in
-            try update.execute(arguments: [nowMicros, dispatcher, SQLiteRows.micros(lease), entry.seq])
+            update.bind(1, nowMicros)
+            update.bind(2, dispatcher)
+            update.bind(3, leaseMicros)
+            update.bind(4, entry.seq)
+            try update.execute()
             for name in entry.held { try hold.execute(arguments: [name, entry.job.id.description]) }
             var job = entry.job
             job.claim(by: params.dispatcher, now: now, leaseUntil: lease)
@@ -97,26 +86,35 @@ extension SQLiteStore {
     }
 
     public func finish(_ finishes: [Finish], now: Date) async throws -> [Bool] {
+        try await finishAndClaim(finishes, claims: [], now: now).applied
+    }
+
+    /// Records the finishes and runs the claims in one transaction.
+    public func finishAndClaim(_ finishes: [Finish], claims: [ClaimParams], now: Date) async throws -> (applied: [Bool], claimed: [[Job]]) {
         let now = SQLiteRows.truncate(now)
         let limits = self.limits
-        let (applied, followUpQueues) = try await write { db in
-            try SQLiteStore.finish(finishes, now: now, limits: limits, db: db)
+        let (applied, followUpQueues, claimed) = try await write { db in
+            let (applied, followUpQueues) = try SQLiteStore.finish(finishes, now: now, limits: limits, db: db)
+            let claimed = try claims.map { params in
+                params.limit > 0 ? try SQLiteStore.claim(params, now: SQLiteRows.truncate(params.now), db: db) : []
+            }
+            return (applied, followUpQueues, claimed)
         }
-        if events.hasSubscribers {
+        if hub.hasSubscribers {
             var finished: [JobID: JobState] = [:]
             for (finish, didApply) in zip(finishes, applied) where didApply { finished[finish.id] = finish.outcome.state(now: now) }
-            if !finished.isEmpty { events.publish(.jobsFinished(finished)) }
-            if !followUpQueues.isEmpty { events.publish(.jobsAvailable(queues: followUpQueues)) }
+            if !finished.isEmpty { hub.publish(.jobsFinished(finished)) }
+            if !followUpQueues.isEmpty { hub.publish(.jobsAvailable(queues: followUpQueues)) }
         }
-        return applied
+        return (applied, claimed)
     }
 
     static func finish(_ finishes: [Finish], now: Date, limits: JobLimits, db: Database) throws -> ([Bool], [String]) {
         let nowMicros = SQLiteRows.micros(now)
-        let complete = try db.cachedStatement(sql: """
+        let complete = BoundStatement(try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'completed', result = ?, finished_at = ?, lease_until = NULL, cancel_requested = 0
             WHERE id = ? AND state = 'running' AND dispatcher = ?
-            """)
+            """), in: db)
         let fail = try db.cachedStatement(sql: """
             UPDATE jobs SET state = ?, run_at = COALESCE(?, run_at), finished_at = ?, lease_until = NULL, cancel_requested = 0,
                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
@@ -131,11 +129,18 @@ extension SQLiteStore {
         var applied: [Bool] = []
         applied.reserveCapacity(finishes.count)
         var followUpQueues: Set<String> = []
+        var holders: [UUID: String] = [:]
         for finish in finishes {
-            let id = finish.id.description, holder = SQLiteRows.uuid(finish.dispatcher)
+            let id = finish.id.description
+            let holder = holders[finish.dispatcher] ?? SQLiteRows.uuid(finish.dispatcher)
+            holders[finish.dispatcher] = holder
             switch finish.outcome {
             case .completed(let result, let followUps):
-                try complete.execute(arguments: [result?.text, nowMicros, id, holder])
+                complete.bind(1, result?.text)
+                complete.bind(2, nowMicros)
+                complete.bind(3, finish.id)
+                complete.bind(4, holder)
+                try complete.execute()
                 if db.changesCount == 1, !followUps.isEmpty {
                     do {
                         for new in followUps { try new.validate(limits) }
@@ -188,6 +193,6 @@ extension SQLiteStore {
             }
             return queues
         }
-        if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
+        if !queues.isEmpty { hub.publish(.jobsAvailable(queues: queues.sorted())) }
     }
 }

@@ -8,7 +8,7 @@ extension SQLiteStore {
         let now = SQLiteRows.truncate(now)
         let results = try await write { db in try SQLiteStore.insert(jobs, now: now, db: db) }
         let queues = Set(results.lazy.filter { $0.inserted && $0.job.state == .available }.map(\.job.queue))
-        if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
+        if !queues.isEmpty { hub.publish(.jobsAvailable(queues: queues.sorted())) }
         return results
     }
 
@@ -19,15 +19,16 @@ extension SQLiteStore {
                 if let unknown = job.quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
             }
         }
-        let statement = try db.cachedStatement(sql: """
+        let statement = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO jobs (id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at,
                               quotas, tags, unique_key, timeout_ms)
             VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
-            """)
+            """), in: db)
         var random = SeededRandom()
         var results: [InsertResult] = []
         results.reserveCapacity(jobs.count)
         var keyed: [String: Job] = [:]
+        let nowMicros = SQLiteRows.micros(now)
         for new in jobs {
             if let key = new.uniqueKey {
                 if let existing = try keyed[key] ?? existingJob(uniqueKey: key, db: db) {
@@ -36,12 +37,22 @@ extension SQLiteStore {
                 }
             }
             var job = Job(new: new, id: JobID.make(at: now, using: &random), now: now)
-            job.runAt = SQLiteRows.truncate(job.runAt)
-            try statement.execute(arguments: [
-                job.id.description, job.queue, job.name, job.payload.text, job.state.rawValue, job.priority,
-                job.maxAttempts, SQLiteRows.micros(job.runAt), SQLiteRows.micros(now), SQLiteRows.text(job.quotas),
-                SQLiteRows.text(job.tags), job.uniqueKey, job.timeout.map { Int64($0.seconds * 1000) },
-            ])
+            let runAt = new.runAt.map(SQLiteRows.micros) ?? nowMicros
+            if new.runAt != nil { job.runAt = SQLiteRows.date(runAt) }
+            statement.bind(1, job.id)
+            statement.bind(2, job.queue)
+            statement.bind(3, job.name)
+            statement.bind(4, job.payload.text)
+            statement.bind(5, job.state.rawValue)
+            statement.bind(6, job.priority)
+            statement.bind(7, job.maxAttempts)
+            statement.bind(8, runAt)
+            statement.bind(9, nowMicros)
+            statement.bind(10, SQLiteRows.text(job.quotas))
+            statement.bind(11, SQLiteRows.text(job.tags))
+            statement.bind(12, job.uniqueKey)
+            statement.bind(13, job.timeout.map { Int64($0.seconds * 1000) })
+            try statement.execute()
             if let key = job.uniqueKey { keyed[key] = job }
             results.append(InsertResult(job: job, inserted: true))
         }
@@ -104,8 +115,8 @@ extension SQLiteStore {
             return job
         }
         switch job.state {
-        case .running: events.publish(.cancelRequested(id))
-        case .cancelled: events.publish(.jobsFinished([id: .cancelled]))
+        case .running: hub.publish(.cancelRequested(id))
+        case .cancelled: hub.publish(.jobsFinished([id: .cancelled]))
         default: break
         }
         return job
@@ -122,7 +133,7 @@ extension SQLiteStore {
                 """, arguments: [SQLiteRows.micros(now), job.maxAttempts, id.description])
             return job
         }
-        events.publish(.jobsAvailable(queues: [job.queue]))
+        hub.publish(.jobsAvailable(queues: [job.queue]))
         return job
     }
 

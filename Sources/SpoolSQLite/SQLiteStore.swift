@@ -20,10 +20,20 @@ public final class SQLiteStore: JobStore {
     /// The durability of commits.
     public let durability: Durability
     public let limits: JobLimits
-    public let events = StoreEvents()
 
+    /// In-process notifications of what this store committed. Subscribing also wakes on
+    /// commits by other processes sharing the file (watched with inotify on Linux), announced
+    /// as `jobsAvailable` for every queue.
+    public var events: StoreEvents {
+        watcher.start()
+        return hub
+    }
+
+    let hub = StoreEvents()
     let pool: DatabasePool
     let writer: WriteBatcher
+    private let watcher: ChangeWatcher
+    private let checkpointer: Checkpointer
 
     /// Opens (creating when missing) the store at `path` and brings its schema up to date.
     ///
@@ -40,10 +50,22 @@ public final class SQLiteStore: JobStore {
         configuration.label = "spool"
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            try db.execute(sql: """
+                PRAGMA synchronous = \(synchronous);
+                PRAGMA cache_size = -16384;
+                PRAGMA mmap_size = 268435456;
+                PRAGMA wal_autocheckpoint = \(Checkpointer.fallbackPages)
+                """)
         }
         pool = try SQLiteStore.openPool(path: path, configuration: configuration)
-        writer = WriteBatcher(writer: pool)
+        checkpointer = Checkpointer(path: path, synchronous: synchronous)
+        writer = WriteBatcher(writer: pool, checkpointer: checkpointer)
+        watcher = ChangeWatcher(storePath: path, events: hub)
+    }
+
+    deinit {
+        watcher.stop()
+        checkpointer.stop()
     }
 
     /// Waits for another process's write lock in short, even steps (0.1 ms growing to 1 ms, about

@@ -27,7 +27,7 @@ public final class TableQueue: Transport {
                 try insert.execute(arguments: [destination, message.id, headers, Data(message.body), now])
             }
         }
-        store.events.publish(.messagesPublished(destination: destination))
+        store.hub.publish(.messagesPublished(destination: destination))
     }
 
     public func receive(from destination: String, limit: Int, wait: Duration, visibility: Duration) async throws -> [TransportDelivery] {
@@ -113,7 +113,7 @@ public final class TableQueue: Transport {
                 """, arguments: [target, headersText, now, seq, deliveries])
             try Self.requireSettled(db, delivery)
         }
-        store.events.publish(.messagesPublished(destination: target))
+        store.hub.publish(.messagesPublished(destination: target))
     }
 
     public func close() async throws {

@@ -5,8 +5,9 @@ import Foundation
 ///
 /// Foundation's `Process` passes on the test runner's blocked signals; RabbitMQ's start script then
 /// never sees its node exit (SIGCHLD stays blocked) and ignores SIGTERM, so the helper spawns itself.
-struct ChildProcess: Sendable {
-    let pid: pid_t
+public struct ChildProcess: Sendable {
+    /// The child's process id.
+    public let pid: pid_t
 
     private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
 
@@ -17,7 +18,7 @@ struct ChildProcess: Sendable {
     }()
 
     /// Starts `executable` with stdin from /dev/null and stdout and stderr appended to `outputPath`.
-    static func spawn(_ executable: String, _ arguments: [String], environment: [String: String],
+    public static func spawn(_ executable: String, _ arguments: [String], environment: [String: String],
                       outputPath: String) throws -> ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -49,13 +50,13 @@ struct ChildProcess: Sendable {
     }
 
     /// Whether the process is still running (reaps it when it has exited).
-    var isRunning: Bool {
+    public var isRunning: Bool {
         var status: Int32 = 0
         return waitpid(pid, &status, WNOHANG) == 0
     }
 
     /// Waits for the process to exit and returns its exit status.
-    func waitForExit() async -> Int32 {
+    public func waitForExit() async -> Int32 {
         let pid = pid
         return await Task.detached {
             var status: Int32 = 0
@@ -65,7 +66,7 @@ struct ChildProcess: Sendable {
     }
 
     /// Blocking variant of ``waitForExit()`` for process-exit handlers.
-    func waitForExitBlocking() {
+    public func waitForExitBlocking() {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
     }

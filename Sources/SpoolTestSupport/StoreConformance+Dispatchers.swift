@@ -18,6 +18,19 @@ extension StoreConformance {
             try expectEqual(info[0].state, .active, "active")
             try expectEqual(info[0].lastPingAt, t0.addingTimeInterval(8), "last ping")
         },
+        StoreConformanceCase("a ping renews only the jobs the dispatcher says it holds; one it never learned it claimed expires") { store in
+            _ = try await register(store)
+            let known = try await put(store)
+            let unknown = try await put(store)
+            _ = try await claim(store, limit: 2, lease: .seconds(10))
+            let reply = try await store.ping(Ping(dispatcher: dispatcherA, agents: [], now: t0.addingTimeInterval(8), lease: .seconds(10)),
+                                             holding: [known.id])
+            try expectEqual(reply.lost, [], "nothing it holds is lost")
+            try expectEqual(try await fetch(store, known.id).leaseExpiresAt, t0.addingTimeInterval(18), "renewed")
+            try expectEqual(try await fetch(store, unknown.id).leaseExpiresAt, t0.addingTimeInterval(10), "not renewed")
+            let rescued = try await store.rescue(deadBefore: t0, now: t0.addingTimeInterval(12))
+            try expectEqual(rescued.map(\.id), [unknown.id], "the job whose claim its dispatcher never saw is rescued")
+        },
         StoreConformanceCase("a dead dispatcher's jobs are rescued by another, or discarded when out of attempts") { store in
             _ = try await register(store, dispatcherA)
             _ = try await register(store, dispatcherB)

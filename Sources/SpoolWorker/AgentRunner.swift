@@ -6,11 +6,23 @@ import Synchronization
 /// Runs one agent of a dispatcher: claims up to its free capacity, runs each job in its own
 /// task, records outcomes through the completer, and keeps its recent completed jobs. Claims
 /// wait until a quarter of the slots are free (or the agent is idle), so each takes a batch.
+/// While its queue has a backlog, the completer claims the slots that finishing jobs free in
+/// the same store call that records them; slots being claimed are reserved, so the two never
+/// hand out the same slot.
 final class AgentRunner: Sendable {
+    private struct State {
+        var running: [JobID: JobExecution] = [:]
+        var completed: [JobID] = []
+        /// Slots promised to claims in flight.
+        var reserved = 0
+        /// Whether the last claim filled every slot it asked for: more jobs probably wait.
+        var backlog = false
+    }
+
     let spec: AgentSpec
     let wakeup = Wakeup()
     private let runtime: DispatcherRuntime
-    private let state = Mutex<(running: [JobID: JobExecution], completed: [JobID])>(([:], []))
+    private let state = Mutex(State())
 
     init(spec: AgentSpec, runtime: DispatcherRuntime) {
         self.spec = spec
@@ -35,26 +47,58 @@ final class AgentRunner: Sendable {
         let configuration = runtime.configuration
         let batch = max(1, spec.size / 4)
         while !runtime.isStopping {
-            let running = runningCount
-            let free = spec.size - running
+            let free = state.withLock { state -> Int in
+                let free = spec.size - state.running.count - state.reserved
+                guard free >= batch || (free > 0 && state.running.isEmpty) else { return 0 }
+                state.reserved += free
+                return free
+            }
             var mayHaveMore = false
-            if free >= batch || (free > 0 && running == 0) {
+            if free > 0 {
+                var jobs: [Job] = []
                 do {
-                    let jobs = try await runtime.store.claim(ClaimParams(
-                        dispatcher: configuration.id, queues: configuration.queues, limit: free, policy: spec.policy,
-                        filter: spec.filter, now: runtime.now(), lease: configuration.lease))
-                    if !jobs.isEmpty {
-                        runtime.trace.debug("claimed \(jobs.count) jobs", metadata: ["agent": "\(spec.name)"])
-                    }
-                    for job in jobs { start(job) }
-                    mayHaveMore = jobs.count == free
+                    jobs = try await runtime.store.claim(claimParams(limit: free))
                 } catch {
                     runtime.events.error("agent \(spec.name) could not claim jobs: \(error)")
                 }
+                startClaimed(jobs, reserved: free)
+                mayHaveMore = jobs.count == free
             }
-            if mayHaveMore, spec.size - runningCount >= batch { continue }
+            if mayHaveMore, state.withLock({ spec.size - $0.running.count - $0.reserved }) >= batch { continue }
             await wakeup.wait(timeout: configuration.pollInterval)
         }
+    }
+
+    /// Reserves the slots that `finishing` jobs of this agent free, plus any idle ones, for a
+    /// claim made together with their finish; `nil` when the queue seems empty or the
+    /// dispatcher is stopping.
+    func reserveFollowingClaim(finishing: Int) -> ClaimParams? {
+        guard !runtime.isStopping else { return nil }
+        let free = state.withLock { state -> Int in
+            guard state.backlog else { return 0 }
+            let free = spec.size - state.running.count + finishing - state.reserved
+            if free > 0 { state.reserved += free }
+            return free
+        }
+        return free > 0 ? claimParams(limit: free) : nil
+    }
+
+    /// Starts jobs claimed for `reserved` reserved slots and gives the slots back.
+    func startClaimed(_ jobs: [Job], reserved: Int) {
+        if !jobs.isEmpty {
+            runtime.trace.debug("claimed \(jobs.count) jobs", metadata: ["agent": "\(spec.name)"])
+        }
+        for job in jobs { start(job) }
+        state.withLock { state in
+            state.reserved -= reserved
+            state.backlog = jobs.count == reserved
+        }
+    }
+
+    private func claimParams(limit: Int) -> ClaimParams {
+        let configuration = runtime.configuration
+        return ClaimParams(dispatcher: configuration.id, queues: configuration.queues, limit: limit, policy: spec.policy,
+                           filter: spec.filter, now: runtime.now(), lease: configuration.lease)
     }
 
     private func start(_ job: Job) {
@@ -76,8 +120,14 @@ final class AgentRunner: Sendable {
             } else {
                 let outcome = runtime.outcome(of: execution, result)
                 runtime.observe(.jobEnded(job, outcome))
-                let applied = await runtime.completer.finish(Finish(id: job.id, dispatcher: runtime.configuration.id, outcome: outcome))
+                let applied = await runtime.completer.finish(Finish(id: job.id, dispatcher: runtime.configuration.id, outcome: outcome),
+                                                             agent: self)
                 runtime.report(job, outcome: outcome, applied: applied, runSeconds: runSeconds)
+                if applied {
+                    var recorded = job
+                    recorded.finish(outcome, now: runtime.now())
+                    runtime.observe(.jobRecorded(recorded))
+                }
             }
             finished(job.id, completed: !execution.abandoned)
         }

@@ -4,10 +4,17 @@ import SpoolCore
 import Synchronization
 
 /// Batches the ends of attempts: finishes that arrive while a batch is being written go into
-/// the next one. Each caller resumes once its finish is durable.
+/// the next one. Each caller resumes once its finish is durable. Agents with a backlog get the
+/// slots their finishing jobs free filled in the same store call.
 final class Completer: Sendable {
+    private struct Entry {
+        let finish: Finish
+        let agent: AgentRunner
+        let continuation: CheckedContinuation<Bool, Never>
+    }
+
     private struct State {
-        var pending: [(Finish, CheckedContinuation<Bool, Never>)] = []
+        var pending: [Entry] = []
         var flushing = false
     }
 
@@ -22,12 +29,12 @@ final class Completer: Sendable {
         self.logger = logger
     }
 
-    /// Records `finish`; returns whether the store applied it (`false` when the job is no
-    /// longer held by this dispatcher, or the store could not be written).
-    func finish(_ finish: Finish) async -> Bool {
+    /// Records `finish` of a job of `agent`; returns whether the store applied it (`false`
+    /// when the job is no longer held by this dispatcher, or the store could not be written).
+    func finish(_ finish: Finish, agent: AgentRunner) async -> Bool {
         await withCheckedContinuation { continuation in
             let start = state.withLock { state in
-                state.pending.append((finish, continuation))
+                state.pending.append(Entry(finish: finish, agent: agent, continuation: continuation))
                 if state.flushing { return false }
                 state.flushing = true
                 return true
@@ -45,21 +52,27 @@ final class Completer: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            let applied = await write(batch.map(\.0))
-            for (entry, didApply) in zip(batch, applied) { entry.1.resume(returning: didApply) }
+            var finishing: [ObjectIdentifier: (agent: AgentRunner, count: Int)] = [:]
+            for entry in batch { finishing[ObjectIdentifier(entry.agent), default: (entry.agent, 0)].count += 1 }
+            let claims = finishing.values.compactMap { agent, count in
+                agent.reserveFollowingClaim(finishing: count).map { (agent: agent, params: $0) }
+            }
+            let (applied, claimed) = await write(batch.map(\.finish), claims: claims.map(\.params))
+            for (claim, jobs) in zip(claims, claimed) { claim.agent.startClaimed(jobs, reserved: claim.params.limit) }
+            for (entry, didApply) in zip(batch, applied) { entry.continuation.resume(returning: didApply) }
         }
     }
 
-    private func write(_ finishes: [Finish]) async -> [Bool] {
+    private func write(_ finishes: [Finish], claims: [ClaimParams]) async -> (applied: [Bool], claimed: [[Job]]) {
         for attempt in 1...5 {
             do {
-                return try await store.finish(finishes, now: now())
+                return try await store.finishAndClaim(finishes, claims: claims, now: now())
             } catch {
                 logger.error("recording \(finishes.count) finished jobs failed (try \(attempt) of 5): \(error)")
                 try? await Task.sleep(for: .milliseconds(100 * attempt))
             }
         }
         logger.error("gave up recording \(finishes.count) finished jobs; they will be rescued when their leases expire")
-        return Array(repeating: false, count: finishes.count)
+        return (Array(repeating: false, count: finishes.count), Array(repeating: [], count: claims.count))
     }
 }

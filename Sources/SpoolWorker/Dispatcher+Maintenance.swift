@@ -13,9 +13,11 @@ extension Dispatcher {
             }
             let executions = agents.flatMap(\.runningExecutions)
             do {
+                let pingedAt = runtime.now()
                 let reply = try await runtime.store.ping(
-                    Ping(dispatcher: id, agents: agentInfo, now: runtime.now(), lease: configuration.lease),
+                    Ping(dispatcher: id, agents: agentInfo, now: pingedAt, lease: configuration.lease),
                     holding: executions.map(\.job.id))
+                lastPing.withLock { $0 = max($0 ?? pingedAt, pingedAt) }
                 for id in reply.cancelRequested { executions.first { $0.job.id == id }?.requestCancel() }
                 for id in reply.lost where executions.first(where: { $0.job.id == id })?.abandon() == true {
                     runtime.events.warning("job \(id) is held elsewhere now; abandoned it here")
@@ -27,6 +29,10 @@ extension Dispatcher {
     }
 
     /// Declares silent dispatchers dead and rescues their jobs and jobs with expired leases.
+    ///
+    /// Silence is measured from this dispatcher's own last ping, not from the clock: a
+    /// dispatcher whose pings are late (a stalled process, a slow store) never declares itself
+    /// dead, and does not judge others more harshly than it could be judged.
     func rescueLoop() async {
         while !runtime.isStopping {
             do {
@@ -36,8 +42,9 @@ extension Dispatcher {
             }
             guard !runtime.isStopping else { return }
             let now = runtime.now()
+            let alive = min(lastPing.withLock { $0 } ?? now, now)
             do {
-                let rescued = try await runtime.store.rescue(deadBefore: now.addingTimeInterval(-configuration.deadAfter.seconds), now: now)
+                let rescued = try await runtime.store.rescue(deadBefore: alive.addingTimeInterval(-configuration.deadAfter.seconds), now: now)
                 for job in rescued {
                     runtime.metrics.count("spool_jobs_rescued_total", job)
                     runtime.observe(.jobRescued(job))

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import SpoolCore
+import Synchronization
 
 /// One worker process's engine: registers with the store under its persistent UUID, runs its
 /// agents, pings, rescues the jobs of dead dispatchers, fires cron ticks, and shuts down
@@ -17,6 +18,8 @@ public final class Dispatcher: Service, Sendable {
     let runtime: DispatcherRuntime
     let agents: [AgentRunner]
     private let stopped = Wakeup()
+    /// The time this dispatcher last told the store it is alive (registration or a ping).
+    let lastPing = Mutex<Date?>(nil)
 
     /// Creates a dispatcher over `store` running the jobs in `registry`.
     ///
@@ -52,9 +55,11 @@ public final class Dispatcher: Service, Sendable {
     /// Runs until ``stop()`` or a graceful shutdown of the service group.
     public func run() async throws {
         let store = runtime.store, events = runtime.events
+        let registeredAt = runtime.now()
         let rescued = try await store.register(DispatcherRegistration(
             id: id, host: ProcessInfo.processInfo.hostName, pid: Int(ProcessInfo.processInfo.processIdentifier),
-            agents: agentInfo, now: runtime.now()))
+            agents: agentInfo, now: registeredAt))
+        lastPing.withLock { $0 = registeredAt }
         events.info("dispatcher registered", metadata: ["agents": "\(configuration.agents.map(\.description))",
                                                         "queues": "\(configuration.queues?.description ?? "*")"])
         runtime.observe(.registered(id))

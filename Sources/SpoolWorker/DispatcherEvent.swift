@@ -14,10 +14,13 @@ public enum DispatcherEvent: Sendable {
     /// A job's code returned; `outcome` is what will be recorded, `nil` when the dispatcher
     /// gave the job up (shutdown, or it is held elsewhere now).
     case jobEnded(Job, JobOutcome?)
+    /// A job's outcome is durable in the store; the job is as recorded: its new state, result,
+    /// error records and times (the store's own timestamps may differ by the write's latency).
+    case jobRecorded(Job)
     /// A job was rescued from a dead holder (by this dispatcher's rescue or its restart).
     case jobRescued(Job)
 
-    /// A short name of the event: `registered`, `activated`, `deactivated`, `started`, `ended`, `rescued`.
+    /// A short name of the event: `registered`, `activated`, `deactivated`, `started`, `ended`, `recorded`, `rescued`.
     public var name: String {
         switch self {
         case .registered: "registered"
@@ -25,6 +28,7 @@ public enum DispatcherEvent: Sendable {
         case .deactivated: "deactivated"
         case .jobStarted: "started"
         case .jobEnded: "ended"
+        case .jobRecorded: "recorded"
         case .jobRescued: "rescued"
         }
     }

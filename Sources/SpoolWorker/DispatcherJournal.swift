@@ -5,7 +5,8 @@ import Synchronization
 /// Writes a dispatcher's lifecycle events as JSON lines to a file, one unbuffered write per
 /// event, so the record survives even a killed process. Each line holds `at` (microseconds
 /// since 1970), `event`, `dispatcher`, and for job events `job`, `name`, `attempt`, `quotas`
-/// and, when a job ended, `outcome`.
+/// and, when a job ended, `outcome`
+/// (when its outcome was recorded, `state`).
 public final class DispatcherJournal: Sendable {
     private let descriptor: Int32
     private let dispatcher: String
@@ -47,6 +48,9 @@ public final class DispatcherJournal: Sendable {
         case .jobEnded(let job, let outcome):
             describe(job)
             fields["outcome"] = .string(outcome.map { $0.state(now: Date()).rawValue } ?? "abandoned")
+        case .jobRecorded(let job):
+            describe(job)
+            fields["state"] = .string(job.state.rawValue)
         }
         let line = Array((JSONValue.object(fields).compactText + "\n").utf8)
         lock.withLock { _ in

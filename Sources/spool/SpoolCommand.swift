@@ -8,8 +8,8 @@ struct SpoolCommand: AsyncParsableCommand {
         abstract: "Spool: durable background jobs with an embedded store.",
         discussion: "Every command takes --store URL (or SPOOL_STORE; default sqlite:spool.db) and --json.",
         subcommands: [
-            WorkerCommand.self, EnqueueCommand.self, CallCommand.self, JobsCommand.self, QueuesCommand.self,
-            QuotasCommand.self, DispatchersCommand.self, DemoCommand.self, BenchCommand.self, AMQPCommand.self,
+            ServeCommand.self, WorkerCommand.self, EnqueueCommand.self, CallCommand.self, JobsCommand.self, QueuesCommand.self,
+            QuotasCommand.self, DispatchersCommand.self, StatusCommand.self, DemoCommand.self, BenchCommand.self, AMQPCommand.self,
         ]
     )
 }

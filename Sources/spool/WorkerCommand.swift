@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import SpoolCore
 import SpoolWorker
@@ -70,6 +71,27 @@ struct DispatcherOptions: ParsableArguments {
     }
 }
 
+extension DispatcherOptions {
+    /// The dispatcher these options describe on `store`, running the built-in jobs, with its UUID
+    /// from `--uuid-file` (or beside the store), its journal if asked for, and `observer` too.
+    func makeDispatcher(store: any JobStore, storeOptions: StoreOptions, observer: DispatcherObserver? = nil,
+                        metrics: (any MetricsFactory)? = nil) throws -> Dispatcher {
+        let path = try uuidFile ?? DispatcherIdentity.path(dataDirectory: storeOptions.dataDirectory())
+        let configuration = try configuration(id: try DispatcherIdentity.load(path: path))
+        let registry = JobRegistry()
+        BuiltinJobs.register(into: registry)
+        let journal = try journal.map { try DispatcherJournal(path: $0, dispatcher: configuration.id) }
+        let observers: [DispatcherObserver] = [journal?.observer, observer].compactMap { $0 }
+        var combined: DispatcherObserver?
+        if !observers.isEmpty {
+            combined = { event in
+                for each in observers { each(event) }
+            }
+        }
+        return Dispatcher(store: store, registry: registry, configuration: configuration, observer: combined, metrics: metrics)
+    }
+}
+
 /// `spool worker`: runs a dispatcher until SIGTERM or SIGINT.
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,15 +103,9 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         options.bootstrapLogging(default: .info)
         try await reportingErrors {
-            let store = try await options.open()
-            let path = try dispatcher.uuidFile ?? DispatcherIdentity.path(dataDirectory: options.dataDirectory())
-            let configuration = try dispatcher.configuration(id: try DispatcherIdentity.load(path: path))
-            let registry = JobRegistry()
-            BuiltinJobs.register(into: registry)
-            let journal = try dispatcher.journal.map { try DispatcherJournal(path: $0, dispatcher: configuration.id) }
-            let engine = Dispatcher(store: store, registry: registry, configuration: configuration, observer: journal?.observer)
+            let engine = try dispatcher.makeDispatcher(store: try await options.open(), storeOptions: options)
             let logger = Logger(label: "spool.events")
-            logger.notice("spool worker \(configuration.id.uuidString.lowercased()) on \(options.storeURL)")
+            logger.notice("spool worker \(engine.id.uuidString.lowercased()) on \(options.storeURL)")
             let group = ServiceGroup(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
         }

@@ -17,9 +17,14 @@ enum PostgresTestDatabase {
 
     /// A store in a new schema with a random name.
     static func freshStore() async throws -> PostgresStore {
+        try await PostgresStore(url: try await freshURL().url, maximumConnections: 4)
+    }
+
+    /// The URL of a new schema with a random name, and the name.
+    static func freshURL() async throws -> (url: String, schema: String) {
         let (server, database) = try await get()
         let schema = "spool_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-        return try await PostgresStore(url: server.url(database: database, schema: String(schema)), maximumConnections: 4)
+        return (server.url(database: database, schema: String(schema)), String(schema))
     }
 }
 

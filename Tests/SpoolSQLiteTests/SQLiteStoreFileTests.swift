@@ -56,6 +56,30 @@ struct SQLiteStoreFileTests {
         #expect(try await store.job(job.id)?.name == "kept")
     }
 
+    @Test("a store written before the priority index changed migrates, keeping its jobs and their priority order")
+    func priorityIndexMigration() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let first = try SQLiteStore(path: path)
+        let old = try await first.insert([5, 0, -2, 0, 3].map { NewJob(name: "p\($0)", priority: $0) }, now: Date()).map(\.job)
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: """
+                DELETE FROM spool_migrations WHERE id = '3-priority-index';
+                DROP INDEX jobs_available_priority;
+                CREATE INDEX jobs_available_priority ON jobs(priority, run_at, seq) WHERE state = 'available';
+                """)
+        }
+        let store = try SQLiteStore(path: path)
+        let index = try await queue.read { db in
+            try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'jobs_available_priority'")
+        }
+        #expect(index?.contains("priority != 0") == true)
+        let claimed = try await store.claim(ClaimParams(dispatcher: UUID(), limit: 5, policy: .priority, now: Date()))
+        #expect(claimed.map(\.name) == ["p-2", "p0", "p0", "p3", "p5"])
+        #expect(claimed.filter { $0.priority == 0 }.map(\.id) == old.filter { $0.priority == 0 }.map(\.id), "enqueue order within a priority")
+    }
+
     @Test("reopening a store keeps its jobs", arguments: Durability.allCases)
     func reopen(durability: Durability) async throws {
         let directory = try TemporaryDirectory()
@@ -120,5 +144,30 @@ struct SQLiteConcurrencyTests {
             if jobs.isEmpty { return claimed }
             claimed += jobs.map(\.id)
         }
+    }
+}
+
+@Suite("SQLite store wake-ups across connections")
+struct SQLiteWakeTests {
+    @Test("a subscriber hears of jobs committed through another store instance on the same file, as from another process")
+    func otherWriterWakes() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let listener = try SQLiteStore(path: path)
+        let writer = try SQLiteStore(path: path)
+        let events = listener.events.subscribe()
+        let heard = Task {
+            for await event in events {
+                if case .jobsAvailable = event { return true }
+            }
+            return false
+        }
+        let stopWaiting = Task {
+            try await Task.sleep(for: .seconds(30))
+            heard.cancel()
+        }
+        _ = try await writer.insert([NewJob(name: "spool.noop")], now: Date())
+        #expect(await heard.value, "no wake-up within 30 seconds of another connection's commit")
+        stopWaiting.cancel()
     }
 }

@@ -44,7 +44,7 @@ struct DispatcherCoordinationTests {
             let mail = try await harness.client.enqueue(NewJob(name: "mail.send"))
             let other = try await harness.client.enqueue(NewJob(name: BuiltinJobs.noop))
             let elsewhere = try await harness.client.enqueue(NewJob(name: "mail.send", queue: "bulk"))
-            let done = try await harness.client.wait(for: mail.id, timeout: .seconds(10))
+            let done = try await harness.client.wait(for: mail.id, timeout: .seconds(60))
             try await Task.sleep(for: .milliseconds(300))
             return (done, try await harness.store.job(other.id)!, try await harness.store.job(elsewhere.id)!, dispatcher.agentInfo)
         }
@@ -63,7 +63,7 @@ struct DispatcherCoordinationTests {
             var ids: [JobID] = []
             for _ in 0..<5 {
                 let job = try await harness.client.enqueue(NewJob(name: BuiltinJobs.noop))
-                _ = try await harness.client.wait(for: job.id, timeout: .seconds(10))
+                _ = try await harness.client.wait(for: job.id, timeout: .seconds(60))
                 ids.append(job.id)
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -82,7 +82,7 @@ struct DispatcherCoordinationTests {
             try await Task.sleep(for: .milliseconds(400))
             #expect(try await harness.store.job(job.id)?.state == .available)
             try await harness.store.setPaused("default", paused: false)
-            return try await harness.client.wait(for: job.id, timeout: .seconds(10))
+            return try await harness.client.wait(for: job.id, timeout: .seconds(60))
         }
         #expect(job.state == .completed)
     }
@@ -161,6 +161,37 @@ struct DispatcherCoordinationTests {
         #expect(done.attempt == 2)
         #expect(done.errors.map(\.type) == ["rescued"])
         #expect(try await harness.store.dispatchers().first { $0.id == ghost }?.state == .dead)
+    }
+
+    @Test("a dispatcher whose pings are late never declares itself dead")
+    func neverDeclaresItselfDead() async throws {
+        let harness = try WorkerHarness()
+        let store = PingHoldingStore(harness.store)
+        let started = Gate(), release = Gate()
+        harness.registry.register(name: "test.held") { _, _ in
+            started.open()
+            await release.wait()
+            return nil
+        }
+        let configuration = harness.configuration { $0.deadAfter = .milliseconds(300) }
+        let dispatcher = Dispatcher(store: store, registry: harness.registry, configuration: configuration)
+        let running = Task { try await dispatcher.run() }
+        let job = try await harness.client.enqueue(NewJob(name: "test.held"))
+        await started.wait()
+        // Pings wait while the rescue pass keeps running: several dead-after periods go by
+        // without a ping from this dispatcher, which must not take itself for dead.
+        try await Task.sleep(for: .seconds(2))
+        let held = try #require(try await harness.store.job(job.id))
+        #expect(held.state == .running)
+        #expect(held.attempt == 1)
+        #expect(try await harness.store.dispatchers().first { $0.id == configuration.id }?.state == .active)
+        store.held.open()
+        release.open()
+        let done = try await harness.client.wait(for: job.id, timeout: .seconds(60))
+        #expect(done.state == .completed)
+        #expect(done.attempt == 1)
+        dispatcher.stop()
+        try await running.value
     }
 }
 

@@ -19,7 +19,7 @@ struct DispatcherJobTests {
             Reply(text: "hello \(arguments.name)", attempt: context.job.attempt)
         }
         let reply = try await harness.withDispatcher { _ in
-            try await harness.client.call(.greet, Greeting(name: "ada"), returning: Reply.self, timeout: .seconds(10))
+            try await harness.client.call(.greet, Greeting(name: "ada"), returning: Reply.self, timeout: .seconds(60))
         }
         #expect(reply == Reply(text: "hello ada", attempt: 1))
     }
@@ -29,7 +29,7 @@ struct DispatcherJobTests {
         let harness = try WorkerHarness()
         let job = try await harness.withDispatcher { _ in
             let job = try await harness.client.enqueue(NewJob(name: BuiltinJobs.echo, payload: #"{"x":[1,"two"]}"#))
-            return try await harness.client.wait(for: job.id, timeout: .seconds(10))
+            return try await harness.client.wait(for: job.id, timeout: .seconds(60))
         }
         #expect(job.state == .completed)
         #expect(job.result?.value == JSONValue.object(["x": .array([.number(1), .string("two")])]))
@@ -40,7 +40,7 @@ struct DispatcherJobTests {
         let harness = try WorkerHarness()
         let job = try await harness.withDispatcher { _ in
             let job = try await harness.client.enqueue(NewJob(name: BuiltinJobs.fail, payload: #"{"times":2,"message":"flaky"}"#))
-            return try await harness.client.wait(for: job.id, timeout: .seconds(10))
+            return try await harness.client.wait(for: job.id, timeout: .seconds(60))
         }
         #expect(job.state == .completed)
         #expect(job.attempt == 3)
@@ -56,8 +56,8 @@ struct DispatcherJobTests {
         let (spent, fatal) = try await harness.withDispatcher { _ in
             let spent = try await harness.client.enqueue(NewJob(name: BuiltinJobs.fail, maxAttempts: 2))
             let fatal = try await harness.client.enqueue(NewJob(name: "test.fatal"))
-            return (try await harness.client.wait(for: spent.id, timeout: .seconds(10)),
-                    try await harness.client.wait(for: fatal.id, timeout: .seconds(10)))
+            return (try await harness.client.wait(for: spent.id, timeout: .seconds(60)),
+                    try await harness.client.wait(for: fatal.id, timeout: .seconds(60)))
         }
         #expect(spent.state == .discarded && spent.attempt == 2 && spent.errors.count == 2)
         #expect(fatal.state == .discarded && fatal.attempt == 1)
@@ -76,8 +76,8 @@ struct DispatcherJobTests {
         let (hung, after) = try await harness.withDispatcher(harness.configuration { $0.agents = [AgentSpec(name: "main", size: 1)] }) { _ in
             let hung = try await harness.client.enqueue(NewJob(name: "test.hang", maxAttempts: 1, timeout: .milliseconds(200)))
             let after = try await harness.client.enqueue(NewJob(name: BuiltinJobs.noop))
-            return (try await harness.client.wait(for: hung.id, timeout: .seconds(10)),
-                    try await harness.client.wait(for: after.id, timeout: .seconds(10)))
+            return (try await harness.client.wait(for: hung.id, timeout: .seconds(60)),
+                    try await harness.client.wait(for: after.id, timeout: .seconds(60)))
         }
         #expect(hung.state == .discarded)
         #expect(hung.errors.map(\.type) == ["timeout"])
@@ -91,8 +91,8 @@ struct DispatcherJobTests {
         let (unknown, fine) = try await harness.withDispatcher { _ in
             let unknown = try await harness.client.enqueue(NewJob(name: "no.such.job", maxAttempts: 1))
             let fine = try await harness.client.enqueue(NewJob(name: BuiltinJobs.noop))
-            return (try await harness.client.wait(for: unknown.id, timeout: .seconds(10)),
-                    try await harness.client.wait(for: fine.id, timeout: .seconds(10)))
+            return (try await harness.client.wait(for: unknown.id, timeout: .seconds(60)),
+                    try await harness.client.wait(for: fine.id, timeout: .seconds(60)))
         }
         #expect(unknown.state == .discarded)
         #expect(unknown.errors.first?.type == "unknown_job")
@@ -113,7 +113,7 @@ struct DispatcherJobTests {
             let job = try await harness.client.enqueue(NewJob(name: "test.long"))
             await started.wait()
             _ = try await harness.store.cancel(job.id, now: Date())
-            return try await harness.client.wait(for: job.id, timeout: .seconds(10))
+            return try await harness.client.wait(for: job.id, timeout: .seconds(60))
         }
         #expect(job.state == .cancelled)
         #expect(job.errors.map(\.type) == ["cancelled"])
@@ -128,9 +128,9 @@ struct DispatcherJobTests {
         }
         let child = try await harness.withDispatcher { _ in
             let parent = try await harness.client.enqueue(NewJob(name: "test.parent"))
-            _ = try await harness.client.wait(for: parent.id, timeout: .seconds(10))
+            _ = try await harness.client.wait(for: parent.id, timeout: .seconds(60))
             let child = try await harness.store.jobs(JobQuery(name: BuiltinJobs.echo)).jobs.first
-            return try await harness.client.wait(for: try #require(child).id, timeout: .seconds(10))
+            return try await harness.client.wait(for: try #require(child).id, timeout: .seconds(60))
         }
         #expect(child.state == .completed)
         #expect(child.tags == ["child"])

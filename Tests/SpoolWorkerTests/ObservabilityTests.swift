@@ -18,7 +18,7 @@ struct ObservabilityTests {
         let ok = try await harness.client.enqueue(NewJob(name: BuiltinJobs.noop, queue: "mail"))
         let flaky = try await harness.client.enqueue(NewJob(name: BuiltinJobs.fail, payload: #"{"times":1}"#))
         let doomed = try await harness.client.enqueue(NewJob(name: BuiltinJobs.fail, maxAttempts: 1))
-        for id in [ok.id, flaky.id, doomed.id] { _ = try await harness.client.wait(for: id, timeout: .seconds(10)) }
+        for id in [ok.id, flaky.id, doomed.id] { _ = try await harness.client.wait(for: id, timeout: .seconds(60)) }
         dispatcher.stop()
         try await running.value
 

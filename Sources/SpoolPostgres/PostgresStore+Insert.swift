@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SpoolCore
+
+extension PostgresStore {
+    public func insert(_ jobs: [NewJob], now: Date) async throws -> [InsertResult] {
+        for job in jobs { try job.validate(limits) }
+        let now = PostgresRows.truncate(now)
+        let (schema, logger) = (self.schema, self.logger)
+        let results = try await transaction { connection in
+            try await PostgresStore.insert(jobs, now: now, schema: schema, on: connection, logger: logger)
+        }
+        publishAvailable(results)
+        return results
+    }
+
+    /// Enqueues `jobs` on the application's own connection, inside the transaction it has open
+    /// there: the jobs exist if and only if that transaction commits.
+    ///
+    /// The connection must reach the store's database; the jobs go to the store's schema. Run it
+    /// inside a transaction, such as PostgresNIO's `withTransaction` (outside one, the jobs are
+    /// committed at once). Dispatchers learn of the jobs from the NOTIFY this sends, which
+    /// PostgreSQL delivers when the transaction commits, and from their polls.
+    ///
+    /// ```swift
+    /// let store = try await PostgresStore(url: "postgres://app@db.internal/shop?schema=spool")
+    /// try await client.withTransaction(logger: logger) { connection in
+    ///     try await connection.query("INSERT INTO orders (id, total) VALUES (\(orderID), \(total))", logger: logger)
+    ///     try await store.enqueue([NewJob(name: "mail.receipt", payload: try JSONPayload(encoding: Receipt(order: orderID)))],
+    ///                             on: connection)
+    /// }   // a rolled-back order leaves no receipt job behind
+    /// ```
+    ///
+    /// Throws as ``insert(_:now:)`` does (an invalid job or an unknown quota inserts nothing); a
+    /// unique key held by a job that is not finished returns that job with `inserted == false`.
+    @discardableResult
+    public func enqueue(_ jobs: [NewJob], on connection: PostgresConnection, now: Date = Date()) async throws -> [InsertResult] {
+        for job in jobs { try job.validate(limits) }
+        do {
+            return try await PostgresStore.insert(jobs, now: PostgresRows.truncate(now), schema: schema, on: connection, logger: logger)
+        } catch {
+            throw PostgresStore.translate(error, location: location)
+        }
+    }
+
+    /// Announces the queues that gained available jobs.
+    func publishAvailable(_ results: [InsertResult]) {
+        let queues = Set(results.lazy.filter { $0.inserted && $0.job.state == .available }.map(\.job.queue))
+        if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
+    }
+
+    /// Inserts `jobs` on `connection`, inside the caller's transaction, in one statement: the
+    /// quota check, the insert, the lookup of jobs holding the same unique keys and the NOTIFY.
+    /// Nothing is inserted when a job names an unknown quota. A unique key held by a job that
+    /// another transaction committed during the statement costs a second query.
+    static func insert(_ jobs: [NewJob], now: Date, schema: PostgresSchema, on connection: PostgresConnection,
+                       logger: Logger) async throws -> [InsertResult] {
+        guard !jobs.isEmpty else { return [] }
+        var random = SeededRandom()
+        let built = jobs.map { new in
+            var job = Job(new: new, id: JobID.make(at: now, using: &random), now: now)
+            job.runAt = PostgresRows.truncate(job.runAt)
+            return job
+        }
+        let named = Set(jobs.flatMap(\.quotas)).sorted()
+        var binds = PostgresBindings()
+        binds.append(built.map(\.id.description))
+        binds.append(built.map(\.queue))
+        binds.append(built.map(\.name))
+        binds.append(built.map(\.payload.text))
+        binds.append(built.map(\.state.rawValue))
+        binds.append(built.map { Int64($0.priority) })
+        binds.append(built.map { Int64($0.maxAttempts) })
+        binds.append(built.map { PostgresRows.micros($0.runAt) })
+        binds.append(built.map { JSONValue.array($0.quotas.map(JSONValue.string)).compactText })
+        binds.append(built.map { JSONValue.array($0.tags.map(JSONValue.string)).compactText })
+        binds.append(built.map { $0.uniqueKey ?? "" })
+        binds.append(built.map { $0.timeout.map { Int64($0.seconds * 1000) } ?? -1 })
+        binds.append(named)
+        binds.append(PostgresRows.micros(now))
+        binds.append(schema.channel)
+        let rows = try await connection.rows(PostgresQuery(unsafeSQL: insertSQL(schema), binds: binds), logger: logger)
+
+        guard let summary = rows.first else { throw SpoolError(.storeUnavailable, "the insert of \(jobs.count) jobs returned nothing") }
+        let known = Set(try summary[22].decode([String].self))
+        if known.count != named.count {
+            for job in jobs {
+                if let unknown = job.quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
+            }
+        }
+        let inserted = Set(try summary[23].decode([String].self))
+        var holders: [String: Job] = [:]
+        for row in rows {
+            guard try row[0].decode(String?.self) != nil else { continue }
+            let job = try PostgresRows.job(row)
+            if let key = job.uniqueKey { holders[key] = job }
+        }
+        var results: [InsertResult] = []
+        results.reserveCapacity(built.count)
+        var missing: [String] = []
+        for job in built {
+            if inserted.contains(job.id.description) {
+                results.append(InsertResult(job: job, inserted: true))
+                if let key = job.uniqueKey { holders[key] = job }
+            } else if let key = job.uniqueKey {
+                if holders[key] == nil { missing.append(key) }
+                results.append(InsertResult(job: holders[key] ?? job, inserted: false))
+            } else {
+                throw SpoolError(.storeUnavailable, "job \(job.id) was neither inserted nor found by its unique key")
+            }
+        }
+        guard !missing.isEmpty else { return results }
+        for job in try await connection.jobs("""
+            SELECT \(unescaped: PostgresRows.jobColumns) FROM \(unescaped: schema.jobs)
+            WHERE unique_key = ANY(\(missing)) AND state NOT IN ('completed', 'discarded', 'cancelled')
+            """, logger: logger) {
+            if let key = job.uniqueKey { holders[key] = job }
+        }
+        return try zip(built, results).map { job, result in
+            guard !result.inserted, let key = job.uniqueKey else { return result }
+            guard let holder = holders[key] else {
+                throw SpoolError(.storeUnavailable, "job \(job.id) was neither inserted nor found by its unique key")
+            }
+            return InsertResult(job: holder, inserted: false)
+        }
+    }
+
+    /// The statement behind ``insert(_:now:schema:on:logger:)``. Its rows are the jobs that held
+    /// one of the unique keys before it ran (one row of NULLs when none did), each followed by
+    /// the known quotas among those named, the ids inserted, and whether a NOTIFY was sent.
+    private static func insertSQL(_ schema: PostgresSchema) -> String {
+        let unfinished = "state NOT IN ('completed', 'discarded', 'cancelled')"
+        return """
+            WITH input AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+                                     $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[])
+                    WITH ORDINALITY AS t(id, queue, name, payload, state, priority, max_attempts, run_at, quotas, tags,
+                                         unique_key, timeout_ms, ord)
+            ),
+            known AS (
+                SELECT coalesce(array_agg(name), '{}') AS names FROM \(schema.quotas) WHERE name = ANY($13::text[])
+            ),
+            inserted AS (
+                INSERT INTO \(schema.jobs) (id, queue, name, payload, state, priority, attempt, max_attempts, run_at,
+                                            created_at, quotas, tags, unique_key, timeout_ms)
+                SELECT id, queue, name, payload, state, priority, 0, max_attempts, run_at, $14,
+                       CASE WHEN quotas = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(quotas::json)) END,
+                       CASE WHEN tags = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(tags::json)) END,
+                       NULLIF(unique_key, ''), NULLIF(timeout_ms, -1)
+                FROM input WHERE (SELECT cardinality(names) FROM known) = cardinality($13::text[])
+                ORDER BY ord
+                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND \(unfinished) DO NOTHING
+                RETURNING id, queue, state
+            ),
+            notified AS (
+                SELECT pg_notify($15, string_agg(DISTINCT queue, E'\\n' ORDER BY queue)) FROM inserted
+                WHERE state = 'available' HAVING count(*) > 0
+            ),
+            summary AS (
+                SELECT (SELECT names FROM known) AS known, (SELECT coalesce(array_agg(id), '{}') FROM inserted) AS ids,
+                       (SELECT count(*) FROM notified) AS notified
+            )
+            SELECT \(PostgresRows.jobColumns(of: "holder")), summary.known, summary.ids, summary.notified
+            FROM summary LEFT JOIN \(schema.jobs) holder
+                ON holder.unique_key IN (SELECT unique_key FROM input WHERE unique_key <> '') AND holder.\(unfinished)
+            """
+    }
+}

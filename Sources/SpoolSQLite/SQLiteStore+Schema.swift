@@ -1,0 +1,9 @@
+import GRDB
+import SpoolCore
+
+extension SQLiteStore: SchemaVersioned {
+    public func schemaStatus() async throws -> SchemaStatus {
+        let applied = try read { db in try String.fetchAll(db, sql: "SELECT id FROM spool_migrations ORDER BY id") }
+        return SchemaStatus(known: SQLiteSchema.migrations.map(\.id), applied: applied)
+    }
+}

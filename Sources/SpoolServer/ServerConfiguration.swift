@@ -1,0 +1,81 @@
+import Foundation
+import SpoolCore
+
+/// How `spool serve` listens and what it accepts.
+public struct ServerConfiguration: Sendable {
+    /// The address to bind: a host name or IP address.
+    public var host = "127.0.0.1"
+    /// The TCP port; 0 picks a free one.
+    public var port = 7070
+    /// With a token, every request needs `Authorization: Bearer <token>` (or the dashboard's
+    /// cookie). Required for a non-loopback address.
+    public var token: String?
+    /// The largest request body accepted, in bytes (default 16 MiB); larger is refused with 413.
+    public var maxBodyBytes = 16 << 20
+    /// How many events a `/v1/events` client may fall behind before it is cut off.
+    public var eventBuffer = 1024
+    /// Connections idle this long are closed; `nil` keeps them open.
+    public var idleTimeout: Duration? = .seconds(60)
+    /// The longest `GET /v1/jobs/{id}?wait=` a client may ask for.
+    public var maxWait: Duration = .seconds(300)
+    /// How often a long poll re-reads a job that other processes may finish.
+    public var waitPollInterval: Duration = .seconds(1)
+    /// The status self-test's settings.
+    public var status = StatusCheck.Configuration()
+
+    /// Creates the defaults: 127.0.0.1:7070, no token.
+    public init() {}
+
+    /// The configuration listening on `address` (`HOST:PORT`, `[IPv6]:PORT` or `:PORT`).
+    public init(listen address: String, token: String?) throws {
+        let (host, port) = try ServerConfiguration.parse(listen: address)
+        self.host = host
+        self.port = port
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        try checkSecure()
+    }
+
+    /// Throws when the address is not loopback and no token guards it.
+    public func checkSecure() throws {
+        guard token == nil, !ServerConfiguration.isLoopback(host) else { return }
+        throw SpoolError(.invalidArgument, "refusing to listen on \(host):\(port) without a token: anyone who reaches it could run jobs; "
+                         + "set SPOOL_TOKEN to require a bearer token, or listen on 127.0.0.1")
+    }
+
+    /// Splits `HOST:PORT`; the host defaults to 127.0.0.1.
+    static func parse(listen address: String) throws -> (String, Int) {
+        let invalid = SpoolError(.invalidArgument, "--listen '\(address)' must look like HOST:PORT, [IPv6]:PORT or :PORT")
+        guard let colon = address.lastIndex(of: ":") else { throw invalid }
+        var host = String(address[..<colon])
+        guard let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else { throw invalid }
+        if host.hasPrefix("[") {
+            guard host.hasSuffix("]"), host.count > 2 else { throw invalid }
+            host = String(host.dropFirst().dropLast())
+        } else if host.contains(":") {
+            throw invalid
+        }
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    /// Whether `host` names the loopback interface only.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
+
+/// A bearer token compared in constant time.
+struct AccessToken: Sendable {
+    private let expected: [UInt8]
+
+    init(_ token: String) { expected = Array(token.utf8) }
+
+    /// Whether `given` is the token; the time taken does not depend on where they differ.
+    func matches(_ given: Substring) -> Bool {
+        let bytes = Array(given.utf8)
+        var difference: UInt8 = bytes.count == expected.count ? 0 : 1
+        for index in expected.indices {
+            difference |= expected[index] ^ (index < bytes.count ? bytes[index] : 0)
+        }
+        return difference == 0
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import NIOCore
+import SpoolCore
+
+/// `GET /v1/events`: the WebSocket stream of events.
+///
+/// The first message is `{"type": "subscribed", "at", "filter": {"queue", "job"}}`; then one
+/// text message per ``ServerEvent``. A client that falls more than the event buffer behind is
+/// disconnected. Clients need not send anything; whatever they send is ignored.
+extension SpoolAPI {
+    func addEventRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/v1/events") { request, _ -> Response in
+            _ = try SpoolAPI.eventFilter(request.uri)
+            throw APIError(.upgradeRequired, "upgrade_required", "GET /v1/events is a WebSocket: send Connection: Upgrade and Upgrade: websocket")
+        }
+    }
+
+    /// The filter of `?queue=` and `?job=`; 400 for a job that is not a UUID.
+    static func eventFilter(_ uri: URI) throws -> EventFilter {
+        let parameters = uri.queryParameters
+        var filter = EventFilter(queue: parameters.get("queue").flatMap { $0.isEmpty ? nil : $0 })
+        if let job = parameters.get("job"), !job.isEmpty {
+            guard let id = JobID(job) else { throw APIError(.badRequest, "invalid_id", "job '\(job.prefix(64))' is not a job id (a UUID)") }
+            filter.job = id
+        }
+        return filter
+    }
+
+    /// Whether to upgrade a request: only `/v1/events`, with the token when one is set and a
+    /// valid filter. Anything else goes on as plain HTTP and gets its error there.
+    func shouldUpgrade(_ head: HTTPRequest, channel: any Channel, token: AccessToken?)
+        -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        let uri = URI(head.path ?? "/")
+        guard uri.path == "/v1/events", token?.authorizes(head.headerFields) ?? true,
+              let filter = try? SpoolAPI.eventFilter(uri) else { return .dontUpgrade }
+        return .upgrade([:]) { inbound, outbound, _ in
+            try await stream(filter, inbound: inbound, outbound: outbound, channel: channel)
+        }
+    }
+
+    private struct Subscribed: Encodable {
+        struct Filter: Encodable {
+            var queue: String?
+            var job: JobID?
+        }
+
+        var type = "subscribed"
+        var at = ISO8601.format(Date())
+        var filter: Filter
+    }
+
+    private func stream(_ filter: EventFilter, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async throws {
+        let (key, subscriber) = events.subscribe(filter, capacity: configuration.eventBuffer) {
+            channel.close(promise: nil)
+        }
+        defer { events.unsubscribe(key) }
+        let hello = Subscribed(filter: .init(queue: filter.queue, job: filter.job))
+        try await outbound.writeTextMessage(String(decoding: JSONBody.encode(hello), as: UTF8.self))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await _ in inbound {}
+            }
+            group.addTask {
+                while let text = await subscriber.next() { try await outbound.writeTextMessage(text) }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}

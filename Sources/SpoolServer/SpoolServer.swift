@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SpoolCore
+import Synchronization
+
+/// Spool's HTTP server: the JSON API of `/v1`, the `/v1/events` WebSocket, the `/status`
+/// self-test, Prometheus `/metrics`, `/openapi.yaml` and the dashboard at `/`.
+///
+/// Run it in a `ServiceGroup` beside a ``SpoolWorker/Dispatcher`` on the same store (give the
+/// dispatcher ``ServerEvents/observer`` and ``ServerMetrics/factory`` so its events stream and
+/// its metrics are exported); a graceful shutdown stops accepting connections and lets requests
+/// in flight finish.
+public final class SpoolServer: Service, Sendable {
+    /// How the server listens and what it accepts.
+    public let configuration: ServerConfiguration
+    /// The event hub `/v1/events` streams from.
+    public let events: ServerEvents
+    /// The metrics `/metrics` renders.
+    public let metrics: ServerMetrics
+    private let api: SpoolAPI
+    private let logger: Logger
+    private let bound = BoundPort()
+
+    /// A server over `store`; `transports` are checked by the status self-test.
+    public init(store: any JobStore, configuration: ServerConfiguration, events: ServerEvents = ServerEvents(),
+                metrics: ServerMetrics = ServerMetrics(), transports: [StatusCheck.NamedTransport] = [],
+                logger: Logger = Logger(label: "spool.events")) {
+        self.configuration = configuration
+        self.events = events
+        self.metrics = metrics
+        self.logger = logger
+        api = SpoolAPI(store: store, events: events, metrics: metrics, configuration: configuration,
+                       status: StatusCheck(store: store, configuration: configuration.status, transports: transports))
+    }
+
+    /// The port the server listens on once it is bound; `nil` if it stopped or never bound.
+    public func port() async -> Int? { await bound.value() }
+
+    /// Enqueues jobs as `POST /v1/jobs` does: counted in the metrics and announced to
+    /// `/v1/events` clients.
+    @discardableResult
+    public func enqueue(_ jobs: [NewJob]) async throws -> [InsertResult] {
+        try await api.insert(jobs, now: Date())
+    }
+
+    /// Serves until a graceful shutdown of the service group.
+    public func run() async throws {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMiddleware(logger: logger))
+        let token = configuration.token.map(AccessToken.init)
+        if let token { router.add(middleware: AuthMiddleware(token: token)) }
+        api.addRoutes(to: router)
+        let api = self.api
+        let idle = configuration.idleTimeout.map { TimeAmount.nanoseconds(Int64($0.seconds * 1e9)) }
+        let channel = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(idleTimeout: idle),
+            ws: .init(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: .seconds(30))))
+        let bound = self.bound, logger = self.logger
+        let application = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(configuration: channel) { head, channel, _ in
+                api.shouldUpgrade(head, channel: channel, token: token)
+            },
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port
+                logger.notice("spool serve listening on \(channel.localAddress?.description ?? "?")")
+                bound.set(port)
+            },
+            logger: Logger(label: "spool.trace"))
+        defer { bound.set(nil) }
+        try await application.run()
+    }
+}
+
+/// The listening port, awaited by callers until the server is bound (or gone).
+private final class BoundPort: Sendable {
+    private struct State {
+        var settled = false
+        var port: Int?
+        var waiters: [CheckedContinuation<Int?, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    func set(_ port: Int?) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Int?, Never>] in
+            guard !state.settled else { return [] }
+            state.settled = true
+            state.port = port
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: port) }
+    }
+
+    func value() async -> Int? {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Int?? in
+                if state.settled { return .some(state.port) }
+                state.waiters.append(continuation)
+                return .none
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import SpoolCore
+import SpoolWorker
+
+/// One workload of `spool bench`.
+enum BenchStep: String {
+    case enqueueSingle = "w1-single"
+    case enqueueBulk = "w1-bulk"
+    case drain = "w2"
+    case latency = "w3"
+    case latencyProcess = "w3-process"
+
+    func run(on target: BenchTarget, _ settings: BenchSettings) async throws -> [BenchResult] {
+        switch self {
+        case .enqueueSingle: [try await EnqueueWorkload.single(target, settings)]
+        case .enqueueBulk: [try await EnqueueWorkload.bulk(target, settings)]
+        case .drain: try await DrainWorkload.run(target, settings)
+        case .latency: [try await LatencyWorkload.inProcess(target, settings)]
+        case .latencyProcess: [try await LatencyWorkload.workerProcess(target, settings)]
+        }
+    }
+}
+
+/// W1: enqueue throughput, one call per job or one call for all.
+enum EnqueueWorkload {
+    /// Every call enqueues one job and returns once it is durable. With several producers the
+    /// calls overlap, and group commit lets them share transactions. Over HTTP each producer
+    /// has a keep-alive connection of its own.
+    static func single(_ target: BenchTarget, _ settings: BenchSettings) async throws -> BenchResult {
+        let label = "w1 single (\(settings.producers) producer\(settings.producers == 1 ? "" : "s")\(target.server == nil ? "" : ", HTTP"))"
+        let progress = BenchProgress(label, total: settings.jobs)
+        let next = Counter()
+        let producers = try await BenchProducer.open(target, count: settings.producers)
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for producer in producers {
+                group.addTask {
+                    while case let index = next.take(), index < settings.jobs {
+                        try await producer.enqueue([target.newJob(index)])
+                        progress.advance()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        progress.finish()
+        await BenchProducer.close(producers)
+        return try await result("w1-single", target, settings, seconds: seconds)
+    }
+
+    /// In process: one call enqueues every job in one transaction. Over HTTP: bulk requests of
+    /// `--batch` jobs, sent by the producers side by side.
+    static func bulk(_ target: BenchTarget, _ settings: BenchSettings) async throws -> BenchResult {
+        let batch = target.server == nil ? settings.jobs : settings.batch
+        let label = target.server == nil ? "w1 bulk (one call)" : "w1 bulk (HTTP, \(batch) jobs per request)"
+        let progress = BenchProgress(label, total: settings.jobs)
+        let producers = try await BenchProducer.open(target, count: target.server == nil ? 1 : settings.producers)
+        let jobs = (0..<settings.jobs).map(target.newJob)
+        let next = Counter()
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for producer in producers {
+                group.addTask {
+                    while case let first = next.take() * batch, first < jobs.count {
+                        let slice = Array(jobs[first..<min(first + batch, jobs.count)])
+                        try await producer.enqueue(slice)
+                        progress.advance(by: slice.count)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        progress.finish()
+        await BenchProducer.close(producers)
+        return try await result("w1-bulk", target, settings, seconds: seconds)
+    }
+
+    private static func result(_ name: String, _ target: BenchTarget, _ settings: BenchSettings, seconds: Double) async throws -> BenchResult {
+        let stored = try await target.stored()
+        return BenchResult(workload: name, jobs: settings.jobs, seconds: seconds,
+                           lost: max(0, settings.jobs - stored), duplicated: max(0, stored - settings.jobs))
+    }
+}
+
+/// W2: the time to run jobs already enqueued, from the worker's start to the last completion.
+/// Over HTTP the jobs go in by bulk requests, the worker's events feed the server, and a
+/// dashboard probe measures how fast the server answers while the drain runs.
+enum DrainWorkload {
+    static func run(_ target: BenchTarget, _ settings: BenchSettings) async throws -> [BenchResult] {
+        let jobs = settings.jobs
+        try await fill(target, settings)
+        let progress = BenchProgress("w2 drain (concurrency \(settings.concurrency))", total: jobs)
+        let starts = StartLog(target: jobs)
+        let queue = target.queue
+        let dispatcher = InProcessWorker.make(target, settings) { event in
+            switch event {
+            case .jobStarted(let job) where job.queue == queue: starts.record(job.id, at: Date())
+            case .jobEnded(let job, .completed?) where job.queue == queue: progress.advance(); starts.recordCompletion()
+            default: break
+            }
+        }
+        let probe: DashboardProbe? = if let server = target.server { try await DashboardProbe.start(server) } else { nil }
+        let start = ContinuousClock.now
+        let running = Task { try await dispatcher.run() }
+        let finished = await starts.waitForCompletions(deadline: .now + .seconds(max(60, Double(jobs) / 500)))
+        let seconds = (ContinuousClock.now - start).seconds
+        let probes = await probe?.stop()
+        progress.finish()
+        dispatcher.stop()
+        try await running.value
+        if !finished { FileHandle.standardError.write(Data("w2: gave up waiting for the last jobs\n".utf8)) }
+        let completed = try await target.counts()[.completed] ?? 0
+        var results = [BenchResult(workload: "w2", jobs: jobs, seconds: seconds, lost: jobs - completed, duplicated: starts.duplicates)]
+        if let probes {
+            results.append(BenchResult(workload: "w2-dashboard", jobs: probes.count, seconds: seconds, lost: 0, duplicated: 0,
+                                       latency: LatencySummary(seconds: probes)))
+        }
+        return results
+    }
+
+    /// Enqueues the jobs to drain: in one call, or over HTTP in bulk requests.
+    private static func fill(_ target: BenchTarget, _ settings: BenchSettings) async throws {
+        let producer = try await BenchProducer.open(target)
+        let jobs = (0..<settings.jobs).map(target.newJob)
+        let batch = target.server == nil ? jobs.count : settings.batch
+        do {
+            for first in stride(from: 0, to: jobs.count, by: batch) {
+                try await producer.enqueue(Array(jobs[first..<min(first + batch, jobs.count)]))
+            }
+        } catch {
+            await producer.close()
+            throw error
+        }
+        await producer.close()
+    }
+}
+
+/// A dispatcher in this process taking only the workload's queue; with `--http` its events and
+/// metrics feed the server, as `spool serve`'s own worker does.
+enum InProcessWorker {
+    static func make(_ target: BenchTarget, _ settings: BenchSettings, observer: @escaping DispatcherObserver) -> Dispatcher {
+        let registry = JobRegistry()
+        BuiltinJobs.register(into: registry)
+        var configuration = DispatcherConfiguration(id: UUID())
+        configuration.queues = [target.queue]
+        configuration.agents = [AgentSpec(name: AgentSpec.mainName, size: settings.concurrency)]
+        guard let server = target.server else {
+            return Dispatcher(store: target.store, registry: registry, configuration: configuration, observer: observer)
+        }
+        return Dispatcher(store: target.store, registry: registry, configuration: configuration,
+                          observer: server.observing(observer), metrics: server.server.metrics.factory)
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import SpoolCore
+
+/// A `spool worker` child process on the bench's store, taking only the workload's queue and
+/// journaling every job start.
+final class WorkerProcess: Sendable {
+    private let process: Process
+    private let journal: String
+    private let log: String
+
+    private init(process: Process, journal: String, log: String) {
+        self.process = process
+        self.journal = journal
+        self.log = log
+    }
+
+    /// Starts the worker and returns once it registered with the store.
+    static func start(_ target: BenchTarget, _ settings: BenchSettings) async throws -> WorkerProcess {
+        let id = UUID()
+        let uuidFile = target.folder.path + "/worker-uuid.txt"
+        let journal = target.folder.path + "/worker-journal.jsonl"
+        let log = target.folder.path + "/worker.log"
+        try (id.uuidString.lowercased() + "\n").write(toFile: uuidFile, atomically: true, encoding: .utf8)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executablePath)
+        process.arguments = ["worker", "--store", target.url, "--durability", target.durability, "--queue", target.queue,
+                             "--concurrency", "\(settings.concurrency)", "--journal", journal, "--uuid-file", uuidFile]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SPOOL_LOG_LEVEL"] = "error"
+        process.environment = environment
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try output.close()
+        let worker = WorkerProcess(process: process, journal: journal, log: log)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else {
+                throw SpoolError(.storeUnavailable, "the worker process exited with status \(process.terminationStatus): \(worker.logTail)")
+            }
+            if try await target.store.dispatchers().contains(where: { $0.id == id && $0.state == .active }) { return worker }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await worker.stop()
+        throw SpoolError(.storeUnavailable, "the worker process did not register within 30 seconds: \(worker.logTail)")
+    }
+
+    var isRunning: Bool { process.isRunning }
+
+    /// Asks the worker to shut down (SIGTERM) and waits for it to exit.
+    func stop() async {
+        if process.isRunning { process.terminate() }
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { [process] in
+                process.waitUntilExit()
+                continuation.resume()
+            }
+        }
+    }
+
+    /// The job starts the worker journaled: job id and the time its code began.
+    func journalStarts() throws -> [(JobID, Date)] {
+        guard let data = FileManager.default.contents(atPath: journal) else { return [] }
+        return try data.split(separator: UInt8(ascii: "\n")).compactMap { line in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                  object["event"] as? String == "started", let text = object["job"] as? String, let id = JobID(text),
+                  let micros = object["at"] as? Double else { return nil }
+            return (id, Date(timeIntervalSince1970: micros / 1_000_000))
+        }
+    }
+
+    private var logTail: String {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let tail = text.split(separator: "\n").suffix(3).joined(separator: " | ")
+        return tail.isEmpty ? "no output" : tail
+    }
+
+    /// This executable, to start the worker with.
+    private static var executablePath: String {
+        #if os(Linux)
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
+        #endif
+        return URL(fileURLWithPath: CommandLine.arguments[0]).path
+    }
+}

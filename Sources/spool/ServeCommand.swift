@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import SpoolCore
+import SpoolServer
+import SpoolSQLite
+import SpoolWorker
+
+/// `spool serve`: the HTTP API, the dashboard and an embedded dispatcher on one store.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the HTTP API and the dashboard, with a dispatcher on the same store, until SIGTERM or SIGINT.",
+        discussion: "SPOOL_TOKEN requires Authorization: Bearer <token> on every request; a non-loopback --listen needs it.")
+
+    @Option(help: "Where to listen: HOST:PORT, [IPv6]:PORT or :PORT (port 0 picks a free one).")
+    var listen = "127.0.0.1:7070"
+
+    @Flag(name: .customLong("no-worker"), help: "Serve the API only; separate `spool worker` processes run the jobs.")
+    var noWorker = false
+
+    @Flag(help: "Start on a fresh store (unless --store is given) with a steady trickle of demo jobs.")
+    var demo = false
+
+    @Option(help: "The largest request body accepted, in bytes.")
+    var maxBody = 16 << 20
+
+    @Option(help: "How many events a /v1/events client may fall behind before it is disconnected.")
+    var eventBuffer = 1024
+
+    @Option(help: "Seconds after which an idle connection is closed.")
+    var idleTimeout: Double = 60
+
+    @Option(help: "The queue of the /status probe job.")
+    var probeQueue = NewJob.defaultQueue
+
+    @Option(help: "Seconds /status waits for a dispatcher to run its probe job.")
+    var probeTimeout: Double = 10
+
+    @OptionGroup var dispatcher: DispatcherOptions
+    @OptionGroup var options: StoreOptions
+
+    func run() async throws {
+        options.bootstrapLogging(default: .notice)
+        try await reportingErrors {
+            let configuration = try serverConfiguration()
+            var storeOptions = options
+            if demo, options.store == nil, ProcessInfo.processInfo.environment["SPOOL_STORE"].map(\.isEmpty) ?? true {
+                let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spool-demo-\(UUID().uuidString.prefix(8))").path
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                storeOptions.store = "sqlite:" + URL(fileURLWithPath: folder).appendingPathComponent("spool.db").path
+            }
+            let store = try await storeOptions.open()
+            let transports = (store as? SQLiteStore).map { [StatusCheck.NamedTransport(name: "table-queue", transport: TableQueue(store: $0))] } ?? []
+            let server = SpoolServer(store: store, configuration: configuration, transports: transports)
+            var services: [any Service] = []
+            if !noWorker {
+                services.append(try dispatcher.makeDispatcher(store: store, storeOptions: storeOptions, observer: server.events.observer,
+                                                              metrics: server.metrics.factory))
+            }
+            services.append(server)
+            if demo { services.append(DemoTrickle(store: store, server: server)) }
+            let announce = Task { await announceURL(server, store: storeOptions.storeURL) }
+            defer { announce.cancel() }
+            let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "spool.events"))
+            try await group.run()
+        }
+    }
+
+    private func serverConfiguration() throws -> ServerConfiguration {
+        var configuration = try ServerConfiguration(listen: listen, token: ProcessInfo.processInfo.environment["SPOOL_TOKEN"])
+        guard maxBody >= 1024 else { throw SpoolError(.invalidArgument, "--max-body must be at least 1024 bytes") }
+        guard eventBuffer >= 1 else { throw SpoolError(.invalidArgument, "--event-buffer must be at least 1") }
+        for (name, value) in [("idle-timeout", idleTimeout), ("probe-timeout", probeTimeout)] {
+            guard value.isFinite, value > 0 else { throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds") }
+        }
+        configuration.maxBodyBytes = maxBody
+        configuration.eventBuffer = eventBuffer
+        configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        configuration.status.probeQueue = probeQueue
+        configuration.status.probeTimeout = .milliseconds(Int64(probeTimeout * 1000))
+        configuration.status.deadAfter = .milliseconds(Int64(dispatcher.deadAfter * 1000))
+        return configuration
+    }
+
+    /// Prints where the server listens once it is bound.
+    private func announceURL(_ server: SpoolServer, store: String) async {
+        guard let port = await server.port() else { return }
+        let host = server.configuration.host.contains(":") ? "[\(server.configuration.host)]" : server.configuration.host
+        print("Spool is serving store \(store)")
+        print("Dashboard: http://\(host):\(port)/")
+        if server.configuration.token != nil { print("Sign in a browser once with http://\(host):\(port)/?token=<SPOOL_TOKEN>") }
+        if demo { print("Demo jobs arrive every 0.2 s; press Ctrl-C to stop.") }
+        fflush(nil)
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import SpoolCore
+import SpoolServer
+import SpoolSQLite
+
+/// `spool status`: the self-test of `GET /status`, run against the store directly.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Check the store, its migrations, live dispatchers and a probe job's round trip; exit 1 if a part fails.")
+
+    @Option(help: "The queue of the probe job; a dispatcher must serve it.")
+    var probeQueue = NewJob.defaultQueue
+
+    @Option(help: "Seconds to wait for a dispatcher to run the probe job.")
+    var probeTimeout: Double = 10
+
+    @Option(help: "Seconds of silence after which a dispatcher does not count as live.")
+    var deadAfter: Double = 10
+
+    @OptionGroup var options: StoreOptions
+
+    func run() async throws {
+        options.bootstrapLogging()
+        try await reportingErrors {
+            for (name, value) in [("probe-timeout", probeTimeout), ("dead-after", deadAfter)] {
+                guard value.isFinite, value > 0 else { throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds") }
+            }
+            let store = try await options.open()
+            var configuration = StatusCheck.Configuration()
+            configuration.probeQueue = probeQueue
+            configuration.probeTimeout = .milliseconds(Int64(probeTimeout * 1000))
+            configuration.deadAfter = .milliseconds(Int64(deadAfter * 1000))
+            let transports = (store as? SQLiteStore).map { [StatusCheck.NamedTransport(name: "table-queue", transport: TableQueue(store: $0))] } ?? []
+            let report = await StatusCheck(store: store, configuration: configuration, transports: transports).run()
+            if options.json {
+                try Output.json(report)
+            } else {
+                Output.table(["PART", "OK", "MS", "DETAIL"], report.parts.map { part in
+                    [part.name, part.ok ? "yes" : "NO", String(format: "%.1f", part.milliseconds), part.detail]
+                })
+                print(report.ok ? "\nall parts work" : "\nfailing: \(report.failing.joined(separator: ", "))")
+            }
+            if !report.ok { throw ExitCode(1) }
+        }
+    }
+}

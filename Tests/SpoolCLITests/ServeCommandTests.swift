@@ -1,0 +1,94 @@
+import Foundation
+import SpoolCore
+import SpoolTestSupport
+import Testing
+
+/// `spool serve` started as a process on a random port.
+struct ServeProcess {
+    let process: Process
+    let port: Int
+    let log: String
+
+    /// Starts `spool serve` with `arguments` and waits for it to print its URL.
+    static func start(_ arguments: [String], environment: [String: String] = [:], log: String) async throws -> ServeProcess {
+        let process = try SpoolProcess.start(["serve", "--listen", "127.0.0.1:0"] + arguments, environment: environment, log: log)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, process.isRunning {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: "Dashboard: http://127.0.0.1:"), let port = Int(text[range.upperBound...].prefix { $0.isNumber }) {
+                return ServeProcess(process: process, port: port, log: log)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        if process.isRunning { process.terminate() }
+        throw ServerError("spool serve did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    func stop() async -> Int32 {
+        process.terminate()
+        await SpoolProcess.waitForExit(process)
+        return process.terminationStatus
+    }
+}
+
+@Suite("spool serve and spool status")
+struct ServeCommandTests {
+    let directory: TemporaryDirectory
+    let store: String
+
+    init() throws {
+        directory = try TemporaryDirectory()
+        store = "sqlite:" + directory.path("spool.db")
+    }
+
+    @Test("--no-worker without any worker: /status and spool status are red naming the dispatchers; a worker on the same store turns them green")
+    func statusTurnsRed() async throws {
+        let server = try await ServeProcess.start(["--no-worker", "--store", store, "--probe-timeout", "30"], log: directory.path("serve.log"))
+        let red = try await HTTPTestClient.request(port: server.port, "GET", "/status")
+        #expect(red.status == 503 && red.text.contains(#""failing":["dispatchers","probe"]"#), "\(red.text)")
+        let cli = try await SpoolProcess.run(["status", "--store", store, "--probe-timeout", "30"])
+        #expect(cli.status == 1 && cli.stdout.contains("failing: dispatchers, probe"), "\(cli.stdout)\(cli.stderr)")
+        let worker = try SpoolProcess.start(["worker", "--store", store, "--uuid-file", directory.path("worker-uuid.txt")],
+                                            log: directory.path("worker.log"))
+        defer { if worker.isRunning { worker.terminate() } }
+        var green = red
+        let deadline = Date().addingTimeInterval(60)
+        while green.status != 200, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            green = try await HTTPTestClient.request(port: server.port, "GET", "/status")
+        }
+        #expect(green.status == 200, "\(green.text)")
+        worker.terminate()
+        await SpoolProcess.waitForExit(worker)
+        #expect(await server.stop() == 0, "SIGTERM shuts spool serve down cleanly")
+    }
+
+    @Test("a non-loopback listen address without SPOOL_TOKEN is refused with the reason")
+    func refusesOpenListen() async throws {
+        let result = try await SpoolProcess.run(["serve", "--listen", "0.0.0.0:0", "--store", store], environment: ["SPOOL_TOKEN": ""])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("refusing to listen on 0.0.0.0:0 without a token") && result.stderr.contains("SPOOL_TOKEN"), "\(result.stderr)")
+    }
+
+    @Test("a shell script drives the whole API with curl only, with a bearer token")
+    func curlOnly() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else {
+            if ProcessInfo.processInfo.environment["SPOOL_SKIP_CURL"] == "1" { return }
+            Issue.record("curl is missing: install it (scripts/test does) or set SPOOL_SKIP_CURL=1")
+            return
+        }
+        let token = "curl-\(UUID().uuidString)"
+        let server = try await ServeProcess.start(["--store", store, "--uuid-file", directory.path("uuid.txt")],
+                                                  environment: ["SPOOL_TOKEN": token], log: directory.path("serve.log"))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/api-check").path
+        let output = directory.path("curl.out")
+        let child = try ChildProcess.spawn("/bin/bash", [script, "http://127.0.0.1:\(server.port)"],
+                                           environment: ["SPOOL_TOKEN": token, "PATH": "/usr/bin:/bin"], outputPath: output)
+        let status = await child.waitForExit()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(status == 0 && text.contains("checks passed"), "\(text)")
+        #expect(await server.stop() == 0)
+    }
+}

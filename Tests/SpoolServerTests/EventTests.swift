@@ -1,0 +1,118 @@
+import Foundation
+import SpoolCore
+import SpoolTestSupport
+import Testing
+
+/// An event as a test reads it.
+struct EventMessage: Decodable {
+    var type: String
+    var job: Job?
+    var queue: String?
+    var dispatcher: String?
+}
+
+extension WebSocketTestClient {
+    /// The next event, skipping nothing; throws when the stream ends.
+    func nextEvent() async throws -> EventMessage {
+        guard let text = try await nextText() else { throw ServerError("the event stream ended") }
+        return try JSONDecoder().decode(EventMessage.self, from: Data(text.utf8))
+    }
+
+    /// Reads events until one satisfies `condition`; throws when the stream ends first.
+    func event(where condition: (EventMessage) -> Bool) async throws -> EventMessage {
+        while true {
+            let event = try await nextEvent()
+            if condition(event) { return event }
+        }
+    }
+}
+
+@Suite("HTTP API: the /v1/events WebSocket")
+struct EventTests {
+    @Test("a client sees its job enqueued, started and completed, in that order, with the job's JSON")
+    func jobLifecycle() async throws {
+        try await withServer { server in
+            let socket = try await WebSocketTestClient.connect(port: server.port, path: "/v1/events")
+            defer { socket.close() }
+            #expect(try await socket.nextEvent().type == "subscribed")
+            let job = try await server.enqueue(#"{"name":"spool.echo","payload":{"n":1}}"#)
+            var types: [String] = []
+            var last: EventMessage?
+            while last?.type != "job.completed" {
+                let event = try await socket.event { $0.job?.id == job.id }
+                types.append(event.type)
+                last = event
+            }
+            #expect(types == ["job.enqueued", "job.started", "job.completed"])
+            #expect(last?.job?.state == .completed && last?.job?.result?.value == .object(["n": .number(1)]))
+            let stored = try await server.request("GET", "/v1/jobs/\(job.id)").decode(Job.self)
+            #expect(stored.state == .completed, "the completed event is sent once the outcome is durable")
+        }
+    }
+
+    @Test("filters: ?job= sees one job's events only, ?queue= one queue's; API actions are events too")
+    func filters() async throws {
+        try await withServer(worker: false) { server in
+            let mine = try await server.enqueue(#"{"name":"x","delay":3600}"#)
+            let byJob = try await WebSocketTestClient.connect(port: server.port, path: "/v1/events?job=\(mine.id)")
+            defer { byJob.close() }
+            let byQueue = try await WebSocketTestClient.connect(port: server.port, path: "/v1/events?queue=mail")
+            defer { byQueue.close() }
+            #expect(try await byJob.nextEvent().type == "subscribed")
+            #expect(try await byQueue.nextEvent().type == "subscribed")
+            _ = try await server.enqueue(#"{"name":"other","delay":3600}"#)
+            let mail = try await server.enqueue(#"{"name":"letter","queue":"mail","delay":3600}"#)
+            _ = try await server.request("POST", "/v1/jobs/\(mine.id)/cancel")
+            _ = try await server.request("POST", "/v1/queues/mail/pause")
+            let first = try await byJob.nextEvent()
+            #expect(first.type == "job.cancelled" && first.job?.id == mine.id)
+            let queued = try await byQueue.nextEvent()
+            #expect(queued.type == "job.enqueued" && queued.job?.id == mail.id)
+            let paused = try await byQueue.nextEvent()
+            #expect(paused.type == "queue.paused" && paused.queue == "mail")
+        }
+    }
+
+    @Test("dispatcher events given to the server's observer reach clients")
+    func dispatcherEvents() async throws {
+        try await withServer(worker: false) { server in
+            let socket = try await WebSocketTestClient.connect(port: server.port, path: "/v1/events")
+            defer { socket.close() }
+            #expect(try await socket.nextEvent().type == "subscribed")
+            let id = UUID()
+            server.server.events.observer(.activated(id))
+            let event = try await socket.nextEvent()
+            #expect(event.type == "dispatcher.activated" && event.dispatcher == id.uuidString.lowercased())
+        }
+    }
+
+    @Test("a client that never reads is cut off at its buffer's bound while a reading client gets every event")
+    func slowClientIsCutOff() async throws {
+        try await withServer(worker: false, configure: { $0.eventBuffer = 16 }) { server in
+            let slow = try await WebSocketTestClient.connect(port: server.port, path: "/v1/events", receiveBuffer: 4096)
+            let reader = try await WebSocketTestClient.connect(port: server.port, path: "/v1/events")
+            defer { reader.close() }
+            #expect(try await reader.nextEvent().type == "subscribed")
+            let total = 200
+            let collected = Task {
+                var ids: Set<JobID> = []
+                while ids.count < total {
+                    let event = try await reader.event { $0.type == "job.enqueued" }
+                    if let id = event.job?.id { ids.insert(id) }
+                }
+                return ids
+            }
+            let pad = String(repeating: "x", count: 60_000)
+            var enqueued: Set<JobID> = []
+            for i in 0..<total {
+                enqueued.insert(try await server.enqueue(#"{"name":"big","delay":3600,"payload":{"i":\#(i),"pad":"\#(pad)"}}"#).id)
+            }
+            #expect(try await collected.value == enqueued, "the reading client received every event")
+            #expect(try await slow.drainUntilClosed(), "the server closed the slow client's connection")
+            #expect(server.server.events.cutOffCount == 1)
+            let metrics = try await server.request("GET", "/metrics")
+            #expect(metrics.text.contains("spool_event_clients_cut_off 1"))
+            #expect(try await server.request("GET", "/v1/stats").status == 200)
+        }
+    }
+}

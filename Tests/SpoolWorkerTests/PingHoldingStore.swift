@@ -1,0 +1,44 @@
+import Foundation
+import SpoolCore
+
+/// A store that forwards everything to another store, except that pings wait while held:
+/// a dispatcher whose pings are late, as when its process stalls or the store is slow.
+final class PingHoldingStore: JobStore {
+    let base: any JobStore
+    let held = Gate()
+
+    init(_ base: any JobStore) { self.base = base }
+
+    var events: StoreEvents { base.events }
+    var limits: JobLimits { base.limits }
+
+    func ping(_ ping: Ping, holding: [JobID]) async throws -> PingReply {
+        await held.wait()
+        return try await base.ping(ping, holding: holding)
+    }
+
+    func insert(_ jobs: [NewJob], now: Date) async throws -> [InsertResult] { try await base.insert(jobs, now: now) }
+    func job(_ id: JobID) async throws -> Job? { try await base.job(id) }
+    func jobs(_ query: JobQuery) async throws -> JobPage { try await base.jobs(query) }
+    func claim(_ params: ClaimParams) async throws -> [Job] { try await base.claim(params) }
+    func finish(_ finishes: [Finish], now: Date) async throws -> [Bool] { try await base.finish(finishes, now: now) }
+    func cancel(_ id: JobID, now: Date) async throws -> Job { try await base.cancel(id, now: now) }
+    func retry(_ id: JobID, now: Date) async throws -> Job { try await base.retry(id, now: now) }
+    func setQuotas(_ id: JobID, quotas: [String]) async throws -> Job { try await base.setQuotas(id, quotas: quotas) }
+    func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws {
+        try await base.release(ids, dispatcher: dispatcher, now: now)
+    }
+    func queues() async throws -> [QueueInfo] { try await base.queues() }
+    func setPaused(_ queue: String, paused: Bool) async throws { try await base.setPaused(queue, paused: paused) }
+    func quotas() async throws -> [QuotaInfo] { try await base.quotas() }
+    func createQuota(_ name: String, size: Int) async throws -> QuotaInfo { try await base.createQuota(name, size: size) }
+    func resizeQuota(_ name: String, size: Int) async throws -> QuotaInfo { try await base.resizeQuota(name, size: size) }
+    func removeQuota(_ name: String) async throws { try await base.removeQuota(name) }
+    func register(_ registration: DispatcherRegistration) async throws -> [Job] { try await base.register(registration) }
+    func deactivate(_ dispatcher: UUID, now: Date) async throws { try await base.deactivate(dispatcher, now: now) }
+    func dispatchers() async throws -> [DispatcherInfo] { try await base.dispatchers() }
+    func rescue(deadBefore: Date, now: Date) async throws -> [Job] { try await base.rescue(deadBefore: deadBefore, now: now) }
+    func fireCron(schedule: String, tick: Date, job: NewJob, now: Date) async throws -> Job? {
+        try await base.fireCron(schedule: schedule, tick: tick, job: job, now: now)
+    }
+}
