@@ -72,6 +72,29 @@ public struct AMQPChannel: Sendable {
         }
     }
 
+    /// Publishes `messages` in order, all in one pass over the socket, and returns when every one
+    /// is confirmed (in confirm mode) or handed to the socket.
+    ///
+    /// This is the pipelined form of ``publish(_:exchange:routingKey:properties:)``: the broker
+    /// confirms the batch as it stores it rather than one round trip per message. When the broker
+    /// refuses some of them it throws ``AMQPError/Code-swift.struct/publishNacked`` after the
+    /// whole batch is settled; those it accepted stay published.
+    public func publish(contentsOf messages: [AMQPOutgoingMessage]) async throws {
+        guard !messages.isEmpty else { return }
+        try await run { core, record in
+            let futures = messages.map { message in
+                let promise = core.eventLoop.makePromise(of: Void.self)
+                core.publish(ChannelRecord.PendingPublish(
+                    publish: Method.Publish(exchange: message.exchange, routingKey: message.routingKey),
+                    properties: message.properties, body: message.body, promise: promise), on: record)
+                return promise.futureResult
+            }
+            return EventLoopFuture.andAllComplete(futures, on: core.eventLoop).flatMap {
+                EventLoopFuture.andAllSucceed(futures, on: core.eventLoop)
+            }
+        }
+    }
+
     /// Starts a consumer on `queue` and returns its deliveries as an asynchronous sequence.
     ///
     /// With `noAck` the broker considers messages settled on delivery; otherwise settle each with
@@ -87,22 +110,29 @@ public struct AMQPChannel: Sendable {
     }
 
     /// Acknowledges a delivery, or with `multiple` every unsettled delivery up to it.
-    public func ack(_ delivery: AMQPDelivery, multiple: Bool = false) async throws {
+    ///
+    /// Returns `false` when the delivery came from a connection that has broken since: nothing is
+    /// sent, because the broker has put the message back and delivers it again. The same holds
+    /// for ``nack(_:multiple:requeue:)`` and ``reject(_:requeue:)``.
+    @discardableResult
+    public func ack(_ delivery: AMQPDelivery, multiple: Bool = false) async throws -> Bool {
         try await settle(delivery, .basicAck(deliveryTag: delivery.deliveryTag, multiple: multiple))
     }
 
     /// Negatively acknowledges a delivery (or every one up to it with `multiple`), requeueing it
     /// unless `requeue` is `false` (then it is dropped or dead-lettered).
-    public func nack(_ delivery: AMQPDelivery, multiple: Bool = false, requeue: Bool = true) async throws {
+    @discardableResult
+    public func nack(_ delivery: AMQPDelivery, multiple: Bool = false, requeue: Bool = true) async throws -> Bool {
         try await settle(delivery, .basicNack(deliveryTag: delivery.deliveryTag, multiple: multiple, requeue: requeue))
     }
 
     /// Rejects one delivery, requeueing it unless `requeue` is `false`.
-    public func reject(_ delivery: AMQPDelivery, requeue: Bool = true) async throws {
+    @discardableResult
+    public func reject(_ delivery: AMQPDelivery, requeue: Bool = true) async throws -> Bool {
         try await settle(delivery, .basicReject(deliveryTag: delivery.deliveryTag, requeue: requeue))
     }
 
-    private func settle(_ delivery: AMQPDelivery, _ method: Method) async throws {
+    private func settle(_ delivery: AMQPDelivery, _ method: Method) async throws -> Bool {
         try await run { core, record in core.settle(delivery, with: method, on: record) }
     }
 

@@ -73,3 +73,23 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     /// Makes an iterator; iterate the sequence from one task only.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: stream.makeAsyncIterator()) }
 }
+
+/// A message for ``AMQPChannel/publish(contentsOf:)``: its body, where it goes and its properties.
+public struct AMQPOutgoingMessage: Sendable {
+    /// The message body.
+    public var body: ByteBuffer
+    /// The exchange to publish to; empty for the default exchange.
+    public var exchange: String
+    /// The routing key; with the default exchange, the queue's name.
+    public var routingKey: String
+    /// The message properties.
+    public var properties: AMQPBasicProperties
+
+    /// Creates a message.
+    public init(body: ByteBuffer, exchange: String = "", routingKey: String, properties: AMQPBasicProperties = .init()) {
+        self.body = body
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.properties = properties
+    }
+}

@@ -60,16 +60,16 @@ extension ConnectionCore {
         }
     }
 
-    /// Acknowledges or rejects a delivery; one from an earlier connection is skipped, since the
-    /// broker has already put it back in its queue.
-    func settle(_ delivery: AMQPDelivery, with method: Method, on record: ChannelRecord) -> EventLoopFuture<Void> {
+    /// Acknowledges or rejects a delivery; one from an earlier connection is skipped (the future
+    /// holds `false`), since the broker has already put it back in its queue.
+    func settle(_ delivery: AMQPDelivery, with method: Method, on record: ChannelRecord) -> EventLoopFuture<Bool> {
         guard delivery.channelID == record.id else {
             return eventLoop.makeFailedFuture(AMQPError(.invalidArgument, "the delivery arrived on another channel"))
         }
         guard delivery.generation == generation, machine.isOpen(channel: record.id) else {
-            return eventLoop.makeSucceededVoidFuture()
+            return eventLoop.makeSucceededFuture(false)
         }
-        return send(method, on: record, recovering: true)
+        return send(method, on: record, recovering: true).map { true }
     }
 
     /// Publishes a message; in confirm mode the future completes when the broker confirms it.

@@ -6,7 +6,8 @@ import SpoolCore
 
 /// Sends requests to an RPC daemon and awaits each response, paired by a `UUID` header.
 ///
-/// The client declares an exclusive, server-named reply queue and consumes it; each
+/// The client declares an exclusive reply queue named `spool.rpc.reply.<uuid>` and consumes it
+/// (a name of its own, so the queue keeps it when a broken connection is recovered); each
 /// ``call(_:body:timeout:)`` publishes a JSON request carrying a fresh `UUID` header, the reply
 /// queue in `reply_to` and the request type in the AMQP `type` property, then waits for the
 /// response with the same `UUID`. Any number of calls may be in flight at once. A response whose
@@ -60,7 +61,8 @@ public final class AMQPRPCClient: Sendable {
         connection: AMQPConnection, configuration: Configuration, logger: Logger = Logger(label: "spool.amqp.rpc")
     ) async throws -> AMQPRPCClient {
         let channel = try await connection.openChannel()
-        let queue = try await channel.queueDeclare("", exclusive: true, autoDelete: true).name
+        let queue = try await channel.queueDeclare("spool.rpc.reply.\(UUID().uuidString.lowercased())", exclusive: true,
+                                                   autoDelete: true).name
         let consumer = try await channel.consume(queue: queue, noAck: true, exclusive: true)
         let waiters = ResponseWaiters()
         let receiver = Task { await waiters.receive(from: consumer, logger: logger) }

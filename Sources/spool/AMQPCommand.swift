@@ -9,8 +9,8 @@ import SpoolCore
 /// `spool amqp`: RabbitMQ topology and the RPC daemon.
 struct AMQPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "amqp", abstract: "Declare AMQP topology and serve RPC requests over RabbitMQ.",
-        subcommands: [AMQPDeclareCommand.self, AMQPServeCommand.self])
+        commandName: "amqp", abstract: "Declare AMQP topology, serve RPC requests over RabbitMQ, and measure the client.",
+        subcommands: [AMQPDeclareCommand.self, AMQPServeCommand.self, AMQPBenchCommand.self])
 }
 
 /// The broker options the `spool amqp` commands share.

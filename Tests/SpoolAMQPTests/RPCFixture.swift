@@ -6,8 +6,8 @@ import ServiceLifecycle
 import SpoolAMQP
 import SpoolTestSupport
 
-/// A connection to the private RabbitMQ's `spool-amqp` vhost, a fresh input queue, and helpers to
-/// run a daemon on it.
+/// A connection to a vhost of the private RabbitMQ (`spool-amqp` unless named), a fresh input
+/// queue, and helpers to run a daemon on it.
 struct RPCFixture {
     let server: RabbitMQServer
     let url: String
@@ -17,9 +17,9 @@ struct RPCFixture {
     /// `<queue>.dead`, so requests wait for the daemon and dead letters for the test.
     let queue: String
 
-    static func make() async throws -> RPCFixture {
+    static func make(virtualHost: String = "spool-amqp") async throws -> RPCFixture {
         let server = try await RabbitMQServer.start()
-        let url = try await server.url(virtualHost: "spool-amqp")
+        let url = try await server.url(virtualHost: virtualHost)
         let connection = try await AMQPConnection.connect(url: url)
         let channel = try await connection.openChannel()
         let queue = "rpc-\(UUID().uuidString.prefix(8))"
