@@ -51,6 +51,29 @@ struct DashboardBrowserTests {
         }
     }
 
+    @Test("with a dispatcher at work, the charts, the dispatcher's agents and the quotas show it as it happens")
+    func workInProgress() async throws {
+        try await withServer(worker: true, token: DashboardBrowserTests.token) { server in
+            #expect(try await server.request("PUT", "/v1/quotas/smtp", body: #"{"size":4}"#).status == 201)
+            let browser = try await HeadlessChromium.start()
+            defer { browser.close() }
+            try await browser.navigate("http://127.0.0.1:\(server.port)/?token=\(DashboardBrowserTests.token)")
+            try await browser.waitUntil("document.body.dataset.ready === 'true'", "the dashboard loaded its data")
+            try await browser.waitUntil("document.querySelector('[data-quota=\"smtp\"] .bar > span')?.style.width === '0%'", "quota smtp at 0 of 4")
+            try await browser.waitUntil("document.querySelector('[data-dispatcher] .agent') !== null", "the dispatcher and its agent")
+            let latency = "document.querySelector('#latency-legend [data-series=\"wait p50\"] b').textContent.endsWith(' ms')"
+            let completed = "/^[0-9.]+k?\\/s$/.test(document.querySelector('#throughput-legend [data-series=\"completed\"] b').textContent)"
+            let deadline = ContinuousClock.now + .seconds(40)
+            var shown = false
+            while !shown, ContinuousClock.now < deadline {
+                _ = try await server.enqueue(#"{"name":"spool.noop"}"#)
+                shown = try await browser.evaluate("\(latency) && \(completed)") == .bool(true)
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(shown, "the latency and throughput legends show figures of the jobs run")
+        }
+    }
+
     @Test("without the token the page is a sign-in form and the API gives the browser no data; signing in shows the jobs")
     func signIn() async throws {
         try await withServer(worker: false, token: DashboardBrowserTests.token) { server in

@@ -10,9 +10,9 @@ const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 2000;
 
 const throughput = new LineChart($("throughput-chart"), $("throughput-legend"),
-  [{ name: "completed", color: "--good" }, { name: "discarded", color: "--bad" }, { name: "enqueued", color: "--info" }]);
+  [{ name: "completed", color: "--good" }, { name: "discarded", color: "--bad" }, { name: "enqueued", color: "--info" }], { unit: "/s" });
 const latency = new LineChart($("latency-chart"), $("latency-legend"),
-  [{ name: "wait p50", color: "--info" }, { name: "wait p95", color: "--warn" }, { name: "run p50", color: "--good" }]);
+  [{ name: "wait p50", color: "--info" }, { name: "wait p95", color: "--warn" }, { name: "run p50", color: "--good" }], { unit: " ms" });
 
 let previous = null;        // the last stats, for rates
 let waits = [], runs = [];  // latency samples (ms) since the last tick

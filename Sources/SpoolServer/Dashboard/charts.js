@@ -10,18 +10,22 @@ export class LineChart {
     this.span = span;
     this.unit = unit;
     this.points = [];   // [{t, values: [..]}], oldest first
-    legend.replaceChildren(...series.map((s) => {
+    this.latest = series.map(() => document.createElement("b"));
+    legend.replaceChildren(...series.map((s, index) => {
       const item = document.createElement("span");
+      item.dataset.series = s.name;
       const swatch = document.createElement("i");
       swatch.style.background = css(s.color);
-      item.append(swatch, s.name);
+      this.latest[index].textContent = "–";
+      item.append(swatch, `${s.name} `, this.latest[index]);
       return item;
     }));
   }
 
-  /** Adds a sample (one value per series, `null` for none) at time `t` (ms). */
+  /** Adds a sample (one value per series, `null` for none) at time `t` (ms); the legend shows it. */
   add(t, values) {
     this.points.push({ t, values });
+    values.forEach((value, index) => { this.latest[index].textContent = value == null ? "–" : `${format(value)}${this.unit}`; });
     const cutoff = t - this.span * 1000;
     while (this.points.length && this.points[0].t < cutoff) this.points.shift();
   }

@@ -10,6 +10,7 @@ export function h(tag, attributes = {}, ...children) {
     if (value == null || value === false) continue;
     if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
     else if (key === "dataset") Object.assign(element.dataset, value);
+    else if (key === "style") element.style.cssText = value;  // through the CSSOM: the page's policy refuses style attributes
     else element.setAttribute(key, value === true ? "" : value);
   }
   element.append(...children.flat().filter((c) => c != null && c !== false).map((c) => (c instanceof Node ? c : String(c))));
@@ -37,7 +38,7 @@ export function renderSummary(container, stats) {
   const live = stats.liveDispatchers;
   cards.push(h("div", { class: "card", dataset: { state: "dispatchers" } },
     h("div", { class: "label" }, "live dispatchers"),
-    h("div", { class: "value", style: live === 0 ? "color: var(--bad)" : null }, number(live))));
+    h("div", { class: `value${live === 0 ? " bad" : ""}` }, number(live))));
   container.replaceChildren(...cards);
 }
 
