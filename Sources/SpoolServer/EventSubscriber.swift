@@ -1,28 +1,43 @@
+import Foundation
+import SpoolCore
 import Synchronization
 
-/// One client's bounded buffer of encoded events. The publisher never waits: when the buffer
-/// is full the client has fallen too far behind, the subscription ends and `onOverflow` runs
-/// (the server closes the connection), so a slow client never grows memory without bound.
+/// One client's bounded buffer of encoded events. The publisher never waits.
+///
+/// When the buffer is full, further events are dropped and counted, and the client receives
+/// `{"type": "lagged", "at", "dropped": n}` in their place, so it knows to refresh from the API
+/// and then goes on with live events. A client that takes nothing for `lagLimit` while events
+/// keep being dropped is stuck: its subscription ends and `onOverflow` runs (the server closes
+/// the connection). Either way memory stays bounded by `capacity`.
 final class EventSubscriber: Sendable {
+    private enum Entry {
+        case event(String)
+        case lagged(dropped: Int)
+    }
+
     private struct State {
-        var buffer: [String] = []
+        var buffer: [Entry] = []
         var waiter: CheckedContinuation<String?, Never>?
         var ended = false
+        /// When the client last fell behind without taking anything since.
+        var laggingSince: ContinuousClock.Instant?
     }
 
     let filter: EventFilter
     let capacity: Int
+    let lagLimit: Duration
     private let onOverflow: @Sendable () -> Void
     private let state = Mutex(State())
 
-    init(filter: EventFilter, capacity: Int, onOverflow: @escaping @Sendable () -> Void) {
+    init(filter: EventFilter, capacity: Int, lagLimit: Duration, onOverflow: @escaping @Sendable () -> Void) {
         self.filter = filter
         self.capacity = capacity
+        self.lagLimit = lagLimit
         self.onOverflow = onOverflow
     }
 
-    /// Hands `text` to the client, or ends the subscription when its buffer is full; returns
-    /// `false` when it overflowed.
+    /// Hands `text` to the client, or drops it when its buffer is full (ending the
+    /// subscription of a stuck client); returns `false` when it cut the client off.
     @discardableResult
     func offer(_ text: String) -> Bool {
         enum Action { case deliver(CheckedContinuation<String?, Never>), queued, overflow, ignored }
@@ -32,12 +47,23 @@ final class EventSubscriber: Sendable {
                 state.waiter = nil
                 return .deliver(waiter)
             }
-            guard state.buffer.count < capacity else {
+            guard state.buffer.count >= capacity else {
+                state.buffer.append(.event(text))
+                return .queued
+            }
+            let now = ContinuousClock.now
+            let since = state.laggingSince ?? now
+            state.laggingSince = since
+            guard now - since < lagLimit else {
                 state.ended = true
                 state.buffer = []
                 return .overflow
             }
-            state.buffer.append(text)
+            if case .lagged(let dropped) = state.buffer.last {
+                state.buffer[state.buffer.count - 1] = .lagged(dropped: dropped + 1)
+            } else {
+                state.buffer.append(.lagged(dropped: 1))
+            }
             return .queued
         }
         switch action {
@@ -48,13 +74,16 @@ final class EventSubscriber: Sendable {
         return true
     }
 
-    /// The next event, or `nil` once the subscription ended (closed, overflowed, or the
+    /// The next message, or `nil` once the subscription ended (closed, cut off, or the
     /// calling task was cancelled).
     func next() async -> String? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
                 let ready = state.withLock { state -> String?? in
-                    if !state.buffer.isEmpty { return .some(state.buffer.removeFirst()) }
+                    if !state.buffer.isEmpty {
+                        state.laggingSince = nil
+                        return .some(EventSubscriber.text(of: state.buffer.removeFirst()))
+                    }
                     if state.ended || Task.isCancelled { return .some(nil) }
                     state.waiter = continuation
                     return .none
@@ -75,5 +104,19 @@ final class EventSubscriber: Sendable {
             return state.waiter
         }
         waiter?.resume(returning: nil)
+    }
+
+    private static func text(of entry: Entry) -> String {
+        switch entry {
+        case .event(let text): return text
+        case .lagged(let dropped):
+            var writer = JSONWriter(capacity: 80)
+            writer.object { w in
+                w.member("at"); w.string(ISO8601.format(Date()))
+                w.member("dropped"); w.int(dropped)
+                w.member("type"); w.string("lagged")
+            }
+            return writer.text
+        }
     }
 }

@@ -20,19 +20,23 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// Requires the bearer token on every request: in `Authorization: Bearer …`, or in the
 /// dashboard's `spool_token` cookie. `GET /?token=…` with the right token sets that cookie
-/// (HttpOnly, SameSite=Strict) and redirects to `/`, so a browser can sign in once.
+/// (HttpOnly, SameSite=Strict) and redirects to `/`, so a browser can sign in once; a browser
+/// asking for `/` without it gets a sign-in page (still 401, and no data).
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: AccessToken
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if token.authorizes(request.headers) { return try await next(request, context) }
-        if request.method == .get, request.uri.path == "/", let given = request.uri.queryParameters.get("token"), token.matches(given[...]) {
+        guard request.method == .get, request.uri.path == "/" else { throw APIError.unauthorized }
+        let given = request.uri.queryParameters.get("token")
+        if let given, token.matches(given[...]) {
             var headers = HTTPFields()
             headers[.location] = "/"
             headers[.setCookie] = "\(AccessToken.cookieName)=\(given); Path=/; HttpOnly; SameSite=Strict"
             return Response(status: .seeOther, headers: headers)
         }
-        throw APIError.unauthorized
+        guard SpoolAPI.prefersHTML(request.headers[.accept]) else { throw APIError.unauthorized }
+        return try DashboardAssets.response("signin.html", status: .unauthorized, rejected: given != nil)
     }
 }
 

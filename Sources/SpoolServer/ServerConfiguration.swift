@@ -12,8 +12,12 @@ public struct ServerConfiguration: Sendable {
     public var token: String?
     /// The largest request body accepted, in bytes (default 16 MiB); larger is refused with 413.
     public var maxBodyBytes = 16 << 20
-    /// How many events a `/v1/events` client may fall behind before it is cut off.
+    /// How many events a `/v1/events` client may fall behind; further events are dropped and
+    /// the client is told how many with a `lagged` message.
     public var eventBuffer = 1024
+    /// How long a `/v1/events` client whose events are being dropped may take nothing before
+    /// it is cut off as stuck.
+    public var eventLagLimit: Duration = .seconds(10)
     /// Connections idle this long are closed; `nil` keeps them open.
     public var idleTimeout: Duration? = .seconds(60)
     /// The longest `GET /v1/jobs/{id}?wait=` a client may ask for.

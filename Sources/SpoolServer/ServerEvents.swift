@@ -50,10 +50,10 @@ public final class ServerEvents: Sendable {
 
     var hasSubscribers: Bool { subscribers.withLock { !$0.all.isEmpty } }
 
-    /// Adds a subscriber with a buffer of `capacity` events; `onOverflow` runs when it falls
-    /// further behind than that.
-    func subscribe(_ filter: EventFilter, capacity: Int, onOverflow: @escaping @Sendable () -> Void) -> (Int, EventSubscriber) {
-        let subscriber = EventSubscriber(filter: filter, capacity: capacity) { [weak self] in
+    /// Adds a subscriber with a buffer of `capacity` events; `onOverflow` runs when it is cut
+    /// off for having taken nothing for `lagLimit` while its events were being dropped.
+    func subscribe(_ filter: EventFilter, capacity: Int, lagLimit: Duration, onOverflow: @escaping @Sendable () -> Void) -> (Int, EventSubscriber) {
+        let subscriber = EventSubscriber(filter: filter, capacity: capacity, lagLimit: lagLimit) { [weak self] in
             self?.cutOff.add(1, ordering: .relaxed)
             onOverflow()
         }

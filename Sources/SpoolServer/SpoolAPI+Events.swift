@@ -8,8 +8,10 @@ import SpoolCore
 /// `GET /v1/events`: the WebSocket stream of events.
 ///
 /// The first message is `{"type": "subscribed", "at", "filter": {"queue", "job"}}`; then one
-/// text message per ``ServerEvent``. A client that falls more than the event buffer behind is
-/// disconnected. Clients need not send anything; whatever they send is ignored.
+/// text message per ``ServerEvent``. Where a client fell more than the event buffer behind, the
+/// events it missed are replaced by one `{"type": "lagged", "at", "dropped"}`; a client that
+/// takes nothing for the lag limit meanwhile is disconnected. Clients need not send anything;
+/// whatever they send is ignored.
 extension SpoolAPI {
     func addEventRoutes(to router: Router<BasicRequestContext>) {
         router.get("/v1/events") { request, _ -> Response in
@@ -53,7 +55,7 @@ extension SpoolAPI {
     }
 
     private func stream(_ filter: EventFilter, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async throws {
-        let (key, subscriber) = events.subscribe(filter, capacity: configuration.eventBuffer) {
+        let (key, subscriber) = events.subscribe(filter, capacity: configuration.eventBuffer, lagLimit: configuration.eventLagLimit) {
             channel.close(promise: nil)
         }
         defer { events.unsubscribe(key) }

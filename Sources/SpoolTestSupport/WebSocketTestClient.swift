@@ -60,6 +60,11 @@ public final class WebSocketTestClient: @unchecked Sendable {
         }
     }
 
+    /// Sends one text message (a single masked frame).
+    public func sendText(_ text: String) {
+        connection.send(Self.frame(opcode: 1, payload: Array(text.utf8)))
+    }
+
     /// Sends a close frame and closes the connection.
     public func close() {
         connection.send(Self.frame(opcode: 8, payload: [3, 232]))

@@ -26,8 +26,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The largest request body accepted, in bytes.")
     var maxBody = 16 << 20
 
-    @Option(help: "How many events a /v1/events client may fall behind before it is disconnected.")
+    @Option(help: "How many events a /v1/events client may fall behind; beyond that it is sent a lagged notice instead.")
     var eventBuffer = 1024
+
+    @Option(help: "Seconds a /v1/events client that has fallen behind may take nothing before it is disconnected.")
+    var eventLagLimit: Double = 10
 
     @Option(help: "Seconds after which an idle connection is closed.")
     var idleTimeout: Double = 60
@@ -72,11 +75,12 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = try ServerConfiguration(listen: listen, token: ProcessInfo.processInfo.environment["SPOOL_TOKEN"])
         guard maxBody >= 1024 else { throw SpoolError(.invalidArgument, "--max-body must be at least 1024 bytes") }
         guard eventBuffer >= 1 else { throw SpoolError(.invalidArgument, "--event-buffer must be at least 1") }
-        for (name, value) in [("idle-timeout", idleTimeout), ("probe-timeout", probeTimeout)] {
+        for (name, value) in [("idle-timeout", idleTimeout), ("probe-timeout", probeTimeout), ("event-lag-limit", eventLagLimit)] {
             guard value.isFinite, value > 0 else { throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds") }
         }
         configuration.maxBodyBytes = maxBody
         configuration.eventBuffer = eventBuffer
+        configuration.eventLagLimit = .milliseconds(Int64(eventLagLimit * 1000))
         configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
         configuration.status.probeQueue = probeQueue
         configuration.status.probeTimeout = .milliseconds(Int64(probeTimeout * 1000))

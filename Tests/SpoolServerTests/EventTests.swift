@@ -9,6 +9,7 @@ struct EventMessage: Decodable {
     var job: Job?
     var queue: String?
     var dispatcher: String?
+    var dropped: Int?
 }
 
 extension WebSocketTestClient {
@@ -86,9 +87,31 @@ struct EventTests {
         }
     }
 
-    @Test("a client that never reads is cut off at its buffer's bound while a reading client gets every event")
-    func slowClientIsCutOff() async throws {
+    @Test("a client overrun by a bulk enqueue is told how many events it missed, keeps its connection and sees the next event")
+    func laggedClientCatchesUp() async throws {
         try await withServer(worker: false, configure: { $0.eventBuffer = 16 }) { server in
+            let socket = try await WebSocketTestClient.connect(port: server.port, path: "/v1/events")
+            defer { socket.close() }
+            #expect(try await socket.nextEvent().type == "subscribed")
+            let jobs = (0..<500).map { #"{"name":"bulk","delay":3600,"payload":{"i":\#($0)}}"# }.joined(separator: ",")
+            #expect(try await server.request("POST", "/v1/jobs", body: #"{"jobs":[\#(jobs)]}"#).status == 201)
+            var seen = 0, dropped = 0
+            while seen + dropped < 500 {
+                let event = try await socket.nextEvent()
+                if event.type == "job.enqueued" { seen += 1 }
+                if event.type == "lagged" { dropped += event.dropped ?? 0 }
+            }
+            #expect(dropped > 0 && seen + dropped == 500, "every event was either delivered or counted as dropped")
+            let next = try await server.enqueue(#"{"name":"after","delay":3600}"#)
+            let event = try await socket.event { $0.type == "job.enqueued" }
+            #expect(event.job?.id == next.id)
+            #expect(server.server.events.cutOffCount == 0)
+        }
+    }
+
+    @Test("a client that never reads is cut off once its buffer is full and the lag limit passed, while a reading client gets every event")
+    func slowClientIsCutOff() async throws {
+        try await withServer(worker: false, configure: { $0.eventBuffer = 16; $0.eventLagLimit = .milliseconds(200) }) { server in
             let slow = try await WebSocketTestClient.connect(port: server.port, path: "/v1/events", receiveBuffer: 4096)
             let reader = try await WebSocketTestClient.connect(port: server.port, path: "/v1/events")
             defer { reader.close() }
