@@ -174,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "SpoolCLITests",
             dependencies: [
-                "SpoolCore", "SpoolSQLite", "SpoolTestSupport", "AMQPClient", "SpoolAMQP",
+                "SpoolCore", "SpoolSQLite", "SpoolPostgres", "SpoolTestSupport", "AMQPClient", "SpoolAMQP",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -70,7 +70,7 @@ public struct AMQPConnectionConfiguration: Sendable {
     /// credentials are percent-decoded, so `amqp://host/%2f` names the vhost `/`.
     public init(url: String) throws(AMQPError) {
         self.init()
-        guard url.hasPrefix("amqp://") else { throw AMQPError(.invalidURL, "the URL must start with amqp://: \(url)") }
+        guard url.hasPrefix("amqp://") else { throw AMQPError(.invalidURL, "the URL must start with amqp://: \(Self.redacted(url))") }
         var rest = Substring(url.dropFirst("amqp://".count))
         var query = Substring("")
         if let mark = rest.firstIndex(of: "?") {
@@ -81,18 +81,18 @@ public struct AMQPConnectionConfiguration: Sendable {
         if let slash = rest.firstIndex(of: "/") {
             authority = rest[..<slash]
             let path = rest[rest.index(after: slash)...]
-            if !path.isEmpty { virtualHost = try Self.percentDecoded(path) }
+            if !path.isEmpty { virtualHost = try Self.percentDecoded(path, in: "the vhost '\(path)'") }
         }
         if let at = authority.lastIndex(of: "@") {
             let credentials = authority[..<at]
             authority = authority[authority.index(after: at)...]
             let parts = credentials.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            user = try Self.percentDecoded(parts[0])
-            if parts.count > 1 { password = try Self.percentDecoded(parts[1]) }
+            user = try Self.percentDecoded(parts[0], in: "the user '\(parts[0])'")
+            if parts.count > 1 { password = try Self.percentDecoded(parts[1], in: "the password") }
         }
         if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
             guard let number = Int(authority[authority.index(after: colon)...]), (1...65535).contains(number) else {
-                throw AMQPError(.invalidURL, "invalid port in \(url)")
+                throw AMQPError(.invalidURL, "invalid port in \(Self.redacted(url))")
             }
             port = number
             authority = authority[..<colon]
@@ -112,11 +112,12 @@ public struct AMQPConnectionConfiguration: Sendable {
     }
 
     private static func number<T: FixedWidthInteger>(_ text: Substring, _ url: String) throws(AMQPError) -> T {
-        guard let value = T(text) else { throw AMQPError(.invalidURL, "invalid number \(text) in \(url)") }
+        guard let value = T(text) else { throw AMQPError(.invalidURL, "invalid number \(text) in \(Self.redacted(url))") }
         return value
     }
 
-    private static func percentDecoded(_ text: Substring) throws(AMQPError) -> String {
+    /// Percent-decodes `text`; `part` names it in errors (never quoting a password).
+    private static func percentDecoded(_ text: Substring, in part: String) throws(AMQPError) -> String {
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8).makeIterator()
         while let byte = iterator.next() {
@@ -126,12 +127,23 @@ public struct AMQPConnectionConfiguration: Sendable {
             }
             guard let high = iterator.next(), let low = iterator.next(),
                   let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            else { throw AMQPError(.invalidURL, "invalid percent escape in \(text)") }
+            else { throw AMQPError(.invalidURL, "invalid percent escape in \(part)") }
             bytes.append(value)
         }
         guard let decoded = String(validating: bytes, as: UTF8.self) else {
-            throw AMQPError(.invalidURL, "percent escapes in \(text) are not UTF-8")
+            throw AMQPError(.invalidURL, "percent escapes in \(part) are not UTF-8")
         }
         return decoded
+    }
+
+    /// `url` with its password replaced by `***`, for messages and logs.
+    public static func redacted(_ url: String) -> String {
+        let prefix = "amqp://"
+        guard url.hasPrefix(prefix) else { return url }
+        let start = url.index(url.startIndex, offsetBy: prefix.count)
+        let authorityEnd = url[start...].firstIndex { $0 == "/" || $0 == "?" } ?? url.endIndex
+        guard let at = url[start..<authorityEnd].lastIndex(of: "@"),
+              let colon = url[start..<at].firstIndex(of: ":") else { return url }
+        return url[..<url.index(after: colon)] + "***" + url[at...]
     }
 }

@@ -21,17 +21,17 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public init(url: String) throws {
         guard let components = URLComponents(string: url),
               let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql" else {
-            throw SpoolError(.invalidArgument, "store '\(PostgresLocation.redacted(url))' is not a postgres:// URL")
+            throw SpoolError(.invalidArgument, "store '\(Redaction.url(url))' is not a postgres:// URL")
         }
         guard let host = components.host, !host.isEmpty else {
-            throw SpoolError(.invalidArgument, "store '\(PostgresLocation.redacted(url))' names no host; use postgres://user@host:port/database")
+            throw SpoolError(.invalidArgument, "store '\(Redaction.url(url))' names no host; use postgres://user@host:port/database")
         }
         guard let user = components.user, !user.isEmpty else {
-            throw SpoolError(.invalidArgument, "store '\(PostgresLocation.redacted(url))' names no user; use postgres://user@host:port/database")
+            throw SpoolError(.invalidArgument, "store '\(Redaction.url(url))' names no user; use postgres://user@host:port/database")
         }
         let database = String(components.path.drop { $0 == "/" })
         guard !database.isEmpty, !database.contains("/") else {
-            throw SpoolError(.invalidArgument, "store '\(PostgresLocation.redacted(url))' names no database; use postgres://user@host:port/database")
+            throw SpoolError(.invalidArgument, "store '\(Redaction.url(url))' names no database; use postgres://user@host:port/database")
         }
         self.host = host
         self.port = components.port ?? 5432
@@ -62,12 +62,5 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         guard let first = name.unicodeScalars.first, name.unicodeScalars.count <= 63,
               first == "_" || ("a"..."z").contains(first) else { return false }
         return name.unicodeScalars.allSatisfy { $0 == "_" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }
-    }
-
-    /// `url` with any password replaced by `***`.
-    static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? url
     }
 }

@@ -9,9 +9,14 @@ import Synchronization
 /// opens a new one, so the store recovers from losing any number of connections at once.
 /// (PostgresNIO's `PostgresClient` pool, as of 1.33, can leave waiting callers hanging after
 /// its leased connections are closed by the server, so the store keeps its own.)
+///
+/// A query sent on a connection at the moment it closes can wait forever in PostgresNIO 1.33
+/// (the request is written to a closed channel and its answer never comes), so each caller's
+/// work runs in a task of its own and is given up with an error a second after its connection
+/// closed; the stuck task is left behind.
 final class PostgresPool: Sendable {
     private struct State {
-        var idle: [PostgresConnection] = []
+        var idle: [Member] = []
         /// Connections counted against the maximum: idle, leased and being opened.
         var open = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -20,7 +25,7 @@ final class PostgresPool: Sendable {
     }
 
     private enum Step {
-        case use(PostgresConnection)
+        case use(Member)
         case connect(id: Int)
         case wait
     }
@@ -38,14 +43,27 @@ final class PostgresPool: Sendable {
 
     /// Runs `body` on a connection of its own, then returns the connection to the pool. A
     /// connection whose query failed other than with the server's error message is closed.
-    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = try await lease()
-        do {
-            let value = try await body(connection)
-            release(connection, reusable: true)
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let member = try await lease()
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
+            let outcome = Outcome(continuation)
+            member.watch { outcome.resume(.failure(PostgresConnectionLost())) }
+            Task {
+                do {
+                    outcome.resume(.success(try await body(member.connection)))
+                } catch {
+                    outcome.resume(.failure(error))
+                }
+            }
+        }
+        member.unwatch()
+        switch result {
+        case .success(let value):
+            release(member, reusable: true)
             return value
-        } catch {
-            release(connection, reusable: (error as? PSQLError).map { $0.code == .server } ?? true)
+        case .failure(let error):
+            if error is PostgresConnectionLost { logger.warning("gave up a query on connection \(member.connection.id): it closed under it") }
+            release(member, reusable: (error as? PSQLError).map { $0.code == .server } ?? !(error is PostgresConnectionLost))
             throw error
         }
     }
@@ -57,14 +75,14 @@ final class PostgresPool: Sendable {
             defer { state.idle = [] }
             return state.idle
         }
-        for connection in idle { Self.close(connection) }
+        for member in idle { Self.close(member.connection) }
     }
 
-    private func lease() async throws -> PostgresConnection {
+    private func lease() async throws -> Member {
         while true {
             let step = state.withLock { state -> Step in
-                while let connection = state.idle.popLast() {
-                    if !connection.isClosed { return .use(connection) }
+                while let member = state.idle.popLast() {
+                    if !member.connection.isClosed { return .use(member) }
                     state.open -= 1
                 }
                 guard state.open < maximum else { return .wait }
@@ -73,11 +91,11 @@ final class PostgresPool: Sendable {
                 return .connect(id: state.nextID)
             }
             switch step {
-            case .use(let connection):
-                return connection
+            case .use(let member):
+                return member
             case .connect(let id):
                 do {
-                    return try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+                    return Member(try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger))
                 } catch {
                     let waiter = state.withLock { state in
                         state.open -= 1
@@ -99,14 +117,14 @@ final class PostgresPool: Sendable {
         }
     }
 
-    private func release(_ connection: PostgresConnection, reusable: Bool) {
-        let keep = reusable && !connection.isClosed
+    private func release(_ member: Member, reusable: Bool) {
+        let keep = reusable && !member.connection.isClosed
         let (waiter, closing) = state.withLock { state in
             let closing = !keep || state.closed
-            if closing { state.open -= 1 } else { state.idle.append(connection) }
+            if closing { state.open -= 1 } else { state.idle.append(member) }
             return (state.waiters.isEmpty ? nil : state.waiters.removeFirst(), closing)
         }
-        if closing { Self.close(connection) }
+        if closing { Self.close(member.connection) }
         waiter?.resume()
     }
 
@@ -115,4 +133,47 @@ final class PostgresPool: Sendable {
     private static func close(_ connection: PostgresConnection) {
         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
     }
+}
+
+/// A pooled connection, and what to do if it closes under the caller using it.
+private final class Member: Sendable {
+    let connection: PostgresConnection
+    private let onClose = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// How long work may go on after its connection closed: queries in flight then fail at
+    /// once, so work still waiting after this is stuck.
+    static let grace = TimeAmount.seconds(1)
+
+    init(_ connection: PostgresConnection) {
+        self.connection = connection
+        connection.closeFuture.whenComplete { [self] _ in
+            connection.eventLoop.scheduleTask(in: Self.grace) { self.onClose.withLock { $0 }?() }
+        }
+    }
+
+    /// Calls `giveUp` if the connection closes before ``unwatch()``.
+    func watch(_ giveUp: @escaping @Sendable () -> Void) {
+        onClose.withLock { $0 = giveUp }
+        if connection.isClosed { connection.eventLoop.scheduleTask(in: Self.grace) { self.onClose.withLock { $0 }?() } }
+    }
+
+    func unwatch() { onClose.withLock { $0 = nil } }
+}
+
+/// Resumes its continuation with the first result it is given.
+private final class Outcome<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Result<T, any Error>, Never>?>(nil)
+
+    init(_ continuation: CheckedContinuation<Result<T, any Error>, Never>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    func resume(_ result: Result<T, any Error>) {
+        continuation.withLock { $0.take() }?.resume(returning: result)
+    }
+}
+
+/// Work given up because its connection closed under it.
+struct PostgresConnectionLost: Error, CustomStringConvertible {
+    var description: String { "the connection closed while a query was waiting for its answer" }
 }

@@ -4,6 +4,7 @@ import SpoolCore
 extension PostgresStore: SchemaVersioned {
     public func schemaStatus() async throws -> SchemaStatus {
         let table = schema.migrationsTable
+        let logger = self.logger
         let applied = try await read { connection in
             var ids: [String] = []
             for try await id in try await connection.query("SELECT id FROM \(unescaped: table) ORDER BY id", logger: logger).decode(String.self) {

@@ -72,8 +72,9 @@ public final class PostgresStore: JobStore {
 
     /// Runs `body` in one transaction on a pooled connection. A deadlock or serialization
     /// failure rolls back and runs the body again, up to three times in all.
-    func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         var tries = 0
+        let logger = self.logger
         while true {
             tries += 1
             do {
@@ -89,7 +90,7 @@ public final class PostgresStore: JobStore {
     }
 
     /// Runs `body` on a pooled connection outside an explicit transaction.
-    func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await pool.withConnection { try await body($0) }
         } catch {
@@ -100,6 +101,9 @@ public final class PostgresStore: JobStore {
     /// Maps PostgresNIO's errors onto ``SpoolError`` naming the server, the role or the database.
     static func translate(_ error: Error, location: PostgresLocation) -> Error {
         if error is SpoolError { return error }
+        if error is PostgresConnectionLost {
+            return SpoolError(.storeUnavailable, "the connection to PostgreSQL at \(location.host):\(location.port) closed while using store \(location)")
+        }
         guard let error = error as? PSQLError else {
             return SpoolError(.storeUnavailable, "store \(location) failed: \(error)")
         }

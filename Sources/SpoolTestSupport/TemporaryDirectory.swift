@@ -14,5 +14,5 @@ public final class TemporaryDirectory: Sendable {
     /// The path of `name` inside the directory.
     public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
-    deinit { try? FileManager.default.removeItem(at: url) }
+    deinit { if ProcessInfo.processInfo.environment["SPOOL_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: url) } else { print("kept \(url.path)") } }
 }

@@ -92,7 +92,7 @@ struct ServeCommand: AsyncParsableCommand {
     private func announceURL(_ server: SpoolServer, store: String) async {
         guard let port = await server.port() else { return }
         let host = server.configuration.host.contains(":") ? "[\(server.configuration.host)]" : server.configuration.host
-        print("Spool is serving store \(store)")
+        print("Spool is serving store \(Redaction.url(store))")
         print("Dashboard: http://\(host):\(port)/")
         if server.configuration.token != nil { print("Sign in a browser once with http://\(host):\(port)/?token=<SPOOL_TOKEN>") }
         if demo { print("Demo jobs arrive every 0.2 s; press Ctrl-C to stop.") }

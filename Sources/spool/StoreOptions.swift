@@ -51,7 +51,7 @@ struct StoreOptions: ParsableArguments {
         if url.hasPrefix("sqlite://") { return String(url.dropFirst("sqlite://".count)) }
         if url.hasPrefix("sqlite:") { return String(url.dropFirst("sqlite:".count)) }
         if let scheme = url.split(separator: ":", maxSplits: 1).first, url.contains("://") {
-            throw SpoolError(.invalidArgument, "store '\(url)': the \(scheme) store is not part of this build; use sqlite:PATH or postgres://…")
+            throw SpoolError(.invalidArgument, "store '\(Redaction.url(url))': the \(scheme) store is not part of this build; use sqlite:PATH or postgres://…")
         }
         return url
     }

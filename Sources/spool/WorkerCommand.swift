@@ -105,7 +105,7 @@ struct WorkerCommand: AsyncParsableCommand {
         try await reportingErrors {
             let engine = try dispatcher.makeDispatcher(store: try await options.open(), storeOptions: options)
             let logger = Logger(label: "spool.events")
-            logger.notice("spool worker \(engine.id.uuidString.lowercased()) on \(options.storeURL)")
+            logger.notice("spool worker \(engine.id.uuidString.lowercased()) on \(Redaction.url(options.storeURL))")
             let group = ServiceGroup(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
         }

@@ -89,4 +89,17 @@ import Testing
         let error = #expect(throws: AMQPError.self) { try AMQPConnectionConfiguration(url: url) }
         #expect(error?.code == .invalidURL)
     }
+
+    @Test(arguments: ["amqp://u:hunter2@h:0", "amqp://u:hunter2@h?heartbeat=x", "amqp://u:hunter2%zz@h", "amqp://u:hunter2%ff@h"])
+    func refusedURLsAreShownWithoutTheirPassword(_ url: String) {
+        let error = #expect(throws: AMQPError.self) { try AMQPConnectionConfiguration(url: url) }
+        #expect(error?.code == .invalidURL)
+        #expect(error?.message.contains("hunter2") == false, "\(error?.message ?? "")")
+    }
+
+    @Test func redactionHidesOnlyThePassword() {
+        #expect(AMQPConnectionConfiguration.redacted("amqp://app:s3cret@broker:5672/vh") == "amqp://app:***@broker:5672/vh")
+        #expect(AMQPConnectionConfiguration.redacted("amqp://app@broker/vh") == "amqp://app@broker/vh")
+        #expect(AMQPConnectionConfiguration.redacted("amqp://broker/a:b@c") == "amqp://broker/a:b@c")
+    }
 }

@@ -89,4 +89,16 @@ struct ModelTests {
         #expect(text.contains(#""errors":[{"at":"2027-01-15T08:00:01.000Z","attempt":1,"message":"m","name":"E","type":"error"}]"#))
         #expect(try JSONDecoder().decode(Job.self, from: Data(text.utf8)) == job)
     }
+
+    @Test("URLs are redacted to hide their password and nothing else", arguments: [
+        ("postgres://app:s3cret@db:5432/jobs?schema=spool", "postgres://app:***@db:5432/jobs?schema=spool"),
+        ("amqp://app:p@ss:w@rd@broker/vh", "amqp://app:***@broker/vh"),
+        ("postgres://app@db/jobs", "postgres://app@db/jobs"),
+        ("sqlite:/tmp/a:b@c.db", "sqlite:/tmp/a:b@c.db"),
+        ("postgres://db/jobs?user=a:b@c", "postgres://db/jobs?user=a:b@c"),
+        ("not a url", "not a url"),
+    ])
+    func redaction(url: String, shown: String) {
+        #expect(Redaction.url(url) == shown)
+    }
 }

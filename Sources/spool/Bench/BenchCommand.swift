@@ -102,6 +102,6 @@ struct BenchCommand: AsyncParsableCommand {
             throw SpoolError(.invalidArgument, "unknown durability '\(options.durability)'; use normal or full")
         }
         return BenchSettings(jobs: jobs, concurrency: concurrency, producers: producers, batch: batch, http: http, rate: rate, duration: duration,
-                             durability: options.durability, store: options.store.map(BenchTarget.redacted) ?? "sqlite (fresh file)")
+                             durability: options.durability, store: options.store.map(Redaction.url) ?? "sqlite (fresh file)")
     }
 }

@@ -55,13 +55,6 @@ struct BenchTarget: Sendable {
     }
 
     private static let pad = String(repeating: "x", count: 100)
-
-    /// A store URL fit to print: any password replaced by `***`.
-    static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@"),
-              let colon = url[scheme.upperBound..<at].firstIndex(of: ":") else { return url }
-        return url[..<url.index(after: colon)] + "***" + url[at...]
-    }
 }
 
 /// A directory removed when released.

@@ -1,0 +1,110 @@
+import Foundation
+import SpoolCore
+import Testing
+
+/// One run of one attempt of one job in one worker process, from its journal.
+struct JournalRun {
+    let job: String
+    let attempt: Int
+    let quotas: [String]
+    let start: Double
+    var end: Double?
+    var outcome: String?
+}
+
+/// What worker processes' journals (`spool worker --journal`) say happened.
+enum WorkerJournals {
+    /// Reads a worker's journal into runs; a run without an end was cut off by a kill.
+    static func runs(inJournal path: String) throws -> [JournalRun] {
+        var open: [String: JournalRun] = [:], closed: [JournalRun] = []
+        for event in try lines(path) {
+            guard let name = event["event"]?.string, let at = event["at"]?.number,
+                  let job = event["job"]?.string, let attempt = event["attempt"]?.number else { continue }
+            let key = "\(job)/\(Int(attempt))"
+            if name == "started" {
+                let quotas: [String]
+                if case .array(let values)? = event["quotas"] { quotas = values.compactMap(\.string) } else { quotas = [] }
+                open[key] = JournalRun(job: job, attempt: Int(attempt), quotas: quotas, start: at)
+            } else if name == "ended", var run = open.removeValue(forKey: key) {
+                run.end = at
+                run.outcome = event["outcome"]?.string
+                closed.append(run)
+            }
+        }
+        return closed + Array(open.values)
+    }
+
+    /// The job ids of the journal's events named `name`.
+    static func events(_ name: String, inJournal path: String) throws -> [String] {
+        try lines(path).compactMap { $0["event"]?.string == name ? $0["job"]?.string : nil }
+    }
+
+    /// Checks runs from every worker (cut-off runs already given an end): each job ran, its
+    /// runs never overlapped and the last completed, and no quota ever held more than its size.
+    static func expectSound(_ all: [JournalRun], jobs total: Int, quotas sizes: [String: Int],
+                            sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(all.allSatisfy { $0.end != nil }, "only killed workers left runs unfinished", sourceLocation: sourceLocation)
+        let byJob = Dictionary(grouping: all, by: \.job)
+        #expect(byJob.count == total, "every job ran", sourceLocation: sourceLocation)
+        for (job, jobRuns) in byJob {
+            let sorted = jobRuns.sorted { $0.start < $1.start }
+            for (earlier, later) in zip(sorted, sorted.dropFirst()) {
+                #expect(earlier.end! <= later.start, "job \(job) ran twice at the same time", sourceLocation: sourceLocation)
+            }
+            #expect(sorted.last?.outcome == "completed", "job \(job) ended completed", sourceLocation: sourceLocation)
+        }
+        for (quota, size) in sizes {
+            var edges: [(Double, Int)] = []
+            for run in all where run.quotas.contains(quota) { edges += [(run.start, 1), (run.end ?? run.start, -1)] }
+            edges.sort { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }
+            var current = 0, peak = 0
+            for edge in edges { current += edge.1; peak = max(peak, current) }
+            #expect(peak <= size, "quota \(quota) of size \(size) had \(peak) jobs running at once", sourceLocation: sourceLocation)
+            #expect(peak >= 1, sourceLocation: sourceLocation)
+        }
+    }
+
+    /// `runs` with every cut-off run ended at `killedAt` (microseconds since 1970).
+    static func endingCutOffRuns(_ runs: [JournalRun], at killedAt: Double) -> [JournalRun] {
+        runs.map { run in
+            var run = run
+            if run.end == nil { run.end = killedAt }
+            return run
+        }
+    }
+
+    /// Waits until the journal at `path` shows a job running that holds `quota` (or, without
+    /// one, any job without quotas), so a kill right after cuts one off. Reads only what was
+    /// appended since the last look, so it sees a run while it is still running.
+    static func waitForOpenRun(inJournal path: String, holding quota: String? = nil, until deadline: Date) async throws {
+        let quotas = JSONValue.array(quota.map { [.string($0)] } ?? [])
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? file.close() }
+        var open: Set<String> = [], partial = Data()
+        while Date() < deadline {
+            let fresh = file.availableData
+            partial.append(fresh)
+            if let end = partial.lastIndex(of: UInt8(ascii: "\n")) {
+                for line in partial[..<end].split(separator: UInt8(ascii: "\n")) {
+                    guard let event = try? JSONPayload(unchecked: String(decoding: line, as: UTF8.self)).decode(JSONValue.self),
+                          let job = event["job"]?.string, event["quotas"] == quotas else { continue }
+                    switch event["event"]?.string {
+                    case "started": open.insert(job)
+                    case "ended": open.remove(job)
+                    default: break
+                    }
+                }
+                partial = Data(partial[partial.index(after: end)...])
+            }
+            if fresh.count > 4096 { continue }  // still catching up: what was open may have ended
+            if !open.isEmpty { return }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    private static func lines(_ path: String) throws -> [JSONValue] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap {
+            try? JSONPayload(unchecked: String($0)).decode(JSONValue.self)
+        }
+    }
+}
