@@ -51,6 +51,7 @@ class Procrastinate(harness.Peer):
              "worker", "--queues", "bench", "--concurrency", str(concurrency), "--listen-notify"],
             {"BENCH_POSTGRES_URL": URL}, log)
 
+
 if __name__ == "__main__":
     opts = harness.options()
     os.environ["BENCH_POSTGRES_URL"] = opts.postgres_url
