@@ -4,6 +4,11 @@ starts, pacing at a fixed rate, and turning records into results.
 A job records `i enqueued started` as one line appended to a file (O_APPEND, one write), so
 drivers need no result backend and every system is measured the same way: W2 runs from the
 first job's start to the last job's start, W3 is per job started minus enqueued.
+
+W2 and W3 run `--workers` worker processes (default 1). The concurrency is divided among them
+(50 over 4 processes: 13, 13, 12, 12), so every system runs at most `--concurrency` jobs at
+once whatever its process count: more processes only spread a worker's own CPU work (one
+Python process is held to one core by its interpreter lock) over the machine's cores.
 """
 import json
 import os
@@ -20,7 +25,11 @@ def payload(i):
 
 
 def record(out, i, enqueued):
-    """Called by the job: appends its index, enqueue time and start time to `out`."""
+    """Called by the job: appends its index, enqueue time and start time to `out`. A probe
+    (negative index) records minus its process id instead, so `warm_up` can tell which
+    worker processes ran one."""
+    if i < 0:
+        i = -os.getpid()
     line = f"{i} {enqueued!r} {time.time()!r}\n".encode()
     fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -45,13 +54,13 @@ def count_lines(out):
         return 0
 
 
-def wait_for(out, n, timeout, worker=None):
-    """Waits until `out` holds `n` records, the worker died, or `timeout` seconds passed."""
+def wait_for(out, n, timeout, workers=()):
+    """Waits until `out` holds `n` records, a worker process died, or `timeout` seconds passed."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if count_lines(out) >= n:
             return True
-        if worker is not None and worker.poll() is not None:
+        if any(w.poll() is not None for w in workers):
             return False
         time.sleep(0.02)
     return False
@@ -119,28 +128,69 @@ def start_worker(args, env_extra, log):
                             start_new_session=True)
 
 
+def split(concurrency, workers):
+    """The concurrency of each of `workers` processes: `concurrency` divided among them, the
+    remainder going to the first ones, at least 1 each."""
+    return [max(1, concurrency // workers + (1 if k < concurrency % workers else 0)) for k in range(workers)]
+
+
+def start_workers(peer, concurrency, workers, log):
+    return [peer.start_worker(c, log) for c in split(concurrency, workers)]
+
+
 def stop_worker(worker, sig=signal.SIGTERM):
     """Stops the worker and every process it started (its own session), by its process group."""
-    if worker.poll() is None:
+    stop_workers([worker], sig)
+
+
+def stop_workers(workers, sig=signal.SIGTERM):
+    """Signals every worker's process group first, then waits for each (SIGKILL after 20 s)."""
+    for worker in workers:
+        if worker.poll() is None:
+            try:
+                os.killpg(worker.pid, sig)
+            except ProcessLookupError:
+                pass
+    for worker in workers:
         try:
-            os.killpg(worker.pid, sig)
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
+            try:
+                os.killpg(worker.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             worker.wait()
-        except ProcessLookupError:
-            pass
 
 
-def warm_up(enqueue_probe, out, worker, timeout=60):
-    """Enqueues a probe job and waits until the worker ran it: the worker is ready."""
+def probe_pids(out):
+    try:
+        with open(out) as f:
+            return {-int(line.split()[0]) for line in f if line.count(" ") == 2}
+    except FileNotFoundError:
+        return set()
+
+
+def warm_up(enqueue_probe, out, workers, timeout=60):
+    """Enqueues a probe job and waits until a worker ran it: the worker is ready. With more
+    than one worker process, goes on enqueueing probes (every 20 ms) until as many processes
+    ran one or `timeout` passed, so no process is still starting when the measurement begins."""
     enqueue_probe(out)
-    if not wait_for(out, 1, timeout, worker):
+    if not wait_for(out, 1, timeout, workers):
         raise RuntimeError("the worker did not run a probe job within %d s" % timeout)
+    deadline = time.time() + timeout
+    while len(probe_pids(out)) < len(workers) and time.time() < deadline:
+        if any(w.poll() is not None for w in workers):
+            raise RuntimeError("a worker process exited during the warm-up")
+        enqueue_probe(out)
+        time.sleep(0.02)
+    seen = len(probe_pids(out))
+    if seen < len(workers):
+        log(f"warm-up: probes ran in {seen} of {len(workers)} worker processes within {timeout} s")
 
 
 def options():
-    """The driver's command line: --jobs --concurrency --rate --duration --redis-port --dir."""
+    """The driver's command line: --jobs --concurrency --rate --duration --redis-port
+    --postgres-url --workers --dir."""
     import argparse
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=20000)
@@ -148,9 +198,14 @@ def options():
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--redis-port", type=int, default=0)
+    parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", ""))
+    parser.add_argument("--workers", type=int, default=1, help="worker processes for w2 and w3, sharing --concurrency")
     parser.add_argument("--dir", required=True)
     parser.add_argument("--workloads", default="w1,w2,w3")
-    return parser.parse_args()
+    opts = parser.parse_args()
+    if opts.workers < 1:
+        parser.error("--workers must be at least 1")
+    return opts
 
 
 def emit(results):
@@ -215,27 +270,29 @@ def run(peer, opts):
         peer.reset()
     if "w2" in workloads:
         out = os.path.join(opts.dir, "w2.records")
-        log(f"{peer.name} w2: enqueueing {n} jobs, then draining with concurrency {opts.concurrency}")
+        log(f"{peer.name} w2: enqueueing {n} jobs, then draining with concurrency {opts.concurrency}"
+            f" in {opts.workers} worker process(es)")
         peer.fill(n, out)
-        worker = peer.start_worker(opts.concurrency, logfile)
+        workers = start_workers(peer, opts.concurrency, opts.workers, logfile)
         try:
-            if not wait_for(out, n, max(300, n / 20), worker):
+            if not wait_for(out, n, max(300, n / 20), workers):
                 log(f"{peer.name} w2: gave up waiting ({count_lines(out)} of {n} ran)")
         finally:
-            stop_worker(worker)
+            stop_workers(workers)
         results.append(drain_result(out, n))
         peer.reset()
     if "w3" in workloads:
         out = os.path.join(opts.dir, "w3.records")
         total = max(1, round(opts.rate * opts.duration))
-        log(f"{peer.name} w3: {opts.rate:.0f} jobs/s for {opts.duration:.0f} s, worker process, concurrency {opts.concurrency}")
-        worker = peer.start_worker(opts.concurrency, logfile)
+        log(f"{peer.name} w3: {opts.rate:.0f} jobs/s for {opts.duration:.0f} s, {opts.workers} worker process(es),"
+            f" concurrency {opts.concurrency}")
+        workers = start_workers(peer, opts.concurrency, opts.workers, logfile)
         try:
-            warm_up(peer.probe, os.path.join(opts.dir, "probe.records"), worker)
+            warm_up(peer.probe, os.path.join(opts.dir, "probe.records"), workers)
             peer.paced(opts.rate, opts.duration, out)
-            wait_for(out, total, 60, worker)
+            wait_for(out, total, 60, workers)
         finally:
-            stop_worker(worker)
+            stop_workers(workers)
         results.append(latency_result(out, total, "w3-process"))
         peer.reset()
     emit(results)
