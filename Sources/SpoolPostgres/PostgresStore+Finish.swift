@@ -25,10 +25,9 @@ extension PostgresStore {
                        on connection: PostgresConnection, logger: Logger) async throws -> ([Bool], [InsertResult]) {
         let nowMicros = PostgresRows.micros(now)
         let held = "id = $1 AND state = 'running' AND dispatcher = $2"
-        var applied: [Bool] = []
-        applied.reserveCapacity(finishes.count)
+        var applied = try await completePlain(finishes, nowMicros: nowMicros, schema: schema, on: connection, logger: logger)
         var followUpResults: [InsertResult] = []
-        for finish in finishes {
+        for (index, finish) in finishes.enumerated() where !isPlain(finish) {
             var binds = PostgresBindings()
             binds.append(finish.id.description)
             binds.append(finish.dispatcher)
@@ -64,7 +63,7 @@ extension PostgresStore {
                     """
             }
             let didApply = try await connection.count(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) == 1
-            applied.append(didApply)
+            applied[index] = didApply
             guard didApply else { continue }
             try await connection.query("DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id = \(finish.id.description)",
                                        logger: logger)
@@ -74,6 +73,41 @@ extension PostgresStore {
             }
         }
         return (applied, followUpResults)
+    }
+
+    /// Whether `finish` is a completion without follow-up jobs: the common case, recorded for
+    /// a whole batch in one statement.
+    private static func isPlain(_ finish: Finish) -> Bool {
+        if case .completed(_, let followUps) = finish.outcome { return followUps.isEmpty }
+        return false
+    }
+
+    /// Records every plain completion among `finishes` in one statement that also frees their
+    /// quota slots; returns, for every finish, whether it was a plain completion that applied.
+    private static func completePlain(_ finishes: [Finish], nowMicros: Int64, schema: PostgresSchema,
+                                      on connection: PostgresConnection, logger: Logger) async throws -> [Bool] {
+        var ids: [String] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
+        for finish in finishes {
+            guard isPlain(finish), case .completed(let result, _) = finish.outcome else { continue }
+            ids.append(finish.id.description)
+            dispatchers.append(finish.dispatcher)
+            results.append(result?.text ?? "")
+            hasResult.append(result != nil)
+        }
+        guard !ids.isEmpty else { return Array(repeating: false, count: finishes.count) }
+        var done: Set<String> = []
+        for try await id in try await connection.query("""
+            WITH done AS (
+                UPDATE \(unescaped: schema.jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
+                    finished_at = \(nowMicros), lease_until = NULL, cancel_requested = false
+                FROM unnest(\(ids)::text[], \(dispatchers)::uuid[], \(results)::text[], \(hasResult)::boolean[])
+                    AS v(id, dispatcher, result, has_result)
+                WHERE j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
+                RETURNING j.id),
+            freed AS (DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id IN (SELECT id FROM done))
+            SELECT id FROM done
+            """, logger: logger).decode(String.self) { done.insert(id) }
+        return finishes.map { isPlain($0) && done.contains($0.id.description) }
     }
 
     private static func failSQL(schema: PostgresSchema, held: String) -> String {
