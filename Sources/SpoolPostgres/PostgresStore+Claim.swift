@@ -8,9 +8,68 @@ extension PostgresStore {
         guard params.limit > 0 else { return [] }
         let now = PostgresRows.truncate(params.now)
         let (schema, logger) = (self.schema, self.logger)
-        return try await transaction { connection in
-            try await PostgresStore.claim(params, now: now, schema: schema, on: connection, logger: logger)
+        var claimed: [Job] = []
+        if params.filter.isUnfiltered {
+            let fast = try await read { connection in
+                try await PostgresStore.claimLeadingJobs(params, now: now, schema: schema, on: connection, logger: logger)
+            }
+            guard fast.maybeMore, fast.jobs.count < params.limit else { return fast.jobs }
+            claimed = fast.jobs
         }
+        var remaining = params
+        remaining.limit -= claimed.count
+        let rest = remaining
+        return claimed + (try await transaction { connection in
+            try await PostgresStore.claim(rest, now: now, schema: schema, on: connection, logger: logger)
+        })
+    }
+
+    /// The common claim in one statement and one round trip: promotes due jobs, then claims the
+    /// waiting jobs in policy order up to the first that needs a quota. When it promoted jobs
+    /// it claims none, since it cannot see them and they may come first. `maybeMore` says the
+    /// full claim must look further: a job with quotas stopped the statement, jobs were
+    /// promoted, or it found nothing (and could not tell why).
+    static func claimLeadingJobs(_ params: ClaimParams, now: Date, schema: PostgresSchema, on connection: PostgresConnection,
+                                 logger: Logger) async throws -> (jobs: [Job], maybeMore: Bool) {
+        let nowMicros = PostgresRows.micros(now)
+        let lease = PostgresRows.truncate(now.addingTimeInterval(params.lease.seconds))
+        var binds = PostgresBindings()
+        binds.append(nowMicros)
+        binds.append(params.limit)
+        binds.append(params.dispatcher)
+        binds.append(PostgresRows.micros(lease))
+        var queueCondition = ""
+        if let queues = params.queues {
+            binds.append(queues)
+            queueCondition = "AND queue = ANY($\(binds.count))"
+        }
+        let order = params.policy == .priority ? ["priority", "run_at", "seq"] : ["run_at", "seq"]
+        func tuple(_ alias: String) -> String { "(" + order.map { "\(alias).\($0)" }.joined(separator: ", ") + ")" }
+        let sql = """
+            WITH promoted AS (
+                UPDATE \(schema.jobs) SET state = 'available'
+                WHERE seq IN (SELECT seq FROM \(schema.jobs) WHERE state IN ('scheduled', 'retryable') AND run_at <= $1
+                              FOR UPDATE SKIP LOCKED)
+                RETURNING 1),
+            page AS (
+                SELECT seq, priority, run_at, quotas FROM \(schema.jobs) AS c
+                WHERE state = 'available' \(queueCondition)
+                    AND NOT EXISTS (SELECT 1 FROM \(schema.queues) AS q WHERE q.name = c.queue AND q.paused)
+                ORDER BY \(order.joined(separator: ", ")) LIMIT $2 FOR UPDATE SKIP LOCKED),
+            ahead AS (
+                SELECT p.seq FROM page AS p WHERE p.quotas = '{}' AND NOT EXISTS (SELECT 1 FROM promoted)
+                    AND NOT EXISTS (SELECT 1 FROM page AS b WHERE b.quotas <> '{}' AND \(tuple("b")) < \(tuple("p")))),
+            claimed AS (
+                UPDATE \(schema.jobs) AS j SET state = 'running', attempt = j.attempt + 1, started_at = $1, dispatcher = $3,
+                    lease_until = $4, cancel_requested = false
+                FROM ahead WHERE j.seq = ahead.seq
+                RETURNING \(PostgresRows.jobColumns(of: "j")))
+            SELECT *, (SELECT count(*) FROM page) FROM claimed ORDER BY \(order.joined(separator: ", "))
+            """
+        let rows = try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        guard let first = rows.first else { return ([], true) }
+        let jobs = try rows.map(PostgresRows.job)
+        return (jobs, try first[22].decode(Int.self) > jobs.count)
     }
 
     /// Promotes due jobs, then walks available jobs in policy order, page by page, locking each
