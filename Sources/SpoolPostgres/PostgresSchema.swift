@@ -83,6 +83,10 @@ struct PostgresSchema: Sendable {
                 """,
                 "CREATE TABLE \(cron) (name text PRIMARY KEY, last_tick bigint NOT NULL)",
             ]),
+            // Workers that take only some queues find their jobs without walking other queues' backlog.
+            ("2-queue-index", [
+                "CREATE INDEX spool_jobs_available_queue ON \(jobs) (queue, run_at, seq) WHERE state = 'available'",
+            ]),
         ]
     }
 

@@ -40,8 +40,7 @@ extension PostgresStore {
         binds.append(PostgresRows.micros(lease))
         var queueCondition = ""
         if let queues = params.queues {
-            binds.append(queues)
-            queueCondition = "AND queue = ANY($\(binds.count))"
+            queueCondition = "AND " + PostgresStore.queueCondition(queues, binds: &binds)
         }
         let order = params.policy == .priority ? ["priority", "run_at", "seq"] : ["run_at", "seq"]
         func tuple(_ alias: String) -> String { "(" + order.map { "\(alias).\($0)" }.joined(separator: ", ") + ")" }
@@ -98,8 +97,7 @@ extension PostgresStore {
         var binds = PostgresBindings()
         var conditions = ["state = 'available'"]
         if let queues = params.queues {
-            binds.append(queues)
-            conditions.append("queue = ANY($\(binds.count))")
+            conditions.append(queueCondition(queues, binds: &binds))
         }
         if !paused.isEmpty {
             binds.append(paused)
@@ -172,6 +170,17 @@ extension PostgresStore {
             job.claim(by: params.dispatcher, now: now, leaseUntil: lease)
             return job
         }
+    }
+
+    /// The condition that takes jobs of `queues`, binding them; one queue is compared as a
+    /// value, so the planner walks the queue's own index in order.
+    static func queueCondition(_ queues: [String], binds: inout PostgresBindings) -> String {
+        if queues.count == 1 {
+            binds.append(queues[0])
+            return "queue = $\(binds.count)"
+        }
+        binds.append(queues)
+        return "queue = ANY($\(binds.count))"
     }
 
     /// The quota sizes by name; with `lock`, every quota row is locked in name order.

@@ -8,7 +8,8 @@ extension PostgresStore {
         for job in jobs { try job.validate(limits) }
         let now = PostgresRows.truncate(now)
         let (schema, logger) = (self.schema, self.logger)
-        let results = try await transaction { connection in
+        // One statement, atomic without an explicit transaction: one round trip per call.
+        let results = try await read { connection in
             try await PostgresStore.insert(jobs, now: now, schema: schema, on: connection, logger: logger)
         }
         publishAvailable(results)

@@ -35,6 +35,21 @@ struct BenchCommandTests {
         #expect(report.results.filter { $0.workload.hasPrefix("w3") }.allSatisfy { $0.jobs == 50 && $0.latency.map { $0.p50 > 0 && $0.max >= $0.p99 } == true })
     }
 
+    @Test("w2 with --workers drains with separate worker processes sharing the concurrency")
+    func drainWithWorkerProcesses() async throws {
+        let directory = try TemporaryDirectory()
+        let store = "sqlite:" + directory.path("spool.db")
+        let run = try await SpoolProcess.run(["bench", "w2", "--jobs", "400", "--concurrency", "6", "--workers", "3", "--store", store, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
+        #expect(report.results.map(\.workload) == ["w2"])
+        #expect(report.results.first.map { $0.jobs == 400 && $0.lost == 0 && $0.duplicated == 0 && $0.perSecond > 0 } == true)
+        let dispatchers = try await SpoolProcess.run(["dispatchers", "--store", store, "--json"])
+        #expect(dispatchers.stdout.components(separatedBy: "\"pid\"").count - 1 == 3, "three worker processes ran: \(dispatchers.stdout)")
+        let refused = try await SpoolProcess.run(["bench", "w2", "--concurrency", "2", "--workers", "3"])
+        #expect(refused.status != 0 && refused.stderr.contains("--workers"), "\(refused.stderr)")
+    }
+
     @Test("bench on a given store keeps each workload in its own queue and prints JSON")
     func givenStore() async throws {
         let directory = try TemporaryDirectory()

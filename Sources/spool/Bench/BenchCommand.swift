@@ -15,6 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
             each workload uses a queue of its own (bench-WORKLOAD-ID) in that store and leaves its jobs there.
             w1 single: one call per job, each call awaiting its own durable commit; with --producers N, N tasks \
             issue such calls side by side (group commit shares transactions between them).
+            w2 with --workers N drains with N separate `spool worker` processes on the store, sharing \
+            --concurrency; it runs from the first job's start to the last job's end in their journals.
             w3 measures, per job, the time from the enqueue call to the start of its code; w3-process runs the \
             jobs in a separate `spool worker` process on the same store.
             With --http the jobs go in through `spool serve` started in this process on a free loopback port \
@@ -38,6 +40,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "How many jobs the worker runs at once (w2, w3).")
     var concurrency: Int = 50
+
+    @Option(help: "w2: drain with this many separate `spool worker` processes sharing --concurrency (0: in this process).")
+    var workers: Int = 0
 
     @Option(help: "w1 single: how many tasks issue enqueue calls side by side, each call awaiting its own commit.")
     var producers: Int = 1
@@ -95,13 +100,17 @@ struct BenchCommand: AsyncParsableCommand {
         guard jobs >= 1, concurrency >= 1, producers >= 1, batch >= 1 else {
             throw SpoolError(.invalidArgument, "--jobs, --concurrency, --producers and --batch must be at least 1")
         }
+        guard (0...concurrency).contains(workers) else {
+            throw SpoolError(.invalidArgument, "--workers must be between 0 and --concurrency")
+        }
+        guard workers == 0 || !http else { throw SpoolError(.invalidArgument, "--workers and --http cannot be combined") }
         guard rate.isFinite, rate > 0, duration.isFinite, duration > 0 else {
             throw SpoolError(.invalidArgument, "--rate and --duration must be positive numbers")
         }
         guard Durability(rawValue: options.durability) != nil else {
             throw SpoolError(.invalidArgument, "unknown durability '\(options.durability)'; use normal or full")
         }
-        return BenchSettings(jobs: jobs, concurrency: concurrency, producers: producers, batch: batch, http: http, rate: rate, duration: duration,
+        return BenchSettings(jobs: jobs, concurrency: concurrency, workers: workers, producers: producers, batch: batch, http: http, rate: rate, duration: duration,
                              durability: options.durability, store: options.store.map(Redaction.url) ?? "sqlite (fresh file)")
     }
 }

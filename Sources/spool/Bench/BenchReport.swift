@@ -4,6 +4,8 @@ import Foundation
 struct BenchSettings: Codable, Sendable {
     var jobs: Int
     var concurrency: Int
+    /// W2's separate worker processes, sharing the concurrency; 0 drains in this process.
+    var workers: Int
     var producers: Int
     /// Jobs per bulk request over HTTP.
     var batch: Int

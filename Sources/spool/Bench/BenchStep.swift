@@ -91,6 +91,7 @@ enum DrainWorkload {
     static func run(_ target: BenchTarget, _ settings: BenchSettings) async throws -> [BenchResult] {
         let jobs = settings.jobs
         try await fill(target, settings)
+        if settings.workers > 0 { return [try await runInProcesses(target, settings)] }
         let progress = BenchProgress("w2 drain (concurrency \(settings.concurrency))", total: jobs)
         let starts = StartLog(target: jobs)
         let queue = target.queue
@@ -118,6 +119,38 @@ enum DrainWorkload {
                                        latency: LatencySummary(seconds: probes)))
         }
         return results
+    }
+
+    /// Drains with `settings.workers` separate worker processes sharing the concurrency, timed
+    /// from the first start to the last end in their journals.
+    private static func runInProcesses(_ target: BenchTarget, _ settings: BenchSettings) async throws -> BenchResult {
+        let jobs = settings.jobs
+        let progress = BenchProgress("w2 drain (concurrency \(settings.concurrency), \(settings.workers) worker processes)", total: jobs)
+        var workers: [WorkerProcess] = []
+        do {
+            for index in 0..<settings.workers {
+                let share = settings.concurrency / settings.workers + (index < settings.concurrency % settings.workers ? 1 : 0)
+                workers.append(try await WorkerProcess.start(target, concurrency: share, name: "worker-\(index + 1)"))
+            }
+            let deadline = ContinuousClock.now + .seconds(max(60, Double(jobs) / 500))
+            var completed = 0
+            while completed < jobs, ContinuousClock.now < deadline, workers.allSatisfy(\.isRunning) {
+                try await Task.sleep(for: .milliseconds(100))
+                completed = try await target.counts()[.completed] ?? 0
+                progress.set(completed)
+            }
+            progress.finish()
+        } catch {
+            for worker in workers { await worker.stop() }
+            throw error
+        }
+        for worker in workers { await worker.stop() }
+        let starts = try workers.flatMap { try $0.journalEvents("started") }
+        let ends = try workers.flatMap { try $0.journalEvents("ended") }
+        let seconds = (ends.map(\.1).max() ?? .distantPast).timeIntervalSince(starts.map(\.1).min() ?? .distantPast)
+        let completed = try await target.counts()[.completed] ?? 0
+        return BenchResult(workload: "w2", jobs: jobs, seconds: max(seconds, 0), lost: jobs - completed,
+                           duplicated: starts.count - Set(starts.map(\.0)).count)
     }
 
     /// Enqueues the jobs to drain: in one call, or over HTTP in bulk requests.

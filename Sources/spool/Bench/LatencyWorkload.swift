@@ -32,7 +32,7 @@ enum LatencyWorkload {
     /// from its journal.
     static func workerProcess(_ target: BenchTarget, _ settings: BenchSettings) async throws -> BenchResult {
         let total = jobCount(settings)
-        let worker = try await WorkerProcess.start(target, settings)
+        let worker = try await WorkerProcess.start(target, concurrency: settings.concurrency)
         let enqueued = EnqueueTimes()
         let seconds: Double
         do {

@@ -14,18 +14,19 @@ final class WorkerProcess: Sendable {
         self.log = log
     }
 
-    /// Starts the worker and returns once it registered with the store.
-    static func start(_ target: BenchTarget, _ settings: BenchSettings) async throws -> WorkerProcess {
+    /// Starts the worker `name` running `concurrency` jobs at once, and returns once it
+    /// registered with the store.
+    static func start(_ target: BenchTarget, concurrency: Int, name: String = "worker") async throws -> WorkerProcess {
         let id = UUID()
-        let uuidFile = target.folder.path + "/worker-uuid.txt"
-        let journal = target.folder.path + "/worker-journal.jsonl"
-        let log = target.folder.path + "/worker.log"
+        let uuidFile = target.folder.path + "/\(name)-uuid.txt"
+        let journal = target.folder.path + "/\(name)-journal.jsonl"
+        let log = target.folder.path + "/\(name).log"
         try (id.uuidString.lowercased() + "\n").write(toFile: uuidFile, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executablePath)
         process.arguments = ["worker", "--store", target.url, "--durability", target.durability, "--queue", target.queue,
-                             "--concurrency", "\(settings.concurrency)", "--journal", journal, "--uuid-file", uuidFile]
+                             "--concurrency", "\(concurrency)", "--journal", journal, "--uuid-file", uuidFile]
         var environment = ProcessInfo.processInfo.environment
         environment["SPOOL_LOG_LEVEL"] = "error"
         process.environment = environment
@@ -63,10 +64,15 @@ final class WorkerProcess: Sendable {
 
     /// The job starts the worker journaled: job id and the time its code began.
     func journalStarts() throws -> [(JobID, Date)] {
+        try journalEvents("started")
+    }
+
+    /// The worker's journal events named `event`: job id and when.
+    func journalEvents(_ event: String) throws -> [(JobID, Date)] {
         guard let data = FileManager.default.contents(atPath: journal) else { return [] }
         return try data.split(separator: UInt8(ascii: "\n")).compactMap { line in
             guard let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                  object["event"] as? String == "started", let text = object["job"] as? String, let id = JobID(text),
+                  object["event"] as? String == event, let text = object["job"] as? String, let id = JobID(text),
                   let micros = object["at"] as? Double else { return nil }
             return (id, Date(timeIntervalSince1970: micros / 1_000_000))
         }
