@@ -7,8 +7,16 @@ extension PostgresStore {
     public func finish(_ finishes: [Finish], now: Date) async throws -> [Bool] {
         let now = PostgresRows.truncate(now)
         let (schema, logger, limits) = (self.schema, self.logger, self.limits)
-        let (applied, followUps) = try await transaction { connection in
-            try await PostgresStore.finish(finishes, now: now, limits: limits, schema: schema, on: connection, logger: logger)
+        let applied: [Bool], followUps: [InsertResult]
+        if finishes.allSatisfy(PostgresStore.isPlain) {
+            // One statement, atomic without an explicit transaction.
+            (applied, followUps) = (try await read { connection in
+                try await PostgresStore.completePlain(finishes, nowMicros: PostgresRows.micros(now), schema: schema, on: connection, logger: logger)
+            }, [])
+        } else {
+            (applied, followUps) = try await transaction { connection in
+                try await PostgresStore.finish(finishes, now: now, limits: limits, schema: schema, on: connection, logger: logger)
+            }
         }
         if events.hasSubscribers {
             var finished: [JobID: JobState] = [:]
@@ -77,15 +85,15 @@ extension PostgresStore {
 
     /// Whether `finish` is a completion without follow-up jobs: the common case, recorded for
     /// a whole batch in one statement.
-    private static func isPlain(_ finish: Finish) -> Bool {
+    static func isPlain(_ finish: Finish) -> Bool {
         if case .completed(_, let followUps) = finish.outcome { return followUps.isEmpty }
         return false
     }
 
     /// Records every plain completion among `finishes` in one statement that also frees their
     /// quota slots; returns, for every finish, whether it was a plain completion that applied.
-    private static func completePlain(_ finishes: [Finish], nowMicros: Int64, schema: PostgresSchema,
-                                      on connection: PostgresConnection, logger: Logger) async throws -> [Bool] {
+    static func completePlain(_ finishes: [Finish], nowMicros: Int64, schema: PostgresSchema,
+                              on connection: PostgresConnection, logger: Logger) async throws -> [Bool] {
         var ids: [String] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
         for finish in finishes {
             guard isPlain(finish), case .completed(let result, _) = finish.outcome else { continue }
@@ -95,8 +103,7 @@ extension PostgresStore {
             hasResult.append(result != nil)
         }
         guard !ids.isEmpty else { return Array(repeating: false, count: finishes.count) }
-        var done: Set<String> = []
-        for try await id in try await connection.query("""
+        let query: PostgresQuery = """
             WITH done AS (
                 UPDATE \(unescaped: schema.jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
                     finished_at = \(nowMicros), lease_until = NULL, cancel_requested = false
@@ -106,7 +113,9 @@ extension PostgresStore {
                 RETURNING j.id),
             freed AS (DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id IN (SELECT id FROM done))
             SELECT id FROM done
-            """, logger: logger).decode(String.self) { done.insert(id) }
+            """
+        let rows = try await connection.rows(query, logger: logger)
+        let done = Set(try rows.map { try $0[0].decode(String.self) })
         return finishes.map { isPlain($0) && done.contains($0.id.description) }
     }
 
