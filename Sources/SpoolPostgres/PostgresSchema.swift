@@ -10,14 +10,32 @@ import SpoolCore
 struct PostgresSchema: Sendable {
     /// The schema's name: a plain identifier, checked by ``PostgresLocation``.
     let name: String
+    /// What table names start with: the schema and a dot, or nothing for ``searchPath``.
+    private let prefix: String
 
-    var jobs: String { "\(name).spool_jobs" }
-    var queues: String { "\(name).spool_queues" }
-    var quotas: String { "\(name).spool_quotas" }
-    var quotaHolders: String { "\(name).spool_quota_holders" }
-    var dispatchers: String { "\(name).spool_dispatchers" }
-    var cron: String { "\(name).spool_cron" }
-    var migrationsTable: String { "\(name).spool_migrations" }
+    init(name: String) {
+        self.name = name
+        prefix = name + "."
+    }
+
+    private init(unqualified: ()) {
+        name = ""
+        prefix = ""
+    }
+
+    /// Table names without a schema, found through the connection's `search_path`: the
+    /// store's pooled connections set it to the store's schema, so statements prepared once
+    /// for every store (``PostgresStatements``) read the right tables. Its ``channel`` is
+    /// meaningless; statements take the channel as a parameter.
+    static let searchPath = PostgresSchema(unqualified: ())
+
+    var jobs: String { "\(prefix)spool_jobs" }
+    var queues: String { "\(prefix)spool_queues" }
+    var quotas: String { "\(prefix)spool_quotas" }
+    var quotaHolders: String { "\(prefix)spool_quota_holders" }
+    var dispatchers: String { "\(prefix)spool_dispatchers" }
+    var cron: String { "\(prefix)spool_cron" }
+    var migrationsTable: String { "\(prefix)spool_migrations" }
     /// The NOTIFY channel that announces new jobs in this schema.
     var channel: String { "spool_jobs_\(name)" }
 

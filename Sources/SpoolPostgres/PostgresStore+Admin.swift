@@ -107,7 +107,7 @@ extension PostgresStore {
                 RETURNING 1
                 """, logger: logger)
             guard won == 1 else { return nil }
-            return try await PostgresStore.insert([job], now: now, schema: schema, on: connection, logger: logger).first
+            return try await PostgresStore.insert([job], now: now, schema: schema, prepared: false, on: connection, logger: logger).first
         }
         if let fired { publishAvailable([fired]) }
         return fired?.job

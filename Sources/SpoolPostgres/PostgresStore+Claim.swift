@@ -38,37 +38,53 @@ extension PostgresStore {
         binds.append(params.limit)
         binds.append(params.dispatcher)
         binds.append(PostgresRows.micros(lease))
-        var queueCondition = ""
-        if let queues = params.queues {
-            queueCondition = "AND " + PostgresStore.queueCondition(queues, binds: &binds)
+        let byPriority = params.policy == .priority
+        let rows: [PostgresRandomAccessRow]
+        switch params.queues {
+        case nil where byPriority:
+            rows = try await connection.rows(ClaimPriorityStatement.self, binds, logger: logger)
+        case nil:
+            rows = try await connection.rows(ClaimFIFOStatement.self, binds, logger: logger)
+        case let queues? where queues.count == 1:
+            binds.append(queues[0])
+            rows = byPriority ? try await connection.rows(ClaimQueuePriorityStatement.self, binds, logger: logger)
+                : try await connection.rows(ClaimQueueFIFOStatement.self, binds, logger: logger)
+        case let queues?:
+            binds.append(queues)
+            let sql = leadingClaimSQL(schema, byPriority: byPriority, queueCondition: "AND queue = ANY($5)")
+            rows = try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
         }
-        let order = params.policy == .priority ? ["priority", "run_at", "seq"] : ["run_at", "seq"]
+        guard let first = rows.first else { return ([], true) }
+        let jobs = try rows.map(PostgresRows.job)
+        return (jobs, try first[22].decode(Int.self) > jobs.count)
+    }
+
+    /// The statement behind ``claimLeadingJobs(_:now:schema:on:logger:)``: parameters are now,
+    /// the limit, the dispatcher, the lease's end and, when `queueCondition` names it, `$5`.
+    static func leadingClaimSQL(_ schema: PostgresSchema, byPriority: Bool, queueCondition: String) -> String {
+        let order = byPriority ? ["priority", "run_at", "seq"] : ["run_at", "seq"]
         func tuple(_ alias: String) -> String { "(" + order.map { "\(alias).\($0)" }.joined(separator: ", ") + ")" }
-        let sql = """
+        return """
             WITH promoted AS (
                 UPDATE \(schema.jobs) SET state = 'available'
-                WHERE seq IN (SELECT seq FROM \(schema.jobs) WHERE state IN ('scheduled', 'retryable') AND run_at <= $1
+                WHERE seq IN (SELECT seq FROM \(schema.jobs) WHERE state IN ('scheduled', 'retryable') AND run_at <= $1::bigint
                               FOR UPDATE SKIP LOCKED)
                 RETURNING 1),
             page AS (
                 SELECT seq, priority, run_at, quotas FROM \(schema.jobs) AS c
                 WHERE state = 'available' \(queueCondition)
                     AND NOT EXISTS (SELECT 1 FROM \(schema.queues) AS q WHERE q.name = c.queue AND q.paused)
-                ORDER BY \(order.joined(separator: ", ")) LIMIT $2 FOR UPDATE SKIP LOCKED),
+                ORDER BY \(order.joined(separator: ", ")) LIMIT $2::bigint FOR UPDATE SKIP LOCKED),
             ahead AS (
                 SELECT p.seq FROM page AS p WHERE p.quotas = '{}' AND NOT EXISTS (SELECT 1 FROM promoted)
                     AND NOT EXISTS (SELECT 1 FROM page AS b WHERE b.quotas <> '{}' AND \(tuple("b")) < \(tuple("p")))),
             claimed AS (
-                UPDATE \(schema.jobs) AS j SET state = 'running', attempt = j.attempt + 1, started_at = $1, dispatcher = $3,
-                    lease_until = $4, cancel_requested = false
+                UPDATE \(schema.jobs) AS j SET state = 'running', attempt = j.attempt + 1, started_at = $1::bigint,
+                    dispatcher = $3::uuid, lease_until = $4::bigint, cancel_requested = false
                 FROM ahead WHERE j.seq = ahead.seq
                 RETURNING \(PostgresRows.jobColumns(of: "j")))
             SELECT *, (SELECT count(*) FROM page) FROM claimed ORDER BY \(order.joined(separator: ", "))
             """
-        let rows = try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-        guard let first = rows.first else { return ([], true) }
-        let jobs = try rows.map(PostgresRows.job)
-        return (jobs, try first[22].decode(Int.self) > jobs.count)
     }
 
     /// Promotes due jobs, then walks available jobs in policy order, page by page, locking each

@@ -11,7 +11,8 @@ extension PostgresStore {
         if finishes.allSatisfy(PostgresStore.isPlain) {
             // One statement, atomic without an explicit transaction.
             (applied, followUps) = (try await read { connection in
-                try await PostgresStore.completePlain(finishes, nowMicros: PostgresRows.micros(now), schema: schema, on: connection, logger: logger)
+                try await PostgresStore.completePlain(finishes, nowMicros: PostgresRows.micros(now), schema: schema, prepared: true,
+                                                      on: connection, logger: logger)
             }, [])
         } else {
             (applied, followUps) = try await transaction { connection in
@@ -33,7 +34,7 @@ extension PostgresStore {
                        on connection: PostgresConnection, logger: Logger) async throws -> ([Bool], [InsertResult]) {
         let nowMicros = PostgresRows.micros(now)
         let held = "id = $1 AND state = 'running' AND dispatcher = $2"
-        var applied = try await completePlain(finishes, nowMicros: nowMicros, schema: schema, on: connection, logger: logger)
+        var applied = try await completePlain(finishes, nowMicros: nowMicros, schema: schema, prepared: false, on: connection, logger: logger)
         var followUpResults: [InsertResult] = []
         for (index, finish) in finishes.enumerated() where !isPlain(finish) {
             var binds = PostgresBindings()
@@ -92,7 +93,8 @@ extension PostgresStore {
 
     /// Records every plain completion among `finishes` in one statement that also frees their
     /// quota slots; returns, for every finish, whether it was a plain completion that applied.
-    static func completePlain(_ finishes: [Finish], nowMicros: Int64, schema: PostgresSchema,
+    /// `prepared` runs it as a prepared statement: only outside an explicit transaction.
+    static func completePlain(_ finishes: [Finish], nowMicros: Int64, schema: PostgresSchema, prepared: Bool,
                               on connection: PostgresConnection, logger: Logger) async throws -> [Bool] {
         var ids: [String] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
         for finish in finishes {
@@ -103,20 +105,31 @@ extension PostgresStore {
             hasResult.append(result != nil)
         }
         guard !ids.isEmpty else { return Array(repeating: false, count: finishes.count) }
-        let query: PostgresQuery = """
-            WITH done AS (
-                UPDATE \(unescaped: schema.jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
-                    finished_at = \(nowMicros), lease_until = NULL, cancel_requested = false
-                FROM unnest(\(ids)::text[], \(dispatchers)::uuid[], \(results)::text[], \(hasResult)::boolean[])
-                    AS v(id, dispatcher, result, has_result)
-                WHERE j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
-                RETURNING j.id),
-            freed AS (DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id IN (SELECT id FROM done))
-            SELECT id FROM done
-            """
-        let rows = try await connection.rows(query, logger: logger)
+        var binds = PostgresBindings()
+        binds.append(nowMicros)
+        binds.append(ids)
+        binds.append(dispatchers)
+        binds.append(results)
+        binds.append(hasResult)
+        let rows = prepared ? try await connection.rows(CompleteStatement.self, binds, logger: logger)
+            : try await connection.rows(PostgresQuery(unsafeSQL: completeSQL(schema), binds: binds), logger: logger)
         let done = Set(try rows.map { try $0[0].decode(String.self) })
         return finishes.map { isPlain($0) && done.contains($0.id.description) }
+    }
+
+    /// The statement behind ``completePlain(_:nowMicros:schema:prepared:on:logger:)``; its
+    /// parameters are now, and arrays of the ids, dispatchers, results and whether each has one.
+    static func completeSQL(_ schema: PostgresSchema) -> String {
+        """
+        WITH done AS (
+            UPDATE \(schema.jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
+                finished_at = $1::bigint, lease_until = NULL, cancel_requested = false
+            FROM unnest($2::text[], $3::uuid[], $4::text[], $5::boolean[]) AS v(id, dispatcher, result, has_result)
+            WHERE j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
+            RETURNING j.id),
+        freed AS (DELETE FROM \(schema.quotaHolders) WHERE job_id IN (SELECT id FROM done))
+        SELECT id FROM done
+        """
     }
 
     private static func failSQL(schema: PostgresSchema, held: String) -> String {
@@ -134,7 +147,7 @@ extension PostgresStore {
         try await connection.query("SAVEPOINT spool_follow_ups", logger: logger)
         do {
             for new in followUps { try new.validate(limits) }
-            let results = try await insert(followUps, now: now, schema: schema, on: connection, logger: logger)
+            let results = try await insert(followUps, now: now, schema: schema, prepared: false, on: connection, logger: logger)
             try await connection.query("RELEASE SAVEPOINT spool_follow_ups", logger: logger)
             return results
         } catch {

@@ -10,7 +10,7 @@ extension PostgresStore {
         let (schema, logger) = (self.schema, self.logger)
         // One statement, atomic without an explicit transaction: one round trip per call.
         let results = try await read { connection in
-            try await PostgresStore.insert(jobs, now: now, schema: schema, on: connection, logger: logger)
+            try await PostgresStore.insert(jobs, now: now, schema: schema, prepared: true, on: connection, logger: logger)
         }
         publishAvailable(results)
         return results
@@ -39,7 +39,8 @@ extension PostgresStore {
     public func enqueue(_ jobs: [NewJob], on connection: PostgresConnection, now: Date = Date()) async throws -> [InsertResult] {
         for job in jobs { try job.validate(limits) }
         do {
-            return try await PostgresStore.insert(jobs, now: PostgresRows.truncate(now), schema: schema, on: connection, logger: logger)
+            return try await PostgresStore.insert(jobs, now: PostgresRows.truncate(now), schema: schema, prepared: false,
+                                                  on: connection, logger: logger)
         } catch {
             throw PostgresStore.translate(error, location: location)
         }
@@ -54,8 +55,9 @@ extension PostgresStore {
     /// Inserts `jobs` on `connection`, inside the caller's transaction, in one statement: the
     /// quota check, the insert, the lookup of jobs holding the same unique keys and the NOTIFY.
     /// Nothing is inserted when a job names an unknown quota. A unique key held by a job that
-    /// another transaction committed during the statement costs a second query.
-    static func insert(_ jobs: [NewJob], now: Date, schema: PostgresSchema, on connection: PostgresConnection,
+    /// another transaction committed during the statement costs a second query. `prepared`
+    /// runs it as a prepared statement: only outside an explicit transaction, on a pooled connection.
+    static func insert(_ jobs: [NewJob], now: Date, schema: PostgresSchema, prepared: Bool, on connection: PostgresConnection,
                        logger: Logger) async throws -> [InsertResult] {
         guard !jobs.isEmpty else { return [] }
         var random = SeededRandom()
@@ -81,7 +83,8 @@ extension PostgresStore {
         binds.append(named)
         binds.append(PostgresRows.micros(now))
         binds.append(schema.channel)
-        let rows = try await connection.rows(PostgresQuery(unsafeSQL: insertSQL(schema), binds: binds), logger: logger)
+        let rows = prepared ? try await connection.rows(InsertStatement.self, binds, logger: logger)
+            : try await connection.rows(PostgresQuery(unsafeSQL: insertSQL(schema), binds: binds), logger: logger)
 
         guard let summary = rows.first else { throw SpoolError(.storeUnavailable, "the insert of \(jobs.count) jobs returned nothing") }
         let known = Set(try summary[22].decode([String].self))
@@ -127,10 +130,10 @@ extension PostgresStore {
         }
     }
 
-    /// The statement behind ``insert(_:now:schema:on:logger:)``. Its rows are the jobs that held
+    /// The statement behind ``insert(_:now:schema:prepared:on:logger:)``. Its rows are the jobs that held
     /// one of the unique keys before it ran (one row of NULLs when none did), each followed by
     /// the known quotas among those named, the ids inserted, and whether a NOTIFY was sent.
-    private static func insertSQL(_ schema: PostgresSchema) -> String {
+    static func insertSQL(_ schema: PostgresSchema) -> String {
         let unfinished = "state NOT IN ('completed', 'discarded', 'cancelled')"
         return """
             WITH input AS (
@@ -145,7 +148,7 @@ extension PostgresStore {
             inserted AS (
                 INSERT INTO \(schema.jobs) (id, queue, name, payload, state, priority, attempt, max_attempts, run_at,
                                             created_at, quotas, tags, unique_key, timeout_ms)
-                SELECT id, queue, name, payload, state, priority, 0, max_attempts, run_at, $14,
+                SELECT id, queue, name, payload, state, priority, 0, max_attempts, run_at, $14::bigint,
                        CASE WHEN quotas = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(quotas::json)) END,
                        CASE WHEN tags = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(tags::json)) END,
                        NULLIF(unique_key, ''), NULLIF(timeout_ms, -1)
@@ -155,7 +158,7 @@ extension PostgresStore {
                 RETURNING id, queue, state
             ),
             notified AS (
-                SELECT pg_notify($15, string_agg(DISTINCT queue, E'\\n' ORDER BY queue)) FROM inserted
+                SELECT pg_notify($15::text, string_agg(DISTINCT queue, E'\\n' ORDER BY queue)) FROM inserted
                 WHERE state = 'available' HAVING count(*) > 0
             ),
             summary AS (

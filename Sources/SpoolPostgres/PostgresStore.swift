@@ -53,11 +53,13 @@ public final class PostgresStore: JobStore {
             database: location.database, tls: .disable)
         connectionConfiguration.options.connectTimeout = .seconds(10)
         connectionConfiguration.options.additionalStartupParameters = [("application_name", Self.applicationName)]
+        var pooledConfiguration = connectionConfiguration
+        pooledConfiguration.options.additionalStartupParameters.append(("search_path", location.schema))
         let listener = PostgresListener(configuration: connectionConfiguration, channel: schema.channel, location: location,
                                         logger: logger)
         self.listener = listener
         events = StoreEvents { listener.start(relayingTo: $0) }
-        pool = PostgresPool(configuration: connectionConfiguration, maximum: maximumConnections, logger: logger)
+        pool = PostgresPool(configuration: pooledConfiguration, maximum: maximumConnections, logger: logger)
         do {
             try await pool.withConnection { try await schema.migrate($0, location: location, logger: logger) }
         } catch {

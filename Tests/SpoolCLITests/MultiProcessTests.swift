@@ -40,7 +40,7 @@ struct MultiProcessTests {
         }
         let deadline = Date().addingTimeInterval(240)
         while try await completed() < 1500, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        try await WorkerJournals.waitForOpenRun(inJournal: directory.path("a1.jsonl"), until: deadline)
+        try await WorkerJournals.stopWithRunningJob(first, journal: directory.path("a1.jsonl"), until: deadline)
         kill(first.processIdentifier, SIGKILL)
         await SpoolProcess.waitForExit(first)
         let killedAt = Date().timeIntervalSince1970 * 1_000_000

@@ -33,7 +33,7 @@ struct PostgresWorkerTests {
     func killedWorkerAmongThree() async throws {
         let (_, _, url, store) = try await Self.freshStore(schema: "spool_three")
         let directory = try TemporaryDirectory()
-        let sizes = ["q1": 2, "q2": 3, "long": 100]
+        let sizes = ["q1": 2, "q2": 3]
         for (name, size) in sizes { _ = try await store.createQuota(name, size: size) }
         let names = ["a", "b", "c"]
         let workers = try names.map { try Self.worker($0, store: url, in: directory) }
@@ -44,11 +44,8 @@ struct PostgresWorkerTests {
             for batch in 0..<(total / 200) {
                 let jobs = (0..<200).map { offset -> NewJob in
                     let i = batch * 200 + offset
-                    // Most jobs take 20 ms, those with quotas 2 ms; one in 500 takes 3 s and
-                    // holds the roomy quota "long", so the journal shows which runs a kill will cut off.
-                    let quotas = i % 50 == 0 ? ["q1", "q2"] : i % 10 == 0 ? ["q1"] : i % 10 == 5 ? ["q2"] : i % 500 == 7 ? ["long"] : []
-                    let seconds = quotas == ["long"] ? 3 : quotas.isEmpty ? 0.02 : 0.002
-                    return NewJob(name: "spool.sleep", payload: JSONPayload(unchecked: "{\"seconds\":\(seconds)}"), quotas: quotas)
+                    let quotas = i % 50 == 0 ? ["q1", "q2"] : i % 10 == 0 ? ["q1"] : i % 10 == 5 ? ["q2"] : []
+                    return NewJob(name: "spool.sleep", payload: JSONPayload(unchecked: "{\"seconds\":\(quotas.isEmpty ? 0.02 : 0.002)}"), quotas: quotas)
                 }
                 _ = try await store.insert(jobs, now: Date())
                 try await Task.sleep(for: .milliseconds(20))
@@ -57,7 +54,7 @@ struct PostgresWorkerTests {
         let deadline = Date().addingTimeInterval(300)
         while try await Self.completed(store) < 3000, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let killed = workers[2]
-        try await WorkerJournals.waitForOpenRun(inJournal: directory.path("c.jsonl"), holding: "long", until: deadline)
+        try await WorkerJournals.stopWithRunningJob(killed, journal: directory.path("c.jsonl"), until: deadline)
         kill(killed.processIdentifier, SIGKILL)
         await SpoolProcess.waitForExit(killed)
         let killedAt = Date().timeIntervalSince1970 * 1_000_000

@@ -73,32 +73,16 @@ enum WorkerJournals {
         }
     }
 
-    /// Waits until the journal at `path` shows a job running that holds `quota` (or, without
-    /// one, any job without quotas), so a kill right after cuts one off. Reads only what was
-    /// appended since the last look, so it sees a run while it is still running.
-    static func waitForOpenRun(inJournal path: String, holding quota: String? = nil, until deadline: Date) async throws {
-        let quotas = JSONValue.array(quota.map { [.string($0)] } ?? [])
-        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-        defer { try? file.close() }
-        var open: Set<String> = [], partial = Data()
+    /// Stops `worker` (SIGSTOP) at a moment its journal at `path` shows a job running, so a
+    /// SIGKILL right after is sure to cut that job off: a stopped process finishes nothing, and
+    /// its journal, read while it is stopped, is exactly what it was doing. Lets the worker go
+    /// on (SIGCONT) and tries again while the journal shows nothing running.
+    static func stopWithRunningJob(_ worker: Process, journal path: String, until deadline: Date) async throws {
         while Date() < deadline {
-            let fresh = file.availableData
-            partial.append(fresh)
-            if let end = partial.lastIndex(of: UInt8(ascii: "\n")) {
-                for line in partial[..<end].split(separator: UInt8(ascii: "\n")) {
-                    guard let event = try? JSONPayload(unchecked: String(decoding: line, as: UTF8.self)).decode(JSONValue.self),
-                          let job = event["job"]?.string, event["quotas"] == quotas else { continue }
-                    switch event["event"]?.string {
-                    case "started": open.insert(job)
-                    case "ended": open.remove(job)
-                    default: break
-                    }
-                }
-                partial = Data(partial[partial.index(after: end)...])
-            }
-            if fresh.count > 4096 { continue }  // still catching up: what was open may have ended
-            if !open.isEmpty { return }
-            try await Task.sleep(for: .milliseconds(1))
+            kill(worker.processIdentifier, SIGSTOP)
+            if try runs(inJournal: path).contains(where: { $0.end == nil }) { return }
+            kill(worker.processIdentifier, SIGCONT)
+            try await Task.sleep(for: .milliseconds(5))
         }
     }
 

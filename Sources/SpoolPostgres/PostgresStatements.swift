@@ -1,0 +1,74 @@
+import PostgresNIO
+
+/// The text of one of the store's hot statements, written for ``PostgresSchema/searchPath``.
+protocol PostgresStatementText {
+    /// The statement's name on each connection that prepares it.
+    static var name: String { get }
+    static var sql: String { get }
+}
+
+/// A hot statement run as a prepared statement: each pooled connection plans it once and then
+/// only executes it. Planning Spool's claim, completion and insert statements costs the server
+/// more time than running them, so this is most of a claim's cost saved.
+///
+/// The text names tables without their schema (``PostgresSchema/searchPath``); pooled
+/// connections set `search_path` to the store's schema, so one text serves every store. Only
+/// for statements run outside an explicit transaction on a pooled connection.
+struct PostgresStatement<Text: PostgresStatementText>: PostgresPreparedStatement {
+    typealias Row = PostgresRandomAccessRow
+    static var name: String { Text.name }
+    static var sql: String { Text.sql }
+
+    /// The statement's parameters, in order.
+    var bindings: PostgresBindings
+
+    func makeBindings() -> PostgresBindings { bindings }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { row.makeRandomAccess() }
+}
+
+extension PostgresConnection {
+    /// The rows of the prepared statement `Text` with `bindings`.
+    func rows<Text: PostgresStatementText>(_ text: Text.Type, _ bindings: PostgresBindings,
+                                           logger: Logger) async throws -> [PostgresRandomAccessRow] {
+        var rows: [PostgresRandomAccessRow] = []
+        for try await row in try await execute(PostgresStatement<Text>(bindings: bindings), logger: logger) { rows.append(row) }
+        return rows
+    }
+}
+
+/// The insert of a batch of jobs (``PostgresStore/insertSQL(_:)``).
+enum InsertStatement: PostgresStatementText {
+    static let name = "spool_insert"
+    static let sql = PostgresStore.insertSQL(.searchPath)
+}
+
+/// The completion of a batch of jobs (``PostgresStore/completeSQL(_:)``).
+enum CompleteStatement: PostgresStatementText {
+    static let name = "spool_complete"
+    static let sql = PostgresStore.completeSQL(.searchPath)
+}
+
+/// The claim of leading jobs (``PostgresStore/leadingClaimSQL(_:byPriority:queueCondition:)``) from every queue in FIFO order.
+enum ClaimFIFOStatement: PostgresStatementText {
+    static let name = "spool_claim_fifo"
+    static let sql = PostgresStore.leadingClaimSQL(.searchPath, byPriority: false, queueCondition: "")
+}
+
+/// The claim of leading jobs from one queue in FIFO order.
+enum ClaimQueueFIFOStatement: PostgresStatementText {
+    static let name = "spool_claim_queue_fifo"
+    static let sql = PostgresStore.leadingClaimSQL(.searchPath, byPriority: false, queueCondition: "AND queue = $5::text")
+}
+
+/// The claim of leading jobs from every queue by priority.
+enum ClaimPriorityStatement: PostgresStatementText {
+    static let name = "spool_claim_priority"
+    static let sql = PostgresStore.leadingClaimSQL(.searchPath, byPriority: true, queueCondition: "")
+}
+
+/// The claim of leading jobs from one queue by priority.
+enum ClaimQueuePriorityStatement: PostgresStatementText {
+    static let name = "spool_claim_queue_priority"
+    static let sql = PostgresStore.leadingClaimSQL(.searchPath, byPriority: true, queueCondition: "AND queue = $5::text")
+}
