@@ -8,8 +8,8 @@ protocol PostgresStatementText {
 }
 
 /// A hot statement run as a prepared statement: each pooled connection plans it once and then
-/// only executes it. Planning Spool's claim, completion and insert statements costs the server
-/// more time than running them, so this is most of a claim's cost saved.
+/// only executes it. Planning Spool's completion and insert statements costs the server more
+/// time than running them. (The claim is not prepared: see ``PostgresStore/claimLeadingJobs(_:now:schema:on:logger:)``.)
 ///
 /// The text names tables without their schema (``PostgresSchema/searchPath``); pooled
 /// connections set `search_path` to the store's schema, so one text serves every store. Only
@@ -47,28 +47,4 @@ enum InsertStatement: PostgresStatementText {
 enum CompleteStatement: PostgresStatementText {
     static let name = "spool_complete"
     static let sql = PostgresStore.completeSQL(.searchPath)
-}
-
-/// The claim of leading jobs (``PostgresStore/leadingClaimSQL(_:byPriority:queueCondition:)``) from every queue in FIFO order.
-enum ClaimFIFOStatement: PostgresStatementText {
-    static let name = "spool_claim_fifo"
-    static let sql = PostgresStore.leadingClaimSQL(.searchPath, byPriority: false, queueCondition: "")
-}
-
-/// The claim of leading jobs from one queue in FIFO order.
-enum ClaimQueueFIFOStatement: PostgresStatementText {
-    static let name = "spool_claim_queue_fifo"
-    static let sql = PostgresStore.leadingClaimSQL(.searchPath, byPriority: false, queueCondition: "AND queue = $5::text")
-}
-
-/// The claim of leading jobs from every queue by priority.
-enum ClaimPriorityStatement: PostgresStatementText {
-    static let name = "spool_claim_priority"
-    static let sql = PostgresStore.leadingClaimSQL(.searchPath, byPriority: true, queueCondition: "")
-}
-
-/// The claim of leading jobs from one queue by priority.
-enum ClaimQueuePriorityStatement: PostgresStatementText {
-    static let name = "spool_claim_queue_priority"
-    static let sql = PostgresStore.leadingClaimSQL(.searchPath, byPriority: true, queueCondition: "AND queue = $5::text")
 }

@@ -38,22 +38,19 @@ extension PostgresStore {
         binds.append(params.limit)
         binds.append(params.dispatcher)
         binds.append(PostgresRows.micros(lease))
-        let byPriority = params.policy == .priority
-        let rows: [PostgresRandomAccessRow]
-        switch params.queues {
-        case nil where byPriority:
-            rows = try await connection.rows(ClaimPriorityStatement.self, binds, logger: logger)
-        case nil:
-            rows = try await connection.rows(ClaimFIFOStatement.self, binds, logger: logger)
-        case let queues? where queues.count == 1:
+        // Not a prepared statement: waiting jobs come and go faster than the planner's statistics,
+        // and a generic plan, which cannot see the queue or the limit, was seen to sort every
+        // waiting job of the queue on each claim instead of walking the queue's index in order.
+        var queueCondition = ""
+        if let queues = params.queues, queues.count == 1 {
             binds.append(queues[0])
-            rows = byPriority ? try await connection.rows(ClaimQueuePriorityStatement.self, binds, logger: logger)
-                : try await connection.rows(ClaimQueueFIFOStatement.self, binds, logger: logger)
-        case let queues?:
+            queueCondition = "AND queue = $5::text"
+        } else if let queues = params.queues {
             binds.append(queues)
-            let sql = leadingClaimSQL(schema, byPriority: byPriority, queueCondition: "AND queue = ANY($5)")
-            rows = try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+            queueCondition = "AND queue = ANY($5)"
         }
+        let sql = leadingClaimSQL(schema, byPriority: params.policy == .priority, queueCondition: queueCondition)
+        let rows = try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
         guard let first = rows.first else { return ([], true) }
         let jobs = try rows.map(PostgresRows.job)
         return (jobs, try first[22].decode(Int.self) > jobs.count)
