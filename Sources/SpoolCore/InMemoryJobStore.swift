@@ -184,7 +184,7 @@ public final class InMemoryJobStore: JobStore {
     }
 
     public func ping(_ ping: Ping, holding: [JobID]) async throws -> PingReply {
-        state.withLock { state in
+        let reply = state.withLock { state in
             if var info = state.dispatchers[ping.dispatcher] {
                 info.lastPingAt = ping.now
                 info.state = .active
@@ -202,8 +202,19 @@ public final class InMemoryJobStore: JobStore {
                 state.jobs[id] = job
                 if job.cancelRequested { cancelRequested.append(id) }
             }
-            return PingReply(cancelRequested: cancelRequested, lost: lost)
+            var rescued: [Job] = []
+            if let before = ping.rescueUnlistedBefore {
+                let listed = Set(holding)
+                let unlisted = state.jobs.values.filter { job in
+                    job.state == .running && job.dispatcher == ping.dispatcher && !listed.contains(job.id)
+                        && (job.startedAt.map { $0 < before } ?? false)
+                }
+                rescued = unlisted.sorted { $0.id < $1.id }.map { state.rescue($0.id, reason: ping.unlistedReason, now: ping.now) }
+            }
+            return PingReply(cancelRequested: cancelRequested, lost: lost, rescued: rescued)
         }
+        events.publishRescued(reply.rescued)
+        return reply
     }
 
     public func deactivate(_ dispatcher: UUID, now: Date) async throws {

@@ -143,13 +143,24 @@ public struct Ping: Sendable, Hashable {
     public var now: Date
     /// The new lease of every job it holds.
     public var lease: Duration
+    /// Jobs the store says this dispatcher holds, that it does not list as held and that were
+    /// claimed before this time are rescued at once: a claim whose commit succeeded but whose
+    /// answer was lost, or a finish that could not be recorded, left them behind. Only claims
+    /// that have returned may be older; `nil` rescues nothing.
+    public var rescueUnlistedBefore: Date?
 
     /// Creates a ping.
-    public init(dispatcher: UUID, agents: [AgentInfo], now: Date, lease: Duration) {
+    public init(dispatcher: UUID, agents: [AgentInfo], now: Date, lease: Duration, rescueUnlistedBefore: Date? = nil) {
         self.dispatcher = dispatcher
         self.agents = agents
         self.now = now
         self.lease = lease
+        self.rescueUnlistedBefore = rescueUnlistedBefore
+    }
+
+    /// Why a job found by ``rescueUnlistedBefore`` is rescued, for its error record.
+    public var unlistedReason: String {
+        "its dispatcher \(dispatcher.uuidString.lowercased()) held it without running it (a claim's answer or a finish was lost)"
     }
 }
 
@@ -159,11 +170,14 @@ public struct PingReply: Sendable, Hashable {
     public var cancelRequested: [JobID]
     /// Jobs the dispatcher believes it holds but no longer does (rescued elsewhere).
     public var lost: [JobID]
+    /// Jobs it held without listing them, rescued (see ``Ping/rescueUnlistedBefore``).
+    public var rescued: [Job]
 
     /// Creates a reply.
-    public init(cancelRequested: [JobID], lost: [JobID]) {
+    public init(cancelRequested: [JobID], lost: [JobID], rescued: [Job] = []) {
         self.cancelRequested = cancelRequested
         self.lost = lost
+        self.rescued = rescued
     }
 }
 

@@ -37,7 +37,7 @@ extension PostgresStore {
         let agents = try JSONPayload(encoding: ping.agents).text
         let until = PostgresRows.micros(now.addingTimeInterval(ping.lease.seconds))
         let (schema, logger) = (self.schema, self.logger)
-        return try await transaction { connection in
+        let reply = try await transaction { connection in
             let id = ping.dispatcher
             try await connection.query("""
                 UPDATE \(unescaped: schema.dispatchers) SET last_ping = \(PostgresRows.micros(now)), state = 'active', agents = \(agents)
@@ -51,8 +51,24 @@ extension PostgresStore {
                 """, logger: logger).decode((String, Bool).self) {
                 if let jobID = JobID(text) { held[jobID] = cancel }
             }
-            return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil })
+            var rescued: [Job] = []
+            if let before = ping.rescueUnlistedBefore {
+                let unlisted = try await connection.jobs("""
+                    SELECT \(unescaped: PostgresRows.jobColumns) FROM \(unescaped: schema.jobs)
+                    WHERE state = 'running' AND dispatcher = \(id) AND started_at < \(PostgresRows.micros(PostgresRows.truncate(before)))
+                        AND NOT (id = ANY(\(holding.map(\.description))))
+                    ORDER BY id FOR UPDATE SKIP LOCKED
+                    """, logger: logger)
+                for job in unlisted {
+                    rescued.append(try await PostgresStore.rescue(job, reason: ping.unlistedReason, now: now, schema: schema,
+                                                                  on: connection, logger: logger))
+                }
+            }
+            return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil },
+                             rescued: rescued)
         }
+        events.publishRescued(reply.rescued)
+        return reply
     }
 
     public func deactivate(_ dispatcher: UUID, now: Date) async throws {

@@ -101,7 +101,7 @@ extension SQLiteStore {
         let now = SQLiteRows.truncate(ping.now)
         let agents = try JSONPayload(encoding: ping.agents).text
         let until = SQLiteRows.micros(now.addingTimeInterval(ping.lease.seconds))
-        return try await write { db in
+        let reply = try await write { db in
             let id = SQLiteRows.uuid(ping.dispatcher)
             try db.execute(sql: "UPDATE dispatchers SET last_ping = ?, state = 'active', agents = ? WHERE id = ?",
                            arguments: [SQLiteRows.micros(now), agents, id])
@@ -112,8 +112,20 @@ extension SQLiteStore {
             for jobID in holding {
                 if let cancel = try Int.fetchOne(renew, arguments: [until, jobID.description, id]) { held[jobID] = cancel != 0 }
             }
-            return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil })
+            var rescued: [Job] = []
+            if let before = ping.rescueUnlistedBefore {
+                let listed = Set(holding.map(\.description))
+                rescued = try Row.fetchAll(db, sql: """
+                    SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE state = 'running' AND dispatcher = ? AND started_at < ? ORDER BY id
+                    """, arguments: [id, SQLiteRows.micros(SQLiteRows.truncate(before))]).map(SQLiteRows.job)
+                    .filter { !listed.contains($0.id.description) }
+                    .map { try SQLiteStore.rescue($0, reason: ping.unlistedReason, now: now, db: db) }
+            }
+            return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil },
+                             rescued: rescued)
         }
+        hub.publishRescued(reply.rescued)
+        return reply
     }
 
     public func deactivate(_ dispatcher: UUID, now: Date) async throws {

@@ -31,6 +31,26 @@ extension StoreConformance {
             let rescued = try await store.rescue(deadBefore: t0, now: t0.addingTimeInterval(12))
             try expectEqual(rescued.map(\.id), [unknown.id], "the job whose claim its dispatcher never saw is rescued")
         },
+        StoreConformanceCase("a ping rescues the jobs its dispatcher holds without listing them, if claimed before the bound it gives") { store in
+            _ = try await register(store)
+            let listed = try await put(store)
+            let unlisted = try await put(store)
+            _ = try await claim(store, limit: 2, at: t0, lease: .seconds(3600))
+            let late = try await put(store)
+            _ = try await claim(store, at: t0.addingTimeInterval(5), lease: .seconds(3600))
+            let none = try await store.ping(Ping(dispatcher: dispatcherA, agents: [], now: t0.addingTimeInterval(8), lease: .seconds(3600)),
+                                            holding: [listed.id])
+            try expectEqual(none.rescued.map(\.id), [], "without a bound nothing is rescued")
+            let reply = try await store.ping(Ping(dispatcher: dispatcherA, agents: [], now: t0.addingTimeInterval(9), lease: .seconds(3600),
+                                                  rescueUnlistedBefore: t0.addingTimeInterval(5)), holding: [listed.id])
+            try expectEqual(reply.rescued.map(\.id), [unlisted.id], "the unlisted job claimed before the bound is rescued")
+            try expectEqual(reply.lost, [], "nothing listed is lost")
+            let rescued = try await fetch(store, unlisted.id)
+            try expectEqual(rescued.state, .available, "available again")
+            try expectEqual(rescued.errors.map(\.type), ["rescued"], "the rescue is recorded")
+            try expectEqual(try await fetch(store, listed.id).state, .running, "the listed job keeps running")
+            try expectEqual(try await fetch(store, late.id).state, .running, "a job claimed at the bound or after is left alone")
+        },
         StoreConformanceCase("a dead dispatcher's jobs are rescued by another, or discarded when out of attempts") { store in
             _ = try await register(store, dispatcherA)
             _ = try await register(store, dispatcherB)

@@ -56,12 +56,15 @@ final class AgentRunner: Sendable {
             var mayHaveMore = false
             if free > 0 {
                 var jobs: [Job] = []
+                let params = claimParams(limit: free)
+                let token = runtime.claimsInFlight.begin(params.now)
                 do {
-                    jobs = try await runtime.store.claim(claimParams(limit: free))
+                    jobs = try await runtime.store.claim(params)
                 } catch {
                     runtime.events.error("agent \(spec.name) could not claim jobs: \(error)")
                 }
                 startClaimed(jobs, reserved: free)
+                runtime.claimsInFlight.end(token)
                 mayHaveMore = jobs.count == free
             }
             if mayHaveMore, state.withLock({ spec.size - $0.running.count - $0.reserved }) >= batch { continue }

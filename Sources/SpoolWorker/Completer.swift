@@ -20,12 +20,14 @@ final class Completer: Sendable {
 
     private let store: any JobStore
     private let now: @Sendable () -> Date
+    private let claimsInFlight: ClaimsInFlight
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(store: any JobStore, now: @escaping @Sendable () -> Date, logger: Logger) {
+    init(store: any JobStore, now: @escaping @Sendable () -> Date, claimsInFlight: ClaimsInFlight, logger: Logger) {
         self.store = store
         self.now = now
+        self.claimsInFlight = claimsInFlight
         self.logger = logger
     }
 
@@ -57,8 +59,10 @@ final class Completer: Sendable {
             let claims = finishing.values.compactMap { agent, count in
                 agent.reserveFollowingClaim(finishing: count).map { (agent: agent, params: $0) }
             }
+            let token = claims.map(\.params.now).min().map(claimsInFlight.begin)
             let (applied, claimed) = await write(batch.map(\.finish), claims: claims.map(\.params))
             for (claim, jobs) in zip(claims, claimed) { claim.agent.startClaimed(jobs, reserved: claim.params.limit) }
+            if let token { claimsInFlight.end(token) }
             for (entry, didApply) in zip(batch, applied) { entry.continuation.resume(returning: didApply) }
         }
     }

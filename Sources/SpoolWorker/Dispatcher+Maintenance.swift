@@ -3,7 +3,9 @@ import SpoolCore
 
 extension Dispatcher {
     /// Pings the store, renewing leases; cancels jobs whose cancellation was asked for
-    /// elsewhere and abandons jobs another dispatcher now holds. Keeps pinging during drain.
+    /// elsewhere, abandons jobs another dispatcher now holds, and has the store rescue jobs it
+    /// holds for this dispatcher that no agent runs (see ``ClaimsInFlight``). Keeps pinging
+    /// during drain.
     func heartbeat() async {
         while !Task.isCancelled {
             do {
@@ -11,16 +13,24 @@ extension Dispatcher {
             } catch {
                 return
             }
+            // The bound first, the running jobs after: a claim that ends in between has its jobs
+            // in the agents by then, and one that begins later claims after the bound.
+            let pingedAt = runtime.now()
+            let unlistedBefore = runtime.claimsInFlight.oldest(orNow: pingedAt)
             let executions = agents.flatMap(\.runningExecutions)
             do {
-                let pingedAt = runtime.now()
                 let reply = try await runtime.store.ping(
-                    Ping(dispatcher: id, agents: agentInfo, now: pingedAt, lease: configuration.lease),
+                    Ping(dispatcher: id, agents: agentInfo, now: pingedAt, lease: configuration.lease, rescueUnlistedBefore: unlistedBefore),
                     holding: executions.map(\.job.id))
                 lastPing.withLock { $0 = max($0 ?? pingedAt, pingedAt) }
                 for id in reply.cancelRequested { executions.first { $0.job.id == id }?.requestCancel() }
                 for id in reply.lost where executions.first(where: { $0.job.id == id })?.abandon() == true {
                     runtime.events.warning("job \(id) is held elsewhere now; abandoned it here")
+                }
+                for job in reply.rescued {
+                    runtime.metrics.count("spool_jobs_rescued_total", job)
+                    runtime.observe(.jobRescued(job))
+                    runtime.events.warning("job \(job.id) (\(job.name)) rescued: \(job.errors.last?.message ?? "held here without running"); now \(job.state)")
                 }
             } catch {
                 runtime.events.error("ping failed: \(error)")

@@ -11,6 +11,8 @@ final class DispatcherRuntime: Sendable {
     let registry: JobRegistry
     let configuration: DispatcherConfiguration
     let completer: Completer
+    /// Claims whose jobs the agents have not yet taken in.
+    let claimsInFlight = ClaimsInFlight()
     let events: Logger
     let trace: Logger
     let metrics: WorkerMetrics
@@ -38,7 +40,7 @@ final class DispatcherRuntime: Sendable {
         trace[metadataKey: "dispatcher"] = "\(configuration.id.uuidString.lowercased())"
         self.events = events
         self.trace = trace
-        self.completer = Completer(store: store, now: now, logger: events)
+        self.completer = Completer(store: store, now: now, claimsInFlight: claimsInFlight, logger: events)
     }
 
     /// Delivers `event` to the application's observer, if any.

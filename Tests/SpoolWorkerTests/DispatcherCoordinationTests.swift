@@ -166,7 +166,7 @@ struct DispatcherCoordinationTests {
     @Test("a dispatcher whose pings are late never declares itself dead")
     func neverDeclaresItselfDead() async throws {
         let harness = try WorkerHarness()
-        let store = PingHoldingStore(harness.store)
+        let store = FaultyStore(harness.store)
         let started = Gate(), release = Gate()
         harness.registry.register(name: "test.held") { _, _ in
             started.open()
@@ -190,6 +190,25 @@ struct DispatcherCoordinationTests {
         let done = try await harness.client.wait(for: job.id, timeout: .seconds(60))
         #expect(done.state == .completed)
         #expect(done.attempt == 1)
+        dispatcher.stop()
+        try await running.value
+    }
+
+    @Test("a job claimed for a dispatcher that never got the claim's answer is rescued at its next ping, not when its lease ends")
+    func lostClaimAnswer() async throws {
+        let harness = try WorkerHarness()
+        let store = FaultyStore(harness.store, holdingPings: false)
+        store.lostClaimAnswers.store(1, ordering: .relaxed)
+        let configuration = harness.configuration { $0.lease = .seconds(3600) }
+        let dispatcher = Dispatcher(store: store, registry: harness.registry, configuration: configuration)
+        let running = Task { try await dispatcher.run() }
+        let job = try await harness.client.enqueue(NewJob(name: "spool.echo", payload: JSONPayload(unchecked: #"{"n":1}"#)))
+        let done = try await harness.client.wait(for: job.id, timeout: .seconds(30))
+        #expect(done.state == .completed)
+        #expect(done.attempt == 2, "the first attempt was the lost claim")
+        #expect(done.errors.map(\.type) == ["rescued"])
+        #expect(done.errors.first?.message.contains("held it without running it") == true, "\(done.errors)")
+        #expect(store.lostClaimAnswers.load(ordering: .relaxed) < 0, "the claim's answer was lost")
         dispatcher.stop()
         try await running.value
     }

@@ -1,13 +1,20 @@
 import Foundation
 import SpoolCore
+import Synchronization
 
-/// A store that forwards everything to another store, except that pings wait while held:
-/// a dispatcher whose pings are late, as when its process stalls or the store is slow.
-final class PingHoldingStore: JobStore {
+/// A store that forwards everything to another store, with two faults: pings wait while
+/// `held` is shut (a dispatcher whose pings are late, as when its process stalls or the store
+/// is slow), and the next `lostClaimAnswers` claims are made but answered with an error (a
+/// connection that dropped after the commit).
+final class FaultyStore: JobStore {
     let base: any JobStore
     let held = Gate()
+    let lostClaimAnswers = Atomic<Int>(0)
 
-    init(_ base: any JobStore) { self.base = base }
+    init(_ base: any JobStore, holdingPings: Bool = true) {
+        self.base = base
+        if !holdingPings { held.open() }
+    }
 
     var events: StoreEvents { base.events }
     var limits: JobLimits { base.limits }
@@ -20,7 +27,13 @@ final class PingHoldingStore: JobStore {
     func insert(_ jobs: [NewJob], now: Date) async throws -> [InsertResult] { try await base.insert(jobs, now: now) }
     func job(_ id: JobID) async throws -> Job? { try await base.job(id) }
     func jobs(_ query: JobQuery) async throws -> JobPage { try await base.jobs(query) }
-    func claim(_ params: ClaimParams) async throws -> [Job] { try await base.claim(params) }
+    func claim(_ params: ClaimParams) async throws -> [Job] {
+        let jobs = try await base.claim(params)
+        if !jobs.isEmpty, lostClaimAnswers.wrappingSubtract(1, ordering: .relaxed).oldValue > 0 {
+            throw SpoolError(.storeUnavailable, "the connection closed before the claim's answer arrived")
+        }
+        return jobs
+    }
     func finish(_ finishes: [Finish], now: Date) async throws -> [Bool] { try await base.finish(finishes, now: now) }
     func cancel(_ id: JobID, now: Date) async throws -> Job { try await base.cancel(id, now: now) }
     func retry(_ id: JobID, now: Date) async throws -> Job { try await base.retry(id, now: now) }
