@@ -41,15 +41,8 @@ extension PostgresStore {
         // Not a prepared statement: waiting jobs come and go faster than the planner's statistics,
         // and a generic plan, which cannot see the queue or the limit, was seen to sort every
         // waiting job of the queue on each claim instead of walking the queue's index in order.
-        var queueCondition = ""
-        if let queues = params.queues, queues.count == 1 {
-            binds.append(queues[0])
-            queueCondition = "AND queue = $5::text"
-        } else if let queues = params.queues {
-            binds.append(queues)
-            queueCondition = "AND queue = ANY($5)"
-        }
-        let sql = leadingClaimSQL(schema, byPriority: params.policy == .priority, queueCondition: queueCondition)
+        let queues = params.queues.map { "AND " + PostgresStore.queueCondition($0, binds: &binds) } ?? ""
+        let sql = leadingClaimSQL(schema, byPriority: params.policy == .priority, queueCondition: queues)
         let rows = try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
         guard let first = rows.first else { return ([], true) }
         let jobs = try rows.map(PostgresRows.job)
@@ -57,7 +50,8 @@ extension PostgresStore {
     }
 
     /// The statement behind ``claimLeadingJobs(_:now:schema:on:logger:)``: parameters are now,
-    /// the limit, the dispatcher, the lease's end and, when `queueCondition` names it, `$5`.
+    /// the limit, the dispatcher, the lease's end and, when `queueCondition` names it, the queues
+    /// (``queueCondition(_:binds:)``).
     static func leadingClaimSQL(_ schema: PostgresSchema, byPriority: Bool, queueCondition: String) -> String {
         let order = byPriority ? ["priority", "run_at", "seq"] : ["run_at", "seq"]
         func tuple(_ alias: String) -> String { "(" + order.map { "\(alias).\($0)" }.joined(separator: ", ") + ")" }

@@ -14,5 +14,13 @@ public final class TemporaryDirectory: Sendable {
     /// The path of `name` inside the directory.
     public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
-    deinit { if ProcessInfo.processInfo.environment["SPOOL_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: url) } else { print("kept \(url.path)") } }
+    /// Removes the directory, unless `SPOOL_KEEP_TEST_DIRS` is set: then it prints the path and
+    /// keeps the directory (worker logs, journals) for a look after the test.
+    deinit {
+        if ProcessInfo.processInfo.environment["SPOOL_KEEP_TEST_DIRS"] != nil {
+            print("kept \(url.path)")
+        } else {
+            try? FileManager.default.removeItem(at: url)
+        }
+    }
 }

@@ -68,15 +68,11 @@ struct PostgresWorkerTests {
         }
         #expect(try await Self.completed(store) == total, "every job completed")
 
-        let killedRuns = try WorkerJournals.runs(inJournal: directory.path("c.jsonl"))
-        let cutOff = Set(killedRuns.filter { $0.end == nil }.map(\.job))
-        let rescued = Set(try WorkerJournals.events("rescued", inJournal: directory.path("a.jsonl"))
-            + WorkerJournals.events("rescued", inJournal: directory.path("b.jsonl")))
+        let live = [directory.path("a.jsonl"), directory.path("b.jsonl")]
+        let (cutOff, rescued) = try WorkerJournals.afterKill(killed: directory.path("c.jsonl"), at: killedAt, survivors: live,
+                                                             rescuers: live, jobs: total, quotas: sizes)
         #expect(!cutOff.isEmpty, "the kill cut off running jobs")
         #expect(cutOff.isSubset(of: rescued), "the live workers rescued every job the killed one was running")
-        let all = WorkerJournals.endingCutOffRuns(killedRuns, at: killedAt)
-            + (try WorkerJournals.runs(inJournal: directory.path("a.jsonl"))) + (try WorkerJournals.runs(inJournal: directory.path("b.jsonl")))
-        WorkerJournals.expectSound(all, jobs: total, quotas: sizes)
         for text in cutOff {
             let id = try #require(JobID(text))
             let job = try #require(try await store.job(id))

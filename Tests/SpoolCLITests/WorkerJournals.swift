@@ -64,13 +64,25 @@ enum WorkerJournals {
         }
     }
 
-    /// `runs` with every cut-off run ended at `killedAt` (microseconds since 1970).
-    static func endingCutOffRuns(_ runs: [JournalRun], at killedAt: Double) -> [JournalRun] {
-        runs.map { run in
+    /// Reads the journals after the worker journaling to `killed` was killed at `killedAt`
+    /// (microseconds since 1970): checks every run as ``expectSound(_:jobs:quotas:sourceLocation:)``
+    /// does, the killed worker's cut-off runs ending at the kill, and returns the jobs it was
+    /// running and those the `rescuers` journaled as rescued. `survivors` are every other
+    /// worker's journals.
+    static func afterKill(killed: String, at killedAt: Double, survivors: [String], rescuers: [String], jobs total: Int,
+                          quotas sizes: [String: Int], sourceLocation: SourceLocation = #_sourceLocation)
+        throws -> (cutOff: Set<String>, rescued: Set<String>) {
+        let killedRuns = try runs(inJournal: killed)
+        let cutOff = Set(killedRuns.filter { $0.end == nil }.map(\.job))
+        let rescued = Set(try rescuers.flatMap { try events("rescued", inJournal: $0) })
+        let ended = killedRuns.map { run in
             var run = run
             if run.end == nil { run.end = killedAt }
             return run
         }
+        expectSound(ended + (try survivors.flatMap { try runs(inJournal: $0) }), jobs: total, quotas: sizes,
+                    sourceLocation: sourceLocation)
+        return (cutOff, rescued)
     }
 
     /// Stops `worker` (SIGSTOP) at a moment its journal at `path` shows a job running, so a

@@ -64,17 +64,17 @@ final class WorkerProcess: Sendable {
 
     /// The job starts the worker journaled: job id and the time its code began.
     func journalStarts() throws -> [(JobID, Date)] {
-        try journalEvents("started")
+        try journalEvents(["started"]).map { ($0.job, $0.at) }
     }
 
-    /// The worker's journal events named `event`: job id and when.
-    func journalEvents(_ event: String) throws -> [(JobID, Date)] {
+    /// The worker's journal events named in `events`, read in one pass: which, job id and when.
+    func journalEvents(_ events: Set<String>) throws -> [(event: String, job: JobID, at: Date)] {
         guard let data = FileManager.default.contents(atPath: journal) else { return [] }
         return try data.split(separator: UInt8(ascii: "\n")).compactMap { line in
             guard let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                  object["event"] as? String == event, let text = object["job"] as? String, let id = JobID(text),
-                  let micros = object["at"] as? Double else { return nil }
-            return (id, Date(timeIntervalSince1970: micros / 1_000_000))
+                  let event = object["event"] as? String, events.contains(event), let text = object["job"] as? String,
+                  let id = JobID(text), let micros = object["at"] as? Double else { return nil }
+            return (event, id, Date(timeIntervalSince1970: micros / 1_000_000))
         }
     }
 
