@@ -67,8 +67,9 @@ extension PostgresStore {
             return job
         }
         let named = Set(jobs.flatMap(\.quotas)).sorted()
+        let ids = built.map(\.id.description)
         var binds = PostgresBindings()
-        binds.append(built.map(\.id.description))
+        binds.append(ids)
         binds.append(built.map(\.queue))
         binds.append(built.map(\.name))
         binds.append(built.map(\.payload.text))
@@ -76,13 +77,15 @@ extension PostgresStore {
         binds.append(built.map { Int64($0.priority) })
         binds.append(built.map { Int64($0.maxAttempts) })
         binds.append(built.map { PostgresRows.micros($0.runAt) })
-        binds.append(built.map { JSONValue.array($0.quotas.map(JSONValue.string)).compactText })
-        binds.append(built.map { JSONValue.array($0.tags.map(JSONValue.string)).compactText })
+        binds.append(built.map { $0.quotas.isEmpty ? "[]" : JSONValue.array($0.quotas.map(JSONValue.string)).compactText })
+        binds.append(built.map { $0.tags.isEmpty ? "[]" : JSONValue.array($0.tags.map(JSONValue.string)).compactText })
         binds.append(built.map { $0.uniqueKey ?? "" })
         binds.append(built.map { $0.timeout.map { Int64($0.seconds * 1000) } ?? -1 })
         binds.append(named)
         binds.append(PostgresRows.micros(now))
         binds.append(schema.channel)
+        binds.append(Set(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
+        binds.append(Set(built.compactMap(\.uniqueKey)).sorted())
         let rows = prepared ? try await connection.rows(InsertStatement.self, binds, logger: logger)
             : try await connection.rows(PostgresQuery(unsafeSQL: insertSQL(schema), binds: binds), logger: logger)
 
@@ -93,7 +96,8 @@ extension PostgresStore {
                 if let unknown = job.quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
             }
         }
-        let inserted = Set(try summary[23].decode([String].self))
+        // NULL when every job was inserted: the common case sends no ids back.
+        let inserted = try summary[23].decode([String]?.self).map(Set.init)
         var holders: [String: Job] = [:]
         for row in rows {
             guard try row[0].decode(String?.self) != nil else { continue }
@@ -103,8 +107,8 @@ extension PostgresStore {
         var results: [InsertResult] = []
         results.reserveCapacity(built.count)
         var missing: [String] = []
-        for job in built {
-            if inserted.contains(job.id.description) {
+        for (job, id) in zip(built, ids) {
+            if inserted?.contains(id) ?? true {
                 results.append(InsertResult(job: job, inserted: true))
                 if let key = job.uniqueKey { holders[key] = job }
             } else if let key = job.uniqueKey {
@@ -132,17 +136,16 @@ extension PostgresStore {
 
     /// The statement behind ``insert(_:now:schema:prepared:on:logger:)``. Its rows are the jobs that held
     /// one of the unique keys before it ran (one row of NULLs when none did), each followed by
-    /// the known quotas among those named, the ids inserted, and whether a NOTIFY was sent.
+    /// the known quotas among those named, the ids inserted (NULL when every job was), and
+    /// whether a NOTIFY was sent. Parameters after the jobs' columns ($1–$12): the quotas named,
+    /// now, the channel, the NOTIFY's payload (the queues gaining available jobs, one per line)
+    /// and the unique keys named.
     static func insertSQL(_ schema: PostgresSchema) -> String {
         let unfinished = "state NOT IN ('completed', 'discarded', 'cancelled')"
+        // The rows go from unnest straight into the INSERT, in input order, so seq follows the
+        // caller's order (FIFO within one call) without a sort.
         return """
-            WITH input AS (
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-                                     $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[])
-                    WITH ORDINALITY AS t(id, queue, name, payload, state, priority, max_attempts, run_at, quotas, tags,
-                                         unique_key, timeout_ms, ord)
-            ),
-            known AS (
+            WITH known AS (
                 SELECT coalesce(array_agg(name), '{}') AS names FROM \(schema.quotas) WHERE name = ANY($13::text[])
             ),
             inserted AS (
@@ -152,22 +155,27 @@ extension PostgresStore {
                        CASE WHEN quotas = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(quotas::json)) END,
                        CASE WHEN tags = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(tags::json)) END,
                        NULLIF(unique_key, ''), NULLIF(timeout_ms, -1)
-                FROM input WHERE (SELECT cardinality(names) FROM known) = cardinality($13::text[])
-                ORDER BY ord
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+                            $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[])
+                    AS input(id, queue, name, payload, state, priority, max_attempts, run_at, quotas, tags, unique_key, timeout_ms)
+                WHERE (SELECT cardinality(names) FROM known) = cardinality($13::text[])
                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND \(unfinished) DO NOTHING
-                RETURNING id, queue, state
+                RETURNING id, state
+            ),
+            counted AS (
+                SELECT count(*) AS jobs, count(*) FILTER (WHERE state = 'available') AS available FROM inserted
             ),
             notified AS (
-                SELECT pg_notify($15::text, string_agg(DISTINCT queue, E'\\n' ORDER BY queue)) FROM inserted
-                WHERE state = 'available' HAVING count(*) > 0
+                SELECT pg_notify($15::text, $16::text) FROM counted WHERE available > 0
             ),
             summary AS (
-                SELECT (SELECT names FROM known) AS known, (SELECT coalesce(array_agg(id), '{}') FROM inserted) AS ids,
+                SELECT (SELECT names FROM known) AS known,
+                       CASE WHEN (SELECT jobs FROM counted) = cardinality($1::text[]) THEN NULL
+                            ELSE (SELECT coalesce(array_agg(id), '{}') FROM inserted) END AS ids,
                        (SELECT count(*) FROM notified) AS notified
             )
             SELECT \(PostgresRows.jobColumns(of: "holder")), summary.known, summary.ids, summary.notified
-            FROM summary LEFT JOIN \(schema.jobs) holder
-                ON holder.unique_key IN (SELECT unique_key FROM input WHERE unique_key <> '') AND holder.\(unfinished)
+            FROM summary LEFT JOIN \(schema.jobs) holder ON holder.unique_key = ANY($17::text[]) AND holder.\(unfinished)
             """
     }
 }

@@ -22,6 +22,11 @@ extension StoreConformance {
             let c = try await put(store) { $0.priority = 3 }
             try expectEqual(try await claim(store, limit: 3, policy: .fifo).map(\.id), [a.id, b.id, c.id], "order")
         },
+        StoreConformanceCase("FIFO takes the jobs of one insert in the order given") { store in
+            let jobs = (0..<40).map { NewJob(name: "batch", payload: JSONPayload(unchecked: "{\"i\":\($0)}"), priority: 40 - $0) }
+            let inserted = try await store.insert(jobs, now: t0).map(\.job.id)
+            try expectEqual(try await claim(store, limit: 40, policy: .fifo).map(\.id), inserted, "order")
+        },
         StoreConformanceCase("the priority policy takes the lowest priority number first") { store in
             let a = try await put(store) { $0.priority = 5 }
             let b = try await put(store) { $0.priority = 1 }
