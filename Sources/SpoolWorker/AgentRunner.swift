@@ -132,15 +132,18 @@ final class AgentRunner: Sendable {
                     runtime.observe(.jobRecorded(recorded))
                 }
             }
-            finished(job.id, completed: !execution.abandoned)
+            finished(execution, completed: !execution.abandoned)
         }
         execution.attach(task)
     }
 
-    private func finished(_ id: JobID, completed: Bool) {
+    /// Lets go of `execution`. The job's next attempt may already run here (a short backoff
+    /// lets it be claimed while this attempt's task winds down); that one stays listed.
+    private func finished(_ execution: JobExecution, completed: Bool) {
         let history = runtime.configuration.completedHistory
+        let id = execution.job.id
         state.withLock { state in
-            state.running[id] = nil
+            if state.running[id] === execution { state.running[id] = nil }
             guard completed else { return }
             state.completed.insert(id, at: 0)
             if state.completed.count > history { state.completed.removeLast(state.completed.count - history) }

@@ -49,6 +49,40 @@ struct DispatcherJobTests {
         #expect(job.errors[1].at > job.errors[0].at)
     }
 
+    @Test("a retry that starts while its failed attempt's task is still winding down keeps running and is not rescued")
+    func quickRetryStaysListed() async throws {
+        let harness = try WorkerHarness()
+        harness.registry.register(name: "test.flaky-slow") { job, _ in
+            if job.attempt == 1 { throw FlakyFailure() }
+            try await Task.sleep(for: .milliseconds(400))   // several pings while the retry runs
+            return nil
+        }
+        // Holds the first attempt's task after its failure is recorded, before it lets go of the
+        // job, until the retry has started (or 5 s have passed on a machine with one core).
+        let retryStarted = DispatchSemaphore(value: 0)
+        let observer: DispatcherObserver = { event in
+            switch event {
+            case .jobStarted(let job) where job.attempt == 2: retryStarted.signal()
+            case .jobRecorded(let job) where job.attempt == 1: _ = retryStarted.wait(timeout: .now() + 5)
+            default: break
+            }
+        }
+        let dispatcher = Dispatcher(store: harness.store, registry: harness.registry, configuration: harness.configuration(),
+                                    observer: observer)
+        let running = Task { try await dispatcher.run() }
+        let enqueued = try await harness.client.enqueue(NewJob(name: "test.flaky-slow"))
+        let job = try await harness.client.wait(for: enqueued.id, timeout: .seconds(60))
+        dispatcher.stop()
+        try await running.value
+        #expect(job.state == .completed)
+        #expect(job.attempt == 2)
+        #expect(job.errors.map(\.message) == ["flaky"], "no rescue recorded")
+    }
+
+    private struct FlakyFailure: Error, CustomStringConvertible {
+        var description: String { "flaky" }
+    }
+
     @Test("a job out of attempts is discarded; a non-retryable error discards at once")
     func discards() async throws {
         let harness = try WorkerHarness()
