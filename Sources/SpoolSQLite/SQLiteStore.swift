@@ -45,7 +45,8 @@ public final class SQLiteStore: JobStore {
         self.limits = limits
         try SQLiteStore.checkLocation(path)
         var configuration = Configuration()
-        configuration.busyMode = .callback(SQLiteStore.waitForLock)
+        let lockWaiting = LockWaiting()
+        configuration.busyMode = .callback { tries in lockWaiting.allowed && SQLiteStore.waitForLock(tries) }
         configuration.maximumReaderCount = 4
         configuration.label = "spool"
         let synchronous = durability == .full ? "FULL" : "NORMAL"
@@ -59,7 +60,8 @@ public final class SQLiteStore: JobStore {
         }
         pool = try SQLiteStore.openPool(path: path, configuration: configuration)
         checkpointer = Checkpointer(path: path, synchronous: synchronous)
-        writer = WriteBatcher(writer: pool, checkpointer: checkpointer)
+        writer = WriteBatcher(writer: pool, checkpointer: checkpointer, lockWaiting: lockWaiting,
+                              writesInline: durability == .normal)
         watcher = ChangeWatcher(storePath: path, events: hub)
     }
 

@@ -6,6 +6,10 @@ import Synchronization
 /// one, so many callers share one `BEGIN IMMEDIATE … COMMIT`. Each caller's operation runs in
 /// its own savepoint, so one failing operation rolls back alone; each caller resumes only after
 /// the shared commit is durable.
+///
+/// A write that finds the writer idle runs on its caller's thread instead: a lone caller that
+/// awaits each write before the next pays no thread hand-off at all, and writes arriving
+/// meanwhile queue for the writer thread as before.
 final class WriteBatcher: Sendable {
     fileprivate struct Entry: Sendable {
         /// Runs the operation; `false` when it threw and its writes must be rolled back.
@@ -22,19 +26,26 @@ final class WriteBatcher: Sendable {
     private let checkpointer: Checkpointer
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "spool.sqlite.writer", qos: .userInitiated)
+    /// Whether an idle writer lets the caller commit on its own thread: only when commits do not
+    /// sync to disk, so that no caller's thread waits for a sync.
+    private let writesInline: Bool
+    private let lockWaiting: LockWaiting
 
     /// The most operations one transaction carries; the rest wait for the next.
     private let maximumBatch = 2048
 
-    init(writer: DatabasePool, checkpointer: Checkpointer) {
+    init(writer: DatabasePool, checkpointer: Checkpointer, lockWaiting: LockWaiting, writesInline: Bool) {
         self.writer = writer
         self.checkpointer = checkpointer
+        self.lockWaiting = lockWaiting
+        self.writesInline = writesInline
     }
 
     /// Runs `operation` in a write transaction shared with other callers and returns its result
     /// once that transaction has committed.
     func write<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+        if writesInline, let outcome = writeAlone(operation) { return try outcome.get() }
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
             let box = ResultBox<T>()
             let entry = Entry(
                 execute: { db in
@@ -58,6 +69,48 @@ final class WriteBatcher: Sendable {
             }
             if startDrain { queue.async { self.drain() } }
         }
+    }
+
+    /// Commits `operation` in a transaction of its own on the caller's thread when no write is
+    /// queued or being written, and when no other process holds the store's write lock; `nil`
+    /// when the write must queue instead.
+    private func writeAlone<T>(_ operation: (Database) throws -> T) -> Result<T, Error>? {
+        let idle = state.withLock { state in
+            guard !state.draining, state.pending.isEmpty else { return false }
+            state.draining = true
+            return true
+        }
+        guard idle else { return nil }
+        defer {
+            let more = state.withLock { state in
+                if state.pending.isEmpty { state.draining = false }
+                return !state.pending.isEmpty
+            }
+            if more { queue.async { self.drain() } }
+        }
+        let outcome: Result<T, Error>?
+        do {
+            outcome = try writer.writeWithoutTransaction { db -> Result<T, Error>? in
+                do {
+                    // Another process's lock is waited for on the writer thread, not here.
+                    try lockWaiting.withoutWaiting { try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute() }
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                    return nil
+                }
+                let result = Result { try operation(db) }
+                do {
+                    try db.cachedStatement(sql: result.isSuccess ? "COMMIT" : "ROLLBACK").execute()
+                } catch {
+                    if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
+                    throw error
+                }
+                return result
+            }
+        } catch {
+            return .failure(SQLiteStore.translate(error))
+        }
+        if case .some(.success) = outcome { checkpointer.committed() }
+        return outcome
     }
 
     private func drain() {
@@ -127,6 +180,29 @@ extension WriteBatcher {
             try release.execute()
         }
         return true
+    }
+}
+
+/// Whether the store's busy handler may wait for another process's write lock: not while a
+/// caller tries to begin a transaction on its own thread.
+final class LockWaiting: Sendable {
+    private let refused = Atomic<Bool>(false)
+
+    /// `false` while ``withoutWaiting(_:)`` runs.
+    var allowed: Bool { !refused.load(ordering: .relaxed) }
+
+    /// Runs `body` with lock waits refused.
+    func withoutWaiting<T>(_ body: () throws -> T) rethrows -> T {
+        refused.store(true, ordering: .relaxed)
+        defer { refused.store(false, ordering: .relaxed) }
+        return try body()
+    }
+}
+
+extension Result {
+    fileprivate var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
     }
 }
 

@@ -123,6 +123,25 @@ struct SQLiteConcurrencyTests {
         #expect(try await store.jobs(JobQuery(limit: 1000)).jobs.count == 180)
     }
 
+    @Test("a write that meets another connection's write lock waits for it, lets reads go on, and lands once it is released",
+          arguments: Durability.allCases)
+    func waitsForAnotherWriter(durability: Durability) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let store = try SQLiteStore(path: path, durability: durability)
+        var configuration = Configuration()
+        configuration.allowsUnsafeTransactions = true
+        let other = try DatabaseQueue(path: path, configuration: configuration)
+        try await other.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        let insert = Task { try await store.insert([NewJob(name: "after-lock")], now: Date()) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await store.jobs(JobQuery(limit: 10)).jobs.isEmpty, "nothing lands while the lock is held")
+        try await other.writeWithoutTransaction { try $0.execute(sql: "COMMIT") }
+        let result = try await insert.value
+        #expect(result.map(\.inserted) == [true])
+        #expect(try await store.jobs(JobQuery(limit: 10)).jobs.map(\.id) == result.map(\.job.id))
+    }
+
     @Test("two store instances on one file never hand out the same job")
     func sharedFile() async throws {
         let directory = try TemporaryDirectory()
