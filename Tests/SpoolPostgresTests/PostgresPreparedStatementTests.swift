@@ -1,0 +1,42 @@
+import Foundation
+import PostgresNIO
+import SpoolCore
+@testable import SpoolPostgres
+import SpoolTestSupport
+import Testing
+
+/// The prepared statements pay off only when the server stops planning them: after five
+/// executions PostgreSQL keeps a statement's generic plan unless that plan looks costlier than
+/// the ones it made for the actual parameters.
+@Suite("PostgreSQL prepared statements", .enabled(if: PostgresServer.shouldRun))
+struct PostgresPreparedStatementTests {
+    @Test("the prepared insert settles on its generic plan for one-job inserts instead of being planned for every job")
+    func insertKeepsItsGenericPlan() async throws {
+        let (url, schema) = try await PostgresTestDatabase.freshURL()
+        _ = try await PostgresStore(url: url, maximumConnections: 1)   // creates the schema
+        let logger = PostgresTestDatabase.testLogger
+        let plans = try await PostgresTestDatabase.withConnection { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(schema)"), logger: logger)
+            // The plans' costs depend on the table's size: give the planner a store that holds jobs.
+            let backlog = (0..<50_000).map { NewJob(name: "backlog", payload: JSONPayload(unchecked: "{\"i\":\($0)}")) }
+            _ = try await PostgresStore.insert(backlog, now: Date(), schema: PostgresSchema(name: schema), prepared: false,
+                                               on: connection, logger: logger)
+            try await connection.query("ANALYZE spool_jobs", logger: logger)
+            for i in 0..<12 {
+                let job = NewJob(name: "one", payload: JSONPayload(unchecked: "{\"i\":\(i)}"))
+                let results = try await PostgresStore.insert([job], now: Date(), schema: PostgresSchema(name: schema), prepared: true,
+                                                             on: connection, logger: logger)
+                #expect(results.map(\.inserted) == [true])
+            }
+            let rows = try await connection.query("""
+                SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = \(InsertStatement.name)
+                """, logger: logger)
+            var counts: [(Int, Int)] = []
+            for try await row in rows.decode((Int, Int).self) { counts.append(row) }
+            return counts
+        }
+        let (generic, custom) = try #require(plans.first, "the insert was prepared on the connection")
+        #expect(custom <= 5, "planned for its parameters \(custom) times")
+        #expect(generic >= 7, "ran its generic plan \(generic) times")
+    }
+}
