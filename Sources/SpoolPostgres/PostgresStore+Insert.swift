@@ -143,9 +143,11 @@ extension PostgresStore {
     static func insertSQL(_ schema: PostgresSchema) -> String {
         let unfinished = "state NOT IN ('completed', 'discarded', 'cancelled')"
         // The rows go from unnest straight into the INSERT, in input order, so seq follows the
-        // caller's order (FIFO within one call) without a sort. The unique keys are read through
-        // a subquery: given as a bare parameter, an empty array let the server plan one-job
-        // inserts cheaper for their values than its generic plan, so it planned every insert
+        // caller's order (FIFO within one call) without a sort. The lookup of unique keys' holders
+        // runs only when there are keys (a one-time filter: a generic plan made while the table
+        // was empty scans it whole), and reads the keys through subqueries, which the planner
+        // cannot see into: given as a bare parameter, an empty array made one-job inserts look
+        // cheaper planned for their values than the generic plan, so every insert was planned
         // anew (four times the cost of running it).
         return """
             WITH known AS (
@@ -178,7 +180,11 @@ extension PostgresStore {
                        (SELECT count(*) FROM notified) AS notified
             )
             SELECT \(PostgresRows.jobColumns(of: "holder")), summary.known, summary.ids, summary.notified
-            FROM summary LEFT JOIN \(schema.jobs) holder ON holder.unique_key = ANY(coalesce((SELECT $17::text[]), '{}')) AND holder.\(unfinished)
+            FROM summary LEFT JOIN (
+                SELECT * FROM \(schema.jobs)
+                WHERE (SELECT cardinality($17::text[])) > 0 AND unique_key = ANY(coalesce((SELECT $17::text[]), '{}'))
+                    AND \(unfinished)
+            ) AS holder ON true
             """
     }
 }

@@ -39,4 +39,33 @@ struct PostgresPreparedStatementTests {
         #expect(custom <= 5, "planned for its parameters \(custom) times")
         #expect(generic >= 7, "ran its generic plan \(generic) times")
     }
+
+    @Test("one-job inserts into an empty store do not scan the jobs table once the statement keeps a plan")
+    func insertIntoEmptyStoreDoesNotScan() async throws {
+        let (url, schema) = try await PostgresTestDatabase.freshURL()
+        _ = try await PostgresStore(url: url, maximumConnections: 1)   // creates the schema
+        let logger = PostgresTestDatabase.testLogger
+        let (before, after) = try await PostgresTestDatabase.withConnection { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(schema)"), logger: logger)
+            func insertOne(_ i: Int) async throws {
+                _ = try await PostgresStore.insert([NewJob(name: "one", payload: JSONPayload(unchecked: "{\"i\":\(i)}"))], now: Date(),
+                                                   schema: PostgresSchema(name: schema), prepared: true, on: connection, logger: logger)
+            }
+            func sequentialScans() async throws -> Int {
+                try await connection.query("SELECT pg_stat_force_next_flush()", logger: logger)
+                let rows = try await connection.query("""
+                    SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = \(schema) AND relname = 'spool_jobs'
+                    """, logger: logger)
+                var scans: [Int] = []
+                for try await count in rows.decode(Int.self) { scans.append(count) }
+                return scans.first ?? -1
+            }
+            for i in 0..<8 { try await insertOne(i) }   // planned while the table is (nearly) empty
+            let before = try await sequentialScans()
+            for i in 8..<20 { try await insertOne(i) }
+            return (before, try await sequentialScans())
+        }
+        #expect(before >= 0, "the jobs table has statistics")
+        #expect(after == before, "the inserts scanned the jobs table \(after - before) times")
+    }
 }
