@@ -87,3 +87,41 @@ enum SQLiteRows {
 
     static func uuid(_ id: UUID) -> String { id.uuidString.lowercased() }
 }
+
+/// How a store finds a job's row from its id. Since migration 4 a job's `seq` (its row number)
+/// is its id's ``JobID/sequenceKey``, so no index on `id` is needed and an insert writes one
+/// b-tree fewer. Jobs written before keep their row numbers, all below 2^32, and are found
+/// through the partial index `jobs_legacy_id`; only a store that holds such jobs pays for that
+/// second lookup.
+struct JobKeys: Sendable {
+    /// Whether the store holds jobs written before migration 4.
+    let legacy: Bool
+
+    /// Reads whether the store at `db` holds jobs written before migration 4.
+    init(_ db: Database) throws {
+        legacy = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE seq < 4294967296)") ?? false
+    }
+
+    /// The condition that picks the job with a given id; its parameters are ``arguments(_:)``.
+    var condition: String {
+        legacy
+            ? "seq IN (?, (SELECT legacy.seq FROM jobs AS legacy WHERE legacy.seq < 4294967296 AND legacy.id = ?)) AND id = ?"
+            : "seq = ? AND id = ?"
+    }
+
+    /// The arguments of ``condition`` for `id`.
+    func arguments(_ id: JobID) -> [any DatabaseValueConvertible] {
+        let text = id.description
+        return legacy ? [id.sequenceKey, text, text] : [id.sequenceKey, text]
+    }
+
+    /// Binds ``arguments(_:)`` for `id` to `statement` from parameter `index`; returns the next
+    /// parameter's index.
+    func bind(_ id: JobID, to statement: BoundStatement, at index: Int32) -> Int32 {
+        statement.bind(index, id.sequenceKey)
+        statement.bind(index + 1, id)
+        if !legacy { return index + 2 }
+        statement.bind(index + 2, id)
+        return index + 3
+    }
+}

@@ -7,32 +7,21 @@ import SpoolCore
 /// Migrations run inside one `BEGIN IMMEDIATE` transaction that first reads which ones were
 /// applied, so processes opening a fresh store together apply each exactly once.
 enum SQLiteSchema {
+    /// The columns of the jobs table after `id`, as every migration that creates it names them.
+    private static let jobColumnsAfterID = """
+        queue TEXT NOT NULL, name TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, priority INTEGER NOT NULL,
+        attempt INTEGER NOT NULL, max_attempts INTEGER NOT NULL, run_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
+        started_at INTEGER, finished_at INTEGER, quotas TEXT, tags TEXT, unique_key TEXT, timeout_ms INTEGER,
+        dispatcher TEXT, lease_until INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0, result TEXT, errors TEXT
+        """
+
     /// The ordered migrations: an identifier and the SQL that applies it.
     static let migrations: [(id: String, sql: String)] = [
         ("1-jobs", """
                 CREATE TABLE jobs (
                     seq INTEGER PRIMARY KEY,
                     id TEXT NOT NULL UNIQUE,
-                    queue TEXT NOT NULL,
-                    name TEXT NOT NULL,
-                    payload TEXT NOT NULL,
-                    state TEXT NOT NULL,
-                    priority INTEGER NOT NULL,
-                    attempt INTEGER NOT NULL,
-                    max_attempts INTEGER NOT NULL,
-                    run_at INTEGER NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    started_at INTEGER,
-                    finished_at INTEGER,
-                    quotas TEXT,
-                    tags TEXT,
-                    unique_key TEXT,
-                    timeout_ms INTEGER,
-                    dispatcher TEXT,
-                    lease_until INTEGER,
-                    cancel_requested INTEGER NOT NULL DEFAULT 0,
-                    result TEXT,
-                    errors TEXT
+                    \(jobColumnsAfterID)
                 );
                 CREATE INDEX jobs_available_fifo ON jobs(run_at, seq) WHERE state = 'available';
                 CREATE INDEX jobs_available_priority ON jobs(priority, run_at, seq) WHERE state = 'available';
@@ -85,6 +74,26 @@ enum SQLiteSchema {
         ("3-priority-index", """
             DROP INDEX jobs_available_priority;
             CREATE INDEX jobs_available_priority ON jobs(priority, run_at, seq) WHERE state = 'available' AND priority != 0;
+            """),
+        // A job's row number becomes its id's first 64 bits (JobID.sequenceKey), so finding a job
+        // by id needs no index of its own, and an insert writes one b-tree fewer. Rows written
+        // before keep their numbers (all below 2^32) and get a partial index on id.
+        ("4-seq-from-id", """
+            CREATE TABLE jobs_keyed (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL,
+                \(jobColumnsAfterID)
+            );
+            INSERT INTO jobs_keyed SELECT * FROM jobs;
+            DROP TABLE jobs;
+            ALTER TABLE jobs_keyed RENAME TO jobs;
+            CREATE INDEX jobs_available_fifo ON jobs(run_at, seq) WHERE state = 'available';
+            CREATE INDEX jobs_available_priority ON jobs(priority, run_at, seq) WHERE state = 'available' AND priority != 0;
+            CREATE INDEX jobs_due ON jobs(run_at) WHERE state IN ('scheduled', 'retryable');
+            CREATE INDEX jobs_running ON jobs(dispatcher) WHERE state = 'running';
+            CREATE UNIQUE INDEX jobs_unique_key ON jobs(unique_key)
+                WHERE unique_key IS NOT NULL AND state NOT IN ('completed', 'discarded', 'cancelled');
+            CREATE INDEX jobs_legacy_id ON jobs(id) WHERE seq < 4294967296;
             """),
     ]
 

@@ -78,6 +78,7 @@ extension SQLiteStore {
     }
 
     public func register(_ registration: DispatcherRegistration) async throws -> [Job] {
+        let keys = self.keys
         let now = SQLiteRows.truncate(registration.now)
         let agents = try JSONPayload(encoding: registration.agents).text
         let rescued = try await write { db in
@@ -91,13 +92,14 @@ extension SQLiteStore {
                 SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE state = 'running' AND dispatcher = ? ORDER BY id
                 """, arguments: [id]).map(SQLiteRows.job)
             let reason = "its dispatcher \(id) restarted after an unclean shutdown"
-            return try orphans.map { try SQLiteStore.rescue($0, reason: reason, now: now, db: db) }
+            return try orphans.map { try SQLiteStore.rescue($0, reason: reason, now: now, keys: keys, db: db) }
         }
         hub.publishRescued(rescued)
         return rescued
     }
 
     public func ping(_ ping: Ping, holding: [JobID]) async throws -> PingReply {
+        let keys = self.keys
         let now = SQLiteRows.truncate(ping.now)
         let agents = try JSONPayload(encoding: ping.agents).text
         let until = SQLiteRows.micros(now.addingTimeInterval(ping.lease.seconds))
@@ -106,11 +108,13 @@ extension SQLiteStore {
             try db.execute(sql: "UPDATE dispatchers SET last_ping = ?, state = 'active', agents = ? WHERE id = ?",
                            arguments: [SQLiteRows.micros(now), agents, id])
             let renew = try db.cachedStatement(sql: """
-                UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND dispatcher = ? RETURNING cancel_requested
+                UPDATE jobs SET lease_until = ? WHERE \(keys.condition) AND state = 'running' AND dispatcher = ?
+                RETURNING cancel_requested
                 """)
             var held: [JobID: Bool] = [:]
             for jobID in holding {
-                if let cancel = try Int.fetchOne(renew, arguments: [until, jobID.description, id]) { held[jobID] = cancel != 0 }
+                let arguments = [until] + keys.arguments(jobID) + [id]
+                if let cancel = try Int.fetchOne(renew, arguments: StatementArguments(arguments)) { held[jobID] = cancel != 0 }
             }
             var rescued: [Job] = []
             if let before = ping.rescueUnlistedBefore {
@@ -119,7 +123,7 @@ extension SQLiteStore {
                     SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE state = 'running' AND dispatcher = ? AND started_at < ? ORDER BY id
                     """, arguments: [id, SQLiteRows.micros(SQLiteRows.truncate(before))]).map(SQLiteRows.job)
                     .filter { !listed.contains($0.id.description) }
-                    .map { try SQLiteStore.rescue($0, reason: ping.unlistedReason, now: now, db: db) }
+                    .map { try SQLiteStore.rescue($0, reason: ping.unlistedReason, now: now, keys: keys, db: db) }
             }
             return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil },
                              rescued: rescued)
@@ -150,6 +154,7 @@ extension SQLiteStore {
     }
 
     public func rescue(deadBefore: Date, now: Date) async throws -> [Job] {
+        let keys = self.keys
         let now = SQLiteRows.truncate(now)
         let rescued = try await write { db in
             let dead = Set(try String.fetchAll(db, sql: """
@@ -165,7 +170,7 @@ extension SQLiteStore {
                 let reason = dead.contains(holder) ? "its dispatcher \(holder) stopped pinging"
                     : (job.leaseExpiresAt.map { $0 < now } ?? false) ? "its lease held by dispatcher \(holder) expired"
                     : "its dispatcher \(holder) was declared dead"
-                return try SQLiteStore.rescue(job, reason: reason, now: now, db: db)
+                return try SQLiteStore.rescue(job, reason: reason, now: now, keys: keys, db: db)
             }
         }
         hub.publishRescued(rescued)
@@ -173,15 +178,15 @@ extension SQLiteStore {
     }
 
     /// Returns a held job to the queue after its holder died, or discards it when out of attempts.
-    static func rescue(_ job: Job, reason: String, now: Date, db: Database) throws -> Job {
+    static func rescue(_ job: Job, reason: String, now: Date, keys: JobKeys, db: Database) throws -> Job {
         var job = job
         let record = job.rescue(reason: reason, now: now)
         try db.execute(sql: """
             UPDATE jobs SET state = ?, run_at = ?, finished_at = ?, lease_until = NULL, cancel_requested = 0,
                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
-            WHERE id = ?
-            """, arguments: [job.state.rawValue, SQLiteRows.micros(job.runAt), job.finishedAt.map(SQLiteRows.micros),
-                             SQLiteRows.text(record), job.id.description])
+            WHERE \(keys.condition)
+            """, arguments: StatementArguments([job.state.rawValue, SQLiteRows.micros(job.runAt), job.finishedAt.map(SQLiteRows.micros),
+                                                SQLiteRows.text(record)] + keys.arguments(job.id)))
         try db.execute(sql: "DELETE FROM quota_holders WHERE job_id = ?", arguments: [job.id.description])
         return job
     }

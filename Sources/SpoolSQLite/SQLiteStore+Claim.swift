@@ -91,10 +91,11 @@ extension SQLiteStore {
 
     /// Records the finishes and runs the claims in one transaction.
     public func finishAndClaim(_ finishes: [Finish], claims: [ClaimParams], now: Date) async throws -> (applied: [Bool], claimed: [[Job]]) {
+        let keys = self.keys
         let now = SQLiteRows.truncate(now)
         let limits = self.limits
         let (applied, followUpQueues, claimed) = try await write { db in
-            let (applied, followUpQueues) = try SQLiteStore.finish(finishes, now: now, limits: limits, db: db)
+            let (applied, followUpQueues) = try SQLiteStore.finish(finishes, now: now, limits: limits, keys: keys, db: db)
             let claimed = try claims.map { params in
                 params.limit > 0 ? try SQLiteStore.claim(params, now: SQLiteRows.truncate(params.now), db: db) : []
             }
@@ -109,20 +110,20 @@ extension SQLiteStore {
         return (applied, claimed)
     }
 
-    static func finish(_ finishes: [Finish], now: Date, limits: JobLimits, db: Database) throws -> ([Bool], [String]) {
+    static func finish(_ finishes: [Finish], now: Date, limits: JobLimits, keys: JobKeys, db: Database) throws -> ([Bool], [String]) {
         let nowMicros = SQLiteRows.micros(now)
         let complete = BoundStatement(try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'completed', result = ?, finished_at = ?, lease_until = NULL, cancel_requested = 0
-            WHERE id = ? AND state = 'running' AND dispatcher = ?
+            WHERE \(keys.condition) AND state = 'running' AND dispatcher = ?
             """), in: db)
         let fail = try db.cachedStatement(sql: """
             UPDATE jobs SET state = ?, run_at = COALESCE(?, run_at), finished_at = ?, lease_until = NULL, cancel_requested = 0,
                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
-            WHERE id = ? AND state = 'running' AND dispatcher = ?
+            WHERE \(keys.condition) AND state = 'running' AND dispatcher = ?
             """)
         let snooze = try db.cachedStatement(sql: """
             UPDATE jobs SET state = ?, run_at = ?, attempt = MAX(attempt - 1, 0), lease_until = NULL, cancel_requested = 0
-            WHERE id = ? AND state = 'running' AND dispatcher = ?
+            WHERE \(keys.condition) AND state = 'running' AND dispatcher = ?
             """)
         let hasHolders = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM quota_holders)")) ?? false
         let unhold = try db.cachedStatement(sql: "DELETE FROM quota_holders WHERE job_id = ?")
@@ -132,14 +133,14 @@ extension SQLiteStore {
         var holders: [UUID: String] = [:]
         for finish in finishes {
             let id = finish.id.description
+            let byID = keys.arguments(finish.id)
             let holder = holders[finish.dispatcher] ?? SQLiteRows.uuid(finish.dispatcher)
             holders[finish.dispatcher] = holder
             switch finish.outcome {
             case .completed(let result, let followUps):
                 complete.bind(1, result?.text)
                 complete.bind(2, nowMicros)
-                complete.bind(3, finish.id)
-                complete.bind(4, holder)
+                complete.bind(keys.bind(finish.id, to: complete, at: 3), holder)
                 try complete.execute()
                 if db.changesCount == 1, !followUps.isEmpty {
                     do {
@@ -148,26 +149,27 @@ extension SQLiteStore {
                             followUpQueues.insert(inserted.job.queue)
                         }
                     } catch {
-                        let attempt = try Int.fetchOne(db, sql: "SELECT attempt FROM jobs WHERE id = ?", arguments: [id]) ?? 0
+                        let attempt = try Int.fetchOne(db, sql: "SELECT attempt FROM jobs WHERE \(keys.condition)",
+                                                       arguments: StatementArguments(byID)) ?? 0
                         let record = AttemptError(attempt: attempt, name: "FollowUpRejected", type: "error",
                                                   message: "follow-up jobs were refused: \(error)", at: now)
                         try db.execute(sql: """
                             UPDATE jobs SET state = 'discarded', result = NULL,
                                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
-                            WHERE id = ?
-                            """, arguments: [SQLiteRows.text(record), id])
+                            WHERE \(keys.condition)
+                            """, arguments: StatementArguments([SQLiteRows.text(record)] + byID))
                     }
                     applied.append(true)
                     if hasHolders { try unhold.execute(arguments: [id]) }
                     continue
                 }
             case .failed(let error, let retryAt):
-                try fail.execute(arguments: [retryAt == nil ? "discarded" : "retryable", retryAt.map(SQLiteRows.micros),
-                                             retryAt == nil ? nowMicros : nil, SQLiteRows.text(error), id, holder])
+                try fail.execute(arguments: StatementArguments([retryAt == nil ? "discarded" : "retryable", retryAt.map(SQLiteRows.micros),
+                                                                retryAt == nil ? nowMicros : nil, SQLiteRows.text(error)] + byID + [holder]))
             case .cancelled(let error):
-                try fail.execute(arguments: ["cancelled", nil, nowMicros, SQLiteRows.text(error), id, holder])
+                try fail.execute(arguments: StatementArguments(["cancelled", nil, nowMicros, SQLiteRows.text(error)] + byID + [holder]))
             case .snoozed(let until):
-                try snooze.execute(arguments: [until > now ? "scheduled" : "available", SQLiteRows.micros(until), id, holder])
+                try snooze.execute(arguments: StatementArguments([until > now ? "scheduled" : "available", SQLiteRows.micros(until)] + byID + [holder]))
             }
             let didApply = db.changesCount == 1
             applied.append(didApply)
@@ -177,16 +179,18 @@ extension SQLiteStore {
     }
 
     public func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws {
+        let keys = self.keys
         let now = SQLiteRows.truncate(now)
         let queues = try await write { db in
             let release = try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'available', attempt = MAX(attempt - 1, 0), run_at = ?, lease_until = NULL,
                                 cancel_requested = 0
-                WHERE id = ? AND state = 'running' AND dispatcher = ? RETURNING queue
+                WHERE \(keys.condition) AND state = 'running' AND dispatcher = ? RETURNING queue
                 """)
             var queues: Set<String> = []
             for id in ids {
-                if let queue = try String.fetchOne(release, arguments: [SQLiteRows.micros(now), id.description, SQLiteRows.uuid(dispatcher)]) {
+                let arguments = [SQLiteRows.micros(now)] + keys.arguments(id) + [SQLiteRows.uuid(dispatcher)]
+                if let queue = try String.fetchOne(release, arguments: StatementArguments(arguments)) {
                     queues.insert(queue)
                     try db.execute(sql: "DELETE FROM quota_holders WHERE job_id = ?", arguments: [id.description])
                 }

@@ -21,8 +21,9 @@ extension SQLiteStore {
         }
         let statement = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO jobs (id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at,
-                              quotas, tags, unique_key, timeout_ms)
-            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
+                              quotas, tags, unique_key, timeout_ms, seq)
+            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (seq) DO NOTHING
             """), in: db)
         var random = SeededRandom()
         var results: [InsertResult] = []
@@ -52,7 +53,19 @@ extension SQLiteStore {
             statement.bind(11, SQLiteRows.text(job.tags))
             statement.bind(12, job.uniqueKey)
             statement.bind(13, job.timeout.map { Int64($0.seconds * 1000) })
-            try statement.execute()
+            // The row number is the id's first 64 bits (JobKeys). Another process may have
+            // made ids with the same first half in the same milliseconds: then this process's ids
+            // skip past the highest row number, and the job takes a new id.
+            statement.bind(14, job.id.sequenceKey)
+            var tries = 0
+            while try statement.execute() == 0 {
+                tries += 1
+                guard tries < 10 else { throw SpoolError(.storeUnavailable, "no free row for job \(job.id) after 10 ids") }
+                JobID.skip(past: try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM jobs")) ?? 0)
+                job.id = JobID.make(at: now, using: &random)
+                statement.bind(1, job.id)
+                statement.bind(14, job.id.sequenceKey)
+            }
             if let key = job.uniqueKey { keyed[key] = job }
             results.append(InsertResult(job: job, inserted: true))
         }
@@ -67,31 +80,37 @@ extension SQLiteStore {
         return try Row.fetchOne(statement, arguments: [uniqueKey]).map(SQLiteRows.job)
     }
 
-    static func fetchJob(_ id: JobID, db: Database) throws -> Job? {
-        let statement = try db.cachedStatement(sql: "SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE id = ?")
-        return try Row.fetchOne(statement, arguments: [id.description]).map(SQLiteRows.job)
+    static func fetchJob(_ id: JobID, keys: JobKeys, db: Database) throws -> Job? {
+        let statement = try db.cachedStatement(sql: "SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE \(keys.condition)")
+        return try Row.fetchOne(statement, arguments: StatementArguments(keys.arguments(id))).map(SQLiteRows.job)
     }
 
-    static func requireJob(_ id: JobID, db: Database) throws -> Job {
-        guard let job = try fetchJob(id, db: db) else { throw SpoolError(.jobNotFound, "no job with id \(id)") }
+    static func requireJob(_ id: JobID, keys: JobKeys, db: Database) throws -> Job {
+        guard let job = try fetchJob(id, keys: keys, db: db) else { throw SpoolError(.jobNotFound, "no job with id \(id)") }
         return job
     }
 
     public func job(_ id: JobID) async throws -> Job? {
-        try read { db in try SQLiteStore.fetchJob(id, db: db) }
+        let keys = self.keys
+        return try read { db in try SQLiteStore.fetchJob(id, keys: keys, db: db) }
     }
 
     public func jobs(_ query: JobQuery) async throws -> JobPage {
+        let keys = self.keys
         var conditions: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let queue = query.queue { conditions.append("queue = ?"); arguments.append(queue) }
         if let state = query.state { conditions.append("state = ?"); arguments.append(state.rawValue) }
         if let name = query.name { conditions.append("name = ?"); arguments.append(name) }
-        if let after = query.after { conditions.append("id < ?"); arguments.append(after.description) }
+        if let after = query.after {
+            // Newest first by row number, which orders jobs like their ids (see JobKeys).
+            conditions.append("seq < coalesce((SELECT seq FROM jobs WHERE \(keys.condition)), ?)")
+            arguments += keys.arguments(after) + [after.sequenceKey]
+        }
         let limit = max(0, query.limit)
         arguments.append(limit + 1)
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT \(SQLiteRows.jobColumns) FROM jobs \(filter) ORDER BY id DESC LIMIT ?"
+        let sql = "SELECT \(SQLiteRows.jobColumns) FROM jobs \(filter) ORDER BY seq DESC LIMIT ?"
         let jobs = try read { db in
             try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments)).map(SQLiteRows.job)
         }
@@ -100,15 +119,17 @@ extension SQLiteStore {
     }
 
     public func cancel(_ id: JobID, now: Date) async throws -> Job {
+        let keys = self.keys
         let now = SQLiteRows.truncate(now)
         let job = try await write { db in
-            var job = try SQLiteStore.requireJob(id, db: db)
+            var job = try SQLiteStore.requireJob(id, keys: keys, db: db)
             if job.state == .running {
-                try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id.description])
+                try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE \(keys.condition)",
+                               arguments: StatementArguments(keys.arguments(id)))
                 job.cancelRequested = true
             } else if job.state.isWaiting {
-                try db.execute(sql: "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ?",
-                               arguments: [SQLiteRows.micros(now), id.description])
+                try db.execute(sql: "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE \(keys.condition)",
+                               arguments: StatementArguments([SQLiteRows.micros(now)] + keys.arguments(id)))
                 job.state = .cancelled
                 job.finishedAt = now
             }
@@ -123,14 +144,15 @@ extension SQLiteStore {
     }
 
     public func retry(_ id: JobID, now: Date) async throws -> Job {
+        let keys = self.keys
         let now = SQLiteRows.truncate(now)
         let job = try await write { db in
-            var job = try SQLiteStore.requireJob(id, db: db)
+            var job = try SQLiteStore.requireJob(id, keys: keys, db: db)
             try job.retry(now: now)
             try db.execute(sql: """
                 UPDATE jobs SET state = 'available', run_at = ?, finished_at = NULL, cancel_requested = 0, max_attempts = ?
-                WHERE id = ?
-                """, arguments: [SQLiteRows.micros(now), job.maxAttempts, id.description])
+                WHERE \(keys.condition)
+                """, arguments: StatementArguments([SQLiteRows.micros(now), job.maxAttempts] + keys.arguments(id)))
             return job
         }
         hub.publish(.jobsAvailable(queues: [job.queue]))
@@ -138,14 +160,16 @@ extension SQLiteStore {
     }
 
     public func setQuotas(_ id: JobID, quotas: [String]) async throws -> Job {
-        try await write { db in
-            var job = try SQLiteStore.requireJob(id, db: db)
+        let keys = self.keys
+        return try await write { db in
+            var job = try SQLiteStore.requireJob(id, keys: keys, db: db)
             guard job.state.isWaiting else {
                 throw SpoolError(.invalidState, "job \(id) is \(job.state); only a waiting job's quotas can change")
             }
             let known = Set(try String.fetchAll(db, sql: "SELECT name FROM quotas"))
             if let unknown = quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
-            try db.execute(sql: "UPDATE jobs SET quotas = ? WHERE id = ?", arguments: [SQLiteRows.text(quotas), id.description])
+            try db.execute(sql: "UPDATE jobs SET quotas = ? WHERE \(keys.condition)",
+                           arguments: StatementArguments([SQLiteRows.text(quotas)] + keys.arguments(id)))
             job.quotas = quotas
             return job
         }

@@ -32,6 +32,8 @@ public final class SQLiteStore: JobStore {
     let hub = StoreEvents()
     let pool: DatabasePool
     let writer: WriteBatcher
+    /// How jobs are found by id in this store's file.
+    let keys: JobKeys
     private let watcher: ChangeWatcher
     private let checkpointer: Checkpointer
 
@@ -59,6 +61,11 @@ public final class SQLiteStore: JobStore {
                 """)
         }
         pool = try SQLiteStore.openPool(path: path, configuration: configuration)
+        do {
+            keys = try pool.read { try JobKeys($0) }
+        } catch {
+            throw SQLiteStore.translate(error, path: path)
+        }
         checkpointer = Checkpointer(path: path, synchronous: synchronous)
         writer = WriteBatcher(writer: pool, checkpointer: checkpointer, lockWaiting: lockWaiting,
                               writesInline: durability == .normal)

@@ -76,6 +76,19 @@ struct ModelTests {
         #expect(JobID("01a209e0-6463-7dce-80b0-bb53a3e778bz") == nil && JobID("01a209e0x6463-7dce-80b0-bb53a3e778b2") == nil)
     }
 
+    @Test("ids made in one process increase strictly, and so do their sequence keys, within a millisecond and when the clock goes back")
+    func jobIDsIncrease() {
+        var random = SystemRandomNumberGenerator()
+        let now = Date()
+        var ids = (0..<10_000).map { _ in JobID.make(at: now, using: &random) }   // more than one millisecond's counter
+        ids.append(JobID.make(at: now.addingTimeInterval(-60), using: &random))
+        #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(zip(ids, ids.dropFirst()).allSatisfy { $0.sequenceKey < $1.sequenceKey })
+        #expect(ids.allSatisfy { Array($0.description)[14] == "7" })
+        let millis = UInt64(now.timeIntervalSince1970 * 1000)
+        #expect(UInt64(ids[0].sequenceKey) >> 16 >= millis, "the first id carries the clock's millisecond")
+    }
+
     @Test("a job's JSON shape is camelCase with ISO 8601 UTC times and nested payloads")
     func jobJSON() throws {
         var job = Job(new: NewJob(name: "x", payload: #"{"a":1}"#, tags: ["t"]), id: .make(), now: Date(timeIntervalSince1970: 1_800_000_000.25))

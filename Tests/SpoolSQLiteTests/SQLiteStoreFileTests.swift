@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import SpoolCore
-import SpoolSQLite
+@testable import SpoolSQLite
 import SpoolTestSupport
 import Testing
 
@@ -80,6 +80,52 @@ struct SQLiteStoreFileTests {
         #expect(claimed.filter { $0.priority == 0 }.map(\.id) == old.filter { $0.priority == 0 }.map(\.id), "enqueue order within a priority")
     }
 
+    @Test("a store written before row numbers came from ids migrates: its jobs, even two whose ids share their first half, are found, run and listed in order")
+    func rowNumberMigration() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        // Ids made before migration 4 had random bits where the counter is now: two jobs of one
+        // millisecond could share the first 64 bits.
+        let legacy = ["01900000-0000-7abc-8000-000000000001", "01900000-0000-7abc-8000-000000000002",
+                      "01900000-0001-7000-8000-000000000003"].map { JobID($0)! }
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "CREATE TABLE spool_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            for migration in SQLiteSchema.migrations.prefix(3) {
+                try db.execute(sql: migration.sql)
+                try db.execute(sql: "INSERT INTO spool_migrations (id, applied_at) VALUES (?, datetime('now'))", arguments: [migration.id])
+            }
+            for (index, id) in legacy.enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO jobs (id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at)
+                    VALUES (?, 'default', ?, '{}', 'available', 0, 0, 3, 1000000, 1000000)
+                    """, arguments: [id.description, "legacy\(index)"])
+            }
+        }
+        let store = try SQLiteStore(path: path)
+        for (index, id) in legacy.enumerated() { #expect(try await store.job(id)?.name == "legacy\(index)") }
+        let new = try await store.insert([NewJob(name: "new")], now: Date())[0].job
+        let rows = try await queue.read { db in
+            (try Int64.fetchOne(db, sql: "SELECT seq FROM jobs WHERE id = ?", arguments: [new.id.description]),
+             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' ORDER BY name"))
+        }
+        #expect(rows.0 == new.id.sequenceKey, "a new job's row number is its id's first half")
+        #expect(rows.1 == ["jobs_available_fifo", "jobs_available_priority", "jobs_due", "jobs_legacy_id", "jobs_running",
+                           "jobs_unique_key"], "no index on id but the legacy one")
+
+        let first = try await store.jobs(JobQuery(limit: 2))
+        let rest = try await store.jobs(JobQuery(limit: 2, after: first.nextCursor))
+        #expect((first.jobs + rest.jobs).map(\.name) == ["new", "legacy2", "legacy1", "legacy0"], "newest first")
+
+        let dispatcher = UUID()
+        let claimed = try await store.claim(ClaimParams(dispatcher: dispatcher, limit: 10, now: Date()))
+        #expect(claimed.map(\.name) == ["legacy0", "legacy1", "legacy2", "new"])
+        let applied = try await store.finish(claimed.map { Finish(id: $0.id, dispatcher: dispatcher, outcome: .completed(result: nil, followUps: [])) },
+                                             now: Date())
+        #expect(applied == [true, true, true, true])
+        for id in legacy + [new.id] { #expect(try await store.job(id)?.state == .completed) }
+    }
+
     @Test("reopening a store keeps its jobs", arguments: Durability.allCases)
     func reopen(durability: Durability) async throws {
         let directory = try TemporaryDirectory()
@@ -140,6 +186,33 @@ struct SQLiteConcurrencyTests {
         let result = try await insert.value
         #expect(result.map(\.inserted) == [true])
         #expect(try await store.jobs(JobQuery(limit: 10)).jobs.map(\.id) == result.map(\.job.id))
+    }
+
+    @Test("a job whose id's first half another process already used takes a new id past that process's")
+    func takenRowNumber() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let store = try SQLiteStore(path: path)
+        // Another process's clock runs two seconds ahead: it made the ids whose first halves
+        // follow `base`, and this process is about to make the same ones.
+        let millis = UInt64(Date().timeIntervalSince1970 * 1000) + 2_000
+        let base = Int64(bitPattern: millis << 16 | 0x7100)
+        JobID.skip(past: base)
+        let taken = (1...20).map { base + Int64($0) }
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            for seq in taken {
+                try db.execute(sql: """
+                    INSERT INTO jobs (seq, id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at)
+                    VALUES (?, ?, 'default', 'theirs', '{}', 'available', 0, 0, 3, 0, 0)
+                    """, arguments: [seq, UUID().uuidString.lowercased()])
+            }
+        }
+        let mine = try await store.insert([NewJob(name: "mine")], now: Date())[0].job
+        #expect(mine.id.sequenceKey > taken.last!)
+        #expect(try await store.job(mine.id)?.name == "mine")
+        let theirs = try await queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE name = 'theirs'") }
+        #expect(theirs == 20)
     }
 
     @Test("two store instances on one file never hand out the same job")
