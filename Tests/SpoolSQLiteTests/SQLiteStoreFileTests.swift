@@ -195,7 +195,7 @@ struct SQLiteConcurrencyTests {
         let store = try SQLiteStore(path: path)
         // Another process's clock runs two seconds ahead: it made the ids whose first halves
         // follow `base`, and this process is about to make the same ones.
-        let millis = UInt64(Date().timeIntervalSince1970 * 1000) + 2_000
+        let millis = UInt64(bitPattern: JobID.make().sequenceKey) >> 16 + 2_000   // ahead of this process's ids
         let base = Int64(bitPattern: millis << 16 | 0x7100)
         JobID.skip(past: base)
         let taken = (1...20).map { base + Int64($0) }
