@@ -97,14 +97,17 @@ extension PostgresStore {
     static func completePlain(_ finishes: [Finish], nowMicros: Int64, schema: PostgresSchema, prepared: Bool,
                               on connection: PostgresConnection, logger: Logger) async throws -> [Bool] {
         var ids: [String] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
-        for finish in finishes {
+        var positions: [Int] = []
+        for (position, finish) in finishes.enumerated() {
             guard isPlain(finish), case .completed(let result, _) = finish.outcome else { continue }
+            positions.append(position)
             ids.append(finish.id.description)
             dispatchers.append(finish.dispatcher)
             results.append(result?.text ?? "")
             hasResult.append(result != nil)
         }
-        guard !ids.isEmpty else { return Array(repeating: false, count: finishes.count) }
+        var applied = Array(repeating: false, count: finishes.count)
+        guard !ids.isEmpty else { return applied }
         var binds = PostgresBindings()
         binds.append(nowMicros)
         binds.append(ids)
@@ -114,7 +117,8 @@ extension PostgresStore {
         let rows = prepared ? try await connection.rows(CompleteStatement.self, binds, logger: logger)
             : try await connection.rows(PostgresQuery(unsafeSQL: completeSQL(schema), binds: binds), logger: logger)
         let done = Set(try rows.map { try $0[0].decode(String.self) })
-        return finishes.map { isPlain($0) && done.contains($0.id.description) }
+        for (position, id) in zip(positions, ids) { applied[position] = done.contains(id) }
+        return applied
     }
 
     /// The statement behind ``completePlain(_:nowMicros:schema:prepared:on:logger:)``; its

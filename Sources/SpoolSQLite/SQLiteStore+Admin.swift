@@ -118,11 +118,11 @@ extension SQLiteStore {
             }
             var rescued: [Job] = []
             if let before = ping.rescueUnlistedBefore {
-                let listed = Set(holding.map(\.description))
+                let listed = Set(holding)
                 rescued = try Row.fetchAll(db, sql: """
                     SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE state = 'running' AND dispatcher = ? AND started_at < ? ORDER BY id
                     """, arguments: [id, SQLiteRows.micros(SQLiteRows.truncate(before))]).map(SQLiteRows.job)
-                    .filter { !listed.contains($0.id.description) }
+                    .filter { !listed.contains($0.id) }
                     .map { try SQLiteStore.rescue($0, reason: ping.unlistedReason, now: now, keys: keys, db: db) }
             }
             return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil },

@@ -132,8 +132,6 @@ extension SQLiteStore {
         var followUpQueues: Set<String> = []
         var holders: [UUID: String] = [:]
         for finish in finishes {
-            let id = finish.id.description
-            let byID = keys.arguments(finish.id)
             let holder = holders[finish.dispatcher] ?? SQLiteRows.uuid(finish.dispatcher)
             holders[finish.dispatcher] = holder
             switch finish.outcome {
@@ -150,30 +148,33 @@ extension SQLiteStore {
                         }
                     } catch {
                         let attempt = try Int.fetchOne(db, sql: "SELECT attempt FROM jobs WHERE \(keys.condition)",
-                                                       arguments: StatementArguments(byID)) ?? 0
+                                                       arguments: StatementArguments(keys.arguments(finish.id))) ?? 0
                         let record = AttemptError(attempt: attempt, name: "FollowUpRejected", type: "error",
                                                   message: "follow-up jobs were refused: \(error)", at: now)
                         try db.execute(sql: """
                             UPDATE jobs SET state = 'discarded', result = NULL,
                                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
                             WHERE \(keys.condition)
-                            """, arguments: StatementArguments([SQLiteRows.text(record)] + byID))
+                            """, arguments: StatementArguments([SQLiteRows.text(record)] + keys.arguments(finish.id)))
                     }
                     applied.append(true)
-                    if hasHolders { try unhold.execute(arguments: [id]) }
+                    if hasHolders { try unhold.execute(arguments: [finish.id.description]) }
                     continue
                 }
             case .failed(let error, let retryAt):
                 try fail.execute(arguments: StatementArguments([retryAt == nil ? "discarded" : "retryable", retryAt.map(SQLiteRows.micros),
-                                                                retryAt == nil ? nowMicros : nil, SQLiteRows.text(error)] + byID + [holder]))
+                                                                retryAt == nil ? nowMicros : nil, SQLiteRows.text(error)]
+                                                               + keys.arguments(finish.id) + [holder]))
             case .cancelled(let error):
-                try fail.execute(arguments: StatementArguments(["cancelled", nil, nowMicros, SQLiteRows.text(error)] + byID + [holder]))
+                try fail.execute(arguments: StatementArguments(["cancelled", nil, nowMicros, SQLiteRows.text(error)]
+                                                               + keys.arguments(finish.id) + [holder]))
             case .snoozed(let until):
-                try snooze.execute(arguments: StatementArguments([until > now ? "scheduled" : "available", SQLiteRows.micros(until)] + byID + [holder]))
+                try snooze.execute(arguments: StatementArguments([until > now ? "scheduled" : "available", SQLiteRows.micros(until)]
+                                                                 + keys.arguments(finish.id) + [holder]))
             }
             let didApply = db.changesCount == 1
             applied.append(didApply)
-            if didApply, hasHolders { try unhold.execute(arguments: [id]) }
+            if didApply, hasHolders { try unhold.execute(arguments: [finish.id.description]) }
         }
         return (applied, followUpQueues.sorted())
     }

@@ -27,11 +27,7 @@ extension Dispatcher {
                 for id in reply.lost where executions.first(where: { $0.job.id == id })?.abandon() == true {
                     runtime.events.warning("job \(id) is held elsewhere now; abandoned it here")
                 }
-                for job in reply.rescued {
-                    runtime.metrics.count("spool_jobs_rescued_total", job)
-                    runtime.observe(.jobRescued(job))
-                    runtime.events.warning("job \(job.id) (\(job.name)) rescued: \(job.errors.last?.message ?? "held here without running"); now \(job.state)")
-                }
+                runtime.reportRescued(reply.rescued, otherwise: "held here without running")
             } catch {
                 runtime.events.error("ping failed: \(error)")
             }
@@ -55,11 +51,7 @@ extension Dispatcher {
             let alive = min(lastPing.withLock { $0 } ?? now, now)
             do {
                 let rescued = try await runtime.store.rescue(deadBefore: alive.addingTimeInterval(-configuration.deadAfter.seconds), now: now)
-                for job in rescued {
-                    runtime.metrics.count("spool_jobs_rescued_total", job)
-                    runtime.observe(.jobRescued(job))
-                    runtime.events.warning("job \(job.id) (\(job.name)) rescued: \(job.errors.last?.message ?? "its holder is gone"); now \(job.state)")
-                }
+                runtime.reportRescued(rescued, otherwise: "its holder is gone")
             } catch {
                 runtime.events.error("rescue failed: \(error)")
             }

@@ -63,11 +63,7 @@ public final class Dispatcher: Service, Sendable {
         events.info("dispatcher registered", metadata: ["agents": "\(configuration.agents.map(\.description))",
                                                         "queues": "\(configuration.queues?.description ?? "*")"])
         runtime.observe(.registered(id))
-        for job in rescued {
-            events.warning("job \(job.id) (\(job.name)) rescued after this dispatcher's unclean shutdown; now \(job.state)")
-            runtime.metrics.count("spool_jobs_rescued_total", job)
-            runtime.observe(.jobRescued(job))
-        }
+        runtime.reportRescued(rescued, otherwise: "this dispatcher shut down uncleanly")
         events.info("dispatcher activated")
         runtime.observe(.activated(id))
         await withGracefulShutdownHandler {

@@ -88,6 +88,16 @@ final class DispatcherRuntime: Sendable {
         }
     }
 
+    /// Logs, counts and announces jobs the store rescued: each with the reason its rescue
+    /// recorded, or `otherwise`.
+    func reportRescued(_ jobs: [Job], otherwise: String) {
+        for job in jobs {
+            metrics.count("spool_jobs_rescued_total", job)
+            observe(.jobRescued(job))
+            events.warning("job \(job.id) (\(job.name)) rescued: \(job.errors.last?.message ?? otherwise); now \(job.state)")
+        }
+    }
+
     /// Logs and counts an outcome.
     func report(_ job: Job, outcome: JobOutcome, applied: Bool, runSeconds: Double) {
         let logger = trace

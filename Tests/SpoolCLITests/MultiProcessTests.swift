@@ -61,12 +61,6 @@ struct MultiProcessTests {
         #expect(!rescued.isEmpty, "the restarted worker rescued the jobs it held when it was killed")
         #expect(cutOff.isSubset(of: rescued), "every job cut off by the kill was rescued")
 
-        for text in rescued {
-            let id = try #require(JobID(text))
-            let job = try #require(try await store.job(id))
-            #expect(job.state == .completed)
-            #expect(job.errors.contains { $0.type == "rescued" && $0.message.contains("unclean shutdown") },
-                    "job \(text) records its rescue after the unclean shutdown")
-        }
+        try await WorkerJournals.expectCompletedAfterRescue(rescued, in: store, reason: "unclean shutdown")
     }
 }

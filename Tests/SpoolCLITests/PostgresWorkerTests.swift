@@ -73,12 +73,7 @@ struct PostgresWorkerTests {
                                                              rescuers: live, jobs: total, quotas: sizes)
         #expect(!cutOff.isEmpty, "the kill cut off running jobs")
         #expect(cutOff.isSubset(of: rescued), "the live workers rescued every job the killed one was running")
-        for text in cutOff {
-            let id = try #require(JobID(text))
-            let job = try #require(try await store.job(id))
-            #expect(job.state == .completed)
-            #expect(job.errors.contains { $0.type == "rescued" }, "job \(text) records its rescue")
-        }
+        try await WorkerJournals.expectCompletedAfterRescue(cutOff, in: store)
     }
 
     @Test("a worker survives its connections being dropped again and again mid-run: no job lost, none run twice at once")

@@ -85,6 +85,18 @@ enum WorkerJournals {
         return (cutOff, rescued)
     }
 
+    /// Expects each of `ids` to have completed in `store` after a rescue recorded among its
+    /// errors, whose message contains `reason` when one is given.
+    static func expectCompletedAfterRescue(_ ids: Set<String>, in store: any JobStore, reason: String? = nil) async throws {
+        for text in ids.sorted() {
+            let id = try #require(JobID(text))
+            let job = try #require(try await store.job(id))
+            #expect(job.state == .completed, "job \(text)")
+            #expect(job.errors.contains { $0.type == "rescued" && reason.map($0.message.contains) ?? true },
+                    "job \(text) records its rescue\(reason.map { " (\($0))" } ?? "")")
+        }
+    }
+
     /// Stops `worker` (SIGSTOP) at a moment its journal at `path` shows a job running, so a
     /// SIGKILL right after is sure to cut that job off: a stopped process finishes nothing, and
     /// its journal, read while it is stopped, is exactly what it was doing. Lets the worker go
