@@ -35,6 +35,8 @@ struct PostgresSchema: Sendable {
     var quotaHolders: String { "\(prefix)spool_quota_holders" }
     var dispatchers: String { "\(prefix)spool_dispatchers" }
     var cron: String { "\(prefix)spool_cron" }
+    /// The function behind a dispatcher's common step (``finishAndClaimFunction``).
+    var finishAndClaim: String { "\(prefix)spool_finish_and_claim" }
     var migrationsTable: String { "\(prefix)spool_migrations" }
     /// The NOTIFY channel that announces new jobs in this schema.
     var channel: String { "spool_jobs_\(name)" }
@@ -104,6 +106,12 @@ struct PostgresSchema: Sendable {
             // Workers that take only some queues find their jobs without walking other queues' backlog.
             ("2-queue-index", [
                 "CREATE INDEX spool_jobs_available_queue ON \(jobs) (queue, run_at, seq) WHERE state = 'available'",
+            ]),
+            // Completions and the common claim in one call, with plans that always walk an index in
+            // order; workers of one queue that go by priority walk an index of their own.
+            ("3-finish-and-claim", [
+                "CREATE INDEX spool_jobs_available_queue_priority ON \(jobs) (queue, priority, run_at, seq) WHERE state = 'available'",
+                finishAndClaimFunction,
             ]),
         ]
     }

@@ -8,8 +8,9 @@ protocol PostgresStatementText {
 }
 
 /// A hot statement run as a prepared statement: each pooled connection plans it once and then
-/// only executes it. Planning Spool's completion and insert statements costs the server more
-/// time than running them. (The claim is not prepared: see ``PostgresStore/claimLeadingJobs(_:now:schema:on:logger:)``.)
+/// only executes it. Planning Spool's insert statement costs the server more time than running
+/// it; the completion and the common claim are one call of a server-side function, whose own
+/// statements' plans are cached with it.
 ///
 /// The text names tables without their schema (``PostgresSchema/searchPath``); pooled
 /// connections set `search_path` to the store's schema, so one text serves every store. Only
@@ -43,8 +44,12 @@ enum InsertStatement: PostgresStatementText {
     static let sql = PostgresStore.insertSQL(.searchPath)
 }
 
-/// The completion of a batch of jobs (``PostgresStore/completeSQL(_:)``).
-enum CompleteStatement: PostgresStatementText {
-    static let name = "spool_complete"
-    static let sql = PostgresStore.completeSQL(.searchPath)
+/// A dispatcher's common step: completions and a claim in one call of the store's function
+/// (``PostgresSchema/finishAndClaimFunction``).
+enum FinishAndClaimStatement: PostgresStatementText {
+    static let name = "spool_finish_and_claim"
+    static let sql = """
+        SELECT * FROM spool_finish_and_claim($1::bigint, $2::text[], $3::uuid[], $4::text[], $5::boolean[], $6::bigint, $7::bigint,
+                                             $8::uuid, $9::bigint, $10::text[], $11::boolean)
+        """
 }

@@ -6,76 +6,11 @@ import SpoolCore
 extension PostgresStore {
     public func claim(_ params: ClaimParams) async throws -> [Job] {
         guard params.limit > 0 else { return [] }
-        let now = PostgresRows.truncate(params.now)
-        let (schema, logger) = (self.schema, self.logger)
-        var claimed: [Job] = []
-        if params.filter.isUnfiltered {
-            let fast = try await read { connection in
-                try await PostgresStore.claimLeadingJobs(params, now: now, schema: schema, on: connection, logger: logger)
-            }
-            guard fast.maybeMore, fast.jobs.count < params.limit else { return fast.jobs }
-            claimed = fast.jobs
-        }
-        var remaining = params
-        remaining.limit -= claimed.count
-        let rest = remaining
-        return claimed + (try await transaction { connection in
-            try await PostgresStore.claim(rest, now: now, schema: schema, on: connection, logger: logger)
-        })
-    }
-
-    /// The common claim in one statement and one round trip: promotes due jobs, then claims the
-    /// waiting jobs in policy order up to the first that needs a quota. When it promoted jobs
-    /// it claims none, since it cannot see them and they may come first. `maybeMore` says the
-    /// full claim must look further: a job with quotas stopped the statement, jobs were
-    /// promoted, or it found nothing (and could not tell why).
-    static func claimLeadingJobs(_ params: ClaimParams, now: Date, schema: PostgresSchema, on connection: PostgresConnection,
-                                 logger: Logger) async throws -> (jobs: [Job], maybeMore: Bool) {
-        let nowMicros = PostgresRows.micros(now)
-        let lease = PostgresRows.truncate(now.addingTimeInterval(params.lease.seconds))
-        var binds = PostgresBindings()
-        binds.append(nowMicros)
-        binds.append(params.limit)
-        binds.append(params.dispatcher)
-        binds.append(PostgresRows.micros(lease))
-        // Not a prepared statement: waiting jobs come and go faster than the planner's statistics,
-        // and a generic plan, which cannot see the queue or the limit, was seen to sort every
-        // waiting job of the queue on each claim instead of walking the queue's index in order.
-        let queues = params.queues.map { "AND " + PostgresStore.queueCondition($0, binds: &binds) } ?? ""
-        let sql = leadingClaimSQL(schema, byPriority: params.policy == .priority, queueCondition: queues)
-        let rows = try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-        guard let first = rows.first else { return ([], true) }
-        let jobs = try rows.map(PostgresRows.job)
-        return (jobs, try first[22].decode(Int.self) > jobs.count)
-    }
-
-    /// The statement behind ``claimLeadingJobs(_:now:schema:on:logger:)``: parameters are now,
-    /// the limit, the dispatcher, the lease's end and, when `queueCondition` names it, the queues
-    /// (``queueCondition(_:binds:)``).
-    static func leadingClaimSQL(_ schema: PostgresSchema, byPriority: Bool, queueCondition: String) -> String {
-        let order = byPriority ? ["priority", "run_at", "seq"] : ["run_at", "seq"]
-        func tuple(_ alias: String) -> String { "(" + order.map { "\(alias).\($0)" }.joined(separator: ", ") + ")" }
-        return """
-            WITH promoted AS (
-                UPDATE \(schema.jobs) SET state = 'available'
-                WHERE seq IN (SELECT seq FROM \(schema.jobs) WHERE state IN ('scheduled', 'retryable') AND run_at <= $1::bigint
-                              FOR UPDATE SKIP LOCKED)
-                RETURNING 1),
-            page AS (
-                SELECT seq, priority, run_at, quotas FROM \(schema.jobs) AS c
-                WHERE state = 'available' \(queueCondition)
-                    AND NOT EXISTS (SELECT 1 FROM \(schema.queues) AS q WHERE q.name = c.queue AND q.paused)
-                ORDER BY \(order.joined(separator: ", ")) LIMIT $2::bigint FOR UPDATE SKIP LOCKED),
-            ahead AS (
-                SELECT p.seq FROM page AS p WHERE p.quotas = '{}' AND NOT EXISTS (SELECT 1 FROM promoted)
-                    AND NOT EXISTS (SELECT 1 FROM page AS b WHERE b.quotas <> '{}' AND \(tuple("b")) < \(tuple("p")))),
-            claimed AS (
-                UPDATE \(schema.jobs) AS j SET state = 'running', attempt = j.attempt + 1, started_at = $1::bigint,
-                    dispatcher = $3::uuid, lease_until = $4::bigint, cancel_requested = false
-                FROM ahead WHERE j.seq = ahead.seq
-                RETURNING \(PostgresRows.jobColumns(of: "j")))
-            SELECT *, (SELECT count(*) FROM page) FROM claimed ORDER BY \(order.joined(separator: ", "))
-            """
+        let logger = self.logger
+        let step = PostgresStore.takesLeadingClaim(params) ? try await read { connection in
+            try await PostgresStore.finishAndClaim(.none, finishedAt: params.now, claim: params, on: connection, logger: logger)
+        } : Step(maybeMore: true)
+        return try await claimRest(params, after: step)
     }
 
     /// Promotes due jobs, then walks available jobs in policy order, page by page, locking each

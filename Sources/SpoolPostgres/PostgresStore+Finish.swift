@@ -9,23 +9,27 @@ extension PostgresStore {
         let (schema, logger, limits) = (self.schema, self.logger, self.limits)
         let applied: [Bool], followUps: [InsertResult]
         if finishes.allSatisfy(PostgresStore.isPlain) {
-            // One statement, atomic without an explicit transaction.
-            (applied, followUps) = (try await read { connection in
-                try await PostgresStore.completePlain(finishes, nowMicros: PostgresRows.micros(now), schema: schema, prepared: true,
-                                                      on: connection, logger: logger)
-            }, [])
+            // One call of the store's function, atomic without an explicit transaction.
+            let completions = PlainCompletions(finishes)
+            (applied, followUps) = (completions.applied(try await read { connection in
+                try await PostgresStore.finishAndClaim(completions, finishedAt: now, claim: nil, on: connection, logger: logger)
+            }.completed), [])
         } else {
             (applied, followUps) = try await transaction { connection in
                 try await PostgresStore.finish(finishes, now: now, limits: limits, schema: schema, on: connection, logger: logger)
             }
         }
-        if events.hasSubscribers {
-            var finished: [JobID: JobState] = [:]
-            for (finish, didApply) in zip(finishes, applied) where didApply { finished[finish.id] = finish.outcome.state(now: now) }
-            if !finished.isEmpty { events.publish(.jobsFinished(finished)) }
-            publishAvailable(followUps)
-        }
+        publishFinished(finishes, applied: applied, now: now)
+        publishAvailable(followUps)
         return applied
+    }
+
+    /// Announces the jobs whose finish applied, with their new states.
+    func publishFinished(_ finishes: [Finish], applied: [Bool], now: Date) {
+        guard events.hasSubscribers else { return }
+        var finished: [JobID: JobState] = [:]
+        for (finish, didApply) in zip(finishes, applied) where didApply { finished[finish.id] = finish.outcome.state(now: now) }
+        if !finished.isEmpty { events.publish(.jobsFinished(finished)) }
     }
 
     /// Applies each finish while its job is running and held by the finishing dispatcher, all in
@@ -34,7 +38,7 @@ extension PostgresStore {
                        on connection: PostgresConnection, logger: Logger) async throws -> ([Bool], [InsertResult]) {
         let nowMicros = PostgresRows.micros(now)
         let held = "id = $1 AND state = 'running' AND dispatcher = $2"
-        var applied = try await completePlain(finishes, nowMicros: nowMicros, schema: schema, prepared: false, on: connection, logger: logger)
+        var applied = try await completePlain(finishes, nowMicros: nowMicros, schema: schema, on: connection, logger: logger)
         var followUpResults: [InsertResult] = []
         for (index, finish) in finishes.enumerated() where !isPlain(finish) {
             var binds = PostgresBindings()
@@ -92,36 +96,20 @@ extension PostgresStore {
     }
 
     /// Records every plain completion among `finishes` in one statement that also frees their
-    /// quota slots; returns, for every finish, whether it was a plain completion that applied.
-    /// `prepared` runs it as a prepared statement: only outside an explicit transaction.
-    static func completePlain(_ finishes: [Finish], nowMicros: Int64, schema: PostgresSchema, prepared: Bool,
-                              on connection: PostgresConnection, logger: Logger) async throws -> [Bool] {
-        var ids: [String] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
-        var positions: [Int] = []
-        for (position, finish) in finishes.enumerated() {
-            guard isPlain(finish), case .completed(let result, _) = finish.outcome else { continue }
-            positions.append(position)
-            ids.append(finish.id.description)
-            dispatchers.append(finish.dispatcher)
-            results.append(result?.text ?? "")
-            hasResult.append(result != nil)
-        }
-        var applied = Array(repeating: false, count: finishes.count)
-        guard !ids.isEmpty else { return applied }
+    /// quota slots, in the caller's transaction; returns, for every finish, whether it was a
+    /// plain completion that applied.
+    static func completePlain(_ finishes: [Finish], nowMicros: Int64, schema: PostgresSchema, on connection: PostgresConnection,
+                              logger: Logger) async throws -> [Bool] {
+        let completions = PlainCompletions(finishes)
+        guard !completions.isEmpty else { return Array(repeating: false, count: finishes.count) }
         var binds = PostgresBindings()
         binds.append(nowMicros)
-        binds.append(ids)
-        binds.append(dispatchers)
-        binds.append(results)
-        binds.append(hasResult)
-        let rows = prepared ? try await connection.rows(CompleteStatement.self, binds, logger: logger)
-            : try await connection.rows(PostgresQuery(unsafeSQL: completeSQL(schema), binds: binds), logger: logger)
-        let done = Set(try rows.map { try $0[0].decode(String.self) })
-        for (position, id) in zip(positions, ids) { applied[position] = done.contains(id) }
-        return applied
+        completions.bind(to: &binds)
+        let rows = try await connection.rows(PostgresQuery(unsafeSQL: completeSQL(schema), binds: binds), logger: logger)
+        return completions.applied(Set(try rows.map { try $0[0].decode(String.self) }))
     }
 
-    /// The statement behind ``completePlain(_:nowMicros:schema:prepared:on:logger:)``; its
+    /// The statement behind ``completePlain(_:nowMicros:schema:on:logger:)``; its
     /// parameters are now, and arrays of the ids, dispatchers, results and whether each has one.
     static func completeSQL(_ schema: PostgresSchema) -> String {
         """

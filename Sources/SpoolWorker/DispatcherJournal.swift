@@ -29,30 +29,53 @@ public final class DispatcherJournal: Sendable {
 
     /// Appends one event.
     public func record(_ event: DispatcherEvent) {
-        var fields: [String: JSONValue] = [
-            "at": .number((Date().timeIntervalSince1970 * 1_000_000).rounded()),
-            "event": .string(event.name),
-            "dispatcher": .string(dispatcher),
-        ]
-        func describe(_ job: Job) {
-            fields["job"] = .string(job.id.description)
-            fields["name"] = .string(job.name)
-            fields["attempt"] = .number(Double(job.attempt))
-            fields["quotas"] = .array(job.quotas.map(JSONValue.string))
-        }
+        let now = Date()
+        var job: Job? = nil, outcome: String? = nil, state: String? = nil
         switch event {
         case .registered, .activated, .deactivated:
             break
-        case .jobStarted(let job), .jobRescued(let job):
-            describe(job)
-        case .jobEnded(let job, let outcome):
-            describe(job)
-            fields["outcome"] = .string(outcome.map { $0.state(now: Date()).rawValue } ?? "abandoned")
-        case .jobRecorded(let job):
-            describe(job)
-            fields["state"] = .string(job.state.rawValue)
+        case .jobStarted(let started), .jobRescued(let started):
+            job = started
+        case .jobEnded(let ended, let ending):
+            job = ended
+            outcome = ending.map { $0.state(now: now).rawValue } ?? "abandoned"
+        case .jobRecorded(let recorded):
+            job = recorded
+            state = recorded.state.rawValue
         }
-        let line = Array((JSONValue.object(fields).compactText + "\n").utf8)
+        var writer = JSONWriter(capacity: 256)
+        writer.object { writer in   // members in sorted key order
+            writer.member("at")
+            writer.int(Int((now.timeIntervalSince1970 * 1_000_000).rounded()))
+            if let job {
+                writer.member("attempt")
+                writer.int(job.attempt)
+            }
+            writer.member("dispatcher")
+            writer.string(dispatcher)
+            writer.member("event")
+            writer.string(event.name)
+            if let job {
+                writer.member("job")
+                writer.string(job.id.description)
+                writer.member("name")
+                writer.string(job.name)
+            }
+            if let outcome {
+                writer.member("outcome")
+                writer.string(outcome)
+            }
+            if let job {
+                writer.member("quotas")
+                writer.array { writer in for quota in job.quotas { writer.string(quota) } }
+            }
+            if let state {
+                writer.member("state")
+                writer.string(state)
+            }
+        }
+        var line = Array(writer.text.utf8)
+        line.append(0x0A)
         lock.withLock { _ in
             line.withUnsafeBytes { bytes in
                 var offset = 0

@@ -68,4 +68,52 @@ struct PostgresPreparedStatementTests {
         #expect(before >= 0, "the jobs table has statistics")
         #expect(after == before, "the inserts scanned the jobs table \(after - before) times")
     }
+
+    @Test("completions and claims planned while the store was empty find their rows by index in a later backlog",
+          arguments: [AgentPolicy.fifo, .priority])
+    func plansMadeOnAnEmptyStoreFindRowsByIndex(policy: AgentPolicy) async throws {
+        let (url, schema) = try await PostgresTestDatabase.freshURL()
+        _ = try await PostgresStore(url: url, maximumConnections: 1)   // creates the schema
+        let logger = PostgresTestDatabase.testLogger
+        let backlog = 5_000, claims = 20, limit = 5
+        let (claimed, read) = try await PostgresTestDatabase.withConnection { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(schema)"), logger: logger)
+            try await connection.query("ANALYZE spool_jobs", logger: logger)
+            var held: [Job] = []
+            func step() async throws -> [Job] {
+                let dispatcher = UUID()
+                let done = PlainCompletions(held.map { Finish(id: $0.id, dispatcher: $0.dispatcher!, outcome: .completed(result: nil, followUps: [])) }
+                                            + [Finish(id: JobID.make(), dispatcher: dispatcher, outcome: .completed(result: nil, followUps: []))])
+                let params = ClaimParams(dispatcher: dispatcher, queues: ["backlog"], limit: limit, policy: policy, now: Date())
+                let step = try await PostgresStore.finishAndClaim(done, finishedAt: Date(), claim: params, on: connection, logger: logger)
+                #expect(step.completed == Set(held.map(\.id.description)), "completed the jobs of the step before")
+                held = step.jobs
+                return step.jobs
+            }
+            for _ in 0..<8 { #expect(try await step().isEmpty) }   // the plans are made while the store is empty
+            let jobs = (0..<backlog).map { NewJob(name: "backlog", payload: JSONPayload(unchecked: "{\"i\":\($0)}"), queue: "backlog",
+                                                  priority: $0 % 3) }
+            _ = try await PostgresStore.insert(jobs, now: Date(), schema: PostgresSchema(name: schema), prepared: false,
+                                               on: connection, logger: logger)
+            func rowsRead() async throws -> Int {
+                try await connection.query("SELECT pg_stat_force_next_flush()", logger: logger)
+                let rows = try await connection.query("""
+                    SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables
+                    WHERE schemaname = \(schema) AND relname = 'spool_jobs'
+                    """, logger: logger)
+                var counts: [Int] = []
+                for try await count in rows.decode(Int.self) { counts.append(count) }
+                return try #require(counts.first)
+            }
+            let before = try await rowsRead()
+            var claimed: [Job] = []
+            for _ in 0..<claims { claimed += try await step() }
+            return (claimed, try await rowsRead() - before)
+        }
+        let payloads = claimed.map(\.payload.text)
+        let expected = policy == .priority ? (0..<backlog).filter { $0 % 3 == 0 }.prefix(claims * limit).map { "{\"i\":\($0)}" }
+            : (0..<claims * limit).map { "{\"i\":\($0)}" }
+        #expect(payloads == expected, "claimed in policy order")
+        #expect(read < backlog, "\(claims) claims of \(limit) jobs read \(read) rows of the jobs table")
+    }
 }

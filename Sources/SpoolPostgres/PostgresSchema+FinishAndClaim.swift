@@ -1,0 +1,105 @@
+extension PostgresSchema {
+    /// Migration 3's server-side function `spool_finish_and_claim`: a dispatcher's common step,
+    /// recording plain completions and claiming the next jobs, in one call and one transaction.
+    /// Part of a released migration: never edit it; a change is a new migration that replaces
+    /// the function.
+    ///
+    /// Parameters: the completions' time, and their ids, dispatchers, results and whether each has
+    /// a result as arrays (empty for none); the claim's time, limit (0 claims nothing),
+    /// dispatcher, lease end, queues (`NULL` for every queue) and whether it goes by priority.
+    ///
+    /// It answers one header row first, whose job columns are `NULL`, with `page_count` (how
+    /// many waiting jobs the claim looked at) and `completed` (the ids whose completion applied),
+    /// then one row per claimed job. Due scheduled and retryable jobs are made available first,
+    /// and the claim takes waiting jobs in policy order up to the first that names a quota;
+    /// `page_count` above the number claimed says a full claim must look further.
+    ///
+    /// PostgreSQL caches the plans of a function's statements, and a plan made while the store
+    /// was empty must still serve it holding millions of jobs. So the function's settings keep
+    /// its planner from sequential scans, bitmap scans and sorts, rows are found by index
+    /// lookups of arrays (`seq = ANY(...)`, never a join the planner could turn around), and
+    /// every waiting-job page walks an index in policy order. A plan that still needs a
+    /// disabled step (the scan of the paused queues) carries the planner's penalty in its cost,
+    /// which would make PostgreSQL compile it to machine code on every call: JIT is off too. Planned on statistics instead, a
+    /// claim whose queue looked empty at the last `ANALYZE` sorted the queue's whole backlog on
+    /// every call, and the correlated pause check the claim used to have made the planner do so
+    /// even with fresh statistics.
+    var finishAndClaimFunction: String {
+        let jobColumns = PostgresRows.jobColumns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let types = ["text", "text", "text", "text", "text", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint",
+                     "text[]", "text[]", "text", "bigint", "uuid", "bigint", "boolean", "text", "text[]", "bigint"]
+        let outputs = zip(jobColumns, types).map { "\($0) \($1)" }.joined(separator: ", ")
+        let header = types.map { "NULL::\($0)" }.joined(separator: ", ")
+        let returned = jobColumns.map { "j.\($0)" }.joined(separator: ", ")
+        func page(queues: String, order: String) -> String {
+            """
+            SELECT array_agg(p.seq), array_agg(p.quotas = '{}') INTO v_seqs, v_plain FROM (
+                        SELECT c.seq, c.quotas FROM \(jobs) AS c WHERE c.state = 'available' AND \(queues)
+                        ORDER BY \(order) LIMIT p_limit FOR UPDATE SKIP LOCKED) AS p;
+            """
+        }
+        let unpaused = "NOT EXISTS (SELECT 1 FROM \(queues) AS q WHERE q.paused AND q.name = p_queues[1])"
+        let anyUnpaused = "c.queue = ANY(ARRAY(SELECT n FROM unnest(p_queues) AS n WHERE NOT EXISTS (SELECT 1 FROM \(queues) AS q WHERE q.paused AND q.name = n)))"
+        let everyUnpaused = "c.queue <> ALL(ARRAY(SELECT q.name FROM \(queues) AS q WHERE q.paused))"
+        let variants = [("p_by_priority AND p_queues IS NULL", everyUnpaused, true),
+                        ("p_by_priority AND cardinality(p_queues) = 1", "c.queue = p_queues[1] AND \(unpaused)", true),
+                        ("p_by_priority", anyUnpaused, true),
+                        ("p_queues IS NULL", everyUnpaused, false),
+                        ("cardinality(p_queues) = 1", "c.queue = p_queues[1] AND \(unpaused)", false),
+                        (nil, anyUnpaused, false)]
+        let pages = variants.enumerated().map { index, variant in
+            let (test, queues, byPriority) = variant
+            let keyword = test.map { (index == 0 ? "IF " : "ELSIF ") + $0 + " THEN" } ?? "ELSE"
+            return "        \(keyword)\n            " + page(queues: queues, order: byPriority ? "c.priority, c.run_at, c.seq" : "c.run_at, c.seq")
+        }
+        return """
+            CREATE FUNCTION \(finishAndClaim)(
+                p_finished_at bigint, p_ids text[], p_dispatchers uuid[], p_results text[], p_has_results boolean[],
+                p_now bigint, p_limit bigint, p_dispatcher uuid, p_lease bigint, p_queues text[], p_by_priority boolean)
+            RETURNS TABLE (\(outputs), page_count bigint, completed text[])
+            LANGUAGE plpgsql
+            SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off
+            AS $spool$
+            #variable_conflict use_column
+            DECLARE
+                v_completed text[] := '{}';
+                v_due bigint[];
+                v_seqs bigint[];
+                v_plain boolean[];
+                v_leading int;
+            BEGIN
+                IF cardinality(p_ids) > 0 THEN
+                    WITH done AS (
+                        UPDATE \(jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
+                            finished_at = p_finished_at, lease_until = NULL, cancel_requested = false
+                        FROM unnest(p_ids, p_dispatchers, p_results, p_has_results) AS v(id, dispatcher, result, has_result)
+                        WHERE j.id = ANY(p_ids) AND j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
+                        RETURNING j.id),
+                    freed AS (DELETE FROM \(quotaHolders) AS h WHERE h.job_id = ANY(ARRAY(SELECT d.id FROM done AS d)))
+                    SELECT coalesce(array_agg(d.id), '{}') INTO v_completed FROM done AS d;
+                END IF;
+                IF p_limit > 0 THEN
+                    SELECT array_agg(d.seq) INTO v_due FROM (
+                        SELECT d.seq FROM \(jobs) AS d WHERE d.state IN ('scheduled', 'retryable') AND d.run_at <= p_now
+                        FOR UPDATE SKIP LOCKED) AS d;
+                    IF v_due IS NOT NULL THEN
+                        UPDATE \(jobs) AS j SET state = 'available' WHERE j.seq = ANY(v_due);
+                    END IF;
+            \(pages.joined(separator: "\n"))
+                    END IF;
+                END IF;
+                v_leading := coalesce(array_position(v_plain, false) - 1, cardinality(v_plain), 0);
+                RETURN QUERY SELECT \(header), coalesce(cardinality(v_seqs), 0)::bigint, v_completed;
+                IF v_leading > 0 THEN
+                    RETURN QUERY WITH claimed AS (
+                        UPDATE \(jobs) AS j SET state = 'running', attempt = j.attempt + 1, started_at = p_now,
+                            dispatcher = p_dispatcher, lease_until = p_lease, cancel_requested = false
+                        WHERE j.seq = ANY(v_seqs[1:v_leading])
+                        RETURNING \(returned))
+                    SELECT c.*, NULL::bigint, NULL::text[] FROM claimed AS c;
+                END IF;
+            END
+            $spool$
+            """
+    }
+}
