@@ -10,10 +10,19 @@ import Synchronization
 public final class DispatcherJournal: Sendable {
     private let descriptor: Int32
     private let dispatcher: String
+    private let events: Set<String>?
     private let lock = Mutex(())
 
-    /// Opens `path` for appending, creating it when missing.
-    public init(path: String, dispatcher: UUID) throws {
+    /// The names ``DispatcherEvent/name`` gives events, which `events` may choose from.
+    public static let eventNames: Set<String> = ["registered", "activated", "deactivated", "started", "ended", "recorded", "rescued"]
+
+    /// Opens `path` for appending, creating it when missing. With `events`, only events of
+    /// those names (``eventNames``) are written; an unknown name is refused.
+    public init(path: String, dispatcher: UUID, events: Set<String>? = nil) throws {
+        if let unknown = events?.subtracting(Self.eventNames).sorted(), !unknown.isEmpty {
+            throw SpoolError(.invalidArgument, "unknown journal events \(unknown.joined(separator: ", ")); known: \(Self.eventNames.sorted().joined(separator: ", "))")
+        }
+        self.events = events
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw SpoolError(.invalidArgument, "cannot open journal \(path): \(String(cString: strerror(errno)))")
@@ -24,11 +33,12 @@ public final class DispatcherJournal: Sendable {
 
     deinit { close(descriptor) }
 
-    /// The observer that records every event.
+    /// The observer that records every event (or those chosen at opening).
     public var observer: DispatcherObserver { { [self] event in record(event) } }
 
-    /// Appends one event.
+    /// Appends one event, unless the journal was opened for other events only.
     public func record(_ event: DispatcherEvent) {
+        if let events, !events.contains(event.name) { return }
         let now = Date()
         var job: Job? = nil, outcome: String? = nil, state: String? = nil
         switch event {

@@ -29,6 +29,9 @@ struct DispatcherOptions: ParsableArguments {
     @Option(help: "Append every lifecycle event (job started, ended, rescued) as a JSON line to this file.")
     var journal: String?
 
+    @Option(help: "With --journal: only these events, comma-separated (registered, activated, deactivated, started, ended, recorded, rescued).")
+    var journalEvents: String?
+
     @Option(help: "Seconds between polls for work from other processes.")
     var pollInterval: Double = 0.5
 
@@ -80,7 +83,8 @@ extension DispatcherOptions {
         let configuration = try configuration(id: try DispatcherIdentity.load(path: path))
         let registry = JobRegistry()
         BuiltinJobs.register(into: registry)
-        let journal = try journal.map { try DispatcherJournal(path: $0, dispatcher: configuration.id) }
+        let events = journalEvents.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
+        let journal = try journal.map { try DispatcherJournal(path: $0, dispatcher: configuration.id, events: events) }
         let observers: [DispatcherObserver] = [journal?.observer, observer].compactMap { $0 }
         var combined: DispatcherObserver?
         if !observers.isEmpty {

@@ -26,7 +26,8 @@ final class WorkerProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executablePath)
         process.arguments = ["worker", "--store", target.url, "--durability", target.durability, "--queue", target.queue,
-                             "--concurrency", "\(concurrency)", "--journal", journal, "--uuid-file", uuidFile]
+                             "--concurrency", "\(concurrency)", "--journal", journal, "--journal-events", "started,ended",
+                             "--uuid-file", uuidFile]
         var environment = ProcessInfo.processInfo.environment
         environment["SPOOL_LOG_LEVEL"] = "error"
         process.environment = environment
