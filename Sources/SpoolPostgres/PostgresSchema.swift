@@ -108,9 +108,8 @@ struct PostgresSchema: Sendable {
                 "CREATE INDEX spool_jobs_available_queue ON \(jobs) (queue, run_at, seq) WHERE state = 'available'",
             ]),
             // Completions and the common claim in one call, with plans that always walk an index in
-            // order; workers of one queue that go by priority walk an index of their own. Ids,
-            // queue, quota and key names compare byte by byte ("C"), not by the database's locale:
-            // they are keys, and every claim and completion compares them.
+            // order. Ids, queue, quota and key names compare byte by byte ("C"), not by the
+            // database's locale: they are keys, and every claim and completion compares them.
             ("3-finish-and-claim", [
                 """
                 ALTER TABLE \(jobs) ALTER COLUMN id TYPE text COLLATE "C", ALTER COLUMN queue TYPE text COLLATE "C",
@@ -121,7 +120,6 @@ struct PostgresSchema: Sendable {
                 """,
                 "ALTER TABLE \(queues) ALTER COLUMN name TYPE text COLLATE \"C\"",
                 "ALTER TABLE \(quotas) ALTER COLUMN name TYPE text COLLATE \"C\"",
-                "CREATE INDEX spool_jobs_available_queue_priority ON \(jobs) (queue, priority, run_at, seq) WHERE state = 'available'",
                 finishAndClaimFunction,
             ]),
         ]
