@@ -46,6 +46,9 @@ final class AgentRunner: Sendable {
     func run() async {
         let configuration = runtime.configuration
         let batch = max(1, spec.size / 4)
+        // The agent wakes at the latest every poll interval, from one timer for its whole run.
+        let ticker = wakeup.tick(every: configuration.pollInterval)
+        defer { ticker.cancel() }
         while !runtime.isStopping {
             let free = state.withLock { state -> Int in
                 let free = spec.size - state.running.count - state.reserved
@@ -68,7 +71,7 @@ final class AgentRunner: Sendable {
                 mayHaveMore = jobs.count == free
             }
             if mayHaveMore, state.withLock({ spec.size - $0.running.count - $0.reserved }) >= batch { continue }
-            await wakeup.wait(timeout: configuration.pollInterval)
+            await wakeup.wait()
         }
     }
 

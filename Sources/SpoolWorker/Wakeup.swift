@@ -28,6 +28,12 @@ final class Wakeup: Sendable {
             do { try await Task.sleep(for: timeout) } catch { return }
             self.signal()
         }
+        await wait()
+        timer.cancel()
+    }
+
+    /// Returns at the next signal. One task waits at a time.
+    func wait() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { state -> Bool in
                 if state.pending {
@@ -39,6 +45,13 @@ final class Wakeup: Sendable {
             }
             if ready { continuation.resume() }
         }
-        timer.cancel()
+    }
+
+    /// Signals every `interval` until the returned task is cancelled: a waiter that uses it
+    /// instead of ``wait(timeout:)`` wakes at least that often without a timer per wait.
+    func tick(every interval: Duration) -> Task<Void, Never> {
+        Task { [self] in
+            while (try? await Task.sleep(for: interval)) != nil { signal() }
+        }
     }
 }
