@@ -18,19 +18,24 @@ extension PostgresSchema {
     /// was empty must still serve it holding millions of jobs. So the function's settings keep
     /// its planner from sequential scans, bitmap scans and sorts, rows are found by index
     /// lookups of arrays (`seq = ANY(...)`, never a join the planner could turn around), and
-    /// every waiting-job page walks an index in policy order. A plan that still needs a
-    /// disabled step (the scan of the paused queues) carries the planner's penalty in its cost,
-    /// which would make PostgreSQL compile it to machine code on every call: JIT is off too. Planned on statistics instead, a
+    /// every waiting-job page walks an index in policy order. (Planned on statistics instead, a
     /// claim whose queue looked empty at the last `ANALYZE` sorted the queue's whole backlog on
     /// every call, and the correlated pause check the claim used to have made the planner do so
-    /// even with fresh statistics.
+    /// even with fresh statistics.) A plan that still needs a disabled step (the scan of the
+    /// paused queues) carries the planner's penalty in its cost, which would make PostgreSQL
+    /// compile it to machine code on every call: JIT is off too.
     var finishAndClaimFunction: String {
-        let jobColumns = PostgresRows.jobColumns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let types = ["text", "text", "text", "text", "text", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint",
-                     "text[]", "text[]", "text", "bigint", "uuid", "bigint", "boolean", "text", "text[]", "bigint"]
-        let outputs = zip(jobColumns, types).map { "\($0) \($1)" }.joined(separator: ", ")
-        let header = types.map { "NULL::\($0)" }.joined(separator: ", ")
-        let returned = jobColumns.map { "j.\($0)" }.joined(separator: ", ")
+        // A job's columns as `PostgresRows.jobColumns` lists them, written out so that the
+        // migration's text never changes with that list.
+        let columns = [("id", "text"), ("queue", "text"), ("name", "text"), ("payload", "text"), ("state", "text"),
+                       ("priority", "bigint"), ("attempt", "bigint"), ("max_attempts", "bigint"), ("run_at", "bigint"),
+                       ("created_at", "bigint"), ("started_at", "bigint"), ("finished_at", "bigint"), ("quotas", "text[]"),
+                       ("tags", "text[]"), ("unique_key", "text"), ("timeout_ms", "bigint"), ("dispatcher", "uuid"),
+                       ("lease_until", "bigint"), ("cancel_requested", "boolean"), ("result", "text"), ("errors", "text[]"),
+                       ("seq", "bigint")]
+        let outputs = columns.map { "\($0) \($1)" }.joined(separator: ", ")
+        let header = columns.map { "NULL::\($1)" }.joined(separator: ", ")
+        let returned = columns.map { "j.\($0.0)" }.joined(separator: ", ")
         func page(queues: String, order: String) -> String {
             """
             SELECT array_agg(p.seq), array_agg(p.quotas = '{}') INTO v_seqs, v_plain FROM (

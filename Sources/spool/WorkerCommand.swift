@@ -83,6 +83,7 @@ extension DispatcherOptions {
         let configuration = try configuration(id: try DispatcherIdentity.load(path: path))
         let registry = JobRegistry()
         BuiltinJobs.register(into: registry)
+        if journalEvents != nil, journal == nil { throw SpoolError(.invalidArgument, "--journal-events needs --journal FILE") }
         let events = journalEvents.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
         let journal = try journal.map { try DispatcherJournal(path: $0, dispatcher: configuration.id, events: events) }
         let observers: [DispatcherObserver] = [journal?.observer, observer].compactMap { $0 }

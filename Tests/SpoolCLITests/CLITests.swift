@@ -56,6 +56,10 @@ struct CLITests {
         #expect(missing.status == 1 && missing.stderr.contains("no job with id"))
         let listed = try await spool("jobs", "list", "--json")
         #expect(try JSONDecoder().decode([Job].self, from: Data(listed.stdout.utf8)).isEmpty)
+        let eventsAlone = try await spool("worker", "--journal-events", "started")
+        #expect(eventsAlone.status == 1 && eventsAlone.stderr == "spool: --journal-events needs --journal FILE\n")
+        let unknownEvent = try await spool("worker", "--journal", directory.path("j.jsonl"), "--journal-events", "started,finish")
+        #expect(unknownEvent.status == 1 && unknownEvent.stderr.hasPrefix("spool: unknown journal events finish; known: "))
     }
 
     @Test("a store in a missing directory, a damaged file and a read-only file are refused clearly")
