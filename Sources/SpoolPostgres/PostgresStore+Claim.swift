@@ -6,10 +6,11 @@ import SpoolCore
 extension PostgresStore {
     public func claim(_ params: ClaimParams) async throws -> [Job] {
         guard params.limit > 0 else { return [] }
+        guard PostgresStore.takesLeadingClaim(params) else { return try await fullClaim(params) }
         let logger = self.logger
-        let step = PostgresStore.takesLeadingClaim(params) ? try await read { connection in
+        let step = try await read { connection in
             try await PostgresStore.finishAndClaim(.none, finishedAt: params.now, claim: params, on: connection, logger: logger)
-        } : Step(maybeMore: true)
+        }
         return try await claimRest(params, after: step)
     }
 

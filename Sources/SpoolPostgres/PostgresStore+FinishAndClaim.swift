@@ -33,11 +33,11 @@ extension PostgresStore {
     /// What one call of `spool_finish_and_claim` did.
     struct Step: Sendable {
         /// The ids whose completion applied.
-        var completed: Set<String> = []
+        var completed: Set<String>
         /// The jobs claimed, in policy order.
-        var jobs: [Job] = []
+        var jobs: [Job]
         /// Whether a full claim must look further: a job that names a quota stopped the claim.
-        var maybeMore = false
+        var maybeMore: Bool
     }
 
     /// Records `completions` and makes the common claim `claim` in one call of the store's
@@ -82,10 +82,15 @@ extension PostgresStore {
         guard step.maybeMore, step.jobs.count < params.limit else { return step.jobs }
         var remaining = params
         remaining.limit -= step.jobs.count
-        let (rest, now, schema, logger) = (remaining, PostgresRows.truncate(params.now), self.schema, self.logger)
-        return step.jobs + (try await transaction { connection in
-            try await PostgresStore.claim(rest, now: now, schema: schema, on: connection, logger: logger)
-        })
+        return step.jobs + (try await fullClaim(remaining))
+    }
+
+    /// The full claim (``claim(_:now:schema:on:logger:)``) in a transaction of its own.
+    func fullClaim(_ params: ClaimParams) async throws -> [Job] {
+        let (now, schema, logger) = (PostgresRows.truncate(params.now), self.schema, self.logger)
+        return try await transaction { connection in
+            try await PostgresStore.claim(params, now: now, schema: schema, on: connection, logger: logger)
+        }
     }
 }
 

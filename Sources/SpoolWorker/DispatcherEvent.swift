@@ -20,6 +20,9 @@ public enum DispatcherEvent: Sendable {
     /// A job was rescued from a dead holder (by this dispatcher's rescue or its restart).
     case jobRescued(Job)
 
+    /// Every event's ``name``.
+    public static let names: Set<String> = ["registered", "activated", "deactivated", "started", "ended", "recorded", "rescued"]
+
     /// A short name of the event: `registered`, `activated`, `deactivated`, `started`, `ended`, `recorded`, `rescued`.
     public var name: String {
         switch self {

@@ -13,14 +13,11 @@ public final class DispatcherJournal: Sendable {
     private let events: Set<String>?
     private let lock = Mutex(())
 
-    /// The names ``DispatcherEvent/name`` gives events, which `events` may choose from.
-    public static let eventNames: Set<String> = ["registered", "activated", "deactivated", "started", "ended", "recorded", "rescued"]
-
     /// Opens `path` for appending, creating it when missing. With `events`, only events of
-    /// those names (``eventNames``) are written; an unknown name is refused.
+    /// those names (``DispatcherEvent/names``) are written; an unknown name is refused.
     public init(path: String, dispatcher: UUID, events: Set<String>? = nil) throws {
-        if let unknown = events?.subtracting(Self.eventNames).sorted(), !unknown.isEmpty {
-            throw SpoolError(.invalidArgument, "unknown journal events \(unknown.joined(separator: ", ")); known: \(Self.eventNames.sorted().joined(separator: ", "))")
+        if let unknown = events?.subtracting(DispatcherEvent.names).sorted(), !unknown.isEmpty {
+            throw SpoolError(.invalidArgument, "unknown journal events \(unknown.joined(separator: ", ")); known: \(DispatcherEvent.names.sorted().joined(separator: ", "))")
         }
         self.events = events
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)

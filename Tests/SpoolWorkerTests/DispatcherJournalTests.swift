@@ -38,7 +38,7 @@ struct DispatcherJournalTests {
         #expect(lines[3]["outcome"] as? String == "completed")
         #expect(lines[4]["state"] as? String == "available")
         #expect(lines[0]["job"] == nil)
-        #expect(Set(Self.events.map(\.name)) == DispatcherJournal.eventNames, "the names a journal can be opened for")
+        #expect(Set(Self.events.map(\.name)) == DispatcherEvent.names, "the names a journal can be opened for")
     }
 
     @Test("a journal opened for some events writes only those, and an unknown event name is refused")
