@@ -3,14 +3,21 @@ import Foundation
 /// ISO 8601 UTC times with milliseconds, the one time format of Spool's JSON.
 public enum ISO8601 {
     /// Formats `date` as `2026-11-23T19:08:30.123Z` (milliseconds truncated), for years 0 to 9999.
-    public static func format(_ date: Date) -> String {
+    public static func format(_ date: Date) -> String { format(date, microseconds: false) }
+
+    /// Formats `date` as `2026-11-23T19:08:30.123456Z`, to the microsecond, for years 0 to 9999.
+    public static func formatMicroseconds(_ date: Date) -> String { format(date, microseconds: true) }
+
+    private static func format(_ date: Date, microseconds: Bool) -> String {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let unit: Int64 = microseconds ? 1 : 1000, perSecond = 1_000_000 / unit, perDay = 86_400 * perSecond
         // To the microsecond first, so a binary fraction just under a millisecond is not truncated.
-        let microseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-        let milliseconds = microseconds >= 0 ? microseconds / 1000 : -((-microseconds + 999) / 1000)
-        let (days, dayMilliseconds) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
-        let (day, time) = dayMilliseconds < 0 ? (days - 1, dayMilliseconds + 86_400_000) : (days, dayMilliseconds)
+        let ticks = micros >= 0 ? micros / unit : -((-micros + unit - 1) / unit)
+        let (days, dayTicks) = ticks.quotientAndRemainder(dividingBy: perDay)
+        let (day, time) = dayTicks < 0 ? (days - 1, dayTicks + perDay) : (days, dayTicks)
         let (year, month, dayOfMonth) = civil(fromDays: day)
-        var bytes = Array("0000-00-00T00:00:00.000Z".utf8)
+        let fraction = microseconds ? 6 : 3
+        var bytes = Array("0000-00-00T00:00:00.".utf8) + Array(repeating: UInt8(ascii: "0"), count: fraction) + [UInt8(ascii: "Z")]
         func put(_ value: Int64, at offset: Int, width: Int) {
             var value = value
             for index in stride(from: offset + width - 1, through: offset, by: -1) {
@@ -18,13 +25,14 @@ public enum ISO8601 {
                 value /= 10
             }
         }
+        let seconds = time / perSecond
         put(year, at: 0, width: 4)
         put(month, at: 5, width: 2)
         put(dayOfMonth, at: 8, width: 2)
-        put(time / 3_600_000, at: 11, width: 2)
-        put(time / 60_000 % 60, at: 14, width: 2)
-        put(time / 1000 % 60, at: 17, width: 2)
-        put(time % 1000, at: 20, width: 3)
+        put(seconds / 3600, at: 11, width: 2)
+        put(seconds / 60 % 60, at: 14, width: 2)
+        put(seconds % 60, at: 17, width: 2)
+        put(time % perSecond, at: 20, width: fraction)
         return String(decoding: bytes, as: UTF8.self)
     }
 
@@ -42,12 +50,65 @@ public enum ISO8601 {
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
-    /// Parses an ISO 8601 time with or without fractional seconds; `nil` when malformed.
+    /// The days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+    private static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// Parses an ISO 8601 time, `YYYY-MM-DDTHH:MM:SS[.fraction]` followed by `Z` or an offset
+    /// `±HH:MM`, in the proleptic Gregorian calendar for every year from 0000 to 9999, to the
+    /// microsecond; `nil` when malformed or impossible (such as February 30).
     public static func parse(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) {
-            return date
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.count <= 48, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+              bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"),
+              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":") else { return nil }
+        func number(_ range: Range<Int>) -> Int64? {
+            guard range.upperBound <= bytes.count, !range.isEmpty else { return nil }
+            var value: Int64 = 0
+            for index in range {
+                let digit = bytes[index] &- 0x30
+                guard digit < 10 else { return nil }
+                value = value * 10 + Int64(digit)
+            }
+            return value
         }
-        return try? Date(text, strategy: .iso8601)
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+              let minute = number(14..<16), let second = number(17..<19),
+              (1...12).contains(month), day >= 1, hour < 24, minute < 60, second < 60 else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let lengths: [Int64] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day <= lengths[Int(month - 1)] else { return nil }
+        var index = 19, micros: Int64 = 0
+        if bytes[index] == UInt8(ascii: ".") {
+            let start = index + 1
+            index = start
+            while index < bytes.count, bytes[index] &- 0x30 < 10 { index += 1 }
+            guard index > start, let digits = number(start..<min(index, start + 6)) else { return nil }
+            var scaled = digits
+            for _ in 0..<(6 - min(index - start, 6)) { scaled *= 10 }
+            micros = scaled
+        }
+        guard index < bytes.count else { return nil }
+        var offset: Int64 = 0
+        switch bytes[index] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            guard index + 1 == bytes.count else { return nil }
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard index + 6 == bytes.count, bytes[index + 3] == UInt8(ascii: ":"),
+                  let hours = number(index + 1..<index + 3), let minutes = number(index + 4..<index + 6), hours < 24, minutes < 60
+            else { return nil }
+            offset = (hours * 60 + minutes) * 60 * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
+        default:
+            return nil
+        }
+        let seconds = days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - offset
+        return Date(timeIntervalSince1970: Double(seconds) + Double(micros) / 1_000_000)
     }
 
     static func decode<K: CodingKey>(_ container: KeyedDecodingContainer<K>, forKey key: K) throws -> Date {

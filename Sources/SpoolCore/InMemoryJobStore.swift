@@ -76,6 +76,17 @@ public final class InMemoryJobStore: JobStore {
         return job
     }
 
+    public func delete(_ ids: [JobID]) async throws -> [JobID] {
+        state.withLock { state in
+            ids.filter { id in
+                guard let job = state.jobs[id], job.state.isTerminal else { return false }
+                state.jobs[id] = nil
+                state.sequence[id] = nil
+                return true
+            }
+        }
+    }
+
     public func retry(_ id: JobID, now: Date) async throws -> Job {
         let job = try state.withLock { try $0.retry(id, now: now) }
         events.publish(.jobsAvailable(queues: [job.queue]))
@@ -170,7 +181,8 @@ public final class InMemoryJobStore: JobStore {
     }
 
     public func register(_ registration: DispatcherRegistration) async throws -> [Job] {
-        let rescued = state.withLock { state in
+        let rescued = try state.withLock { state in
+            if let conflict = registration.conflict(with: state.dispatchers[registration.id]) { throw conflict }
             state.dispatchers[registration.id] = DispatcherInfo(
                 id: registration.id, host: registration.host, pid: registration.pid, state: .active,
                 startedAt: registration.now, lastPingAt: registration.now, agents: registration.agents)

@@ -53,6 +53,11 @@ public protocol JobStore: Sendable {
     /// up an attempt.
     func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws
 
+    /// Deletes finished jobs: of `ids`, those in a terminal state (`completed`, `discarded`,
+    /// `cancelled`) are removed with everything recorded of them, and the rest are left alone.
+    /// Returns the ids deleted.
+    func delete(_ ids: [JobID]) async throws -> [JobID]
+
     // MARK: Queues
 
     /// Every queue that holds jobs or has been paused.
@@ -81,6 +86,12 @@ public protocol JobStore: Sendable {
 
     /// Records a dispatcher as active. Jobs still held by its UUID are left from an unclean
     /// shutdown: they are rescued at once and returned.
+    ///
+    /// When the store's record of the id shows another live holder
+    /// (``DispatcherRegistration/conflict(with:isRunning:)``), nothing changes and the call throws
+    /// that ``SpoolError/Code/dispatcherInUse`` error: two processes never act as one dispatcher.
+    /// The check and the registration are one transaction, so of two processes registering one
+    /// id at once, the second is judged against the first.
     func register(_ registration: DispatcherRegistration) async throws -> [Job]
 
     /// Records a sign of life and renews the lease of every job the dispatcher holds.

@@ -32,6 +32,8 @@ public struct SpoolError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let storeCorrupt = Code("store_corrupt")
         /// The store refuses writes.
         public static let storeReadOnly = Code("store_read_only")
+        /// Another live process acts as the dispatcher with this id.
+        public static let dispatcherInUse = Code("dispatcher_in_use")
         /// A wait ended before the job did.
         public static let timedOut = Code("timed_out")
 

@@ -122,14 +122,18 @@ public struct DispatcherRegistration: Sendable, Hashable {
     public var agents: [AgentInfo]
     /// The time of registration.
     public var now: Date
+    /// How long a dispatcher may stay silent before it counts as dead: a registration of an id
+    /// whose holder pinged more recently than this, from another process, is refused.
+    public var deadAfter: Duration
 
     /// Creates a registration.
-    public init(id: UUID, host: String, pid: Int, agents: [AgentInfo], now: Date) {
+    public init(id: UUID, host: String, pid: Int, agents: [AgentInfo], now: Date, deadAfter: Duration = .seconds(10)) {
         self.id = id
         self.host = host
         self.pid = pid
         self.agents = agents
         self.now = now
+        self.deadAfter = deadAfter
     }
 }
 

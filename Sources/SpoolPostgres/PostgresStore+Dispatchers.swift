@@ -10,11 +10,18 @@ extension PostgresStore {
         let (schema, logger) = (self.schema, self.logger)
         let rescued = try await transaction { connection in
             let id = registration.id
+            // The row exists (as a placeholder if new) and is locked before it is judged, so two
+            // processes registering one id at once are judged one after the other.
             try await connection.query("""
                 INSERT INTO \(unescaped: schema.dispatchers) (id, host, pid, state, started_at, last_ping, agents)
-                VALUES (\(id), \(registration.host), \(registration.pid), 'active', \(now), \(now), \(agents))
-                ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, state = 'active',
-                    started_at = excluded.started_at, last_ping = excluded.last_ping, agents = excluded.agents
+                VALUES (\(id), '', 0, 'inactive', 0, 0, '[]') ON CONFLICT (id) DO NOTHING
+                """, logger: logger)
+            let existing = try await PostgresStore.dispatchers(on: connection, where: "id = $1 FOR UPDATE", id, schema: schema, logger: logger)
+            if let conflict = registration.conflict(with: existing.first) { throw conflict }
+            try await connection.query("""
+                UPDATE \(unescaped: schema.dispatchers) SET host = \(registration.host), pid = \(registration.pid), state = 'active',
+                    started_at = \(now), last_ping = \(now), agents = \(agents)
+                WHERE id = \(id)
                 """, logger: logger)
             let orphans = try await connection.jobs("""
                 SELECT \(unescaped: PostgresRows.jobColumns) FROM \(unescaped: schema.jobs)
@@ -84,17 +91,27 @@ extension PostgresStore {
     public func dispatchers() async throws -> [DispatcherInfo] {
         let (schema, logger) = (self.schema, self.logger)
         return try await read { connection in
-            var infos: [DispatcherInfo] = []
-            for try await (id, host, pid, stateText, startedAt, lastPing, agentsText) in try await connection.query("""
-                SELECT id, host, pid, state, started_at, last_ping, agents FROM \(unescaped: schema.dispatchers) ORDER BY started_at
-                """, logger: logger).decode((UUID, String, Int, String, Int64, Int64, String).self) {
-                guard let state = DispatcherState(rawValue: stateText) else { continue }
-                let agents = (try? JSONPayload(unchecked: agentsText).decode([AgentInfo].self)) ?? []
-                infos.append(DispatcherInfo(id: id, host: host, pid: pid, state: state, startedAt: PostgresRows.date(startedAt),
-                                            lastPingAt: PostgresRows.date(lastPing), agents: agents))
-            }
-            return infos
+            try await PostgresStore.dispatchers(on: connection, where: "TRUE ORDER BY started_at", schema: schema, logger: logger)
         }
+    }
+
+    /// The dispatchers' records matching `condition` (which may use `$1`, bound to `id`).
+    private static func dispatchers(on connection: PostgresConnection, where condition: String, _ id: UUID? = nil,
+                                    schema: PostgresSchema, logger: Logger) async throws -> [DispatcherInfo] {
+        var bindings = PostgresBindings()
+        if let id { bindings.append(id) }
+        let query = PostgresQuery(unsafeSQL: """
+            SELECT id, host, pid, state, started_at, last_ping, agents FROM \(schema.dispatchers) WHERE \(condition)
+            """, binds: bindings)
+        var infos: [DispatcherInfo] = []
+        for try await (id, host, pid, stateText, startedAt, lastPing, agentsText) in try await connection.query(query, logger: logger)
+            .decode((UUID, String, Int, String, Int64, Int64, String).self) {
+            guard let state = DispatcherState(rawValue: stateText) else { continue }
+            let agents = (try? JSONPayload(unchecked: agentsText).decode([AgentInfo].self)) ?? []
+            infos.append(DispatcherInfo(id: id, host: host, pid: pid, state: state, startedAt: PostgresRows.date(startedAt),
+                                        lastPingAt: PostgresRows.date(lastPing), agents: agents))
+        }
+        return infos
     }
 
     public func rescue(deadBefore: Date, now: Date) async throws -> [Job] {

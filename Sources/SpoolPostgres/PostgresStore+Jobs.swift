@@ -46,6 +46,19 @@ extension PostgresStore {
         return JobPage(jobs: page, nextCursor: jobs.count > limit ? page.last?.id : nil)
     }
 
+    public func delete(_ ids: [JobID]) async throws -> [JobID] {
+        let (schema, logger) = (self.schema, self.logger)
+        let deleted = try await transaction { connection in
+            var deleted: Set<String> = []
+            for try await id in try await connection.query("""
+                DELETE FROM \(unescaped: schema.jobs)
+                WHERE id = ANY(\(ids.map(\.description))) AND state IN ('completed', 'discarded', 'cancelled') RETURNING id
+                """, logger: logger).decode(String.self) { deleted.insert(id) }
+            return deleted
+        }
+        return ids.filter { deleted.contains($0.description) }
+    }
+
     public func cancel(_ id: JobID, now: Date) async throws -> Job {
         let now = PostgresRows.truncate(now)
         let (schema, logger) = (self.schema, self.logger)

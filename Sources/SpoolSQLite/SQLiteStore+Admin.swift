@@ -83,6 +83,7 @@ extension SQLiteStore {
         let agents = try JSONPayload(encoding: registration.agents).text
         let rescued = try await write { db in
             let id = SQLiteRows.uuid(registration.id)
+            if let conflict = registration.conflict(with: try SQLiteStore.dispatcher(id, db: db)) { throw conflict }
             try db.execute(sql: """
                 INSERT INTO dispatchers (id, host, pid, state, started_at, last_ping, agents) VALUES (?, ?, ?, 'active', ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, state = 'active',
@@ -142,15 +143,24 @@ extension SQLiteStore {
 
     public func dispatchers() async throws -> [DispatcherInfo] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, host, pid, state, started_at, last_ping, agents FROM dispatchers ORDER BY started_at")
-                .compactMap { row in
-                    let idText: String = row[0], stateText: String = row[3], agentsText: String = row[6]
-                    guard let id = UUID(uuidString: idText), let state = DispatcherState(rawValue: stateText) else { return nil }
-                    let agents = (try? JSONPayload(unchecked: agentsText).decode([AgentInfo].self)) ?? []
-                    return DispatcherInfo(id: id, host: row[1], pid: row[2], state: state, startedAt: SQLiteRows.date(row[4]),
-                                          lastPingAt: SQLiteRows.date(row[5]), agents: agents)
-                }
+            try Row.fetchAll(db, sql: "SELECT \(SQLiteStore.dispatcherColumns) FROM dispatchers ORDER BY started_at")
+                .compactMap(SQLiteStore.dispatcher)
         }
+    }
+
+    private static let dispatcherColumns = "id, host, pid, state, started_at, last_ping, agents"
+
+    /// The record of dispatcher `id`, if the store has one.
+    private static func dispatcher(_ id: String, db: Database) throws -> DispatcherInfo? {
+        try Row.fetchOne(db, sql: "SELECT \(dispatcherColumns) FROM dispatchers WHERE id = ?", arguments: [id]).flatMap(dispatcher)
+    }
+
+    private static func dispatcher(_ row: Row) -> DispatcherInfo? {
+        let idText: String = row[0], stateText: String = row[3], agentsText: String = row[6]
+        guard let id = UUID(uuidString: idText), let state = DispatcherState(rawValue: stateText) else { return nil }
+        let agents = (try? JSONPayload(unchecked: agentsText).decode([AgentInfo].self)) ?? []
+        return DispatcherInfo(id: id, host: row[1], pid: row[2], state: state, startedAt: SQLiteRows.date(row[4]),
+                              lastPingAt: SQLiteRows.date(row[5]), agents: agents)
     }
 
     public func rescue(deadBefore: Date, now: Date) async throws -> [Job] {

@@ -143,6 +143,19 @@ extension SQLiteStore {
         return job
     }
 
+    public func delete(_ ids: [JobID]) async throws -> [JobID] {
+        let keys = self.keys
+        return try await write { db in
+            let statement = try db.cachedStatement(sql: """
+                DELETE FROM jobs WHERE \(keys.condition) AND state IN ('completed', 'discarded', 'cancelled')
+                """)
+            return try ids.filter { id in
+                try statement.execute(arguments: StatementArguments(keys.arguments(id)))
+                return db.changesCount == 1
+            }
+        }
+    }
+
     public func retry(_ id: JobID, now: Date) async throws -> Job {
         let keys = self.keys
         let now = SQLiteRows.truncate(now)

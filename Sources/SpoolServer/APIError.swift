@@ -6,8 +6,8 @@ import SpoolCore
 /// An API failure: an HTTP status and the JSON body `{"error": {"code", "message"}}`.
 ///
 /// Codes are stable strings: `invalid_json`, `invalid_body`, `invalid_field`, `unknown_field`, `invalid_id`,
-/// `invalid_cursor`, `unauthorized`, `not_found`, `job_not_found`, `unknown_quota`,
-/// `invalid_state`, `quota_exists`, `payload_too_large`, `upgrade_required`,
+/// `invalid_cursor`, `invalid_argument`, `unauthorized`, `forbidden_origin`, `unsupported_media_type`,
+/// `not_found`, `job_not_found`, `unknown_quota`, `invalid_state`, `quota_exists`, `payload_too_large`, `upgrade_required`,
 /// `store_unavailable`, `internal`, and the codes of ``SpoolError``.
 public struct APIError: Error, HTTPResponseError, Sendable {
     /// The HTTP status.

@@ -30,7 +30,18 @@ enum JSONBody {
 
     /// The request body as one JSON value, read up to `limit` bytes. Throws 413 for a larger
     /// body and 400 for anything that is not one JSON document.
+    ///
+    /// A body declared as anything but JSON (`Content-Type` other than `application/json` or a
+    /// `+json` type) is refused with 415: a browser can send form and plain-text bodies to any
+    /// site without asking, so accepting them would let another page's form act on the API.
     static func read(_ request: Request, limit: Int) async throws -> JSONValue {
+        if let type = request.headers[.contentType] {
+            let media = type.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else {
+                throw APIError(.unsupportedMediaType, "unsupported_media_type",
+                               "the request body is declared as '\(type.prefix(100))'; send JSON with Content-Type: application/json")
+            }
+        }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, "payload_too_large", "the request body is \(length) bytes; the limit is \(limit)")
         }

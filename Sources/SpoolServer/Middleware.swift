@@ -18,6 +18,40 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// Refuses requests that change something when a browser sent them on behalf of a page of
+/// another origin (cross-site request forgery): an `Origin` header (which browsers send with
+/// every cross-origin request but simple GETs) that names another host, port or scheme than the
+/// request's own `Host` gets 403 `forbidden_origin`; so does a request marked `Sec-Fetch-Site:
+/// cross-site` or `same-site` (another port of this host is same-site, yet another origin).
+/// GET and HEAD go through (a link from elsewhere may open the dashboard; reading an answer
+/// across origins is the browser's to forbid), except WebSocket upgrades, which browsers do not
+/// guard: `/v1/events` checks those itself. Clients other than browsers send neither header.
+struct OriginMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.method != .get && request.method != .head,
+           let refusal = OriginMiddleware.refusal(request.headers, authority: request.head.authority) { throw refusal }
+        return try await next(request, context)
+    }
+
+    /// Why a request with `headers` to `authority` (its `Host`) must be refused, or `nil`.
+    static func refusal(_ headers: HTTPFields, authority: String?) -> APIError? {
+        func field(_ name: String) -> String? { headers.first { $0.name.canonicalName == name }?.value }
+        if let site = field("sec-fetch-site")?.lowercased(), site == "cross-site" || site == "same-site" {
+            return forbidden("a page of another site or origin (Sec-Fetch-Site: \(site))")
+        }
+        guard let origin = field("origin") else { return nil }
+        let host = authority ?? ""
+        guard origin == "http://\(host)" || origin == "https://\(host)" else {
+            return forbidden("a page of origin '\(origin.prefix(100))'")
+        }
+        return nil
+    }
+
+    private static func forbidden(_ who: String) -> APIError {
+        APIError(.forbidden, "forbidden_origin", "requests from \(who) are refused: the API serves its own dashboard and non-browser clients")
+    }
+}
+
 /// Requires the bearer token on every request: in `Authorization: Bearer …`, or in the
 /// dashboard's `spool_token` cookie. `GET /?token=…` with the right token sets that cookie
 /// (HttpOnly, SameSite=Strict) and redirects to `/`, so a browser can sign in once; a browser
@@ -54,8 +88,10 @@ extension AccessToken {
 
     /// Whether `headers` carry the token, as a bearer token or the dashboard's cookie.
     func authorizes(_ headers: HTTPFields) -> Bool {
-        if let authorization = headers[.authorization], authorization.hasPrefix("Bearer ") {
-            return matches(authorization.dropFirst("Bearer ".count))
+        // The scheme is case-insensitive (RFC 9110 §11.1); one or more spaces follow it.
+        if let authorization = headers[.authorization], authorization.count > 7,
+           authorization.prefix(7).lowercased() == "bearer " {
+            return matches(authorization.dropFirst(7).drop { $0 == " " })
         }
         for cookies in headers[values: .cookie] {
             for pair in cookies.split(separator: ";") {

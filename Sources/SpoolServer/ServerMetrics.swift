@@ -15,6 +15,8 @@ public final class ServerMetrics: Sendable {
     /// The swift-metrics factory to hand the embedded dispatcher.
     public let factory: PrometheusMetricsFactory
     private let quotasSeen = Mutex<Set<String>>([])
+    /// How many cut-off clients the counter has been told of.
+    private let cutOffCounted = Mutex(0)
 
     /// A fresh registry with duration buckets from 1 ms to 60 s.
     public init() {
@@ -39,7 +41,7 @@ public final class ServerMetrics: Sendable {
 
     private static let help: [String: String] = [
         "spool_event_clients": "Clients of /v1/events now.",
-        "spool_event_clients_cut_off": "Clients of /v1/events disconnected for falling behind, since start.",
+        "spool_event_clients_cut_off_total": "Clients of /v1/events disconnected for falling behind, since start.",
         "spool_queue_jobs": "Jobs per queue and state.",
         "spool_queue_paused": "1 when the queue is paused.",
         "spool_dispatchers_live": "Dispatchers that pinged within the dead-after time.",
@@ -60,7 +62,13 @@ public final class ServerMetrics: Sendable {
     /// Reads the store's queues, dispatchers and quotas into the gauges.
     func refresh(store: any JobStore, events: ServerEvents, deadAfter: Duration) async {
         gauge("spool_event_clients").set(to: Double(events.subscriberCount))
-        gauge("spool_event_clients_cut_off").set(to: Double(events.cutOffCount))
+        let cutOff = events.cutOffCount
+        let newlyCutOff = cutOffCounted.withLock { counted in
+            defer { counted = max(counted, cutOff) }
+            return max(0, cutOff - counted)
+        }
+        registry.makeCounter(descriptor: Self.describe("spool_event_clients_cut_off_total", Self.help["spool_event_clients_cut_off_total"]!))
+            .increment(by: Int64(newlyCutOff))
         do {
             let queues = try await store.queues(), dispatchers = try await store.dispatchers(), quotas = try await store.quotas()
             for queue in queues {

@@ -4,9 +4,9 @@ import NIOCore
 /// The dashboard: `GET /` and its assets under `GET /dashboard/{file}`, embedded in the binary
 /// from `Sources/SpoolServer/Dashboard/`.
 extension SpoolAPI {
-    func addDashboardRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/") { _, _ in try DashboardAssets.response("index.html") }
-        router.get("/dashboard/:file") { _, context in try DashboardAssets.response(context.parameters.get("file") ?? "") }
+    func addDashboardRoutes(to routes: Routes) {
+        routes.get("/") { _, _ in try DashboardAssets.response("index.html") }
+        routes.get("/dashboard/:file") { _, context in try DashboardAssets.response(context.parameters.get("file") ?? "") }
     }
 }
 

@@ -13,8 +13,11 @@ import SpoolCore
 /// takes nothing for the lag limit meanwhile is disconnected. Clients need not send anything;
 /// whatever they send is ignored.
 extension SpoolAPI {
-    func addEventRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/v1/events") { request, _ -> Response in
+    func addEventRoutes(to routes: Routes) {
+        routes.get("/v1/events") { request, _ -> Response in
+            if let refusal = OriginMiddleware<BasicRequestContext>.refusal(request.headers, authority: request.head.authority) {
+                throw refusal
+            }
             _ = try SpoolAPI.eventFilter(request.uri)
             throw APIError(.upgradeRequired, "upgrade_required", "GET /v1/events is a WebSocket: send Connection: Upgrade and Upgrade: websocket")
         }
@@ -36,8 +39,8 @@ extension SpoolAPI {
     func shouldUpgrade(_ head: HTTPRequest, channel: any Channel, token: AccessToken?)
         -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
         let uri = URI(head.path ?? "/")
-        guard uri.path == "/v1/events", token?.authorizes(head.headerFields) ?? true,
-              let filter = try? SpoolAPI.eventFilter(uri) else { return .dontUpgrade }
+        guard uri.path == "/v1/events", OriginMiddleware<BasicRequestContext>.refusal(head.headerFields, authority: head.authority) == nil,
+              token?.authorizes(head.headerFields) ?? true, let filter = try? SpoolAPI.eventFilter(uri) else { return .dontUpgrade }
         return .upgrade([:]) { inbound, outbound, _ in
             try await stream(filter, inbound: inbound, outbound: outbound, channel: channel)
         }

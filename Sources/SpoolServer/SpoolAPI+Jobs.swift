@@ -4,12 +4,12 @@ import SpoolCore
 
 /// `/v1/jobs`: enqueue, list, show (with long poll), cancel, retry.
 extension SpoolAPI {
-    func addJobRoutes(to router: Router<BasicRequestContext>) {
-        router.post("/v1/jobs") { request, _ in try await enqueue(request) }
-        router.get("/v1/jobs") { request, _ in try await list(request) }
-        router.get("/v1/jobs/:id") { request, context in try await show(request, id: try SpoolAPI.jobID(context)) }
-        router.post("/v1/jobs/:id/cancel") { _, context in try await cancel(try SpoolAPI.jobID(context)) }
-        router.post("/v1/jobs/:id/retry") { _, context in try await retry(try SpoolAPI.jobID(context)) }
+    func addJobRoutes(to routes: Routes) {
+        routes.post("/v1/jobs") { request, _ in try await enqueue(request) }
+        routes.get("/v1/jobs") { request, _ in try await list(request) }
+        routes.get("/v1/jobs/:id") { request, context in try await show(request, id: try SpoolAPI.jobID(context)) }
+        routes.post("/v1/jobs/:id/cancel") { _, context in try await cancel(try SpoolAPI.jobID(context)) }
+        routes.post("/v1/jobs/:id/retry") { _, context in try await retry(try SpoolAPI.jobID(context)) }
     }
 
     /// The answer to a bulk enqueue, `{"jobs": [...]}`: per job, in request order, its id, state

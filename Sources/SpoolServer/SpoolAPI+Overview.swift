@@ -4,11 +4,11 @@ import SpoolCore
 
 /// `/v1/dispatchers` and `/v1/stats`.
 extension SpoolAPI {
-    func addOverviewRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/v1/dispatchers") { _, _ in
+    func addOverviewRoutes(to routes: Routes) {
+        routes.get("/v1/dispatchers") { _, _ in
             JSONBody.response(["dispatchers": try await store.dispatchers().map(DispatcherDocument.init)])
         }
-        router.get("/v1/stats") { _, _ in JSONBody.response(try await stats()) }
+        routes.get("/v1/stats") { _, _ in JSONBody.response(try await stats()) }
     }
 
     /// `GET /v1/stats`: store-wide totals in one small document.

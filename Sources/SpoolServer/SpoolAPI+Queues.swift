@@ -4,12 +4,12 @@ import SpoolCore
 
 /// `/v1/queues`: list, pause, resume.
 extension SpoolAPI {
-    func addQueueRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/v1/queues") { _, _ in
+    func addQueueRoutes(to routes: Routes) {
+        routes.get("/v1/queues") { _, _ in
             JSONBody.response(["queues": try await store.queues().map(QueueDocument.init)])
         }
-        router.post("/v1/queues/:name/pause") { _, context in try await setPaused(try SpoolAPI.name(context, "name"), true) }
-        router.post("/v1/queues/:name/resume") { _, context in try await setPaused(try SpoolAPI.name(context, "name"), false) }
+        routes.post("/v1/queues/:name/pause") { _, context in try await setPaused(try SpoolAPI.name(context, "name"), true) }
+        routes.post("/v1/queues/:name/resume") { _, context in try await setPaused(try SpoolAPI.name(context, "name"), false) }
     }
 
     private func setPaused(_ queue: String, _ paused: Bool) async throws -> Response {
@@ -22,12 +22,12 @@ extension SpoolAPI {
 
 /// `/v1/quotas`: list, create or resize, remove.
 extension SpoolAPI {
-    func addQuotaRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/v1/quotas") { _, _ in
+    func addQuotaRoutes(to routes: Routes) {
+        routes.get("/v1/quotas") { _, _ in
             JSONBody.response(["quotas": try await store.quotas().map(QuotaDocument.init)])
         }
-        router.put("/v1/quotas/:name") { request, context in try await put(request, try SpoolAPI.name(context, "name")) }
-        router.delete("/v1/quotas/:name") { _, context in try await remove(try SpoolAPI.name(context, "name")) }
+        routes.put("/v1/quotas/:name") { request, context in try await put(request, try SpoolAPI.name(context, "name")) }
+        routes.delete("/v1/quotas/:name") { _, context in try await remove(try SpoolAPI.name(context, "name")) }
     }
 
     private func put(_ request: Request, _ name: String) async throws -> Response {

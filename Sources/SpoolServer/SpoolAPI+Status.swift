@@ -5,20 +5,20 @@ import SpoolCore
 
 /// `GET /status` (the self-test), `GET /metrics` (Prometheus) and `GET /openapi.yaml`.
 extension SpoolAPI {
-    func addStatusRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/status") { request, _ in
+    func addStatusRoutes(to routes: Routes) {
+        routes.get("/status") { request, _ in
             let report = await status.run()
             let code: HTTPResponse.Status = report.ok ? .ok : .serviceUnavailable
             guard SpoolAPI.prefersHTML(request.headers[.accept]) else { return JSONBody.response(report, status: code) }
             return Response(status: code, headers: [.contentType: "text/html; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: StatusPage.html(report))))
         }
-        router.get("/metrics") { _, _ in
+        routes.get("/metrics") { _, _ in
             await metrics.refresh(store: store, events: events, deadAfter: configuration.status.deadAfter)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
         }
-        router.get("/openapi.yaml") { _, _ in
+        routes.get("/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_yaml)))
         }

@@ -27,14 +27,16 @@ struct SpoolAPI: Sendable {
         return name
     }
 
-    /// Registers every route on `router`.
+    /// Registers every route on `router`; other methods of their paths answer 405.
     func addRoutes(to router: Router<BasicRequestContext>) {
-        addJobRoutes(to: router)
-        addQueueRoutes(to: router)
-        addQuotaRoutes(to: router)
-        addOverviewRoutes(to: router)
-        addEventRoutes(to: router)
-        addStatusRoutes(to: router)
-        addDashboardRoutes(to: router)
+        let routes = Routes(router)
+        addJobRoutes(to: routes)
+        addQueueRoutes(to: routes)
+        addQuotaRoutes(to: routes)
+        addOverviewRoutes(to: routes)
+        addEventRoutes(to: routes)
+        addStatusRoutes(to: routes)
+        addDashboardRoutes(to: routes)
+        routes.answerOtherMethods()
     }
 }

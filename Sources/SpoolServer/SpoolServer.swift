@@ -51,6 +51,7 @@ public final class SpoolServer: Service, Sendable {
     public func run() async throws {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: OriginMiddleware())
         let token = configuration.token.map(AccessToken.init)
         if let token { router.add(middleware: AuthMiddleware(token: token)) }
         api.addRoutes(to: router)
@@ -68,7 +69,8 @@ public final class SpoolServer: Service, Sendable {
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port
-                logger.notice("spool serve listening on \(channel.localAddress?.description ?? "?")")
+                let host = channel.localAddress?.ipAddress ?? "?"
+                logger.notice("spool serve listening on \(host.contains(":") ? "[\(host)]" : host):\(port.map(String.init) ?? "?")")
                 bound.set(port)
             },
             logger: Logger(label: "spool.trace"))

@@ -107,24 +107,31 @@ public struct StatusCheck: Sendable {
         return Report(ok: failing.isEmpty, checkedAt: ISO8601.format(Date()), failing: failing, parts: parts)
     }
 
-    /// Enqueues a no-op job and waits for a dispatcher to run it.
+    /// Enqueues a no-op job, waits for a dispatcher to run it, and deletes it again: the check
+    /// leaves nothing in the user's queues (a probe still running when it gives up is cancelled,
+    /// and stays until it ends). Without a live dispatcher nothing is enqueued.
     private func probe(live: Int) async throws -> (Bool, String) {
+        guard live > 0 else { return (false, "no probe job was enqueued: no live dispatcher would run it") }
         let probe = NewJob(name: "spool.noop", payload: #"{"probe":true}"#, queue: configuration.probeQueue, tags: ["spool.status"], maxAttempts: 1)
         let job = try await store.insert([probe], now: Date())[0].job
-        guard live > 0 else {
-            _ = try? await store.cancel(job.id, now: Date())
-            return (false, "probe job \(job.id) was stored but cannot run: no live dispatcher")
-        }
         var client = SpoolClient(store: store)
         client.pollInterval = .milliseconds(50)
         do {
             let finished = try await client.wait(for: job.id, timeout: configuration.probeTimeout)
+            _ = try? await store.delete([job.id])
             guard finished.state == .completed else { return (false, "probe job \(job.id) ended \(finished.state)") }
             return (true, "probe job \(job.id) ran in queue '\(configuration.probeQueue)'")
         } catch let error as SpoolError where error.code == .timedOut {
             _ = try? await store.cancel(job.id, now: Date())
+            _ = try? await store.delete([job.id])
             return (false, "probe job \(job.id) was not run within \(Int(configuration.probeTimeout.seconds)) s: is a dispatcher serving queue '\(configuration.probeQueue)'?")
         }
+    }
+
+    /// The report when the store cannot even be opened: its one part, `store`, fails with `detail`.
+    public static func unreachable(_ detail: String) -> Report {
+        Report(ok: false, checkedAt: ISO8601.format(Date()), failing: ["store"],
+               parts: [Part(name: "store", ok: false, detail: detail, milliseconds: 0)])
     }
 
     /// Publishes one message and receives it back.

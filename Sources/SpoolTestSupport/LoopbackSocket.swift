@@ -1,9 +1,9 @@
 import Foundation
 
 /// Small blocking socket probes on 127.0.0.1 for the throwaway servers.
-enum LoopbackSocket {
+public enum LoopbackSocket {
     /// A free loopback port, found by binding port 0.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ServerError("socket() failed") }
         defer { close(fd) }

@@ -77,6 +77,38 @@ extension StoreConformance {
             try expectEqual(rescued.map(\.id), [job.id], "rescued on restart")
             try expectEqual(try await fetch(store, job.id).state, .available, "available again")
         },
+        StoreConformanceCase("an id another live process pings is refused, and its jobs are left alone") { store in
+            _ = try await register(store)
+            let job = try await put(store)
+            _ = try await claim(store, lease: .seconds(3600))
+            let elsewhere = DispatcherRegistration(id: dispatcherA, host: "other-host", pid: 1, agents: [], now: t0.addingTimeInterval(5),
+                                                   deadAfter: .seconds(10))
+            let error = try await expectSpoolError(.dispatcherInUse) { try await store.register(elsewhere) }
+            try expect(error.message.contains("test-host") && error.message.contains("--uuid-file"), "names the holder and the way out: \(error)")
+            let running = DispatcherRegistration(id: dispatcherA, host: "test-host", pid: 2, agents: [], now: t0.addingTimeInterval(5))
+            try await expectSpoolError(.dispatcherInUse) { try await store.register(running) }
+            let held = try await fetch(store, job.id)
+            try expectEqual(held.state, .running, "still running for its holder")
+            try expectEqual(held.errors.count, 0, "no rescue recorded")
+            let info = try await store.dispatchers()
+            try expectEqual(info.map(\.pid), [1], "the holder's record is kept")
+        },
+        StoreConformanceCase("an id whose holder is provably gone (a pid no longer running here, or silent too long) is taken, with its jobs") { store in
+            let here = ProcessInfo.processInfo.hostName, gonePid = Int(Int32.max) - 1
+            _ = try await store.register(DispatcherRegistration(id: dispatcherA, host: here, pid: gonePid, agents: [], now: t0))
+            let first = try await put(store)
+            _ = try await claim(store, lease: .seconds(3600))
+            let restarted = try await store.register(DispatcherRegistration(id: dispatcherA, host: here, pid: 2, agents: [],
+                                                                            now: t0.addingTimeInterval(1)))
+            try expectEqual(restarted.map(\.id), [first.id], "a dead pid on this host: the restart rescues at once")
+            let second = try await put(store)
+            try expectEqual(try await claim(store, at: t0.addingTimeInterval(1), lease: .seconds(3600)).count, 2, "both claimed again")
+            let elsewhere = DispatcherRegistration(id: dispatcherA, host: "new-host", pid: 7, agents: [], now: t0.addingTimeInterval(12),
+                                                   deadAfter: .seconds(10))
+            let taken = try await store.register(elsewhere)
+            try expectEqual(Set(taken.map(\.id)), [first.id, second.id], "after dead-after of silence another host takes the id and rescues")
+            try expectEqual(try await store.dispatchers().map(\.host), ["new-host"], "the record names the new holder")
+        },
         StoreConformanceCase("a dispatcher shutting down returns its jobs without using up attempts") { store in
             _ = try await register(store)
             let job = try await put(store)

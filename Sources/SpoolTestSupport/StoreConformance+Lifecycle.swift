@@ -26,6 +26,27 @@ extension StoreConformance {
             try expectEqual(job.runAt, t0, "runAt")
             try expect(try await store.job(JobID.make()) == nil, "an unknown id reads as nil")
         },
+        StoreConformanceCase("deleting removes finished jobs only, and their queue with the last of them") { store in
+            let done = try await put(store) { $0.queue = "once" }
+            let running = try await put(store) { $0.queue = "once" }
+            let waiting = try await put(store) { $0.queue = "other"; $0.uniqueKey = "k" }
+            _ = try await claim(store, limit: 2)
+            try expect(try await complete(store, done), "completed")
+            let cancelled = try await put(store) { $0.queue = "once"; $0.uniqueKey = "gone" }
+            _ = try await store.cancel(cancelled.id, now: t0)
+            let deleted = try await store.delete([done.id, running.id, waiting.id, cancelled.id, JobID.make()])
+            try expectEqual(deleted, [done.id, cancelled.id], "only the finished jobs, in the order given")
+            let gone = try await store.job(done.id) == nil, alsoGone = try await store.job(cancelled.id) == nil
+            try expect(gone && alsoGone, "gone")
+            try expectEqual(try await fetch(store, running.id).state, .running, "a running job is kept")
+            try expectEqual(try await fetch(store, waiting.id).state, .available, "a waiting job is kept")
+            try expectEqual(try await store.jobs(JobQuery(queue: "once")).jobs.map(\.id), [running.id], "listed no more")
+            try expectEqual(try await store.delete([done.id]), [], "deleting again deletes nothing")
+            try expect(try await complete(store, running), "completed")
+            _ = try await store.delete([running.id])
+            try expect(!(try await store.queues().map(\.name).contains("once")), "the queue with no jobs left is gone")
+            try expect(try await store.insert([NewJob(name: "again", uniqueKey: "gone")], now: t0)[0].inserted, "its unique key is free")
+        },
         StoreConformanceCase("a payload over the limit is refused and nothing is stored") { store in
             let big = try JSONPayload(validating: "\"" + String(repeating: "x", count: store.limits.maxPayloadBytes) + "\"")
             let error = try await expectSpoolError(.payloadTooLarge) {

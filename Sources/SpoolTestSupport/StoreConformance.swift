@@ -61,8 +61,8 @@ public enum StoreConformance {
                                        outcome: .completed(result: result, followUps: followUps))], now: now)[0]
     }
 
-    static func register(_ store: any JobStore, _ id: UUID = dispatcherA, at now: Date = t0) async throws -> [Job] {
-        try await store.register(DispatcherRegistration(id: id, host: "test-host", pid: 1,
+    static func register(_ store: any JobStore, _ id: UUID = dispatcherA, host: String = "test-host", at now: Date = t0) async throws -> [Job] {
+        try await store.register(DispatcherRegistration(id: id, host: host, pid: 1,
                                                         agents: [AgentInfo(name: "main", filter: "*", size: 3, policy: .fifo)],
                                                         now: now))
     }

@@ -20,15 +20,19 @@ public final class Dispatcher: Service, Sendable {
     private let stopped = Wakeup()
     /// The time this dispatcher last told the store it is alive (registration or a ping).
     let lastPing = Mutex<Date?>(nil)
+    /// The identity file this process holds while the dispatcher lives, if it came from one.
+    public let identity: DispatcherIdentity?
 
     /// Creates a dispatcher over `store` running the jobs in `registry`.
     ///
     /// `observer` receives every lifecycle event (registration, job starts and ends, rescues);
     /// `metrics` makes its counters and timers (the process-wide metrics system by default).
+    /// `identity`, when given, is held (its file locked) for as long as the dispatcher lives.
     public init(store: any JobStore, registry: JobRegistry, configuration: DispatcherConfiguration,
-                observer: DispatcherObserver? = nil, metrics: (any MetricsFactory)? = nil,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                identity: DispatcherIdentity? = nil, observer: DispatcherObserver? = nil,
+                metrics: (any MetricsFactory)? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
+        self.identity = identity
         let runtime = DispatcherRuntime(store: store, registry: registry, configuration: configuration, observer: observer,
                                         metrics: metrics, now: now)
         self.runtime = runtime
@@ -58,7 +62,7 @@ public final class Dispatcher: Service, Sendable {
         let registeredAt = runtime.now()
         let rescued = try await store.register(DispatcherRegistration(
             id: id, host: ProcessInfo.processInfo.hostName, pid: Int(ProcessInfo.processInfo.processIdentifier),
-            agents: agentInfo, now: registeredAt))
+            agents: agentInfo, now: registeredAt, deadAfter: configuration.deadAfter))
         lastPing.withLock { $0 = registeredAt }
         events.info("dispatcher registered", metadata: ["agents": "\(configuration.agents.map(\.description))",
                                                         "queues": "\(configuration.queues?.description ?? "*")"])

@@ -3,8 +3,8 @@ import SpoolCore
 import Synchronization
 
 /// Writes a dispatcher's lifecycle events as JSON lines to a file, one unbuffered write per
-/// event, so the record survives even a killed process. Each line holds `at` (microseconds
-/// since 1970), `event`, `dispatcher`, and for job events `job`, `name`, `attempt`, `quotas`
+/// event, so the record survives even a killed process. Each line holds `at` (an ISO 8601 UTC
+/// time to the microsecond, such as `2026-12-04T22:26:34.123456Z`), `event`, `dispatcher`, and for job events `job`, `name`, `attempt`, `quotas`
 /// and, when a job ended, `outcome`
 /// (when its outcome was recorded, `state`).
 public final class DispatcherJournal: Sendable {
@@ -53,7 +53,7 @@ public final class DispatcherJournal: Sendable {
         var writer = JSONWriter(capacity: 256)
         writer.object { writer in   // members in sorted key order
             writer.member("at")
-            writer.int(Int((now.timeIntervalSince1970 * 1_000_000).rounded()))
+            writer.string(ISO8601.formatMicroseconds(now))
             if let job {
                 writer.member("attempt")
                 writer.int(job.attempt)

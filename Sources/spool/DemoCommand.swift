@@ -32,14 +32,15 @@ struct DemoCommand: AsyncParsableCommand {
             print("Enqueued \(jobs.count) jobs: no-ops, echoes, sleeps, flaky jobs that fail before they succeed,")
             print("jobs delayed by a few seconds, and report jobs limited to 2 at a time by the quota 'reports'.\n")
 
-            var configuration = DispatcherConfiguration(id: try DispatcherIdentity.load(path: DispatcherIdentity.path(dataDirectory: folder, environment: [:])))
+            let identity = try DispatcherIdentity.acquire(inDirectory: folder)
+            var configuration = DispatcherConfiguration(id: identity.id)
             configuration.agents = [AgentSpec(name: AgentSpec.mainName, size: concurrency)]
             configuration.backoff = Backoff(base: .milliseconds(300), maximum: .seconds(2), jitter: 0.2)
             configuration.pollInterval = .milliseconds(200)
             configuration.gracePeriod = .seconds(5)
             let registry = JobRegistry()
             BuiltinJobs.register(into: registry)
-            let dispatcher = Dispatcher(store: store, registry: registry, configuration: configuration)
+            let dispatcher = Dispatcher(store: store, registry: registry, configuration: configuration, identity: identity)
             let started = Date()
             let running = Task { try await dispatcher.run() }
 

@@ -7,7 +7,12 @@ enum Output {
     static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        // Empty collections on one line, as `[]` and `{}`, not over three (a raw line break is
+        // never inside a JSON string, so this touches nothing else).
+        let text = String(decoding: try encoder.encode(value), as: UTF8.self)
+            .replacingOccurrences(of: #"\[\n\s*\n\s*\]"#, with: "[]", options: .regularExpression)
+            .replacingOccurrences(of: #"\{\n\s*\n\s*\}"#, with: "{}", options: .regularExpression)
+        print(text)
     }
 
     /// Prints rows under a header, each column as wide as its widest cell.

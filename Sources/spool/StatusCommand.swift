@@ -27,13 +27,7 @@ struct StatusCommand: AsyncParsableCommand {
             for (name, value) in [("probe-timeout", probeTimeout), ("dead-after", deadAfter)] {
                 guard value.isFinite, value > 0 else { throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds") }
             }
-            let store = try await options.open()
-            var configuration = StatusCheck.Configuration()
-            configuration.probeQueue = probeQueue
-            configuration.probeTimeout = .milliseconds(Int64(probeTimeout * 1000))
-            configuration.deadAfter = .milliseconds(Int64(deadAfter * 1000))
-            let transports = (store as? SQLiteStore).map { [StatusCheck.NamedTransport(name: "table-queue", transport: TableQueue(store: $0))] } ?? []
-            let report = await StatusCheck(store: store, configuration: configuration, transports: transports).run()
+            let report = try await check()
             if options.json {
                 try Output.json(report)
             } else {
@@ -44,5 +38,27 @@ struct StatusCommand: AsyncParsableCommand {
             }
             if !report.ok { throw ExitCode(1) }
         }
+    }
+
+    /// Runs the checks; a store file that does not exist is a failing part, never created.
+    private func check() async throws -> StatusCheck.Report {
+        if !options.isPostgres {
+            let path = try options.sqlitePath()
+            guard FileManager.default.fileExists(atPath: path) else {
+                return StatusCheck.unreachable("store file \(path) does not exist (check --store or SPOOL_STORE)")
+            }
+        }
+        let store: any JobStore
+        do {
+            store = try await options.open()
+        } catch let error as SpoolError {
+            return StatusCheck.unreachable(error.message)
+        }
+        var configuration = StatusCheck.Configuration()
+        configuration.probeQueue = probeQueue
+        configuration.probeTimeout = .milliseconds(Int64(probeTimeout * 1000))
+        configuration.deadAfter = .milliseconds(Int64(deadAfter * 1000))
+        let transports = (store as? SQLiteStore).map { [StatusCheck.NamedTransport(name: "table-queue", transport: TableQueue(store: $0))] } ?? []
+        return await StatusCheck(store: store, configuration: configuration, transports: transports).run()
     }
 }

@@ -23,7 +23,7 @@ struct DispatcherOptions: ParsableArguments {
     @Option(name: .customLong("cron"), help: "A periodic job NAME=EXPRESSION=JOB[=PAYLOAD], fired once per tick across all workers (repeatable).")
     var cron: [String] = []
 
-    @Option(help: "The file holding this dispatcher's UUID (default SPOOL_UUID_FILE, else uuid.txt beside the store).")
+    @Option(help: "The file holding this dispatcher's UUID, held while it runs (default SPOOL_UUID_FILE, else the first free of uuid.txt, uuid-2.txt, ... beside the store).")
     var uuidFile: String?
 
     @Option(help: "Append every lifecycle event (job started, ended, rescued) as a JSON line to this file.")
@@ -76,11 +76,12 @@ struct DispatcherOptions: ParsableArguments {
 
 extension DispatcherOptions {
     /// The dispatcher these options describe on `store`, running the built-in jobs, with its UUID
-    /// from `--uuid-file` (or beside the store), its journal if asked for, and `observer` too.
+    /// from `--uuid-file` (or the first free slot beside the store), its journal if asked for,
+    /// and `observer` too.
     func makeDispatcher(store: any JobStore, storeOptions: StoreOptions, observer: DispatcherObserver? = nil,
                         metrics: (any MetricsFactory)? = nil) throws -> Dispatcher {
-        let path = try uuidFile ?? DispatcherIdentity.path(dataDirectory: storeOptions.dataDirectory())
-        let configuration = try configuration(id: try DispatcherIdentity.load(path: path))
+        let identity = try DispatcherIdentity.acquire(file: uuidFile, dataDirectory: storeOptions.dataDirectory())
+        let configuration = try configuration(id: identity.id)
         let registry = JobRegistry()
         BuiltinJobs.register(into: registry)
         if journalEvents != nil, journal == nil { throw SpoolError(.invalidArgument, "--journal-events needs --journal FILE") }
@@ -93,7 +94,8 @@ extension DispatcherOptions {
                 for each in observers { each(event) }
             }
         }
-        return Dispatcher(store: store, registry: registry, configuration: configuration, observer: combined, metrics: metrics)
+        return Dispatcher(store: store, registry: registry, configuration: configuration, identity: identity, observer: combined,
+                          metrics: metrics)
     }
 }
 

@@ -77,6 +77,19 @@ struct CLITests {
         #expect(refused.status == 1 && refused.stderr.contains("read-only"))
     }
 
+    @Test("status on a store file that does not exist fails the store part and creates nothing; --json prints [] for nothing")
+    func statusOnATypo() async throws {
+        let typo = directory.path("typo.db")
+        let status = try await SpoolProcess.run(["status", "--store", "sqlite:" + typo])
+        #expect(status.status == 1)
+        #expect(status.stdout.contains("store file \(typo) does not exist"), "\(status.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: typo), "no store was created")
+        let json = try await SpoolProcess.run(["status", "--store", "sqlite:" + typo, "--json"])
+        #expect(json.stdout.contains(#""failing" : ["#) && json.stdout.contains(#""store""#), "\(json.stdout)")
+        let empty = try await SpoolProcess.run(["dispatchers", "--store", "sqlite:" + directory.path("empty.db"), "--json"])
+        #expect(empty.stdout == "[]\n")
+    }
+
     @Test("quotas and queues are managed from the command line")
     func quotasAndQueues() async throws {
         #expect(try await spool("quotas", "create", "reports", "--size", "2").stdout == "reports size 2, 0 running\n")

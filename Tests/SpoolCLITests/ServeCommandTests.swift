@@ -64,6 +64,22 @@ struct ServeCommandTests {
         #expect(await server.stop() == 0, "SIGTERM shuts spool serve down cleanly")
     }
 
+    @Test("an IPv6 listen address is printed in brackets, in the log line and the dashboard's address")
+    func ipv6Address() async throws {
+        let log = directory.path("serve6.log")
+        let process = try SpoolProcess.start(["serve", "--listen", "[::1]:0", "--no-worker", "--store", store], log: log)
+        defer { if process.isRunning { process.terminate() } }
+        var text = ""
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, process.isRunning, !text.contains("Dashboard: ") {
+            try await Task.sleep(for: .milliseconds(50))
+            text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        }
+        #expect(text.contains("listening on [::1]:"), "\(text)")
+        #expect(text.contains("Dashboard: http://[::1]:"), "\(text)")
+        #expect(!text.contains(":::"), "\(text)")
+    }
+
     @Test("a non-loopback listen address without SPOOL_TOKEN is refused with the reason")
     func refusesOpenListen() async throws {
         let result = try await SpoolProcess.run(["serve", "--listen", "0.0.0.0:0", "--store", store], environment: ["SPOOL_TOKEN": ""])

@@ -58,18 +58,22 @@ enum SpoolProcess {
                       stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
     }
 
-    /// Starts `spool` with `arguments`; its output goes to `log`, or nowhere.
-    static func start(_ arguments: [String], environment: [String: String] = [:], log: String? = nil) throws -> Process {
+    /// Starts `spool` with `arguments` in `directory` (else this process's); its output goes to
+    /// `log`, or nowhere.
+    static func start(_ arguments: [String], environment: [String: String] = [:], log: String? = nil,
+                      in directory: String? = nil) throws -> Process {
         let path = log ?? "/dev/null"
         if log != nil { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        return try start(arguments, environment: environment, stdout: handle, stderr: handle)
+        return try start(arguments, environment: environment, stdout: handle, stderr: handle, directory: directory)
     }
 
-    private static func start(_ arguments: [String], environment: [String: String], stdout: FileHandle, stderr: FileHandle) throws -> Process {
+    private static func start(_ arguments: [String], environment: [String: String], stdout: FileHandle, stderr: FileHandle,
+                              directory: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         var env = ProcessInfo.processInfo.environment
         env["SPOOL_STORE"] = nil
         env["SPOOL_UUID_FILE"] = nil

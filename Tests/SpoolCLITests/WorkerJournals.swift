@@ -18,7 +18,8 @@ enum WorkerJournals {
     static func runs(inJournal path: String) throws -> [JournalRun] {
         var open: [String: JournalRun] = [:], closed: [JournalRun] = []
         for event in try lines(path) {
-            guard let name = event["event"]?.string, let at = event["at"]?.number,
+            guard let name = event["event"]?.string,
+                  let at = event["at"]?.string.flatMap(ISO8601.parse).map({ $0.timeIntervalSince1970 * 1_000_000 }),
                   let job = event["job"]?.string, let attempt = event["attempt"]?.number else { continue }
             let key = "\(job)/\(Int(attempt))"
             if name == "started" {
@@ -104,9 +105,22 @@ enum WorkerJournals {
     static func stopWithRunningJob(_ worker: Process, journal path: String, until deadline: Date) async throws {
         while Date() < deadline {
             kill(worker.processIdentifier, SIGSTOP)
+            await waitUntilStopped(worker.processIdentifier)
             if try runs(inJournal: path).contains(where: { $0.end == nil }) { return }
             kill(worker.processIdentifier, SIGCONT)
             try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Waits until `pid` is stopped: a signal is delivered asynchronously, and a process still
+    /// running for a moment after `kill` could journal the end of the very job the test saw open.
+    private static func waitUntilStopped(_ pid: Int32) async {
+        for _ in 0..<1000 {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return }
+            let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+            if state == "T" || state == "t" { return }
+            try? await Task.sleep(for: .milliseconds(1))
         }
     }
 

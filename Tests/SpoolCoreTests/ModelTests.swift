@@ -89,6 +89,33 @@ struct ModelTests {
         #expect(UInt64(ids[0].sequenceKey) >> 16 >= millis, "the first id carries the clock's millisecond")
     }
 
+    @Test("ISO 8601 UTC times read and write the proleptic Gregorian calendar, to the microsecond", arguments: [
+        ("1000-01-01T00:00:00.000Z", -30_610_224_000.0),
+        ("1582-10-04T12:00:00.000Z", -12_220_200_000.0),
+        ("0000-03-01T00:00:00.000Z", -62_162_035_200.0),
+        ("1970-01-01T00:00:00.000Z", 0.0),
+        ("2024-02-29T23:59:59.999Z", 1_709_251_199.999),
+        ("9999-12-31T23:59:59.000Z", 253_402_300_799.0),
+    ])
+    func iso8601(text: String, seconds: Double) throws {
+        let date = try #require(ISO8601.parse(text))
+        #expect(abs(date.timeIntervalSince1970 - seconds) < 0.000_5, "\(text)")
+        #expect(ISO8601.format(date) == text)
+    }
+
+    @Test("malformed or impossible ISO 8601 times are refused; microseconds survive a round trip")
+    func iso8601Edges() throws {
+        for text in ["2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01T00:00:00.Z",
+                     "2024-01-01T00:00:00.12a4Z", "20240101T000000Z", "2024-01-01T00:00:00", "2024-01-01T00:00:00+0100", "yesterday", ""] {
+            #expect(ISO8601.parse(text) == nil, "\(text)")
+        }
+        let date = try #require(ISO8601.parse("2026-12-04T22:26:34.123456Z"))
+        #expect(ISO8601.formatMicroseconds(date) == "2026-12-04T22:26:34.123456Z")
+        #expect(ISO8601.format(date) == "2026-12-04T22:26:34.123Z")
+        #expect(ISO8601.parse("2026-12-04T22:26:34+01:00")?.timeIntervalSince1970 == ISO8601.parse("2026-12-04T21:26:34Z")?.timeIntervalSince1970)
+        #expect(ISO8601.parse("2026-12-04T16:56:34.5-05:30") == ISO8601.parse("2026-12-04T22:26:34.500Z"))
+    }
+
     @Test("a job's JSON shape is camelCase with ISO 8601 UTC times and nested payloads")
     func jobJSON() throws {
         var job = Job(new: NewJob(name: "x", payload: #"{"a":1}"#, tags: ["t"]), id: .make(), now: Date(timeIntervalSince1970: 1_800_000_000.25))

@@ -20,6 +20,10 @@ struct AuthTests {
                 #expect(response.status == 401, "\(wrong)")
             }
             #expect(try await server.request("GET", "/v1/stats").status == 200)
+            for scheme in ["bearer s3cret-token", "BEARER s3cret-token", "Bearer  s3cret-token"] {
+                let response = try await HTTPTestClient.request(port: server.port, "GET", "/v1/stats", headers: ["Authorization": scheme])
+                #expect(response.status == 200, "the scheme is case-insensitive: \(scheme)")
+            }
             let signIn = try await HTTPTestClient.request(port: server.port, "GET", "/?token=s3cret-token")
             #expect(signIn.status == 303 && signIn.headers["location"] == "/")
             #expect(signIn.headers["set-cookie"]?.contains("HttpOnly") == true)
@@ -33,6 +37,32 @@ struct AuthTests {
             let socket = try await WebSocketTestClient.connect(port: server.port, path: "/v1/events", headers: ["Authorization": "Bearer s3cret-token"])
             #expect(try await socket.nextText()?.contains(#""type":"subscribed""#) == true)
             socket.close()
+        }
+    }
+
+    @Test("requests that change something are refused from another origin, and bodies must be JSON")
+    func crossOrigin() async throws {
+        try await withServer(worker: false, token: "t0k") { server in
+            let json = ["Content-Type": "application/json"]
+            let own = try await server.request("POST", "/v1/jobs", body: #"{"name":"a"}"#,
+                                               headers: json.merging(["Origin": "http://127.0.0.1:\(server.port)"]) { $1 })
+            #expect(own.status == 201, "the dashboard's own origin: \(own.text)")
+            for (name, value) in [("Origin", "http://127.0.0.1:1"), ("Origin", "null"), ("Sec-Fetch-Site", "same-site"),
+                                  ("Sec-Fetch-Site", "cross-site")] {
+                let forged = try await server.request("POST", "/v1/jobs", body: #"{"name":"b"}"#, headers: json.merging([name: value]) { $1 })
+                #expect(forged.status == 403 && forged.errorCode == "forbidden_origin", "\(name): \(value)")
+            }
+            let link = try await server.request("GET", "/v1/stats", headers: ["Sec-Fetch-Site": "cross-site"])
+            #expect(link.status == 200, "reading is left to the browser's own rules")
+            for type in ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"] {
+                let form = try await server.request("POST", "/v1/jobs", body: #"{"name":"c"}"#, headers: ["Content-Type": type])
+                #expect(form.status == 415 && form.errorCode == "unsupported_media_type", "\(type)")
+            }
+            let charset = try await server.request("PUT", "/v1/quotas/q", body: #"{"size":1}"#,
+                                                   headers: ["Content-Type": "application/json; charset=utf-8"])
+            #expect(charset.status == 201)
+            let jobs = try await server.request("GET", "/v1/jobs").text
+            #expect(jobs.contains(#""name":"a""#) && !jobs.contains(#""name":"b""#) && !jobs.contains(#""name":"c""#))
         }
     }
 

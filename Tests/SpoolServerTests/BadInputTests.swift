@@ -36,6 +36,20 @@ struct BadInputTests {
         }
     }
 
+    @Test("a known path asked with another method is 405 with Allow; an unknown path is 404")
+    func methodNotAllowed() async throws {
+        try await withServer(worker: false) { server in
+            for (method, path, allow) in [("DELETE", "/v1/stats", "GET, HEAD"), ("PATCH", "/v1/jobs", "POST, GET, HEAD"),
+                                          ("GET", "/v1/quotas/q", "PUT, DELETE"), ("PUT", "/v1/jobs/\(JobID.make())/cancel", "POST")] {
+                let response = try await server.request(method, path)
+                #expect(response.status == 405 && response.errorCode == "method_not_allowed", "\(method) \(path): \(response.text)")
+                #expect(response.headers["allow"] == allow, "\(method) \(path)")
+            }
+            let unknown = try await server.request("GET", "/v1/nothing")
+            #expect(unknown.status == 404 && unknown.errorCode == "not_found")
+        }
+    }
+
     @Test("an oversized body is 413 and a payload over the store's limit is 413; the server keeps serving")
     func oversized() async throws {
         try await withServer(worker: false, configure: { $0.maxBodyBytes = 64 * 1024 }) { server in

@@ -74,6 +74,85 @@ struct DashboardBrowserTests {
         }
     }
 
+    @Test("a steady 5 jobs/s shows as about 5/s in the throughput chart, though events refresh the page in between")
+    func steadyThroughput() async throws {
+        try await withServer(worker: true, token: DashboardBrowserTests.token) { server in
+            let browser = try await HeadlessChromium.start()
+            defer { browser.close() }
+            try await browser.navigate("http://127.0.0.1:\(server.port)/?token=\(DashboardBrowserTests.token)")
+            try await browser.waitUntil("document.body.dataset.ready === 'true'", "the dashboard loaded its data")
+            try await browser.waitUntil("document.getElementById('connection').dataset.state === 'live'", "the live event stream connected")
+            let start = ContinuousClock.now
+            for tick in 1...60 {
+                _ = try await server.enqueue(#"{"name":"spool.noop"}"#)
+                try await Task.sleep(until: start + .milliseconds(200 * tick))
+            }
+            let points = try await browser.evaluate("""
+                JSON.stringify(document.getElementById('throughput-chart').chart.points.map((p) => [p.t, p.values[0], p.values[2]]))
+                """)
+            guard case .string(let text) = points else { throw ServerError("no chart points: \(points)") }
+            let samples = try JSONDecoder().decode([[Double]].self, from: Data(text.utf8))
+            let steady = samples.dropFirst(2)   // the first points may span the start
+            #expect(steady.count >= 3, "\(samples)")
+            for (earlier, later) in zip(samples, samples.dropFirst()) {
+                #expect(later[0] - earlier[0] >= 1400, "points at least most of the refresh interval apart: \(samples)")
+            }
+            // Rates over whole intervals: on a loaded machine the enqueues may come in bursts,
+            // but never as the 30-40/s of rates taken over a few hundred milliseconds.
+            #expect(steady.allSatisfy { $0[1] <= 20 && $0[2] <= 20 }, "no spikes: \(samples)")
+            let average = steady.map { $0[1] }.reduce(0, +) / Double(max(1, steady.count))
+            #expect(average > 1 && average < 10, "completed about 5/s on average: \(samples)")
+        }
+    }
+
+    @Test("a page of another origin on the same host cannot act with the signed-in cookie: no form POST, no event stream")
+    func crossOriginForgery() async throws {
+        try await withServer(worker: false, token: DashboardBrowserTests.token) { server in
+            let pages = try TemporaryDirectory()
+            let target = "http://127.0.0.1:\(server.port)"
+            try """
+                <!doctype html><html><body>
+                <form id="f" method="post" action="\(target)/v1/jobs" enctype="text/plain" target="sink">
+                <input name='{"name":"forged.job","x":"' value='"}'></form>
+                <iframe name="sink"></iframe>
+                <script>
+                window.socket = "pending";
+                const ws = new WebSocket("ws://127.0.0.1:\(server.port)/v1/events");
+                ws.onopen = () => { window.socket = "open"; };
+                ws.onclose = () => { if (window.socket === "pending") window.socket = "refused"; };
+                document.getElementById("f").submit();
+                fetch("\(target)/v1/queues/default/pause", { method: "POST", credentials: "include", mode: "no-cors" })
+                  .finally(() => { window.posted = true; });
+                </script></body></html>
+                """.write(toFile: pages.path("attack.html"), atomically: true, encoding: .utf8)
+            let otherPort = try LoopbackSocket.freePort()
+            let python = ProcessInfo.processInfo.environment["SPOOL_PYTHON"] ?? "/usr/bin/python3"
+            let other = try ChildProcess.spawn(python, ["-m", "http.server", "\(otherPort)", "--bind", "127.0.0.1", "--directory", pages.url.path],
+                                               environment: ProcessInfo.processInfo.environment, outputPath: pages.path("http.log"))
+            defer {
+                kill(other.pid, SIGKILL)
+                other.waitForExitBlocking()
+            }
+            let browser = try await HeadlessChromium.start()
+            defer { browser.close() }
+            try await browser.navigate("\(target)/?token=\(DashboardBrowserTests.token)")
+            try await browser.waitUntil("document.body.dataset.ready === 'true'", "signed in: the cookie is set")
+            var loaded = false
+            for _ in 0..<50 where !loaded {
+                try await browser.navigate("http://127.0.0.1:\(otherPort)/attack.html")
+                loaded = try await browser.evaluate("typeof window.socket === 'string'") == .bool(true)
+                if !loaded { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(loaded, "the other origin's page loaded")
+            try await browser.waitUntil("window.socket !== 'pending' && window.posted === true", "the forged requests were answered")
+            #expect(try await browser.evaluate("window.socket") == .string("refused"), "the event stream refused the other origin")
+            try await Task.sleep(for: .milliseconds(300))
+            let jobs = try await server.request("GET", "/v1/jobs").text
+            #expect(!jobs.contains("forged.job"), "the forged form enqueued nothing: \(jobs)")
+            #expect(!(try await server.request("GET", "/v1/queues").text.contains(#""paused":true"#)), "the forged POST paused nothing")
+        }
+    }
+
     @Test("without the token the page is a sign-in form and the API gives the browser no data; signing in shows the jobs")
     func signIn() async throws {
         try await withServer(worker: false, token: DashboardBrowserTests.token) { server in

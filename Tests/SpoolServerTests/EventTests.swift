@@ -134,7 +134,7 @@ struct EventTests {
             #expect(try await slow.drainUntilClosed(), "the server closed the slow client's connection")
             #expect(server.server.events.cutOffCount == 1)
             let metrics = try await server.request("GET", "/metrics")
-            #expect(metrics.text.contains("spool_event_clients_cut_off 1"))
+            #expect(metrics.text.contains("spool_event_clients_cut_off_total 1"))
             #expect(try await server.request("GET", "/v1/stats").status == 200)
         }
     }

@@ -17,6 +17,7 @@ struct StatusTests {
             let page = try await server.request("GET", "/status", headers: ["Accept": "text/html,application/xhtml+xml,*/*;q=0.8"])
             #expect(page.status == 200 && page.headers["content-type"]?.hasPrefix("text/html") == true)
             #expect(page.text.contains("All systems go"))
+            #expect(try await server.request("GET", "/v1/queues").text == #"{"queues":[]}"#, "the probes left no job and no queue")
         }
     }
 
@@ -31,6 +32,8 @@ struct StatusTests {
             #expect(report.parts.first { $0.name == "store" }?.ok == true)
             let page = try await server.request("GET", "/status", headers: ["Accept": "text/html"])
             #expect(page.status == 503 && page.text.contains("Failing: dispatchers, probe"))
+            #expect(report.parts.first { $0.name == "probe" }?.detail.contains("no probe job was enqueued") == true)
+            #expect(try await server.request("GET", "/v1/queues").text == #"{"queues":[]}"#, "nothing enqueued, no queue made")
         }
     }
 

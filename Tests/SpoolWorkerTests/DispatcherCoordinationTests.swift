@@ -219,12 +219,40 @@ struct DispatcherIdentityTests {
     @Test("the UUID file is created once and read back on every start")
     func stable() throws {
         let directory = try TemporaryDirectory()
-        let path = DispatcherIdentity.path(dataDirectory: directory.url.path, environment: [:])
-        #expect(path.hasSuffix("/uuid.txt"))
-        let first = try DispatcherIdentity.load(path: path)
-        #expect(try DispatcherIdentity.load(path: path) == first)
-        let chosen = DispatcherIdentity.path(dataDirectory: "/nowhere", environment: ["SPOOL_UUID_FILE": directory.path("mine.txt")])
-        #expect(chosen == directory.path("mine.txt"))
+        let first = try #require(try DispatcherIdentity.acquire(file: nil, dataDirectory: directory.url.path, environment: [:]))
+        #expect(first.path == directory.path("uuid.txt"))
+        let id = first.id
+        _ = consume first
+        #expect(try DispatcherIdentity.acquire(file: nil, dataDirectory: directory.url.path, environment: [:]).id == id)
+        #expect(DispatcherIdentity.chosenPath(nil, environment: ["SPOOL_UUID_FILE": directory.path("mine.txt")]) == directory.path("mine.txt"))
+        #expect(DispatcherIdentity.chosenPath("option.txt", environment: ["SPOOL_UUID_FILE": "env.txt"]) == "option.txt")
+    }
+
+    @Test("while one holder lives, the next process on the default takes the next slot, and gets its own back after")
+    func slots() throws {
+        let directory = try TemporaryDirectory()
+        let first = try DispatcherIdentity.acquire(inDirectory: directory.url.path)
+        var second: DispatcherIdentity? = try DispatcherIdentity.acquire(inDirectory: directory.url.path)
+        let third = try DispatcherIdentity.acquire(inDirectory: directory.url.path)
+        #expect(second?.path == directory.path("uuid-2.txt"))
+        #expect(third.path == directory.path("uuid-3.txt"))
+        #expect(Set([first.id, second!.id, third.id]).count == 3)
+        let secondID = second!.id
+        second = nil
+        let again = try DispatcherIdentity.acquire(inDirectory: directory.url.path)
+        #expect(again.path == directory.path("uuid-2.txt"))
+        #expect(again.id == secondID)
+    }
+
+    @Test("a file named explicitly that another holder has is refused with the way out")
+    func explicitHeld() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("worker.uuid")
+        let holder = try DispatcherIdentity.acquire(path: path)
+        let error = #expect(throws: SpoolError.self) { try DispatcherIdentity.acquire(file: path, dataDirectory: "/nowhere") }
+        #expect(error?.code == .dispatcherInUse)
+        #expect(error?.message.contains(path) == true && error?.message.contains("--uuid-file") == true)
+        withExtendedLifetime(holder) {}
     }
 
     @Test("a UUID file holding something else is refused with its path")
@@ -232,9 +260,9 @@ struct DispatcherIdentityTests {
         let directory = try TemporaryDirectory()
         let path = directory.path("uuid.txt")
         try "not-a-uuid\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let error = #expect(throws: SpoolError.self) { try DispatcherIdentity.load(path: path) }
+        let error = #expect(throws: SpoolError.self) { try DispatcherIdentity.acquire(path: path) }
         #expect(error?.message.contains(path) == true)
         try "0123456789abcdef0123456789abcdef\n".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(try DispatcherIdentity.load(path: path).uuidString.lowercased() == "01234567-89ab-cdef-0123-456789abcdef")
+        #expect(try DispatcherIdentity.acquire(path: path).id.uuidString.lowercased() == "01234567-89ab-cdef-0123-456789abcdef")
     }
 }

@@ -29,7 +29,7 @@ struct DispatcherJournalTests {
         for event in Self.events { journal.record(event) }
         let lines = try Self.lines(directory.path("j.jsonl"))
         #expect(lines.map { $0["event"] as? String } == ["registered", "activated", "started", "ended", "recorded", "rescued", "deactivated"])
-        #expect(lines.allSatisfy { $0["dispatcher"] as? String == Self.dispatcher.uuidString.lowercased() && $0["at"] is NSNumber })
+        #expect(lines.allSatisfy { $0["dispatcher"] as? String == Self.dispatcher.uuidString.lowercased() && ($0["at"] as? String).flatMap(ISO8601.parse) != nil })
         let started = lines[2]
         #expect(started["job"] as? String == Self.job.id.description)
         #expect(started["name"] as? String == "mail \"receipt\"\n", "the name survives escaping")

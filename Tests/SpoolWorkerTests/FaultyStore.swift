@@ -37,6 +37,7 @@ final class FaultyStore: JobStore {
     func finish(_ finishes: [Finish], now: Date) async throws -> [Bool] { try await base.finish(finishes, now: now) }
     func cancel(_ id: JobID, now: Date) async throws -> Job { try await base.cancel(id, now: now) }
     func retry(_ id: JobID, now: Date) async throws -> Job { try await base.retry(id, now: now) }
+    func delete(_ ids: [JobID]) async throws -> [JobID] { try await base.delete(ids) }
     func setQuotas(_ id: JobID, quotas: [String]) async throws -> Job { try await base.setQuotas(id, quotas: quotas) }
     func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws {
         try await base.release(ids, dispatcher: dispatcher, now: now)

@@ -76,9 +76,16 @@ function refreshSoon() {
   soon = setTimeout(() => { soon = 0; refresh(); }, 400);
 }
 
+/**
+ * Adds a throughput point: the change of the store's counts since the previous point, over at
+ * least most of REFRESH_MS. Refreshes that events trigger in between render the counts but take
+ * no sample, so a rate is never computed over a few hundred milliseconds (a steady 5 jobs/s
+ * would show as spikes of 30/s).
+ */
 function sampleThroughput(stats) {
   const now = Date.parse(stats.at);
   const total = (s) => Object.values(s.jobs).reduce((a, b) => a + b, 0);
+  if (previous && now - Date.parse(previous.at) < REFRESH_MS * 0.75) return;
   if (previous && now > Date.parse(previous.at)) {
     const seconds = (now - Date.parse(previous.at)) / 1000;
     const rate = (value) => Math.max(0, value) / seconds;

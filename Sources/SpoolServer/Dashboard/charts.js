@@ -10,6 +10,7 @@ export class LineChart {
     this.span = span;
     this.unit = unit;
     this.points = [];   // [{t, values: [..]}], oldest first
+    canvas.chart = this;  // for inspection from the browser's console (and the tests)
     this.latest = series.map(() => document.createElement("b"));
     legend.replaceChildren(...series.map((s, index) => {
       const item = document.createElement("span");

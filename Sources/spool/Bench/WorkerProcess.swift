@@ -74,8 +74,8 @@ final class WorkerProcess: Sendable {
         return try data.split(separator: UInt8(ascii: "\n")).compactMap { line in
             guard let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                   let event = object["event"] as? String, events.contains(event), let text = object["job"] as? String,
-                  let id = JobID(text), let micros = object["at"] as? Double else { return nil }
-            return (event, id, Date(timeIntervalSince1970: micros / 1_000_000))
+                  let id = JobID(text), let at = (object["at"] as? String).flatMap(ISO8601.parse) else { return nil }
+            return (event, id, at)
         }
     }
 
