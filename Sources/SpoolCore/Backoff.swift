@@ -28,6 +28,6 @@ public struct Backoff: Hashable, Sendable {
         let raw = min(base.seconds * pow(2, exponent), maximum.seconds)
         let spread = jitter == 0 ? 0 : Double.random(in: -jitter...jitter, using: &random)
         let seconds = max(0, raw * (1 + spread))
-        return .milliseconds(Int64(seconds * 1000))
+        return .seconds(clamping: seconds)
     }
 }

@@ -9,7 +9,8 @@ public enum ISO8601 {
     public static func formatMicroseconds(_ date: Date) -> String { format(date, microseconds: true) }
 
     private static func format(_ date: Date, microseconds: Bool) -> String {
-        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        // Years outside 0 to 9999 are written clamped to them.
+        let micros = min(max(date.clampedMicrosecondsSince1970, -62_167_219_200_000_000), 253_402_300_799_999_999)
         let unit: Int64 = microseconds ? 1 : 1000, perSecond = 1_000_000 / unit, perDay = 86_400 * perSecond
         // To the microsecond first, so a binary fraction just under a millisecond is not truncated.
         let ticks = micros >= 0 ? micros / unit : -((-micros + unit - 1) / unit)

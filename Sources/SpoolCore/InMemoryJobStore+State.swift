@@ -103,10 +103,10 @@ extension InMemoryJobStore.State {
         return job
     }
 
-    mutating func rescue(_ id: JobID, reason: String, now: Date) -> Job {
+    mutating func rescue(_ id: JobID, reason: String, now: Date, ran: Bool = true) -> Job {
         var job = jobs[id]!
         releaseHolds(id)
-        job.rescue(reason: reason, now: now)
+        job.rescue(reason: reason, now: now, ran: ran)
         jobs[id] = job
         return job
     }

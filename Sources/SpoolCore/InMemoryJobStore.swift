@@ -221,7 +221,7 @@ public final class InMemoryJobStore: JobStore {
                     job.state == .running && job.dispatcher == ping.dispatcher && !listed.contains(job.id)
                         && (job.startedAt.map { $0 < before } ?? false)
                 }
-                rescued = unlisted.sorted { $0.id < $1.id }.map { state.rescue($0.id, reason: ping.unlistedReason, now: ping.now) }
+                rescued = unlisted.sorted { $0.id < $1.id }.map { state.rescue($0.id, reason: ping.unlistedReason, now: ping.now, ran: false) }
             }
             return PingReply(cancelRequested: cancelRequested, lost: lost, rescued: rescued)
         }

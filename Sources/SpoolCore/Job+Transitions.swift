@@ -57,13 +57,23 @@ extension Job {
 
     /// Returns a job whose holder is gone to its queue, or discards it when out of attempts;
     /// returns the error record appended for the rescue.
+    ///
+    /// `ran` says the attempt was running when its process died or lost it (not a claim whose
+    /// job never started). Two such attempts in a row discard the job: a job that takes its
+    /// worker down with it would otherwise take down every worker that claims it, once per
+    /// attempt.
     @discardableResult
-    public mutating func rescue(reason: String, now: Date) -> AttemptError {
-        let record = AttemptError(attempt: attempt, name: "Rescued", type: "rescued", message: "job was rescued: \(reason)", at: now)
+    public mutating func rescue(reason: String, now: Date, ran: Bool = true) -> AttemptError {
+        let diedBefore = errors.last.map { $0.name == Self.diedRunning && $0.attempt == attempt - 1 } ?? false
+        let crashLoop = ran && diedBefore
+        let message = crashLoop
+            ? "job was rescued: \(reason); its previous attempt also ended with its worker gone, so it is discarded rather than tried again (it may be what stops its workers)"
+            : "job was rescued: \(reason)"
+        let record = AttemptError(attempt: attempt, name: ran ? Self.diedRunning : "Unstarted", type: "rescued", message: message, at: now)
         errors.append(record)
         leaseExpiresAt = nil
         cancelRequested = false
-        if attempt >= maxAttempts {
+        if attempt >= maxAttempts || crashLoop {
             state = .discarded
             finishedAt = now
         } else {
@@ -72,6 +82,9 @@ extension Job {
         }
         return record
     }
+
+    /// The name of the error recorded for an attempt that was running when its worker died.
+    public static let diedRunning = "Rescued"
 }
 
 extension StoreEvents {

@@ -117,7 +117,7 @@ extension Job: Codable {
             quotas: try c.decodeIfPresent([String].self, forKey: .quotas) ?? [],
             tags: try c.decodeIfPresent([String].self, forKey: .tags) ?? [],
             uniqueKey: try c.decodeIfPresent(String.self, forKey: .uniqueKey),
-            timeout: timeoutSeconds.map { .milliseconds(Int64($0 * 1000)) },
+            timeout: timeoutSeconds.map { .seconds(clamping: $0) },
             dispatcher: try c.decodeIfPresent(UUID.self, forKey: .dispatcher),
             leaseExpiresAt: try ISO8601.decodeIfPresent(c, forKey: .leaseExpiresAt),
             cancelRequested: try c.decodeIfPresent(Bool.self, forKey: .cancelRequested) ?? false,

@@ -61,7 +61,7 @@ public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConver
     /// it runs out, or when `date` is earlier than an id already made, the id takes the
     /// millisecond after the last one.
     public static func make<R: RandomNumberGenerator>(at date: Date, using random: inout R) -> JobID {
-        let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        let millis = UInt64(max(0, date.clampedMicrosecondsSince1970 / 1000))
         let start = (random.next() as UInt64) & 0x1FF
         let (stamp, counter) = lastStamp.withLock { last -> (UInt64, UInt64) in
             if millis > last.millis {

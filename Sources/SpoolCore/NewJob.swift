@@ -47,7 +47,8 @@ public struct NewJob: Hashable, Sendable {
     }
 
     /// Throws a ``SpoolError`` naming the first field that breaks a rule: empty name or queue,
-    /// a payload over `limits.maxPayloadBytes`, fewer than one attempt, a non-positive timeout.
+    /// a payload over `limits.maxPayloadBytes`, fewer than one attempt, a timeout that is not
+    /// positive or longer than ``TimeRange/longestSeconds``, a `runAt` outside ``TimeRange``.
     public func validate(_ limits: JobLimits) throws {
         guard !name.isEmpty else { throw SpoolError(.invalidArgument, "job name must not be empty") }
         guard name.utf8.count <= 200 else { throw SpoolError(.invalidArgument, "job name is longer than 200 bytes") }
@@ -58,8 +59,11 @@ public struct NewJob: Hashable, Sendable {
             throw SpoolError(.payloadTooLarge, "payload of job '\(name)' is \(size) bytes; the limit is \(limits.maxPayloadBytes)")
         }
         guard maxAttempts >= 1 else { throw SpoolError(.invalidArgument, "maxAttempts must be at least 1, got \(maxAttempts)") }
-        if let timeout, timeout <= .zero {
-            throw SpoolError(.invalidArgument, "timeout must be positive, got \(timeout.seconds) seconds")
+        if let timeout, !TimeRange.accepts(seconds: timeout.seconds, positive: true) {
+            throw SpoolError(.invalidArgument, "timeout must be a positive number of seconds up to \(Int(TimeRange.longestSeconds)), got \(timeout.seconds)")
+        }
+        if let runAt, !TimeRange.contains(runAt) {
+            throw SpoolError(.invalidArgument, "runAt must be \(TimeRange.description), got \(runAt.timeIntervalSince1970) s since 1970")
         }
         if quotas.contains(where: \.isEmpty) { throw SpoolError(.invalidArgument, "quota names must not be empty") }
         if let uniqueKey, uniqueKey.isEmpty { throw SpoolError(.invalidArgument, "unique key must not be empty") }

@@ -48,7 +48,7 @@ public struct SpoolClient: Sendable {
                 guard left > 0 else {
                     throw SpoolError(.timedOut, "job \(id) is still \(job.state) after \(timeout!.seconds) seconds")
                 }
-                interval = min(interval, .milliseconds(Int64(left * 1000) + 1))
+                interval = min(interval, .seconds(clamping: left) + .milliseconds(1))
             }
             await Self.firstOf(finishedEvent: id, in: events, orAfter: interval)
         }

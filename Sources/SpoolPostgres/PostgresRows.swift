@@ -45,7 +45,7 @@ enum PostgresRows {
     /// The `seq` of a row selected with ``jobColumns``.
     static func seq(_ row: PostgresRandomAccessRow) throws -> Int64 { try row[21].decode(Int64.self) }
 
-    static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
+    static func micros(_ date: Date) -> Int64 { date.clampedMicrosecondsSince1970 }
 
     static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
 

@@ -67,7 +67,7 @@ extension PostgresStore {
                     ORDER BY id FOR UPDATE SKIP LOCKED
                     """, logger: logger)
                 for job in unlisted {
-                    rescued.append(try await PostgresStore.rescue(job, reason: ping.unlistedReason, now: now, schema: schema,
+                    rescued.append(try await PostgresStore.rescue(job, reason: ping.unlistedReason, ran: false, now: now, schema: schema,
                                                                   on: connection, logger: logger))
                 }
             }
@@ -144,10 +144,10 @@ extension PostgresStore {
     }
 
     /// Returns a held job to the queue after its holder died, or discards it when out of attempts.
-    static func rescue(_ job: Job, reason: String, now: Date, schema: PostgresSchema, on connection: PostgresConnection,
+    static func rescue(_ job: Job, reason: String, ran: Bool = true, now: Date, schema: PostgresSchema, on connection: PostgresConnection,
                        logger: Logger) async throws -> Job {
         var job = job
-        let record = job.rescue(reason: reason, now: now)
+        let record = job.rescue(reason: reason, now: now, ran: ran)
         try await connection.query("""
             UPDATE \(unescaped: schema.jobs) SET state = \(job.state.rawValue), run_at = \(PostgresRows.micros(job.runAt)),
                 finished_at = \(job.finishedAt.map(PostgresRows.micros)), lease_until = NULL, cancel_requested = false,

@@ -55,7 +55,7 @@ enum SQLiteRows {
             errors: try errors(statement.text(20)))
     }
 
-    static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
+    static func micros(_ date: Date) -> Int64 { date.clampedMicrosecondsSince1970 }
 
     static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
 

@@ -124,7 +124,7 @@ extension SQLiteStore {
                     SELECT \(SQLiteRows.jobColumns) FROM jobs WHERE state = 'running' AND dispatcher = ? AND started_at < ? ORDER BY id
                     """, arguments: [id, SQLiteRows.micros(SQLiteRows.truncate(before))]).map(SQLiteRows.job)
                     .filter { !listed.contains($0.id) }
-                    .map { try SQLiteStore.rescue($0, reason: ping.unlistedReason, now: now, keys: keys, db: db) }
+                    .map { try SQLiteStore.rescue($0, reason: ping.unlistedReason, ran: false, now: now, keys: keys, db: db) }
             }
             return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil },
                              rescued: rescued)
@@ -188,9 +188,9 @@ extension SQLiteStore {
     }
 
     /// Returns a held job to the queue after its holder died, or discards it when out of attempts.
-    static func rescue(_ job: Job, reason: String, now: Date, keys: JobKeys, db: Database) throws -> Job {
+    static func rescue(_ job: Job, reason: String, ran: Bool = true, now: Date, keys: JobKeys, db: Database) throws -> Job {
         var job = job
-        let record = job.rescue(reason: reason, now: now)
+        let record = job.rescue(reason: reason, now: now, ran: ran)
         try db.execute(sql: """
             UPDATE jobs SET state = ?, run_at = ?, finished_at = ?, lease_until = NULL, cancel_requested = 0,
                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))

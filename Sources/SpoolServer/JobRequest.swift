@@ -36,16 +36,21 @@ enum JobRequest {
         let runAt = try reader.string("runAt"), delay = try reader.number("delay")
         if runAt != nil, delay != nil { throw APIError.invalidField("\(place): give runAt or delay, not both") }
         if let runAt {
-            guard let date = ISO8601.parse(runAt) else { throw APIError.invalidField("\(place).runAt '\(runAt)' is not an ISO 8601 time") }
+            guard let date = ISO8601.parse(runAt) else { throw APIError.invalidField("\(place).runAt '\(runAt.prefix(64))' is not an ISO 8601 time") }
+            guard TimeRange.contains(date) else { throw APIError.invalidField("\(place).runAt must be \(TimeRange.description)") }
             job.runAt = date
         }
         if let delay {
-            guard delay >= 0, delay < 1e10 else { throw APIError.invalidField("\(place).delay must be a non-negative number of seconds") }
+            guard TimeRange.accepts(seconds: delay), TimeRange.contains(now.addingTimeInterval(delay)) else {
+                throw APIError.invalidField("\(place).delay must be a number of seconds from 0 to \(Int(TimeRange.longestSeconds))")
+            }
             job.runAt = now.addingTimeInterval(delay)
         }
         if let timeout = try reader.number("timeout") {
-            guard timeout > 0, timeout < 1e10 else { throw APIError.invalidField("\(place).timeout must be a positive number of seconds") }
-            job.timeout = .milliseconds(Int64(timeout * 1000))
+            guard TimeRange.accepts(seconds: timeout, positive: true) else {
+                throw APIError.invalidField("\(place).timeout must be a positive number of seconds up to \(Int(TimeRange.longestSeconds))")
+            }
+            job.timeout = .seconds(clamping: timeout)
         }
         try reader.rejectUnknownFields()
         return job

@@ -20,6 +20,13 @@ public struct ServerConfiguration: Sendable {
     public var eventLagLimit: Duration = .seconds(10)
     /// Connections idle this long are closed; `nil` keeps them open.
     public var idleTimeout: Duration? = .seconds(60)
+    /// A request head (request line and headers) must arrive within this time of its first
+    /// byte, or of the connection's opening; else 408 and the connection is closed.
+    public var headTimeout: Duration = .seconds(10)
+    /// A request body may pause this long between two of its parts; else 408 and close.
+    public var bodyTimeout: Duration = .seconds(30)
+    /// How many connections may be open at once; more are answered 503 and closed.
+    public var maxConnections = 1024
     /// The longest `GET /v1/jobs/{id}?wait=` a client may ask for.
     public var maxWait: Duration = .seconds(300)
     /// How often a long poll re-reads a job that other processes may finish.

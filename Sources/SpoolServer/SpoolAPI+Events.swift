@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import HTTPTypes
 import HummingbirdWebSocket
 import NIOCore
 import SpoolCore
@@ -34,13 +35,31 @@ extension SpoolAPI {
         return filter
     }
 
-    /// Whether to upgrade a request: only `/v1/events`, with the token when one is set and a
-    /// valid filter. Anything else goes on as plain HTTP and gets its error there.
+    /// Whether a request to `path` whose header fields `field` reads may be upgraded: only
+    /// `/v1/events`, from no other origin, with the token when one is set, a valid filter and a
+    /// well-formed WebSocket handshake. Anything else goes on as plain HTTP and gets the API's
+    /// JSON answer there (401, 403, 400 or 426).
+    func canUpgrade(path: String, token: AccessToken?, field: (String) -> String?) -> Bool {
+        let uri = URI(path)
+        guard uri.path == "/v1/events", field("upgrade")?.lowercased() == "websocket", field("sec-websocket-version") == "13",
+              let key = field("sec-websocket-key"), Data(base64Encoded: key.trimmingCharacters(in: .whitespaces))?.count == 16,
+              (try? SpoolAPI.eventFilter(uri)) != nil else { return false }
+        var headers = HTTPFields()
+        for name in ["authorization", "cookie", "origin", "sec-fetch-site"] {
+            if let value = field(name), let fieldName = HTTPField.Name(name) { headers[fieldName] = value }
+        }
+        return OriginMiddleware<BasicRequestContext>.refusal(headers, authority: field("host")) == nil
+            && (token?.authorizes(headers) ?? true)
+    }
+
+    /// Upgrades what ``canUpgrade(path:token:field:)`` lets through (checked again here).
     func shouldUpgrade(_ head: HTTPRequest, channel: any Channel, token: AccessToken?)
         -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
-        let uri = URI(head.path ?? "/")
-        guard uri.path == "/v1/events", OriginMiddleware<BasicRequestContext>.refusal(head.headerFields, authority: head.authority) == nil,
-              token?.authorizes(head.headerFields) ?? true, let filter = try? SpoolAPI.eventFilter(uri) else { return .dontUpgrade }
+        let fields = head.headerFields
+        let path = head.path ?? "/"
+        guard canUpgrade(path: path, token: token, field: { name in
+                  name == "host" ? head.authority : HTTPField.Name(name).flatMap { fields[$0] } }),
+              let filter = try? SpoolAPI.eventFilter(URI(path)) else { return .dontUpgrade }
         return .upgrade([:]) { inbound, outbound, _ in
             try await stream(filter, inbound: inbound, outbound: outbound, channel: channel)
         }

@@ -97,7 +97,7 @@ extension SpoolAPI {
                 var client = SpoolClient(store: store)
                 client.pollInterval = configuration.waitPollInterval
                 do {
-                    return JSONBody.response(json: try await client.wait(for: id, timeout: .milliseconds(Int64(seconds * 1000))).jsonText)
+                    return JSONBody.response(json: try await client.wait(for: id, timeout: .seconds(clamping: seconds)).jsonText)
                 } catch let error as SpoolError where error.code == .timedOut {
                     // Not finished yet: answer with the job as it is now.
                 }

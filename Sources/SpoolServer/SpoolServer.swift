@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -24,6 +25,7 @@ public final class SpoolServer: Service, Sendable {
     private let api: SpoolAPI
     private let logger: Logger
     private let bound = BoundPort()
+    private let connections = ConnectionCount()
 
     /// A server over `store`; `transports` are checked by the status self-test.
     public init(store: any JobStore, configuration: ServerConfiguration, events: ServerEvents = ServerEvents(),
@@ -36,6 +38,9 @@ public final class SpoolServer: Service, Sendable {
         api = SpoolAPI(store: store, events: events, metrics: metrics, configuration: configuration,
                        status: StatusCheck(store: store, configuration: configuration.status, transports: transports))
     }
+
+    /// How many connections are open now.
+    public var openConnections: Int { connections.value.load(ordering: .relaxed) }
 
     /// The port the server listens on once it is bound; `nil` if it stopped or never bound.
     public func port() async -> Int? { await bound.value() }
@@ -56,16 +61,24 @@ public final class SpoolServer: Service, Sendable {
         if let token { router.add(middleware: AuthMiddleware(token: token)) }
         api.addRoutes(to: router)
         let api = self.api
-        let idle = configuration.idleTimeout.map { TimeAmount.nanoseconds(Int64($0.seconds * 1e9)) }
+        let idle = configuration.idleTimeout.map { TimeAmount.nanoseconds($0.clampedNanoseconds) }
         let channel = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(idleTimeout: idle),
             ws: .init(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: .seconds(30))))
         let bound = self.bound, logger = self.logger
+        let limits = HTTPLimits(configuration)
+        let connections = self.connections
+        let server = HTTPServerBuilder { responder in
+            SpoolHTTPChannel(
+                inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: channel) { head, channel, _ in
+                    api.shouldUpgrade(head, channel: channel, token: token)
+                },
+                limits: limits, connections: connections,
+                canUpgrade: { head in api.canUpgrade(path: head.uri, token: token) { head.headers[$0].first } })
+        }
         let application = Application(
             router: router,
-            server: .http1WebSocketUpgrade(configuration: channel) { head, channel, _ in
-                api.shouldUpgrade(head, channel: channel, token: token)
-            },
+            server: server,
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port

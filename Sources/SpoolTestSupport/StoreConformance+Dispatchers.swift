@@ -77,6 +77,27 @@ extension StoreConformance {
             try expectEqual(rescued.map(\.id), [job.id], "rescued on restart")
             try expectEqual(try await fetch(store, job.id).state, .available, "available again")
         },
+        StoreConformanceCase("a job whose worker died while running it twice in a row is discarded, not handed to a third") { store in
+            _ = try await register(store)
+            let job = try await put(store)
+            _ = try await claim(store, lease: .seconds(3600))
+            _ = try await register(store, at: t0.addingTimeInterval(1))
+            try expectEqual(try await fetch(store, job.id).state, .available, "one death: tried again")
+            _ = try await claim(store, at: t0.addingTimeInterval(1), lease: .seconds(3600))
+            let second = try await register(store, at: t0.addingTimeInterval(2))
+            try expectEqual(second.map(\.state), [.discarded], "two deaths in a row: discarded")
+            let discarded = try await fetch(store, job.id)
+            try expectEqual(discarded.errors.map(\.attempt), [1, 2], "both deaths recorded")
+            try expect(discarded.errors.last?.message.contains("previous attempt also ended with its worker gone") == true,
+                       "the reason is given: \(discarded.errors)")
+            let unstarted = try await put(store)
+            _ = try await claim(store, at: t0.addingTimeInterval(3), lease: .seconds(3600))
+            _ = try await store.ping(Ping(dispatcher: dispatcherA, agents: [], now: t0.addingTimeInterval(4), lease: .seconds(3600),
+                                          rescueUnlistedBefore: t0.addingTimeInterval(4)), holding: [])
+            _ = try await claim(store, at: t0.addingTimeInterval(4), lease: .seconds(3600))
+            _ = try await register(store, at: t0.addingTimeInterval(5))
+            try expectEqual(try await fetch(store, unstarted.id).state, .available, "a claim that never started is no death")
+        },
         StoreConformanceCase("an id another live process pings is refused, and its jobs are left alone") { store in
             _ = try await register(store)
             let job = try await put(store)

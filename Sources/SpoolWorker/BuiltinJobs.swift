@@ -28,10 +28,10 @@ public enum BuiltinJobs {
         registry.register(name: echo) { job, _ in job.payload }
         registry.register(name: sleep) { job, _ in
             let arguments = try decode(SleepArguments.self, job)
-            guard arguments.seconds.isFinite, arguments.seconds >= 0 else {
-                throw JobControl.discard("spool.sleep needs a non-negative number of seconds, got \(arguments.seconds)")
+            guard TimeRange.accepts(seconds: arguments.seconds) else {
+                throw JobControl.discard("spool.sleep needs a number of seconds from 0 to \(Int(TimeRange.longestSeconds)), got \(arguments.seconds)")
             }
-            try await Task.sleep(for: .milliseconds(Int64(arguments.seconds * 1000)))
+            try await Task.sleep(for: .seconds(clamping: arguments.seconds))
             return nil
         }
         registry.register(name: fail) { job, _ in

@@ -80,7 +80,7 @@ extension Dispatcher {
             let soonest = next.values.min() ?? now.addingTimeInterval(60)
             let wait = min(max(soonest.timeIntervalSince(runtime.now()), 0.01), 1)
             do {
-                try await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+                try await Task.sleep(for: .seconds(clamping: wait))
             } catch {
                 return
             }

@@ -39,6 +39,6 @@ final class WorkerMetrics: Sendable {
             timers[key] = timer
             return timer
         }
-        timer.recordNanoseconds(Int64(max(0, seconds) * 1e9))
+        timer.recordNanoseconds(Duration.seconds(clamping: max(0, seconds)).clampedNanoseconds)
     }
 }

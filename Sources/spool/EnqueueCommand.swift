@@ -58,17 +58,22 @@ struct EnqueueOptions: ParsableArguments {
         if delay != nil, at != nil { throw SpoolError(.invalidArgument, "give --delay or --at, not both") }
         var runAt: Date?
         if let delay {
-            guard delay.isFinite, delay >= 0 else { throw SpoolError(.invalidArgument, "--delay must be a non-negative number of seconds") }
+            guard TimeRange.accepts(seconds: delay) else {
+                throw SpoolError(.invalidArgument, "--delay must be a number of seconds from 0 to \(Int(TimeRange.longestSeconds))")
+            }
             runAt = now.addingTimeInterval(delay)
         }
         if let at {
             guard let date = ISO8601.parse(at) else { throw SpoolError(.invalidArgument, "--at '\(at)' is not an ISO 8601 time") }
+            guard TimeRange.contains(date) else { throw SpoolError(.invalidArgument, "--at must be \(TimeRange.description)") }
             runAt = date
         }
         var timeoutDuration: Duration?
         if let timeout {
-            guard timeout.isFinite, timeout > 0 else { throw SpoolError(.invalidArgument, "--timeout must be a positive number of seconds") }
-            timeoutDuration = .milliseconds(Int64(timeout * 1000))
+            guard TimeRange.accepts(seconds: timeout, positive: true) else {
+                throw SpoolError(.invalidArgument, "--timeout must be a positive number of seconds up to \(Int(TimeRange.longestSeconds))")
+            }
+            timeoutDuration = .seconds(clamping: timeout)
         }
         return NewJob(name: name, payload: json, queue: queue, priority: priority, runAt: runAt, quotas: quotas, tags: tags,
                       uniqueKey: uniqueKey, maxAttempts: maxAttempts, timeout: timeoutDuration)
@@ -110,9 +115,10 @@ struct CallCommand: AsyncParsableCommand {
     func run() async throws {
         options.bootstrapLogging()
         try await reportingErrors {
+            let limit = try waitLimit(wait, "--wait")
             let client = SpoolClient(store: try await options.open())
             let enqueued = try await client.enqueue(try job.newJob(now: client.now()))
-            let finished = try await client.wait(for: enqueued.id, timeout: wait.map { .milliseconds(Int64($0 * 1000)) })
+            let finished = try await client.wait(for: enqueued.id, timeout: limit)
             if options.json { try Output.json(finished) }
             guard finished.state == .completed else { fail(JobFailed(job: finished).description) }
             if !options.json { print((finished.result ?? .null).text) }

@@ -121,7 +121,7 @@ struct JobsCommand: AsyncParsableCommand {
             options.bootstrapLogging()
             try await reportingErrors {
                 let client = SpoolClient(store: try await options.open())
-                let job = try await client.wait(for: try JobsCommand.parse(id), timeout: timeout.map { .milliseconds(Int64($0 * 1000)) })
+                let job = try await client.wait(for: try JobsCommand.parse(id), timeout: try waitLimit(timeout, "--timeout"))
                 try JobsCommand.print(job, json: options.json)
                 if job.state != .completed { throw ExitCode(1) }
             }

@@ -41,3 +41,13 @@ enum Output {
         return seconds < 0 ? "\(text) ago" : "in \(text)"
     }
 }
+
+/// A wait of `seconds` given as option `name`, refused unless it is a positive number of seconds
+/// Spool accepts.
+func waitLimit(_ seconds: Double?, _ name: String) throws -> Duration? {
+    guard let seconds else { return nil }
+    guard TimeRange.accepts(seconds: seconds, positive: true) else {
+        throw SpoolError(.invalidArgument, "\(name) must be a positive number of seconds up to \(Int(TimeRange.longestSeconds))")
+    }
+    return .seconds(clamping: seconds)
+}

@@ -80,11 +80,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         configuration.maxBodyBytes = maxBody
         configuration.eventBuffer = eventBuffer
-        configuration.eventLagLimit = .milliseconds(Int64(eventLagLimit * 1000))
-        configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        configuration.eventLagLimit = .seconds(clamping: eventLagLimit)
+        configuration.idleTimeout = .seconds(clamping: idleTimeout)
         configuration.status.probeQueue = probeQueue
-        configuration.status.probeTimeout = .milliseconds(Int64(probeTimeout * 1000))
-        configuration.status.deadAfter = .milliseconds(Int64(dispatcher.deadAfter * 1000))
+        configuration.status.probeTimeout = .seconds(clamping: probeTimeout)
+        configuration.status.deadAfter = .seconds(clamping: dispatcher.deadAfter)
         return configuration
     }
 

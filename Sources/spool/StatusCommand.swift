@@ -56,8 +56,8 @@ struct StatusCommand: AsyncParsableCommand {
         }
         var configuration = StatusCheck.Configuration()
         configuration.probeQueue = probeQueue
-        configuration.probeTimeout = .milliseconds(Int64(probeTimeout * 1000))
-        configuration.deadAfter = .milliseconds(Int64(deadAfter * 1000))
+        configuration.probeTimeout = .seconds(clamping: probeTimeout)
+        configuration.deadAfter = .seconds(clamping: deadAfter)
         let transports = (store as? SQLiteStore).map { [StatusCheck.NamedTransport(name: "table-queue", transport: TableQueue(store: $0))] } ?? []
         return await StatusCheck(store: store, configuration: configuration, transports: transports).run()
     }

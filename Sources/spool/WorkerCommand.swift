@@ -65,11 +65,11 @@ struct DispatcherOptions: ParsableArguments {
             guard value.isFinite, value > 0 else { throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds") }
         }
         guard grace.isFinite, grace >= 0 else { throw SpoolError(.invalidArgument, "--grace must be a non-negative number of seconds") }
-        configuration.pollInterval = .seconds(pollInterval)
-        configuration.pingInterval = .seconds(pingInterval)
-        configuration.deadAfter = .seconds(deadAfter)
-        configuration.lease = .seconds(max(30, deadAfter * 3))
-        configuration.gracePeriod = .seconds(grace)
+        configuration.pollInterval = .seconds(clamping: pollInterval)
+        configuration.pingInterval = .seconds(clamping: pingInterval)
+        configuration.deadAfter = .seconds(clamping: deadAfter)
+        configuration.lease = .seconds(clamping: max(30, deadAfter * 3))
+        configuration.gracePeriod = .seconds(clamping: grace)
         return configuration
     }
 }

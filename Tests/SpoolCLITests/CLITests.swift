@@ -42,6 +42,14 @@ struct CLITests {
         let unknownQuota = try await spool("enqueue", "x", "--quota", "content catalog")
         #expect(unknownQuota.status == 1)
         #expect(unknownQuota.stderr == "spool: unknown quota 'content catalog'\n")
+        for (option, value, words) in [("--delay", "1e300", "--delay must be a number of seconds from 0 to"),
+                                       ("--timeout", "1e300", "--timeout must be a positive number of seconds up to"),
+                                       ("--at", "1000-01-01T00:00:00Z", "--at must be between 1970-01-01T00:00:00.000Z and")] {
+            let refused = try await spool("enqueue", "x", option, value)
+            #expect(refused.status == 1 && refused.stderr.contains(words), "\(option) \(value): \(refused.stderr)")
+        }
+        let hugeWait = try await spool("call", "x", "--wait", "1e300")
+        #expect(hugeWait.status == 1 && hugeWait.stderr.contains("--wait must be a positive number"), "\(hugeWait.stderr)")
         let malformed = try await spool("enqueue", "x", "--payload", "{\"a\":")
         #expect(malformed.status == 1)
         #expect(malformed.stderr.hasPrefix("spool: payload: invalid JSON"))
