@@ -98,6 +98,10 @@ extension InMemoryJobStore.State {
 
     mutating func retry(_ id: JobID, now: Date) throws -> Job {
         guard var job = jobs[id] else { throw SpoolError(.jobNotFound, "no job with id \(id)") }
+        if job.state.isTerminal, let key = job.uniqueKey,
+           let holder = jobs.values.first(where: { $0.uniqueKey == key && !$0.state.isTerminal && $0.id != id }) {
+            throw SpoolError.uniqueKeyHeld(id, key: key, holder: holder.id.description)
+        }
         try job.retry(now: now)
         jobs[id] = job
         return job

@@ -280,6 +280,11 @@ extension SpoolError {
     public static func unknownQuota(_ name: String) -> SpoolError {
         SpoolError(.unknownQuota, "unknown quota '\(name)'")
     }
+
+    /// Job `id` cannot run again while `holder`, not finished, holds its unique key `key`.
+    public static func uniqueKeyHeld(_ id: JobID, key: String, holder: String) -> SpoolError {
+        SpoolError(.invalidState, "job \(id) cannot run again: its unique key '\(key)' is held by job \(holder), which is not finished")
+    }
 }
 
 /// Rules every store applies to quota names and sizes.

@@ -51,19 +51,19 @@ public struct NewJob: Hashable, Sendable {
     /// positive or longer than ``TimeRange/longestSeconds``, a `runAt` outside ``TimeRange``.
     public func validate(_ limits: JobLimits) throws {
         guard !name.isEmpty else { throw SpoolError(.invalidArgument, "job name must not be empty") }
-        guard name.utf8.count <= 200 else { throw SpoolError(.invalidArgument, "job name is longer than 200 bytes") }
+        guard name.unicodeScalars.count <= 200 else { throw SpoolError(.invalidArgument, "job name is longer than 200 characters") }
         guard !queue.isEmpty else { throw SpoolError(.invalidArgument, "queue name must not be empty") }
-        guard queue.utf8.count <= 200 else { throw SpoolError(.invalidArgument, "queue name is longer than 200 bytes") }
+        guard queue.unicodeScalars.count <= 200 else { throw SpoolError(.invalidArgument, "queue name is longer than 200 characters") }
         let size = payload.byteCount
         guard size <= limits.maxPayloadBytes else {
             throw SpoolError(.payloadTooLarge, "payload of job '\(name)' is \(size) bytes; the limit is \(limits.maxPayloadBytes)")
         }
         guard maxAttempts >= 1 else { throw SpoolError(.invalidArgument, "maxAttempts must be at least 1, got \(maxAttempts)") }
-        if let timeout, !TimeRange.accepts(seconds: timeout.seconds, positive: true) {
-            throw SpoolError(.invalidArgument, "timeout must be a positive number of seconds up to \(Int(TimeRange.longestSeconds)), got \(timeout.seconds)")
+        if let timeout, !(TimeRange.shortestTimeout...TimeRange.longestSeconds).contains(timeout.seconds) {
+            throw SpoolError(.invalidArgument, "timeout must be from 0.001 to \(Int(TimeRange.longestSeconds)) seconds, got \(timeout.seconds)")
         }
         if let runAt, !TimeRange.contains(runAt) {
-            throw SpoolError(.invalidArgument, "runAt must be \(TimeRange.description), got \(runAt.timeIntervalSince1970) s since 1970")
+            throw SpoolError(.invalidArgument, "runAt must be \(TimeRange.description), got \(runAt.timeIntervalSince1970) s since 1970-01-01")
         }
         if quotas.contains(where: \.isEmpty) { throw SpoolError(.invalidArgument, "quota names must not be empty") }
         if let uniqueKey, uniqueKey.isEmpty { throw SpoolError(.invalidArgument, "unique key must not be empty") }

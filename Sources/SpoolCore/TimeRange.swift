@@ -3,16 +3,26 @@ import Foundation
 /// The times and durations Spool accepts from clients, and safe conversions of any number a
 /// client or a store may hold into them: no value, however large or odd, may trap a process.
 public enum TimeRange {
-    /// The earliest `runAt` accepted: 1970-01-01T00:00:00Z.
-    public static let earliest = Date(timeIntervalSince1970: 0)
-    /// The latest `runAt` accepted: 9999-12-31T23:59:59.999Z, the last time ISO 8601 writes
-    /// with four digits.
-    public static let latest = Date(timeIntervalSince1970: 253_402_300_799.999)
+    /// The earliest `runAt` accepted: 1970-01-01 written with the largest offset ahead of UTC
+    /// ISO 8601 allows here (just under a day), 1969-12-31T00:00:00Z.
+    public static let earliest = Date(timeIntervalSince1970: -86_400)
+    /// The latest `runAt` accepted: 9999-12-31 written with the largest offset behind UTC,
+    /// 10000-01-01T23:59:59.999Z.
+    public static let latest = Date(timeIntervalSince1970: 253_402_387_199.999)
     /// The longest duration accepted (`delay`, `timeout`, a sleep): 100 years, in seconds.
     public static let longestSeconds: Double = 3_155_760_000
+    /// The shortest timeout accepted: one millisecond, the precision stores keep it in.
+    public static let shortestTimeout: Double = 0.001
 
     /// Whether `date` is a `runAt` Spool accepts.
     public static func contains(_ date: Date) -> Bool { date >= earliest && date <= latest }
+
+    /// The time `text` names, if it is ISO 8601 and its date as written lies from 1970-01-01 to
+    /// 9999-12-31 (in whatever offset it is written).
+    public static func runAt(_ text: String) -> Date? {
+        guard let date = ISO8601.parse(text), let year = Int(text.prefix(4)), (1970...9999).contains(year) else { return nil }
+        return date
+    }
 
     /// Whether `seconds` is a duration Spool accepts: finite, from `minimum` (inclusive unless
     /// `positive`) to ``longestSeconds``.
@@ -20,8 +30,8 @@ public enum TimeRange {
         seconds.isFinite && (positive ? seconds > 0 : seconds >= 0) && seconds <= longestSeconds
     }
 
-    /// The rule for messages: "between 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z".
-    public static var description: String { "between \(ISO8601.format(earliest)) and \(ISO8601.format(latest))" }
+    /// The rule for messages.
+    public static let description = "an ISO 8601 time whose date, as written, is from 1970-01-01 to 9999-12-31"
 }
 
 extension Duration {

@@ -91,6 +91,14 @@ extension PostgresStore {
         let (schema, logger) = (self.schema, self.logger)
         let job = try await transaction { connection in
             var job = try await PostgresStore.requireJob(id, schema: schema, on: connection, logger: logger)
+            if job.state.isTerminal, let key = job.uniqueKey {
+                for try await holder in try await connection.query("""
+                    SELECT id FROM \(unescaped: schema.jobs)
+                    WHERE unique_key = \(key) AND state NOT IN ('completed', 'discarded', 'cancelled') LIMIT 1
+                    """, logger: logger).decode(String.self) {
+                    throw SpoolError.uniqueKeyHeld(id, key: key, holder: holder)
+                }
+            }
             try job.retry(now: now)
             try await connection.query("""
                 UPDATE \(unescaped: schema.jobs) SET state = 'available', run_at = \(PostgresRows.micros(now)), finished_at = NULL,

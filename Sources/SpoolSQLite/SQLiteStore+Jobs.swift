@@ -161,6 +161,11 @@ extension SQLiteStore {
         let now = SQLiteRows.truncate(now)
         let job = try await write { db in
             var job = try SQLiteStore.requireJob(id, keys: keys, db: db)
+            if job.state.isTerminal, let key = job.uniqueKey, let holder = try String.fetchOne(db, sql: """
+                SELECT id FROM jobs WHERE unique_key = ? AND state NOT IN ('completed', 'discarded', 'cancelled')
+                """, arguments: [key]) {
+                throw SpoolError.uniqueKeyHeld(id, key: key, holder: holder)
+            }
             try job.retry(now: now)
             try db.execute(sql: """
                 UPDATE jobs SET state = 'available', run_at = ?, finished_at = NULL, cancel_requested = 0, max_attempts = ?

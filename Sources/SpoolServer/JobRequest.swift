@@ -33,11 +33,12 @@ enum JobRequest {
         if let uniqueKey = try reader.string("uniqueKey") { job.uniqueKey = uniqueKey }
         if let quotas = try reader.strings("quotas") { job.quotas = quotas }
         if let tags = try reader.strings("tags") { job.tags = tags }
+        if reader.has("runAt"), reader.has("delay") { throw APIError.invalidField("\(place): give runAt or delay, not both") }
         let runAt = try reader.string("runAt"), delay = try reader.number("delay")
-        if runAt != nil, delay != nil { throw APIError.invalidField("\(place): give runAt or delay, not both") }
         if let runAt {
-            guard let date = ISO8601.parse(runAt) else { throw APIError.invalidField("\(place).runAt '\(runAt.prefix(64))' is not an ISO 8601 time") }
-            guard TimeRange.contains(date) else { throw APIError.invalidField("\(place).runAt must be \(TimeRange.description)") }
+            guard let date = TimeRange.runAt(runAt) else {
+                throw APIError.invalidField("\(place).runAt '\(runAt.prefix(64))' is not \(TimeRange.description)")
+            }
             job.runAt = date
         }
         if let delay {
@@ -47,8 +48,8 @@ enum JobRequest {
             job.runAt = now.addingTimeInterval(delay)
         }
         if let timeout = try reader.number("timeout") {
-            guard TimeRange.accepts(seconds: timeout, positive: true) else {
-                throw APIError.invalidField("\(place).timeout must be a positive number of seconds up to \(Int(TimeRange.longestSeconds))")
+            guard (TimeRange.shortestTimeout...TimeRange.longestSeconds).contains(timeout) else {
+                throw APIError.invalidField("\(place).timeout must be from 0.001 to \(Int(TimeRange.longestSeconds)) seconds")
             }
             job.timeout = .seconds(clamping: timeout)
         }

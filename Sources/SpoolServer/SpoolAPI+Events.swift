@@ -26,9 +26,8 @@ extension SpoolAPI {
 
     /// The filter of `?queue=` and `?job=`; 400 for a job that is not a UUID.
     static func eventFilter(_ uri: URI) throws -> EventFilter {
-        let parameters = uri.queryParameters
-        var filter = EventFilter(queue: parameters.get("queue").flatMap { $0.isEmpty ? nil : $0 })
-        if let job = parameters.get("job"), !job.isEmpty {
+        var filter = EventFilter(queue: try SpoolAPI.parameter(uri, "queue"))
+        if let job = try SpoolAPI.parameter(uri, "job") {
             guard let id = JobID(job) else { throw APIError(.badRequest, "invalid_id", "job '\(job.prefix(64))' is not a job id (a UUID)") }
             filter.job = id
         }

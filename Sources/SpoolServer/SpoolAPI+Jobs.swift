@@ -70,26 +70,25 @@ extension SpoolAPI {
     }
 
     private func list(_ request: Request) async throws -> Response {
-        let parameters = request.uri.queryParameters
-        func text(_ key: String) -> String? { parameters.get(key).flatMap { $0.isEmpty ? nil : $0 } }
-        var query = JobQuery(queue: text("queue"), name: text("name"))
-        if let state = text("state") {
+        func text(_ key: String) throws -> String? { try SpoolAPI.parameter(request.uri, key) }
+        var query = JobQuery(queue: try text("queue"), name: try text("name"))
+        if let state = try text("state") {
             guard let parsed = JobState(rawValue: state) else {
                 throw APIError.invalidField("state '\(state)' is unknown; use one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             query.state = parsed
         }
-        if let limit = text("limit") {
+        if let limit = try text("limit") {
             guard let parsed = Int(limit), (1...1000).contains(parsed) else { throw APIError.invalidField("limit must be a whole number from 1 to 1000") }
             query.limit = parsed
         }
-        if let cursor = text("cursor") { query.after = try Cursor.decode(cursor) }
+        if let cursor = try text("cursor") { query.after = try Cursor.decode(cursor) }
         let page = try await store.jobs(query)
         return JSONBody.response(json: SpoolAPI.pageAnswer(page.jobs, nextCursor: page.nextCursor.map(Cursor.encode)))
     }
 
     private func show(_ request: Request, id: JobID) async throws -> Response {
-        if let text = request.uri.queryParameters.get("wait"), !text.isEmpty {
+        if let text = try SpoolAPI.parameter(request.uri, "wait") {
             guard let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds <= configuration.maxWait.seconds else {
                 throw APIError.invalidField("wait must be a number of seconds from 0 to \(Int(configuration.maxWait.seconds))")
             }

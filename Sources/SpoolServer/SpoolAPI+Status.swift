@@ -18,10 +18,21 @@ extension SpoolAPI {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
         }
+        let document = SpoolAPI.document(maxWait: Int(configuration.maxWait.seconds))
         routes.get("/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_yaml)))
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: document)))
         }
+    }
+
+    /// The OpenAPI document as this server answers: the longest `wait` is its own `maxWait`
+    /// (300 s unless configured), written where the document says 300.
+    static func document(maxWait: Int) -> String {
+        let text = String(decoding: PackageResources.openapi_yaml, as: UTF8.self)
+        guard maxWait != 300 else { return text }
+        return text.components(separatedBy: "\n").map { line in
+            line.contains("name: wait,") ? line.replacingOccurrences(of: "300", with: "\(maxWait)") : line
+        }.joined(separator: "\n")
     }
 
     /// Whether an `Accept` header lists HTML before JSON (browsers do; curl sends `*/*`).

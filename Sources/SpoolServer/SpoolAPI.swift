@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import SpoolCore
 
 /// What the route handlers share: the store, the event hub, the metrics and the settings.
@@ -21,15 +22,25 @@ struct SpoolAPI: Sendable {
 
     /// A named path parameter that must not be empty.
     static func name(_ context: BasicRequestContext, _ key: String) throws -> String {
-        guard let name = context.parameters.get(key), !name.isEmpty, name.utf8.count <= 200 else {
-            throw APIError.invalidField("the \(key) name must be 1 to 200 bytes")
+        // A path segment arrives percent-encoded; the name is what it encodes.
+        guard let raw = context.parameters.get(key), let name = raw.removingPercentEncoding, !name.isEmpty,
+              name.unicodeScalars.count <= 200 else {
+            throw APIError.invalidField("the \(key) name must be 1 to 200 characters")
         }
         return name
     }
 
-    /// Registers every route on `router`; other methods of their paths answer 405.
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        let routes = Routes(router)
+    /// The query parameter `key`, if given; an empty value is refused with 400 (leave the
+    /// parameter out instead).
+    static func parameter(_ uri: URI, _ key: String) throws -> String? {
+        guard let value = uri.queryParameters.get(key) else { return nil }
+        guard !value.isEmpty else { throw APIError.invalidField("\(key) must not be empty; leave it out for no \(key)") }
+        return value
+    }
+
+    /// Registers every route on `router`, and each path's methods in `table`.
+    func addRoutes(to router: Router<BasicRequestContext>, table: RouteTable) {
+        let routes = Routes(router, table: table)
         addJobRoutes(to: routes)
         addQueueRoutes(to: routes)
         addQuotaRoutes(to: routes)
@@ -37,6 +48,5 @@ struct SpoolAPI: Sendable {
         addEventRoutes(to: routes)
         addStatusRoutes(to: routes)
         addDashboardRoutes(to: routes)
-        routes.answerOtherMethods()
     }
 }

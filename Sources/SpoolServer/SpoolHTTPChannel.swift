@@ -37,6 +37,40 @@ struct SpoolHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     func handle(value: Value, logger: Logger) async {
-        await inner.handle(value: value, logger: logger)
+        var quieter = logger
+        quieter.handler = ClosedBeforeRequest(wrapping: logger.handler)
+        await inner.handle(value: value, logger: quieter)
+    }
+}
+
+/// Logs a connection that ended before it sent a whole request (a client that left, or one
+/// ``HTTPGuard`` answered and closed) at debug level: Hummingbird reports it as an error of
+/// the upgrade, and a client must not be able to fill the log with errors.
+private struct ClosedBeforeRequest: LogHandler {
+    var wrapped: any LogHandler
+
+    init(wrapping handler: any LogHandler) { wrapped = handler }
+
+    var logLevel: Logger.Level {
+        get { wrapped.logLevel }
+        set { wrapped.logLevel = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { wrapped.metadata }
+        set { wrapped.metadata = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { wrapped[metadataKey: key] }
+        set { wrapped[metadataKey: key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        let closedEarly = message.description == "Error handling upgrade result"
+        let level = closedEarly ? .debug : level
+        guard level >= wrapped.logLevel else { return }
+        wrapped.log(level: level, message: message, metadata: metadata, source: source, file: file, function: function, line: line)
     }
 }

@@ -55,11 +55,13 @@ public final class SpoolServer: Service, Sendable {
     /// Serves until a graceful shutdown of the service group.
     public func run() async throws {
         let router = Router(context: BasicRequestContext.self)
+        let table = RouteTable()
         router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: MethodNotAllowedMiddleware(table: table))
         router.add(middleware: OriginMiddleware())
         let token = configuration.token.map(AccessToken.init)
         if let token { router.add(middleware: AuthMiddleware(token: token)) }
-        api.addRoutes(to: router)
+        api.addRoutes(to: router, table: table)
         let api = self.api
         let idle = configuration.idleTimeout.map { TimeAmount.nanoseconds($0.clampedNanoseconds) }
         let channel = HTTP1WebSocketUpgradeChannel.Configuration(

@@ -112,6 +112,9 @@ public struct StatusCheck: Sendable {
     /// and stays until it ends). Without a live dispatcher nothing is enqueued.
     private func probe(live: Int) async throws -> (Bool, String) {
         guard live > 0 else { return (false, "no probe job was enqueued: no live dispatcher would run it") }
+        if try await store.queues().contains(where: { $0.name == configuration.probeQueue && $0.paused }) {
+            return (false, "no probe job was enqueued: queue '\(configuration.probeQueue)' is paused")
+        }
         let probe = NewJob(name: "spool.noop", payload: #"{"probe":true}"#, queue: configuration.probeQueue, tags: ["spool.status"], maxAttempts: 1)
         let job = try await store.insert([probe], now: Date())[0].job
         var client = SpoolClient(store: store)

@@ -47,6 +47,16 @@ extension StoreConformance {
             try expect(!(try await store.queues().map(\.name).contains("once")), "the queue with no jobs left is gone")
             try expect(try await store.insert([NewJob(name: "again", uniqueKey: "gone")], now: t0)[0].inserted, "its unique key is free")
         },
+        StoreConformanceCase("a finished job whose unique key another unfinished job took cannot be retried; nothing changes") { store in
+            let first = try await put(store) { $0.uniqueKey = "nightly" }
+            _ = try await store.cancel(first.id, now: t0)
+            let second = try await put(store) { $0.uniqueKey = "nightly" }
+            let error = try await expectSpoolError(.invalidState) { try await store.retry(first.id, now: t0) }
+            try expect(error.message.contains(second.id.description), "names the holder: \(error.message)")
+            try expectEqual(try await fetch(store, first.id).state, .cancelled, "still cancelled")
+            _ = try await store.cancel(second.id, now: t0)
+            try expectEqual(try await store.retry(first.id, now: t0).state, .available, "retried once the key is free")
+        },
         StoreConformanceCase("a payload over the limit is refused and nothing is stored") { store in
             let big = try JSONPayload(validating: "\"" + String(repeating: "x", count: store.limits.maxPayloadBytes) + "\"")
             let error = try await expectSpoolError(.payloadTooLarge) {

@@ -64,14 +64,13 @@ struct EnqueueOptions: ParsableArguments {
             runAt = now.addingTimeInterval(delay)
         }
         if let at {
-            guard let date = ISO8601.parse(at) else { throw SpoolError(.invalidArgument, "--at '\(at)' is not an ISO 8601 time") }
-            guard TimeRange.contains(date) else { throw SpoolError(.invalidArgument, "--at must be \(TimeRange.description)") }
+            guard let date = TimeRange.runAt(at) else { throw SpoolError(.invalidArgument, "--at '\(at.prefix(64))' is not \(TimeRange.description)") }
             runAt = date
         }
         var timeoutDuration: Duration?
         if let timeout {
-            guard TimeRange.accepts(seconds: timeout, positive: true) else {
-                throw SpoolError(.invalidArgument, "--timeout must be a positive number of seconds up to \(Int(TimeRange.longestSeconds))")
+            guard (TimeRange.shortestTimeout...TimeRange.longestSeconds).contains(timeout) else {
+                throw SpoolError(.invalidArgument, "--timeout must be from 0.001 to \(Int(TimeRange.longestSeconds)) seconds")
             }
             timeoutDuration = .seconds(clamping: timeout)
         }

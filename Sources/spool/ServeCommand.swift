@@ -35,6 +35,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds after which an idle connection is closed.")
     var idleTimeout: Double = 60
 
+    @Option(help: "The longest wait a client may ask for with GET /v1/jobs/{id}?wait=, in seconds.")
+    var maxWait: Double = 300
+
     @Option(help: "The queue of the /status probe job.")
     var probeQueue = NewJob.defaultQueue
 
@@ -75,9 +78,13 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = try ServerConfiguration(listen: listen, token: ProcessInfo.processInfo.environment["SPOOL_TOKEN"])
         guard maxBody >= 1024 else { throw SpoolError(.invalidArgument, "--max-body must be at least 1024 bytes") }
         guard eventBuffer >= 1 else { throw SpoolError(.invalidArgument, "--event-buffer must be at least 1") }
-        for (name, value) in [("idle-timeout", idleTimeout), ("probe-timeout", probeTimeout), ("event-lag-limit", eventLagLimit)] {
-            guard value.isFinite, value > 0 else { throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds") }
+        for (name, value) in [("idle-timeout", idleTimeout), ("probe-timeout", probeTimeout), ("event-lag-limit", eventLagLimit),
+                              ("max-wait", maxWait)] {
+            guard TimeRange.accepts(seconds: value, positive: true) else {
+                throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds up to \(Int(TimeRange.longestSeconds))")
+            }
         }
+        configuration.maxWait = .seconds(clamping: maxWait.rounded(.up))
         configuration.maxBodyBytes = maxBody
         configuration.eventBuffer = eventBuffer
         configuration.eventLagLimit = .seconds(clamping: eventLagLimit)

@@ -14,7 +14,7 @@ struct HostileValuesTests {
             for runAt in ["1000-01-01T00:00:00Z", "0711-05-01T00:00:00Z", "1969-12-31T23:59:59Z"] {
                 let response = try await server.request("POST", "/v1/jobs", body: #"{"name":"spool.noop","runAt":"\#(runAt)"}"#)
                 #expect(response.status == 400 && response.errorCode == "invalid_field", "\(runAt): \(response.text)")
-                #expect(response.text.contains("1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z"), "\(response.text)")
+                #expect(response.text.contains("whose date, as written, is from 1970-01-01 to 9999-12-31"), "\(response.text)")
             }
             for body in [#"{"name":"spool.noop","timeout":1e300}"#, #"{"name":"spool.noop","delay":1e17}"#] {
                 let response = try await server.request("POST", "/v1/jobs", body: body)
