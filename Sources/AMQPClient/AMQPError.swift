@@ -14,7 +14,7 @@ public struct AMQPError: Error, Hashable, Sendable, CustomStringConvertible {
         private enum Kind: String, Hashable, Sendable {
             case invalidURL, connectionFailed, connectionClosed
             case channelClosed, frameError, protocolViolation, heartbeatTimeout
-            case publishNacked, consumerCancelled, channelLimitReached, invalidArgument
+            case publishNacked, consumerCancelled, channelLimitReached, invalidArgument, frameTooLarge
         }
 
         private let kind: Kind
@@ -43,6 +43,10 @@ public struct AMQPError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let channelLimitReached = Code(.channelLimitReached)
         /// An argument cannot be encoded, such as a short string longer than 255 bytes.
         public static let invalidArgument = Code(.invalidArgument)
+        /// A frame the client would send is larger than the negotiated frame-max, such as a
+        /// message whose headers do not fit one content header frame; nothing was sent (a broker
+        /// would close the whole connection for it).
+        public static let frameTooLarge = Code(.frameTooLarge)
 
         /// The code's stable name, such as `channelClosed`.
         public var description: String { kind.rawValue }

@@ -143,10 +143,21 @@ extension ConnectionStateMachine {
         (try? writingThrowing(frames)) ?? .write(allocator.buffer(capacity: 0))
     }
 
-    /// Encodes frames into one write, marking the connection as active for heartbeats.
+    /// Encodes frames into one write, marking the connection as active for heartbeats. A frame
+    /// larger than the negotiated frame-max throws ``AMQPError/Code-swift.struct/frameTooLarge``
+    /// and nothing is written: the broker would close the connection for it.
     mutating func writingThrowing(_ frames: [Frame]) throws(AMQPError) -> Action {
         var buffer = allocator.buffer(capacity: 256)
-        for frame in frames { try frame.encode(into: &buffer) }
+        let limit = frameMax == 0 ? Int.max : Int(frameMax)
+        for frame in frames {
+            let start = buffer.writerIndex
+            try frame.encode(into: &buffer)
+            let size = buffer.writerIndex - start
+            guard size <= limit else {
+                throw AMQPError(.frameTooLarge, "a \(frame.kindName) frame of \(size) bytes is over the negotiated frame-max of \(limit) "
+                                + "bytes (a message's headers must fit one frame); nothing was sent")
+            }
+        }
         sentSinceTick = true
         return .write(buffer)
     }

@@ -70,6 +70,16 @@ enum Frame: Hashable, Sendable {
         }
     }
 
+    /// The frame's kind, for messages.
+    var kindName: String {
+        switch self {
+        case .method: "method"
+        case .header: "content header"
+        case .body: "body"
+        case .heartbeat: "heartbeat"
+        }
+    }
+
     /// Appends the whole frame to `buffer`.
     func encode(into buffer: inout ByteBuffer) throws(AMQPError) {
         let start = buffer.writerIndex

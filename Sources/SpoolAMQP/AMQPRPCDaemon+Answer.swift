@@ -6,9 +6,10 @@ extension AMQPRPCDaemon {
     /// Answers one request (or dead-letters it) and acknowledges it; never throws, never traps.
     func answer(_ delivery: AMQPDelivery, on channel: AMQPChannel) async {
         do {
-            switch Self.route(delivery) {
+            switch Self.route(delivery, replyExchange: configuration.replyExchange, replyRoutingKey: configuration.replyRoutingKey) {
             case .deadLetter(let reason): try await deadLetter(delivery, reason: reason, on: channel)
-            case .reply(let uuid, let replyTo): try await reply(to: delivery, uuid: uuid, replyTo: replyTo, on: channel)
+            case .reply(let uuid, let exchange, let routingKey):
+                try await reply(to: delivery, uuid: uuid, exchange: exchange, routingKey: routingKey, on: channel)
             }
             try await channel.ack(delivery)
         } catch {
@@ -19,69 +20,105 @@ extension AMQPRPCDaemon {
         }
     }
 
-    /// Where a request goes: answered to its `reply_to`, or to the dead-letter queue with a reason.
+    /// Where a request goes: answered (to its `reply_to` through the default exchange, or to the
+    /// configured reply exchange), or to the dead-letter queue with a reason.
     enum Route: Equatable {
-        case reply(uuid: String, replyTo: String)
+        case reply(uuid: String, exchange: String, routingKey: String)
         case deadLetter(reason: String)
     }
 
-    /// Routes a request by its `UUID` header and `reply_to`.
-    static func route(_ delivery: AMQPDelivery) -> Route {
+    /// The longest `UUID` header answered, in bytes: the answer repeats it.
+    static let maximumUUIDBytes = 256
+
+    /// Routes a request by its `UUID` header and `reply_to`; without `reply_to` it is answered to
+    /// `replyExchange` with `replyRoutingKey` when one is given.
+    static func route(_ delivery: AMQPDelivery, replyExchange: String? = nil, replyRoutingKey: String = "") -> Route {
         guard let header = delivery.headers[AMQPRPCHeader.uuid] else { return .deadLetter(reason: "the request has no UUID header") }
-        guard let uuid = header.stringValue, !uuid.isEmpty else {
+        // pika sends a Python `bytes` header as a byte array: taken when it is UTF-8 text.
+        var text = header.stringValue
+        if text == nil, case .bytes(let bytes) = header { text = String(validating: bytes, as: UTF8.self) }
+        guard let uuid = text, !uuid.isEmpty else {
             return .deadLetter(reason: "the UUID header is not a non-empty UTF-8 string")
         }
-        guard let replyTo = delivery.properties.replyTo, !replyTo.isEmpty else {
-            return .deadLetter(reason: "the request has no reply_to")
+        guard uuid.utf8.count <= maximumUUIDBytes else {
+            return .deadLetter(reason: "the UUID header is \(uuid.utf8.count) bytes; at most \(maximumUUIDBytes) are answered")
         }
-        return .reply(uuid: uuid, replyTo: replyTo)
+        if let replyTo = delivery.properties.replyTo, !replyTo.isEmpty {
+            return .reply(uuid: uuid, exchange: "", routingKey: replyTo)
+        }
+        guard let replyExchange else { return .deadLetter(reason: "the request has no reply_to") }
+        return .reply(uuid: uuid, exchange: replyExchange, routingKey: replyRoutingKey)
     }
 
     /// Publishes the request unchanged to the dead-letter queue, with the reason in a header.
+    /// When its headers with the reason would not fit one frame, it goes without its own
+    /// headers, the reason saying so.
     private func deadLetter(_ delivery: AMQPDelivery, reason: String, on channel: AMQPChannel) async throws {
         var properties = delivery.properties
         var headers = delivery.headers
-        headers[AMQPRPCHeader.deadLetterReason] = .string(reason)
+        headers[AMQPRPCHeader.deadLetterReason] = .string(AMQPRPCRemoteError.truncated(reason))
         properties.headers = headers
         properties.deliveryMode = 2
-        try await channel.publish(delivery.body, routingKey: configuration.deadLetterQueue, properties: properties)
+        var reason = reason
+        do {
+            try await channel.publish(delivery.body, routingKey: configuration.deadLetterQueue, properties: properties)
+        } catch let error as AMQPError where error.code == .frameTooLarge {
+            reason += "; its own headers were too large to keep and were dropped"
+            properties.headers = [AMQPRPCHeader.deadLetterReason: .string(AMQPRPCRemoteError.truncated(reason))]
+            try await channel.publish(delivery.body, routingKey: configuration.deadLetterQueue, properties: properties)
+        }
         logger.warning("RPC request dead-lettered", metadata: [
             "queue": "\(configuration.inputQueue)", "dead-letter-queue": "\(configuration.deadLetterQueue)",
             "reason": "\(reason)", "type": "\(delivery.properties.type ?? "-")",
         ])
     }
 
-    /// Runs the request's handler and publishes its result, or the error, to `replyTo`.
-    private func reply(to delivery: AMQPDelivery, uuid: String, replyTo: String, on channel: AMQPChannel) async throws {
+    /// Runs the request's handler and publishes its result, or the error, to `exchange` with
+    /// `routingKey`.
+    private func reply(to delivery: AMQPDelivery, uuid: String, exchange: String, routingKey: String,
+                       on channel: AMQPChannel) async throws {
         var headers: AMQPTable = [AMQPRPCHeader.uuid: .string(uuid)]
         var body = JSONPayload.null
         do {
             body = try await handle(delivery, uuid: uuid)
         } catch {
-            for entry in AMQPRPCRemoteError.headers(reporting: error) { headers[entry.key] = entry.value }
+            for entry in AMQPRPCRemoteError.headers(reporting: error, style: configuration.exceptionTypeStyle) {
+                headers[entry.key] = entry.value
+            }
             logger.info("RPC request failed", metadata: [
                 "uuid": "\(uuid)", "type": "\(delivery.properties.type ?? "-")", "error": "\(error)",
             ])
         }
-        let properties = AMQPBasicProperties(contentType: "application/json", headers: headers,
+        // Persistent, like the request: a reply waiting in a durable queue survives a broker restart.
+        let properties = AMQPBasicProperties(contentType: "application/json", headers: headers, deliveryMode: 2,
                                              correlationID: delivery.properties.correlationID)
-        try await channel.publish(body.messageBody, routingKey: replyTo, properties: properties)
+        do {
+            try await channel.publish(body.messageBody, exchange: exchange, routingKey: routingKey, properties: properties)
+        } catch let error as AMQPError where error.code == .frameTooLarge {
+            // Only the request's own properties (a long correlation id) can still be too large.
+            try await deadLetter(delivery, reason: "its answer would not fit one frame: \(error.message)", on: channel)
+        }
     }
 
     /// Finds the handler for the request's type and runs it on the request's JSON body.
     private func handle(_ delivery: AMQPDelivery, uuid: String) async throws -> JSONPayload {
-        guard let type = delivery.properties.type.flatMap({ $0.isEmpty ? nil : $0 })
-            ?? delivery.headers.text(AMQPRPCHeader.type) else {
-            throw AMQPRPCError(.unknownRequestType, "the request names no type (AMQP type property or type header)")
-        }
-        guard let handler = handlers.handler(for: type) else {
-            throw AMQPRPCError(.unknownRequestType, "no handler for request type '\(type)'")
-        }
         let body: JSONPayload
         do {
             body = try JSONPayload(messageBody: delivery.body)
         } catch {
-            throw AMQPRPCError(.invalidRequest, "the body of \(type) is not JSON: \(error)")
+            throw AMQPRPCError(.invalidRequest, "the body of the request is not JSON: \(error)")
+        }
+        var named = delivery.properties.type.flatMap({ $0.isEmpty ? nil : $0 }) ?? delivery.headers.text(AMQPRPCHeader.type)
+        if named == nil, let field = configuration.typeField,
+           case .object(let fields)? = try? body.decode(JSONValue.self), case .string(let text)? = fields[field], !text.isEmpty {
+            named = text
+        }
+        guard let type = named else {
+            let body = configuration.typeField.map { ", or the body's \($0) field" } ?? ""
+            throw AMQPRPCError(.unknownRequestType, "the request names no type (AMQP type property or type header\(body))")
+        }
+        guard let handler = handlers.handler(for: type) else {
+            throw AMQPRPCError(.unknownRequestType, "no handler for request type '\(type.prefix(200))'")
         }
         return try await handler(AMQPRPCRequest(type: type, uuid: uuid, body: body, headers: delivery.headers))
     }

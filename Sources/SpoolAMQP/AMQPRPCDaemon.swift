@@ -6,8 +6,9 @@ import ServiceLifecycle
 /// handler registered for its type (seed 004's daemons, as a swift-service-lifecycle `Service`).
 ///
 /// For each request the daemon reads the `UUID` header and `reply_to`, picks the handler by the
-/// AMQP `type` property (or a `type` header), and publishes the handler's JSON result to
-/// `reply_to` with the same `UUID` header. A handler's error, an unknown type or a body that is
+/// AMQP `type` property (or a `type` header, or the body's ``Configuration/typeField``), and
+/// publishes the handler's JSON result to `reply_to` (or, without one, to
+/// ``Configuration/replyExchange``) with the same `UUID` header. A handler's error, an unknown type or a body that is
 /// not JSON is answered with the `exception`, `exception_name` and `exception_type` headers.
 /// The request is acknowledged only after the broker confirmed the reply.
 ///
@@ -27,6 +28,27 @@ public final class AMQPRPCDaemon: Service {
         public var deadLetterQueue: String
         /// How many requests are handled at once (the consumer's prefetch).
         public var prefetch: UInt16
+        /// Where a request without `reply_to` is answered: this exchange with ``replyRoutingKey``
+        /// (edeposit.amqp's clients expect their answers so, on a result queue bound by key);
+        /// `nil` dead-letters such requests.
+        public var replyExchange: String?
+        /// The routing key of answers sent to ``replyExchange``.
+        public var replyRoutingKey = ""
+        /// A field of the JSON body naming the request type when the message has neither the
+        /// AMQP `type` property nor a `type` header (edeposit's serializer writes `__nt_name`).
+        public var typeField: String?
+        /// How `exception_type` reports a failure: by its stable kind (`requested_failure`), or
+        /// as Python's `type(exception)` prints it (`<class 'AMQPRPCFailure'>`), as edeposit's
+        /// clients compare it.
+        public var exceptionTypeStyle: ExceptionTypeStyle = .kind
+
+        /// How `exception_type` reports a failure.
+        public enum ExceptionTypeStyle: String, Sendable, CaseIterable {
+            /// The failure's stable kind, such as `requested_failure`.
+            case kind
+            /// `<class 'NAME'>` with the error's type name, as Python's `type(exception)` prints.
+            case python
+        }
 
         /// Creates a configuration; the dead-letter queue defaults to `<inputQueue>.dead`.
         public init(inputQueue: String, deadLetterQueue: String? = nil, prefetch: UInt16 = 16) {

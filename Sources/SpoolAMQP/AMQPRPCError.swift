@@ -100,7 +100,7 @@ extension AMQPRPCRemoteError {
     /// The three exception headers that report `error` to the caller: its message, its type's
     /// name and a stable kind (an ``AMQPRPCFailure``'s kind, an ``AMQPRPCError``'s or a
     /// `SpoolError`'s code, otherwise `handler_error`).
-    static func headers(reporting error: any Error) -> AMQPTable {
+    static func headers(reporting error: any Error, style: AMQPRPCDaemon.Configuration.ExceptionTypeStyle = .kind) -> AMQPTable {
         let message: String
         let kind: String
         switch error {
@@ -109,10 +109,35 @@ extension AMQPRPCRemoteError {
         case let spool as SpoolError: (message, kind) = (spool.message, spool.code.description)
         default: (message, kind) = (String(describing: error), "handler_error")
         }
+        let name = String(describing: Swift.type(of: error))
         return [
-            AMQPRPCHeader.exception: .string(message),
-            AMQPRPCHeader.exceptionName: .string(String(describing: Swift.type(of: error))),
-            AMQPRPCHeader.exceptionType: .string(kind),
+            AMQPRPCHeader.exception: .string(truncated(message)),
+            AMQPRPCHeader.exceptionName: .string(truncated(name)),
+            AMQPRPCHeader.exceptionType: .string(truncated(style == .python ? "<class '\(name)'>" : kind)),
         ]
+    }
+
+    /// The longest exception header text, in UTF-8 bytes; a longer one is cut and ends with
+    /// ``truncationMarker``, so an answer always fits a broker's frame.
+    public static let maximumHeaderBytes = 4096
+    /// What ends a cut exception header: ` [truncated from N bytes]`.
+    static func truncationMarker(_ bytes: Int) -> String { " [truncated from \(bytes) bytes]" }
+
+    /// `text` cut on a character boundary to at most ``maximumHeaderBytes`` with the marker.
+    static func truncated(_ text: String) -> String {
+        let bytes = text.utf8.count
+        guard bytes > maximumHeaderBytes else { return text }
+        let marker = truncationMarker(bytes)
+        var kept = Substring(text)
+        var budget = maximumHeaderBytes - marker.utf8.count
+        var end = kept.startIndex
+        for character in kept {
+            let size = character.utf8.count
+            guard size <= budget else { break }
+            budget -= size
+            end = kept.index(after: end)
+        }
+        kept = kept[..<end]
+        return String(kept) + marker
     }
 }

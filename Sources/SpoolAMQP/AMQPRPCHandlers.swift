@@ -49,7 +49,10 @@ public struct AMQPRPCHandlers: Sendable {
         var handlers = AMQPRPCHandlers()
         handlers.register("spool.echo") { $0.body }
         handlers.register("spool.fail") { request in
-            let message = (try? request.body.decode([String: String].self))?["message"] ?? "spool.fail always fails"
+            var message = "spool.fail always fails"
+            if case .object(let fields)? = try? request.body.decode(JSONValue.self), case .string(let text)? = fields["message"] {
+                message = text
+            }
             throw AMQPRPCFailure(kind: "requested_failure", message: message)
         }
         return handlers

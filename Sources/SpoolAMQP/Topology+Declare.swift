@@ -40,16 +40,21 @@ extension Topology {
     /// each with whether it was created or already existed.
     ///
     /// Each exchange and queue is first declared passively; only a missing one (`404`) is created,
-    /// so a second run creates nothing. An existing exchange or queue is not checked against the
-    /// description (its type or durability may differ). Bindings are created with their queue or
-    /// exchange, and bound again (harmlessly) otherwise.
+    /// so a second run creates nothing. An existing exchange is then declared as described, so one
+    /// of another type or durability is refused with the broker's reason. Bindings are created
+    /// with their queue or exchange, and bound again (harmlessly) otherwise; AMQP cannot tell
+    /// whether such a binding was there before.
     public func declare(on connection: AMQPConnection) async throws -> [Declared] {
         try validate()
         var probe = try await ProbeChannel(connection: connection)
         var declared: [Declared] = []
         let exchangeExisted = try await probe.exists { try await $0.exchangeDeclare(exchange.name, passive: true) }
-        if !exchangeExisted {
+        do {
             try await probe.channel.exchangeDeclare(exchange.name, type: exchange.type, durable: exchange.durable)
+        } catch let error as AMQPError where exchangeExisted && error.replyCode == AMQPError.ReplyCode.preconditionFailed {
+            throw AMQPRPCError(.invalidConfiguration, """
+                exchange '\(exchange.name)' exists with other settings than the topology's (type \(exchange.type),                 durable \(exchange.durable)): \(error.message); delete it or describe it as it is
+                """)
         }
         declared.append(Declared(kind: .exchange, name: exchange.name, outcome: exchangeExisted ? .existing : .created))
         for queue in queues {

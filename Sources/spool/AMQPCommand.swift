@@ -78,9 +78,11 @@ struct AMQPDeclareCommand: AsyncParsableCommand {
             if json { return try Output.json(declared) }
             let created = declared.filter { $0.outcome == .created }
             for item in created { print(item) }
+            let bound = declared.filter { $0.outcome == .reasserted }
+            for item in bound { print("bound \(item.name) (already bound, or bound now: AMQP cannot tell)") }
             if created.isEmpty {
-                let existing = declared.filter { $0.outcome != .created }
-                print("nothing changed: \(existing.count) exchanges, queues and bindings already declared")
+                let existing = declared.filter { $0.outcome == .existing }
+                print("nothing created: \(existing.count) exchanges and queues already declared")
             }
         }
     }
@@ -98,6 +100,18 @@ struct AMQPServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("dead-letter"), help: "The queue for requests without a UUID header or reply_to (default <queue>.dead).")
     var deadLetter: String?
 
+    @Option(help: "Answer requests without reply_to on this exchange (edeposit.amqp's clients read answers from a result queue bound by key).")
+    var replyExchange: String?
+
+    @Option(help: "With --reply-exchange: the routing key of those answers.")
+    var replyRoutingKey: String?
+
+    @Option(help: "A JSON body field naming the request type when the message has no type property or header (edeposit: __nt_name).")
+    var typeField: String?
+
+    @Option(help: "How exception_type reports a failure: kind (a stable code) or python (<class 'Name'>, as edeposit compares it).")
+    var exceptionType = "kind"
+
     @Option(help: "How many requests are handled at once.")
     var prefetch: UInt16 = 16
 
@@ -107,7 +121,15 @@ struct AMQPServeCommand: AsyncParsableCommand {
         broker.bootstrapLogging(default: .notice)
         try await reportingErrors {
             let connection = try await broker.connect()
-            let configuration = AMQPRPCDaemon.Configuration(inputQueue: queue, deadLetterQueue: deadLetter, prefetch: prefetch)
+            var configuration = AMQPRPCDaemon.Configuration(inputQueue: queue, deadLetterQueue: deadLetter, prefetch: prefetch)
+            if replyRoutingKey != nil, replyExchange == nil { throw SpoolError(.invalidArgument, "--reply-routing-key needs --reply-exchange") }
+            configuration.replyExchange = replyExchange
+            configuration.replyRoutingKey = replyRoutingKey ?? ""
+            configuration.typeField = typeField
+            guard let style = AMQPRPCDaemon.Configuration.ExceptionTypeStyle(rawValue: exceptionType) else {
+                throw SpoolError(.invalidArgument, "--exception-type must be kind or python, not '\(exceptionType)'")
+            }
+            configuration.exceptionTypeStyle = style
             let daemon = AMQPRPCDaemon(connection: connection, configuration: configuration, handlers: .builtin)
             let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint],
                                      logger: Logger(label: "spool.events"))

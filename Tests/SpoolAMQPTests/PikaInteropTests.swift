@@ -25,6 +25,32 @@ struct PikaInteropTests {
         #expect(result?["exception"] as? String == "pika asked for it")
         #expect(result?["exception_name"] as? String == "AMQPRPCFailure")
         #expect(result?["exception_type"] as? String == "requested_failure")
+        #expect((result?["bytes_uuid_echo"] as? [String: Any])?["uuid"] as? String == "bytes", "a UUID sent as bytes is answered")
+        try await fixture.close()
+    }
+
+    @Test func anEdepositClientIsAnsweredOnItsResultQueue() async throws {
+        try await Pika.require()
+        let fixture = try await RPCFixture.make()
+        let exchange = "\(fixture.queue).exchange", results = "\(fixture.queue).results"
+        try await fixture.channel.exchangeDeclare(exchange, type: "direct", durable: true)
+        try await fixture.channel.queueBind(queue: fixture.queue, exchange: exchange, routingKey: "request")
+        try await fixture.channel.queueDeclare(results, durable: true)
+        try await fixture.channel.queueBind(queue: results, exchange: exchange, routingKey: "result")
+        var configuration = AMQPRPCDaemon.Configuration(inputQueue: fixture.queue)
+        configuration.replyExchange = exchange
+        configuration.replyRoutingKey = "result"
+        configuration.typeField = "__nt_name"
+        configuration.exceptionTypeStyle = .python
+        let output = try await fixture.withDaemon(configuration: configuration) { _ in
+            try await Pika.run("edeposit_client.py", fixture.url, exchange, "request", results)
+        }
+        let result = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        #expect((result?["echo"] as? [String: Any])?["isbn"] as? String == "80-251-0225-4")
+        #expect(result?["echo_has_exception"] as? Bool == false)
+        #expect(result?["exception"] as? String == "no such ISBN")
+        #expect(result?["exception_name"] as? String == "AMQPRPCFailure")
+        #expect(result?["exception_type"] as? String == "<class 'AMQPRPCFailure'>")
         try await fixture.close()
     }
 

@@ -37,11 +37,11 @@ struct RPCFixture {
     /// Runs a daemon with `handlers` on the queue while `body` runs, then shuts it down gracefully
     /// and waits for it to finish.
     func withDaemon<T>(
-        _ handlers: AMQPRPCHandlers = .builtin, prefetch: UInt16 = 16,
+        _ handlers: AMQPRPCHandlers = .builtin, prefetch: UInt16 = 16, configuration: AMQPRPCDaemon.Configuration? = nil,
         _ body: (ServiceGroup) async throws -> T
     ) async throws -> T {
         let daemon = AMQPRPCDaemon(connection: connection,
-                                   configuration: .init(inputQueue: queue, prefetch: prefetch), handlers: handlers)
+                                   configuration: configuration ?? .init(inputQueue: queue, prefetch: prefetch), handlers: handlers)
         let group = ServiceGroup(configuration: .init(services: [daemon], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
         do {

@@ -2,6 +2,7 @@ import AMQPClient
 import Foundation
 import NIOCore
 import SpoolAMQP
+import SpoolCore
 import SpoolTestSupport
 import Testing
 
@@ -27,8 +28,21 @@ struct AMQPCommandTests {
         ])
         let second = try await SpoolProcess.run(["amqp", "declare", "--config", config], environment: ["SPOOL_AMQP_URL": url])
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(second.stdout.hasPrefix("nothing changed"))
-        #expect(!second.stdout.contains("created"))
+        #expect(second.stdout.contains("nothing created: 2 exchanges and queues already declared"), "\(second.stdout)")
+        #expect(second.stdout.contains("bound \(name) -> \(name).rpc (rpc) (already bound, or bound now"), "\(second.stdout)")
+        #expect(!second.stdout.contains("created "))
+
+        // A routing key added to the file is bound, and said so, not "nothing changed".
+        try #"{"exchange": {"name": "\#(name)", "type": "direct"}, "queues": [{"name": "\#(name).rpc", "routingKeys": ["rpc", "more"]}]}"#
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let third = try await SpoolProcess.run(["amqp", "declare", "--config", config, "--amqp", url])
+        #expect(third.status == 0 && third.stdout.contains("bound \(name) -> \(name).rpc (more)"), "\(third.stdout)")
+
+        // The same exchange described with another type is refused with the broker's reason.
+        try #"{"exchange": {"name": "\#(name)", "type": "fanout"}, "queues": []}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let mismatch = try await SpoolProcess.run(["amqp", "declare", "--config", config, "--amqp", url])
+        #expect(mismatch.status == 1 && mismatch.stderr.contains("exists with other settings than the topology's (type fanout"),
+                "\(mismatch.stderr)")
     }
 
     @Test func declareFailuresAreOneLine() async throws {
@@ -79,6 +93,85 @@ struct AMQPCommandTests {
         #expect(serve.terminationStatus == 0, "\(log)")
         #expect(log.contains("RPC request dead-lettered"))
         #expect(log.contains("RPC daemon stopped"))
+        try await connection.close()
+    }
+
+    /// The resident memory of process `pid`, in KiB.
+    private static func residentKiB(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    @Test func poisonRequestsAreAnsweredOrDeadLetteredAndTheDaemonGoesOn() async throws {
+        let url = try await brokerURL()
+        let directory = try TemporaryDirectory()
+        let queue = "poison-\(UUID().uuidString.prefix(8))"
+        let connection = try await AMQPConnection.connect(url: url)
+        let channel = try await connection.openChannel()
+        try await channel.queueDeclare(queue, durable: true)
+        try await channel.queueDeclare("\(queue).dead", durable: true)
+        let serve = try SpoolProcess.start(["amqp", "serve", "--queue", queue, "--amqp", url], log: directory.path("serve.log"))
+        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+        let client = try await AMQPRPCClient.start(connection: connection, configuration: .init(routingKey: queue, timeout: .seconds(20)))
+        _ = try await client.call("spool.echo", body: "{}")
+        let before = Self.residentKiB(serve.processIdentifier)
+
+        // A failure whose message alone is larger than the broker's frame-max.
+        let long = String(repeating: "x", count: 200_000)
+        let error = await #expect(throws: AMQPRPCRemoteError.self) {
+            _ = try await client.call("spool.fail", body: JSONPayload(unchecked: #"{"message":"\#(long)","other":1}"#))
+        }
+        #expect(error?.message.hasPrefix("xxxx") == true, "the message is kept as far as it fits")
+        #expect(error?.message.hasSuffix("[truncated from 200000 bytes]") == true)
+        #expect((error?.message.utf8.count ?? .max) <= AMQPRPCRemoteError.maximumHeaderBytes)
+
+        // A request without a UUID whose own headers fill its frame to within a few bytes: the
+        // reason added to dead-letter it would not fit, so it is dead-lettered without them.
+        var padding = 131_072 - 40 - client.replyQueue.utf8.count
+        var headers: AMQPTable = [:]
+        while true {
+            headers = ["pad": .string(String(repeating: "y", count: padding))]
+            do {
+                try await channel.publish(ByteBuffer(string: "{}"), routingKey: queue, properties: .init(headers: headers, replyTo: client.replyQueue))
+                break
+            } catch let error as AMQPError where error.code == .frameTooLarge {
+                padding -= 4
+            }
+        }
+        let dead = try await channel.consume(queue: "\(queue).dead", noAck: true)
+        var reason: String?
+        for try await letter in dead {
+            reason = letter.headers[AMQPRPCHeader.deadLetterReason]?.stringValue
+            break
+        }
+        #expect(reason?.hasPrefix("the request has no UUID header") == true, "\(reason ?? "none")")
+        #expect(reason?.contains("were dropped") == true, "\(reason ?? "none")")
+
+        // A message the client itself cannot send fails at once, and the connection stays up.
+        headers["more"] = .string(String(repeating: "z", count: 10_000))
+        let refused = await #expect(throws: AMQPError.self) {
+            try await channel.publish(ByteBuffer(string: "{}"), routingKey: queue, properties: .init(headers: headers))
+        }
+        #expect(refused?.code == .frameTooLarge)
+
+        let started = ContinuousClock.now
+        let echoed = try await client.call("spool.echo", body: #"{"after":"poison"}"#)
+        #expect(echoed.body == #"{"after":"poison"}"#)
+        print("echo after the poison requests answered in \(ContinuousClock.now - started)")
+        for _ in 0..<20 {
+            _ = try await client.call("spool.echo", body: "{}")
+            try await Task.sleep(for: .seconds(1))
+        }
+        let after = Self.residentKiB(serve.processIdentifier)
+        #expect(after < before + 50_000, "resident memory stays flat: \(before) KiB, then \(after) KiB")
+        let log = (try? String(contentsOfFile: directory.path("serve.log"), encoding: .utf8)) ?? ""
+        #expect(!log.contains("recovery"), "the daemon's connection never broke: \(log.suffix(2000))")
+
+        try await client.close()
+        serve.terminate()
+        await SpoolProcess.waitForExit(serve)
+        #expect(serve.terminationStatus == 0)
         try await connection.close()
     }
 }

@@ -1,4 +1,4 @@
-"""Calls a Spool RPC daemon with pika: spool.echo, then spool.fail.
+"""Calls a Spool RPC daemon with pika: spool.echo, spool.fail, and spool.echo with the UUID as bytes.
 
 Usage: rpc_client.py AMQP_URL QUEUE
 Prints one JSON document: the echo response's body and UUID, and the failure's exception headers.
@@ -10,7 +10,7 @@ import uuid
 import pika
 
 
-def call(channel, reply_queue, queue, request_type, body):
+def call(channel, reply_queue, queue, request_type, body, uuid_as_bytes=False):
     request_id = str(uuid.uuid4())
     channel.basic_publish(
         exchange="",
@@ -18,7 +18,7 @@ def call(channel, reply_queue, queue, request_type, body):
         properties=pika.BasicProperties(
             content_type="application/json",
             delivery_mode=1,
-            headers={"UUID": request_id},
+            headers={"UUID": request_id.encode() if uuid_as_bytes else request_id},
             reply_to=reply_queue,
             type=request_type,
         ),
@@ -41,7 +41,8 @@ def main():
     channel = connection.channel()
     reply_queue = channel.queue_declare(queue="", exclusive=True).method.queue
     echo_headers, echo_body = call(channel, reply_queue, queue, "spool.echo", {"from": "pika", "n": 7})
-    fail_headers, _ = call(channel, reply_queue, queue, "spool.fail", {"message": "pika asked for it"})
+    fail_headers, _ = call(channel, reply_queue, queue, "spool.fail", {"message": "pika asked for it", "attempt": 2})
+    _, bytes_body = call(channel, reply_queue, queue, "spool.echo", {"uuid": "bytes"}, uuid_as_bytes=True)
     connection.close()
     print(json.dumps({
         "echo": json.loads(echo_body),
@@ -49,6 +50,7 @@ def main():
         "exception": fail_headers.get("exception"),
         "exception_name": fail_headers.get("exception_name"),
         "exception_type": fail_headers.get("exception_type"),
+        "bytes_uuid_echo": json.loads(bytes_body),
     }))
 
 
