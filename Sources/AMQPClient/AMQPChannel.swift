@@ -58,14 +58,16 @@ public struct AMQPChannel: Sendable {
     /// In confirm mode it returns when the broker confirms the message and throws
     /// ``AMQPError/Code-swift.struct/publishNacked`` when the broker refuses it; many publishes may be
     /// in flight at once from concurrent tasks. Without confirm mode it returns once the message is
-    /// handed to the socket.
+    /// handed to the socket. With `mandatory`, a message no queue takes comes back on
+    /// ``returns()`` (and is still confirmed).
     public func publish(
-        _ body: ByteBuffer, exchange: String = "", routingKey: String, properties: AMQPBasicProperties = .init()
+        _ body: ByteBuffer, exchange: String = "", routingKey: String, properties: AMQPBasicProperties = .init(),
+        mandatory: Bool = false
     ) async throws {
         try await run { core, record in
             let promise = core.eventLoop.makePromise(of: Void.self)
             let pending = ChannelRecord.PendingPublish(
-                publish: Method.Publish(exchange: exchange, routingKey: routingKey), properties: properties,
+                publish: Method.Publish(exchange: exchange, routingKey: routingKey, mandatory: mandatory), properties: properties,
                 body: body, promise: promise)
             core.publish(pending, on: record)
             return promise.futureResult
@@ -93,6 +95,19 @@ public struct AMQPChannel: Sendable {
                 EventLoopFuture.andAllSucceed(futures, on: core.eventLoop)
             }
         }
+    }
+
+    /// The messages the broker returns on this channel because it could not route them
+    /// (published with `mandatory`), from now on, until the channel closes. One stream per
+    /// channel: asking again replaces the earlier stream, which ends.
+    public func returns() async throws -> AsyncStream<AMQPReturnedMessage> {
+        let (stream, continuation) = AsyncStream.makeStream(of: AMQPReturnedMessage.self, bufferingPolicy: .bufferingNewest(1024))
+        try await run { core, record in
+            record.returns?.finish()
+            record.returns = continuation
+            return core.eventLoop.makeSucceededVoidFuture()
+        }
+        return stream
     }
 
     /// Starts a consumer on `queue` and returns its deliveries as an asynchronous sequence.

@@ -35,6 +35,8 @@ final class ChannelRecord: @unchecked Sendable {
     var confirmMode = false
     var confirms = ConfirmLedger<PendingPublish>()
     var consumers: [String: Consumer] = [:]
+    /// Where messages the broker returns (`basic.return`) go, once someone asked for them.
+    var returns: AsyncStream<AMQPReturnedMessage>.Continuation?
 
     init(id: UInt16, opening promise: EventLoopPromise<Void>) {
         self.id = id
@@ -78,6 +80,8 @@ final class ChannelRecord: @unchecked Sendable {
             if let error { consumer.continuation.finish(throwing: error) } else { consumer.continuation.finish() }
         }
         consumers.removeAll()
+        returns?.finish()
+        returns = nil
         switch state {
         case .opening(let promise): promise.fail(failure)
         case .closing(let promise): promise.succeed()

@@ -38,8 +38,18 @@ extension ConnectionCore {
             record.consumers[deliver.consumerTag]?.continuation.yield(delivery)
         case .basicGetOk:
             record.pendingReplies.popFirst()?.succeed(.content(method, properties, body))
+        case .basicReturn(let returned):
+            let message = AMQPReturnedMessage(replyCode: returned.replyCode, replyText: returned.replyText, exchange: returned.exchange,
+                                              routingKey: returned.routingKey, properties: properties, body: body)
+            if let returns = record.returns {
+                returns.yield(message)
+            } else {
+                logger.info("a returned message was dropped: nobody asked for the channel's returns", metadata: [
+                    "exchange": "\(returned.exchange)", "routing-key": "\(returned.routingKey)", "reason": "\(returned.replyText)",
+                ])
+            }
         default:
-            logger.debug("returned message ignored", metadata: ["method": "\(method.ids)"])
+            logger.debug("unexpected content from the broker", metadata: ["method": "\(method.ids)"])
         }
     }
 }

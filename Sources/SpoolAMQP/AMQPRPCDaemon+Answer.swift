@@ -1,4 +1,5 @@
 import AMQPClient
+import Metrics
 import NIOCore
 import SpoolCore
 
@@ -50,6 +51,32 @@ extension AMQPRPCDaemon {
         return .reply(uuid: uuid, exchange: replyExchange, routingKey: replyRoutingKey)
     }
 
+    /// Logs and counts every reply the broker returns as undeliverable (published `mandatory`,
+    /// routed nowhere: its `reply_to` queue is gone, its client left), and dead-letters it when
+    /// configured to.
+    func report(_ returned: AsyncStream<AMQPReturnedMessage>, on channel: AMQPChannel) async {
+        let counter = Counter(label: "spool_amqp_replies_returned_total", dimensions: [("queue", configuration.inputQueue)])
+        for await message in returned {
+            counter.increment()
+            let uuid = message.headers[AMQPRPCHeader.uuid]?.stringValue ?? "-"
+            logger.warning("RPC reply undeliverable: the broker returned it", metadata: [
+                "uuid": "\(uuid)", "exchange": "\(message.exchange)", "routing-key": "\(message.routingKey)",
+                "reason": "\(message.replyCode) \(message.replyText)",
+            ])
+            guard configuration.deadLetterUndeliverableReplies else { continue }
+            var properties = message.properties
+            var headers = message.headers
+            headers[AMQPRPCHeader.deadLetterReason] = .string(AMQPRPCRemoteError.truncated(
+                "the reply could not be delivered to '\(message.routingKey)': \(message.replyCode) \(message.replyText)"))
+            properties.headers = headers
+            do {
+                try await channel.publish(message.body, routingKey: configuration.deadLetterQueue, properties: properties)
+            } catch {
+                logger.error("undeliverable RPC reply could not be dead-lettered", metadata: ["uuid": "\(uuid)", "error": "\(error)"])
+            }
+        }
+    }
+
     /// Publishes the request unchanged to the dead-letter queue, with the reason in a header.
     /// When its headers with the reason would not fit one frame, it goes without its own
     /// headers, the reason saying so.
@@ -93,7 +120,7 @@ extension AMQPRPCDaemon {
         let properties = AMQPBasicProperties(contentType: "application/json", headers: headers, deliveryMode: 2,
                                              correlationID: delivery.properties.correlationID)
         do {
-            try await channel.publish(body.messageBody, exchange: exchange, routingKey: routingKey, properties: properties)
+            try await channel.publish(body.messageBody, exchange: exchange, routingKey: routingKey, properties: properties, mandatory: true)
         } catch let error as AMQPError where error.code == .frameTooLarge {
             // Only the request's own properties (a long correlation id) can still be too large.
             try await deadLetter(delivery, reason: "its answer would not fit one frame: \(error.message)", on: channel)

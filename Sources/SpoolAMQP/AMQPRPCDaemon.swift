@@ -41,6 +41,9 @@ public final class AMQPRPCDaemon: Service {
         /// as Python's `type(exception)` prints it (`<class 'AMQPRPCFailure'>`), as edeposit's
         /// clients compare it.
         public var exceptionTypeStyle: ExceptionTypeStyle = .kind
+        /// Whether a reply the broker returns as undeliverable (its `reply_to` queue is gone) is
+        /// put in the dead-letter queue too; it is always logged and counted.
+        public var deadLetterUndeliverableReplies = false
 
         /// How `exception_type` reports a failure.
         public enum ExceptionTypeStyle: String, Sendable, CaseIterable {
@@ -86,11 +89,14 @@ public final class AMQPRPCDaemon: Service {
         try await channel.confirmSelect()
         try await channel.queueDeclare(configuration.inputQueue, durable: true)
         try await channel.queueDeclare(configuration.deadLetterQueue, durable: true)
+        let returned = try await channel.returns()
         let consumer = try await channel.consume(queue: configuration.inputQueue)
         logger.notice("RPC daemon consuming", metadata: [
             "queue": "\(configuration.inputQueue)", "dead-letter-queue": "\(configuration.deadLetterQueue)",
             "types": "\(handlers.types.joined(separator: ","))",
         ])
+        let watcher = Task { await self.report(returned, on: channel) }
+        defer { watcher.cancel() }
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 for try await delivery in consumer {

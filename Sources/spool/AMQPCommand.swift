@@ -112,6 +112,9 @@ struct AMQPServeCommand: AsyncParsableCommand {
     @Option(help: "How exception_type reports a failure: kind (a stable code) or python (<class 'Name'>, as edeposit compares it).")
     var exceptionType = "kind"
 
+    @Flag(help: "Put replies the broker returns as undeliverable (their reply_to queue is gone) in the dead-letter queue too; they are always logged.")
+    var deadLetterUndeliverable = false
+
     @Option(help: "How many requests are handled at once.")
     var prefetch: UInt16 = 16
 
@@ -130,6 +133,7 @@ struct AMQPServeCommand: AsyncParsableCommand {
                 throw SpoolError(.invalidArgument, "--exception-type must be kind or python, not '\(exceptionType)'")
             }
             configuration.exceptionTypeStyle = style
+            configuration.deadLetterUndeliverableReplies = deadLetterUndeliverable
             let daemon = AMQPRPCDaemon(connection: connection, configuration: configuration, handlers: .builtin)
             let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint],
                                      logger: Logger(label: "spool.events"))

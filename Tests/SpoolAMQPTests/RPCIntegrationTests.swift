@@ -53,6 +53,23 @@ struct RPCIntegrationTests {
         try await fixture.close()
     }
 
+    @Test func aReplyToAQueueThatIsGoneIsReportedAndDeadLettered() async throws {
+        let fixture = try await RPCFixture.make()
+        var configuration = AMQPRPCDaemon.Configuration(inputQueue: fixture.queue)
+        configuration.deadLetterUndeliverableReplies = true
+        try await fixture.withDaemon(configuration: configuration) { _ in
+            let uuid = UUID().uuidString
+            try await fixture.channel.publish(ByteBuffer(string: #"{"lost":true}"#), routingKey: fixture.queue, properties: .init(
+                headers: [AMQPRPCHeader.uuid: .string(uuid)], replyTo: "gone-\(uuid)", type: "spool.echo"))
+            let dead = try await fixture.firstMessage(on: "\(fixture.queue).dead")
+            #expect(dead.headers[AMQPRPCHeader.uuid]?.stringValue == uuid, "the reply, with its UUID")
+            #expect(dead.headers[AMQPRPCHeader.deadLetterReason]?.stringValue?.contains("could not be delivered to 'gone-\(uuid)'") == true,
+                    "\(dead.headers)")
+            #expect(String(buffer: dead.body) == #"{"lost":true}"#)
+        }
+        try await fixture.close()
+    }
+
     @Test func callWithoutDaemonTimesOut() async throws {
         let fixture = try await RPCFixture.make()
         let client = try await fixture.client()
