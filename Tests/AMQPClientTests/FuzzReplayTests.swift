@@ -1,0 +1,43 @@
+@_spi(Fuzzing) import AMQPClient
+import Testing
+
+/// The fuzz entry point of `scripts/fuzz-amqp`, replayed in the test suite on its seeds and on
+/// 10,000 reproducible mutations of them: a decoder that traps, or a frame that does not round
+/// trip, ends the test run.
+@Suite("AMQP fuzz replay")
+struct FuzzReplayTests {
+    @Test("seeds and mutations of them never trap a decoder, and what decodes encodes again the same")
+    func replay() {
+        var state: UInt64 = 0x5EED_A3D9
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let seeds = FrameFuzzing.seeds
+        #expect(seeds.count >= 6)
+        var runs = 0
+        for seed in seeds {
+            seed.withUnsafeBytes { FrameFuzzing.run($0) }
+            runs += 1
+        }
+        for _ in 0..<10_000 {
+            var bytes = seeds[Int(next() % UInt64(seeds.count))]
+            for _ in 0..<(1 + Int(next() % 8)) {
+                guard !bytes.isEmpty else { break }
+                let index = Int(next() % UInt64(bytes.count))
+                switch next() % 4 {
+                case 0: bytes[index] = UInt8(truncatingIfNeeded: next())
+                case 1: bytes.insert(UInt8(truncatingIfNeeded: next()), at: index)
+                case 2: bytes.remove(at: index)
+                default: bytes = Array(bytes[index...])
+                }
+            }
+            bytes.withUnsafeBytes { FrameFuzzing.run($0) }
+            runs += 1
+        }
+        #expect(runs == seeds.count + 10_000)
+    }
+}
