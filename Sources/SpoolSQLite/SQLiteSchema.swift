@@ -2,26 +2,23 @@ import GRDB
 import SpoolCore
 
 /// The store's versioned schema. Migrations are never edited once released; a change is a new
-/// migration appended to the list.
+/// migration appended to the list. Each migration's SQL is literal text (no shared constant a
+/// later edit could change), and `MigrationTextTests` holds the checksums of the released ones.
 ///
 /// Migrations run inside one `BEGIN IMMEDIATE` transaction that first reads which ones were
 /// applied, so processes opening a fresh store together apply each exactly once.
 enum SQLiteSchema {
-    /// The columns of the jobs table after `id`, as every migration that creates it names them.
-    private static let jobColumnsAfterID = """
-        queue TEXT NOT NULL, name TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, priority INTEGER NOT NULL,
-        attempt INTEGER NOT NULL, max_attempts INTEGER NOT NULL, run_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
-        started_at INTEGER, finished_at INTEGER, quotas TEXT, tags TEXT, unique_key TEXT, timeout_ms INTEGER,
-        dispatcher TEXT, lease_until INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0, result TEXT, errors TEXT
-        """
-
     /// The ordered migrations: an identifier and the SQL that applies it.
     static let migrations: [(id: String, sql: String)] = [
+        // Migrations 1 and 4 are the released text byte for byte, uneven indentation included.
         ("1-jobs", """
                 CREATE TABLE jobs (
                     seq INTEGER PRIMARY KEY,
                     id TEXT NOT NULL UNIQUE,
-                    \(jobColumnsAfterID)
+                    queue TEXT NOT NULL, name TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, priority INTEGER NOT NULL,
+                attempt INTEGER NOT NULL, max_attempts INTEGER NOT NULL, run_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
+                started_at INTEGER, finished_at INTEGER, quotas TEXT, tags TEXT, unique_key TEXT, timeout_ms INTEGER,
+                dispatcher TEXT, lease_until INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0, result TEXT, errors TEXT
                 );
                 CREATE INDEX jobs_available_fifo ON jobs(run_at, seq) WHERE state = 'available';
                 CREATE INDEX jobs_available_priority ON jobs(priority, run_at, seq) WHERE state = 'available';
@@ -82,7 +79,10 @@ enum SQLiteSchema {
             CREATE TABLE jobs_keyed (
                 seq INTEGER PRIMARY KEY,
                 id TEXT NOT NULL,
-                \(jobColumnsAfterID)
+                queue TEXT NOT NULL, name TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, priority INTEGER NOT NULL,
+            attempt INTEGER NOT NULL, max_attempts INTEGER NOT NULL, run_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
+            started_at INTEGER, finished_at INTEGER, quotas TEXT, tags TEXT, unique_key TEXT, timeout_ms INTEGER,
+            dispatcher TEXT, lease_until INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0, result TEXT, errors TEXT
             );
             INSERT INTO jobs_keyed SELECT * FROM jobs;
             DROP TABLE jobs;

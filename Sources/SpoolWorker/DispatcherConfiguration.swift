@@ -17,8 +17,14 @@ public struct DispatcherConfiguration: Sendable {
     public var pingInterval: Duration = .seconds(2)
     /// How long a dispatcher may stay silent before others declare it dead.
     public var deadAfter: Duration = .seconds(10)
-    /// How long a claim holds a job without a ping renewing it.
-    public var lease: Duration = .seconds(30)
+    /// How long a claim holds a job without a ping renewing it: unless set, three times
+    /// ``deadAfter`` and at least 30 s, so a dispatcher's jobs outlive the pings it may miss
+    /// before others declare it dead.
+    public var lease: Duration {
+        get { chosenLease ?? max(.seconds(30), deadAfter * 3) }
+        set { chosenLease = newValue }
+    }
+    private var chosenLease: Duration?
     /// How long running jobs may finish after a shutdown begins, before they are returned.
     public var gracePeriod: Duration = .seconds(25)
     /// The delays between attempts.

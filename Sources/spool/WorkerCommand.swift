@@ -68,7 +68,6 @@ struct DispatcherOptions: ParsableArguments {
         configuration.pollInterval = .seconds(clamping: pollInterval)
         configuration.pingInterval = .seconds(clamping: pingInterval)
         configuration.deadAfter = .seconds(clamping: deadAfter)
-        configuration.lease = .seconds(clamping: max(30, deadAfter * 3))
         configuration.gracePeriod = .seconds(clamping: grace)
         return configuration
     }

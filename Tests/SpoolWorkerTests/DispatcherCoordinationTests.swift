@@ -266,3 +266,17 @@ struct DispatcherIdentityTests {
         #expect(try DispatcherIdentity.acquire(path: path).id.uuidString.lowercased() == "01234567-89ab-cdef-0123-456789abcdef")
     }
 }
+
+@Suite("Dispatcher configuration")
+struct DispatcherConfigurationTests {
+    @Test("the lease follows dead-after (three times it, at least 30 s) unless it is set")
+    func leaseFollowsDeadAfter() {
+        var configuration = DispatcherConfiguration(id: UUID())
+        #expect(configuration.lease == .seconds(30))
+        configuration.deadAfter = .seconds(20)
+        #expect(configuration.lease == .seconds(60))
+        configuration.lease = .seconds(5)
+        configuration.deadAfter = .seconds(100)
+        #expect(configuration.lease == .seconds(5), "a lease set by hand stays")
+    }
+}

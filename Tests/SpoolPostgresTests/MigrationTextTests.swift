@@ -1,0 +1,26 @@
+import Foundation
+@testable import SpoolPostgres
+import SpoolTestSupport
+import Testing
+
+/// A released migration is frozen: its SQL (written for the schema `spool`) must never change
+/// (a change is a new migration). These are the FNV-1a checksums of each released migration's
+/// statements; a new migration adds a line.
+@Suite("Released PostgreSQL migrations")
+struct PostgresMigrationTextTests {
+    static let released: [(id: String, checksum: UInt64)] = [
+        ("1-jobs", 0x3aad087289c0686d),
+        ("2-queue-index", 0x8ab71c950a073fcb),
+        ("3-finish-and-claim", 0x36125b8be998aec1),
+    ]
+
+    @Test("every released migration's text is unchanged, in order")
+    func frozen() {
+        let current = PostgresSchema(name: "spool").migrations.map { ($0.id, TextChecksum.fnv1a($0.statements.joined(separator: "\n;\n"))) }
+        for (index, migration) in Self.released.enumerated() {
+            #expect(index < current.count && current[index].0 == migration.id, "migration \(migration.id) is still at \(index + 1)")
+            #expect(index < current.count && current[index].1 == migration.checksum,
+                    "the text of released migration \(migration.id) changed (now \(String(current[index].1, radix: 16))); add a new migration instead")
+        }
+    }
+}
