@@ -55,24 +55,12 @@ public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConver
     /// A new version 7 UUID: 48 bits of Unix milliseconds from `date`, a 12-bit counter, then
     /// random bits (RFC 9562, method 1).
     ///
-    /// Ids made in one process are strictly increasing, so their first 64 bits
-    /// (``sequenceKey``) are unique within the process and ordered like the ids: the counter
-    /// starts at a random value below 512 in each new millisecond and counts up within it; when
-    /// it runs out, or when `date` is earlier than an id already made, the id takes the
-    /// millisecond after the last one.
+    /// Ids made in one process are strictly increasing (see ``JobIDClock``), so their first 64
+    /// bits (millisecond, version and counter) are unique within the process and ordered like
+    /// the ids.
     public static func make<R: RandomNumberGenerator>(at date: Date, using random: inout R) -> JobID {
         let millis = UInt64(max(0, date.clampedMicrosecondsSince1970 / 1000))
-        let start = (random.next() as UInt64) & 0x1FF
-        let (stamp, counter) = lastStamp.withLock { last -> (UInt64, UInt64) in
-            if millis > last.millis {
-                last = (millis, start)
-            } else if last.counter < 0xFFF {
-                last.counter += 1
-            } else {
-                last = (last.millis + 1, 0)
-            }
-            return (last.millis, last.counter)
-        }
+        let (stamp, counter) = JobIDClock.shared.next(millis: millis, start: (random.next() as UInt64) & 0x1FF)
         let high = (stamp << 16) | 0x7000 | counter
         let low = ((random.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
         var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -83,24 +71,6 @@ public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConver
         return JobID(UUID(uuid: bytes))
     }
 
-    /// Makes every id this process makes from now on order after the id whose
-    /// ``sequenceKey`` is `key`: a store that finds an id's first half taken (another process
-    /// made it in the same millisecond) skips past the highest one it holds.
-    public static func skip(past key: Int64) {
-        let millis = UInt64(bitPattern: key) >> 16, counter = UInt64(bitPattern: key) & 0xFFF
-        lastStamp.withLock { last in
-            if millis > last.millis || (millis == last.millis && counter > last.counter) { last = (millis, counter) }
-        }
-    }
-
-    /// The millisecond and counter of the last id this process made.
-    private static let lastStamp = Mutex<(millis: UInt64, counter: UInt64)>((0, 0))
-
-    /// The id's first 64 bits as a signed integer: the millisecond, version and counter of a
-    /// version 7 id. Ordered like the ids, and unique among the ids one process makes.
-    public var sequenceKey: Int64 {
-        withUnsafeBytes(of: uuid.uuid) { Int64(bitPattern: UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self))) }
-    }
 
     /// A new time-ordered id for now, from the system random source.
     public static func make() -> JobID {
@@ -155,5 +125,41 @@ public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConver
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
+    }
+}
+
+/// The millisecond and counter of the last id this process made, which keeps the ids one
+/// process makes strictly increasing: the counter starts at a random value below 512 in each
+/// new millisecond and counts up within it; when it runs out, or when the clock is earlier than
+/// an id already made, an id takes the millisecond after the last one.
+public final class JobIDClock: Sendable {
+    /// The clock every id of this process comes from.
+    public static let shared = JobIDClock()
+
+    private let last = Mutex<(millis: UInt64, counter: UInt64)>((0, 0))
+
+    private init() {}
+
+    /// The millisecond and counter of the next id, for a clock reading `millis` and a fresh
+    /// millisecond's first counter `start`.
+    func next(millis: UInt64, start: UInt64) -> (millis: UInt64, counter: UInt64) {
+        last.withLock { last in
+            if millis > last.millis {
+                last = (millis, start)
+            } else if last.counter < 0xFFF {
+                last.counter += 1
+            } else {
+                last = (last.millis + 1, 0)
+            }
+            return last
+        }
+    }
+
+    /// Makes every id this process makes from now on order after an id of millisecond `millis`
+    /// and counter `counter` (another process's id, for instance, that a store found in its way).
+    public func advance(pastMillis millis: UInt64, counter: UInt64) {
+        last.withLock { last in
+            if millis > last.millis || (millis == last.millis && counter > last.counter) { last = (millis, counter) }
+        }
     }
 }
