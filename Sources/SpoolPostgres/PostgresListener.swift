@@ -41,6 +41,11 @@ final class PostgresListener: Sendable {
         task.withLock { $0?.cancel() }
     }
 
+    /// Returns once the listening task, if it ever started, has ended.
+    func stopped() async {
+        await task.withLock { $0 }?.value
+    }
+
     private func run(relayingTo events: StoreEvents) async {
         let initialDelay = Duration.milliseconds(50)
         var delay = initialDelay

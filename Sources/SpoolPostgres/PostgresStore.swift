@@ -72,6 +72,14 @@ public final class PostgresStore: JobStore {
         pool.close()
     }
 
+    /// Ends the store: stops its listening connection and closes its pooled connections (leased
+    /// ones as they come back). Do not use it afterwards. Dropping the last reference does the same.
+    public func close() async {
+        listener.stop()
+        await listener.stopped()
+        pool.close()
+    }
+
     /// Runs `body` in one transaction on a pooled connection. A deadlock or serialization
     /// failure rolls back and runs the body again, up to three times in all.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {

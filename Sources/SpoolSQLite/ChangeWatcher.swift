@@ -18,6 +18,10 @@ final class ChangeWatcher: Sendable {
     private let events: StoreEvents
     private let started = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
+
+    /// Whether its thread is running now.
+    var isRunning: Bool { running.load(ordering: .acquiring) }
 
     init(storePath: String, events: StoreEvents) {
         self.walPath = storePath + "-wal"
@@ -34,7 +38,11 @@ final class ChangeWatcher: Sendable {
             close(descriptor)
             return
         }
-        Thread.detachNewThread { [self] in watch(descriptor) }
+        running.store(true, ordering: .releasing)
+        Thread.detachNewThread { [self] in
+            watch(descriptor)
+            running.store(false, ordering: .releasing)
+        }
         #endif
     }
 

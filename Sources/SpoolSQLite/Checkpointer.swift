@@ -19,6 +19,10 @@ final class Checkpointer: Sendable {
     private let commits = Atomic<Int>(0)
     private let started = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
+
+    /// Whether its thread is running now.
+    var isRunning: Bool { running.load(ordering: .acquiring) }
 
     /// Checkpoints the store at `path`, syncing as `synchronous` (`NORMAL` or `FULL`) says.
     init(path: String, synchronous: String) {
@@ -30,7 +34,11 @@ final class Checkpointer: Sendable {
     func committed() {
         commits.add(1, ordering: .relaxed)
         if !started.load(ordering: .relaxed), !started.exchange(true, ordering: .acquiringAndReleasing) {
-            Thread.detachNewThread { [self] in run() }
+            running.store(true, ordering: .releasing)
+            Thread.detachNewThread { [self] in
+                run()
+                running.store(false, ordering: .releasing)
+            }
         }
     }
 

@@ -77,6 +77,22 @@ public final class SQLiteStore: JobStore {
         checkpointer.stop()
     }
 
+    /// Ends the store: stops its change watcher and checkpointer threads, waits until they have
+    /// ended (a quarter second at most), and closes its connections. Do not use it afterwards.
+    /// Dropping the last reference stops the threads too, without waiting.
+    public func close() async {
+        watcher.stop()
+        checkpointer.stop()
+        let deadline = ContinuousClock.now + .seconds(2)
+        while watcher.isRunning || checkpointer.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        try? pool.close()
+    }
+
+    /// Whether the store's own threads (change watcher, checkpointer) are running.
+    var threadsRunning: Bool { watcher.isRunning || checkpointer.isRunning }
+
     /// Waits for another process's write lock in short, even steps (0.1 ms growing to 1 ms, about
     /// 30 s in all) so that waiting processes take turns; SQLite's own busy timeout backs off to
     /// 100 ms steps and starves the process that waits longest.

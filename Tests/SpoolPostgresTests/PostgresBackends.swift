@@ -55,6 +55,11 @@ extension PostgresTestDatabase {
         throw PostgresBackendError("no connection listened for schema \(schema) within 30 s")
     }
 
+    /// The backends listening for `schema`'s jobs now.
+    static func listenerPids(schema: String) async throws -> [Int32] {
+        try await pids("SELECT pid FROM pg_stat_activity WHERE \(listening(schema))")
+    }
+
     /// Ends the backends listening for `schema`'s jobs; returns their pids.
     static func terminateListeners(schema: String) async throws -> [Int32] {
         try await pids("""

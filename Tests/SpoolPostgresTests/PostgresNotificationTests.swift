@@ -9,6 +9,23 @@ import Testing
 /// other only through PostgreSQL's NOTIFY (or a poll).
 @Suite("PostgreSQL wake-ups through LISTEN/NOTIFY", .enabled(if: PostgresServer.shouldRun))
 struct PostgresNotificationTests {
+    @Test("close() ends the store's listening connection and returns")
+    func closeEndsTheListener() async throws {
+        let (url, schema) = try await PostgresTestDatabase.freshURL()
+        let store = try await PostgresStore(url: url, maximumConnections: 2)
+        _ = store.events.subscribe()
+        _ = try await PostgresTestDatabase.waitForListener(schema: schema)
+        _ = try await store.insert([NewJob(name: "spool.noop")], now: Date())
+        await store.close()
+        let deadline = ContinuousClock.now + .seconds(10)
+        var listeners = try await PostgresTestDatabase.listenerPids(schema: schema)
+        while !listeners.isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            listeners = try await PostgresTestDatabase.listenerPids(schema: schema)
+        }
+        #expect(listeners.isEmpty, "no connection listens for the schema after close()")
+    }
+
     @Test func anEnqueueInOneInstanceIsAnnouncedInAnother() async throws {
         let (url, schema) = try await PostgresTestDatabase.freshURL()
         let producer = try await PostgresStore(url: url, maximumConnections: 2)

@@ -7,6 +7,17 @@ import Testing
 
 @Suite("SQLite store files")
 struct SQLiteStoreFileTests {
+    @Test("close() stops the store's watcher and checkpointer threads and returns once they ended")
+    func closeEndsTheThreads() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.path("spool.db"))
+        _ = store.events.subscribe()
+        for _ in 0..<3 { _ = try await store.insert([NewJob(name: "spool.noop")], now: Date()) }
+        #expect(store.threadsRunning, "watching and checkpointing")
+        await store.close()
+        #expect(!store.threadsRunning, "both threads ended")
+    }
+
     @Test("a store path in a missing directory is refused with the directory named")
     func missingDirectory() throws {
         let directory = try TemporaryDirectory()
