@@ -85,7 +85,24 @@ public final class RabbitMQServer: Sendable {
         self.process = process
     }
 
-    private static func launch() async throws -> RabbitMQServer {
+    /// A node of its own, for a test that stops or restarts the broker; stop it with ``stop()``
+    /// (it is stopped at process exit too).
+    public static func startPrivate() async throws -> RabbitMQServer {
+        try await launch(shared: false)
+    }
+
+    /// Restarts the RabbitMQ application on the node (as a broker restart does): connections
+    /// break, durable queues and persistent messages stay, transient ones are gone.
+    public func restartApplication() async throws {
+        try await rabbitmqctl("stop_app")
+        try await rabbitmqctl("start_app")
+        try await waitUntilReady()
+    }
+
+    private static let privateNodes = Mutex<[RabbitMQServer]>([])
+    private let stopped = Atomic<Bool>(false)
+
+    private static func launch(shared: Bool = true) async throws -> RabbitMQServer {
         let executable = "\(installation)/rabbitmq-server"
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw ServerError("RabbitMQ is not installed (\(executable) is missing): install Debian's rabbitmq-server, or set SPOOL_SKIP_RABBITMQ=1 to skip these tests")
@@ -119,8 +136,16 @@ public final class RabbitMQServer: Sendable {
         let process = try ChildProcess.spawn(executable, [], environment: environment, outputPath: "\(path)/server.out")
         let server = RabbitMQServer(port: port, epmdPort: epmdPort, environment: environment, directory: directory,
                                     process: process)
-        running.withLock { $0 = server }
-        atexit { RabbitMQServer.running.withLock { $0 }?.stop() }
+        if shared {
+            running.withLock { $0 = server }
+            atexit { RabbitMQServer.running.withLock { $0 }?.stop() }
+        } else {
+            let first = privateNodes.withLock { nodes in
+                nodes.append(server)
+                return nodes.count == 1
+            }
+            if first { atexit { for node in RabbitMQServer.privateNodes.withLock({ $0 }) { node.stop() } } }
+        }
         try await server.waitUntilReady()
         return server
     }
@@ -153,6 +178,7 @@ public final class RabbitMQServer: Sendable {
 
     /// Shuts the node down and ends its private epmd; called at process exit.
     public func stop() {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let outputPath = directory.appendingPathComponent("shutdown.out").path
         if let control = try? ChildProcess.spawn("\(Self.installation)/rabbitmqctl", ["shutdown"],
                                                  environment: environment, outputPath: outputPath) {

@@ -174,4 +174,43 @@ struct AMQPCommandTests {
         #expect(serve.terminationStatus == 0)
         try await connection.close()
     }
+
+    @Test func aDaemonKilledMidStreamLosesNoAnswerAndMayRepeatOne() async throws {
+        let url = try await brokerURL()
+        let directory = try TemporaryDirectory()
+        let queue = "killed-\(UUID().uuidString.prefix(8))", replies = "\(queue).replies"
+        let connection = try await AMQPConnection.connect(url: url)
+        let channel = try await connection.openChannel()
+        try await channel.confirmSelect()
+        try await channel.queueDeclare(queue, durable: true)
+        try await channel.queueDeclare(replies, durable: true)
+        let total = 300
+        for index in 0..<total {
+            try await channel.publish(ByteBuffer(string: #"{"n":\#(index)}"#), routingKey: queue, properties: .init(
+                headers: [AMQPRPCHeader.uuid: .string("r\(index)")], deliveryMode: 2, replyTo: replies, type: "spool.echo"))
+        }
+        let first = try SpoolProcess.start(["amqp", "serve", "--queue", queue, "--amqp", url], log: directory.path("first.log"))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await channel.queueDeclare(replies, passive: true).messageCount < 40, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        kill(first.processIdentifier, SIGKILL)
+        await SpoolProcess.waitForExit(first)
+        let second = try SpoolProcess.start(["amqp", "serve", "--queue", queue, "--amqp", url], log: directory.path("second.log"))
+        defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
+
+        var answered: [String: Int] = [:]
+        let consumer = try await channel.consume(queue: replies, noAck: true)
+        for try await reply in consumer {
+            if let uuid = reply.headers[AMQPRPCHeader.uuid]?.stringValue { answered[uuid, default: 0] += 1 }
+            if answered.count == total || ContinuousClock.now > deadline { break }
+        }
+        #expect(answered.count == total, "every request was answered at least once: \(answered.count) of \(total)")
+        let repeated = answered.values.filter { $0 > 1 }.count
+        print("after a SIGKILL mid-stream: \(total) requests answered, \(repeated) of them twice")
+        #expect(answered.values.allSatisfy { $0 <= 2 }, "an answer is repeated at most once")
+        second.terminate()
+        await SpoolProcess.waitForExit(second)
+        try await connection.close()
+    }
 }
