@@ -118,6 +118,9 @@ struct AMQPServeCommand: AsyncParsableCommand {
     @Option(help: "How many requests are handled at once.")
     var prefetch: UInt16 = 16
 
+    @Option(help: "Seconds after SIGTERM or SIGINT within which the daemon stops, even when its broker cannot be reached (requests it had not acknowledged are delivered again).")
+    var grace: Double = 25
+
     @OptionGroup var broker: AMQPOptions
 
     func run() async throws {
@@ -134,6 +137,11 @@ struct AMQPServeCommand: AsyncParsableCommand {
             }
             configuration.exceptionTypeStyle = style
             configuration.deadLetterUndeliverableReplies = deadLetterUndeliverable
+            guard TimeRange.accepts(seconds: grace, positive: true) else {
+                throw SpoolError(.invalidArgument, "--grace must be a positive number of seconds")
+            }
+            let deadline = ShutdownDeadline(grace: grace, logger: Logger(label: "spool.events"), what: "the RPC daemon")
+            defer { withExtendedLifetime(deadline) {} }
             let daemon = AMQPRPCDaemon(connection: connection, configuration: configuration, handlers: .builtin)
             let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint],
                                      logger: Logger(label: "spool.events"))
@@ -144,6 +152,29 @@ struct AMQPServeCommand: AsyncParsableCommand {
                 throw error
             }
             try await connection.close()
+        }
+    }
+}
+
+/// Ends the process when a graceful shutdown takes longer than `grace` after SIGTERM or SIGINT:
+/// a daemon whose broker cannot be reached has nothing it can finish (its publishes and
+/// acknowledgements wait for the connection), and the broker delivers again whatever it did not
+/// acknowledge.
+final class ShutdownDeadline {
+    private let sources: [any DispatchSourceSignal]
+
+    init(grace: Double, logger: Logger, what: String) {
+        sources = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
+                    logger.warning("\(what) did not stop within \(grace) s of the signal (its broker cannot be reached?); exiting now, and what it had not acknowledged will be delivered again")
+                    exit(0)
+                }
+            }
+            source.resume()
+            return source
         }
     }
 }

@@ -213,4 +213,28 @@ struct AMQPCommandTests {
         await SpoolProcess.waitForExit(second)
         try await connection.close()
     }
+
+    @Test func sigtermStopsTheDaemonWhileItsBrokerIsDown() async throws {
+        let server = try await RabbitMQServer.startPrivate()
+        defer { server.stop() }
+        let directory = try TemporaryDirectory()
+        let serve = try SpoolProcess.start(["amqp", "serve", "--queue", "down", "--grace", "3", "--amqp", server.url],
+                                           log: directory.path("serve.log"))
+        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+        let started = ContinuousClock.now + .seconds(30)
+        while !((try? String(contentsOfFile: directory.path("serve.log"), encoding: .utf8)) ?? "").contains("RPC daemon consuming"),
+              ContinuousClock.now < started {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await server.rabbitmqctl("stop_app")
+        try await Task.sleep(for: .seconds(2))   // the daemon's connection broke; it is trying to reconnect
+        let stopping = ContinuousClock.now
+        serve.terminate()
+        let limit = ContinuousClock.now + .seconds(30)
+        while serve.isRunning, ContinuousClock.now < limit { try await Task.sleep(for: .milliseconds(50)) }
+        let log = (try? String(contentsOfFile: directory.path("serve.log"), encoding: .utf8)) ?? ""
+        #expect(!serve.isRunning, "SIGTERM stopped the daemon although its broker was down: \(log.suffix(1500))")
+        #expect(log.contains("did not stop within 3.0 s of the signal"), "and it said why: \(log.suffix(800))")
+        print("spool amqp serve stopped \(ContinuousClock.now - stopping) after SIGTERM, its broker down")
+    }
 }
