@@ -128,6 +128,7 @@ let package = Package(
             name: "AMQPClientTests",
             dependencies: [
                 "AMQPClient",
+                "SpoolCore",
                 "SpoolTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

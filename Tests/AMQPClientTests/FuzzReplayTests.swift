@@ -1,4 +1,5 @@
 @_spi(Fuzzing) import AMQPClient
+import SpoolCore
 import Testing
 
 /// The fuzz entry point of `scripts/fuzz-amqp`, replayed in the test suite on its seeds and on
@@ -8,14 +9,8 @@ import Testing
 struct FuzzReplayTests {
     @Test("seeds and mutations of them never trap a decoder, and what decodes encodes again the same")
     func replay() {
-        var state: UInt64 = 0x5EED_A3D9
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random = SeededRandom(seed: 0x5EED_A3D9)
+        func next() -> UInt64 { random.next() }
         let seeds = FrameFuzzing.seeds
         #expect(seeds.count >= 6)
         var runs = 0
