@@ -292,6 +292,7 @@ public enum QuotaRules {
     /// Throws when the name is empty or the size is below 1.
     public static func check(name: String, size: Int) throws {
         guard !name.isEmpty else { throw SpoolError(.invalidArgument, "quota name must not be empty") }
+        guard !name.utf8.contains(0) else { throw SpoolError(.invalidArgument, "quota name must not contain the NUL character") }
         guard size >= 1 else { throw SpoolError(.invalidArgument, "quota '\(name)' size must be at least 1, got \(size)") }
     }
 }

@@ -66,6 +66,11 @@ public struct NewJob: Hashable, Sendable {
             throw SpoolError(.invalidArgument, "runAt must be \(TimeRange.description), got \(runAt.timeIntervalSince1970) s since 1970-01-01")
         }
         if quotas.contains(where: \.isEmpty) { throw SpoolError(.invalidArgument, "quota names must not be empty") }
+        // A NUL character would be cut off by some of SQLite's bindings and not by others.
+        for (field, text) in [("name", name), ("queue", queue), ("uniqueKey", uniqueKey ?? "")] + quotas.map({ ("quotas", $0) })
+            + tags.map({ ("tags", $0) }) where text.utf8.contains(0) {
+            throw SpoolError(.invalidArgument, "\(field) must not contain the NUL character")
+        }
         if let uniqueKey, uniqueKey.isEmpty { throw SpoolError(.invalidArgument, "unique key must not be empty") }
     }
 }

@@ -24,8 +24,8 @@ struct SpoolAPI: Sendable {
     static func name(_ context: BasicRequestContext, _ key: String) throws -> String {
         // A path segment arrives percent-encoded; the name is what it encodes.
         guard let raw = context.parameters.get(key), let name = raw.removingPercentEncoding, !name.isEmpty,
-              name.unicodeScalars.count <= 200 else {
-            throw APIError.invalidField("the \(key) name must be 1 to 200 characters")
+              name.unicodeScalars.count <= 200, !name.utf8.contains(0) else {
+            throw APIError.invalidField("the \(key) name must be 1 to 200 characters, without NUL")
         }
         return name
     }
@@ -35,6 +35,7 @@ struct SpoolAPI: Sendable {
     static func parameter(_ uri: URI, _ key: String) throws -> String? {
         guard let value = uri.queryParameters.get(key) else { return nil }
         guard !value.isEmpty else { throw APIError.invalidField("\(key) must not be empty; leave it out for no \(key)") }
+        guard !value.utf8.contains(0) else { throw APIError.invalidField("\(key) must not contain the NUL character") }
         return value
     }
 

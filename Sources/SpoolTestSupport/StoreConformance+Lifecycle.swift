@@ -57,6 +57,15 @@ extension StoreConformance {
             _ = try await store.cancel(second.id, now: t0)
             try expectEqual(try await store.retry(first.id, now: t0).state, .available, "retried once the key is free")
         },
+        StoreConformanceCase("a NUL character in a name, queue, unique key, quota or tag is refused, and nothing is stored") { store in
+            for job in [NewJob(name: "a\u{0}b"), NewJob(name: "x", queue: "q\u{0}"), NewJob(name: "x", uniqueKey: "k\u{0}"),
+                        NewJob(name: "x", tags: ["t\u{0}"])] {
+                let error = try await expectSpoolError(.invalidArgument) { try await store.insert([job], now: t0) }
+                try expect(error.message.contains("NUL"), "names the character: \(error.message)")
+            }
+            try await expectSpoolError(.invalidArgument) { try await store.createQuota("q\u{0}", size: 1) }
+            try expectEqual(try await store.jobs(JobQuery()).jobs.count, 0, "nothing stored")
+        },
         StoreConformanceCase("a payload over the limit is refused and nothing is stored") { store in
             let big = try JSONPayload(validating: "\"" + String(repeating: "x", count: store.limits.maxPayloadBytes) + "\"")
             let error = try await expectSpoolError(.payloadTooLarge) {

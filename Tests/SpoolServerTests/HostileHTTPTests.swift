@@ -79,7 +79,7 @@ struct HostileHTTPTests {
         try await withServer(worker: false) { server in
             let body = #"{"name":"spool.noop"}"#
             let result = try await offPool { () -> (String, String) in
-                let connection = try LoopbackConnection(port: server.port, timeout: 10)
+                let connection = try LoopbackConnection(port: server.port, timeout: 30)
                 defer { connection.close() }
                 connection.send(Self.bytes("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n"))
                 let interim = String(decoding: connection.receive(), as: UTF8.self)
@@ -87,13 +87,16 @@ struct HostileHTTPTests {
                 var final: [UInt8] = []
                 while !String(decoding: final, as: UTF8.self).contains("spool.noop") {
                     let chunk = connection.receive()
-                    if chunk.isEmpty { break }
+                    if chunk.isEmpty {
+                        final += Array((connection.timedOut ? "[timed out]" : "[closed]").utf8)
+                        break
+                    }
                     final += chunk
                 }
                 return (interim, String(decoding: final, as: UTF8.self))
             }
             #expect(result.0.hasPrefix("HTTP/1.1 100 Continue"), "the interim answer before the body: \(result.0)")
-            #expect(result.1.contains("HTTP/1.1 201 "), "\(result.1.prefix(200))")
+            #expect(result.1.contains("HTTP/1.1 201 "), "after \(result.0.debugDescription): \(result.1.prefix(300))")
             let tooLarge = "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(32 << 20)\r\nExpect: 100-continue\r\n\r\n"
             let (head, closed) = try await Self.exchange(server.port, Self.bytes(tooLarge))
             #expect(head.hasPrefix("HTTP/1.1 413 ") && closed, "\(head.prefix(200))")
