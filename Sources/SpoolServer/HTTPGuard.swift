@@ -20,11 +20,8 @@ struct HTTPLimits: Sendable {
 
     /// The limits `configuration` sets.
     init(_ configuration: ServerConfiguration) {
-        func amount(_ duration: Duration) -> TimeAmount {
-            .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
-        }
-        headTimeout = amount(configuration.headTimeout)
-        bodyTimeout = amount(configuration.bodyTimeout)
+        headTimeout = .nanoseconds(configuration.headTimeout.clampedNanoseconds)
+        bodyTimeout = .nanoseconds(configuration.bodyTimeout.clampedNanoseconds)
         maxBodyBytes = configuration.maxBodyBytes
         maxConnections = configuration.maxConnections
     }
@@ -74,7 +71,8 @@ final class ConnectionWatch: ChannelInboundHandler, RemovableChannelHandler {
         let now = open.value.wrappingAdd(1, ordering: .relaxed).newValue
         guard now <= limit else {
             tells = false
-            let body = #"{"error":{"code":"too_many_connections","message":"the server has too many open connections; try again shortly"}}"#
+            let body = String(decoding: JSONBody.encode(APIError.ErrorDocument(error: .init(
+                code: "too_many_connections", message: "the server has too many open connections; try again shortly"))), as: UTF8.self)
             let text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)"
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).whenComplete { _ in context.close(promise: nil) }
             return
@@ -154,7 +152,7 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         // A new connection must send its first request head within the head timeout.
-        arm(context, limits.headTimeout, "the request head did not arrive within \(limits.headTimeout.seconds) s")
+        armHeadDeadline(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -166,7 +164,7 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if event is ConnectionWatch.BytesArrived {
             switch state {
             case .waitingForHead where timer == nil:
-                arm(context, limits.headTimeout, "the request head did not arrive within \(limits.headTimeout.seconds) s")
+                armHeadDeadline(context)
             case .readingBody, .responding:
                 bytesPending = true
             default:
@@ -251,7 +249,7 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .waitingForHead
                 if bytesPending {
                     bytesPending = false
-                    arm(context, limits.headTimeout, "the request head did not arrive within \(limits.headTimeout.seconds) s")
+                    armHeadDeadline(context)
                 }
             }
         default:
@@ -303,6 +301,10 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
             handler.timer = nil
             handler.answer(context, .requestTimeout, "request_timeout", reason)
         }
+    }
+
+    private func armHeadDeadline(_ context: ChannelHandlerContext) {
+        arm(context, limits.headTimeout, "the request head did not arrive within \(limits.headTimeout.seconds) s")
     }
 
     private func disarm() {

@@ -75,8 +75,9 @@ public struct StatusCheck: Sendable {
     /// Runs every check and reports.
     public func run() async -> Report {
         var parts: [Part] = []
+        var queues: [QueueInfo] = []
         parts.append(await timed("store") {
-            let queues = try await store.queues()
+            queues = try await store.queues()
             return (true, "reachable: \(queues.count) queues")
         })
         parts.append(await timed("migrations") {
@@ -99,7 +100,8 @@ public struct StatusCheck: Sendable {
             }
             return (true, "\(live) live of \(all.count) known")
         })
-        parts.append(await timed("probe") { try await probe(live: live) })
+        let paused = queues.contains { $0.name == configuration.probeQueue && $0.paused }
+        parts.append(await timed("probe") { try await probe(live: live, probeQueuePaused: paused) })
         for named in transports {
             parts.append(await timed("transport:\(named.name)") { try await roundTrip(named.transport) })
         }
@@ -110,11 +112,9 @@ public struct StatusCheck: Sendable {
     /// Enqueues a no-op job, waits for a dispatcher to run it, and deletes it again: the check
     /// leaves nothing in the user's queues (a probe still running when it gives up is cancelled,
     /// and stays until it ends). Without a live dispatcher nothing is enqueued.
-    private func probe(live: Int) async throws -> (Bool, String) {
+    private func probe(live: Int, probeQueuePaused: Bool) async throws -> (Bool, String) {
         guard live > 0 else { return (false, "no probe job was enqueued: no live dispatcher would run it") }
-        if try await store.queues().contains(where: { $0.name == configuration.probeQueue && $0.paused }) {
-            return (false, "no probe job was enqueued: queue '\(configuration.probeQueue)' is paused")
-        }
+        guard !probeQueuePaused else { return (false, "no probe job was enqueued: queue '\(configuration.probeQueue)' is paused") }
         let probe = NewJob(name: "spool.noop", payload: #"{"probe":true}"#, queue: configuration.probeQueue, tags: ["spool.status"], maxAttempts: 1)
         let job = try await store.insert([probe], now: Date())[0].job
         var client = SpoolClient(store: store)

@@ -137,10 +137,7 @@ struct AMQPServeCommand: AsyncParsableCommand {
             }
             configuration.exceptionTypeStyle = style
             configuration.deadLetterUndeliverableReplies = deadLetterUndeliverable
-            guard TimeRange.accepts(seconds: grace, positive: true) else {
-                throw SpoolError(.invalidArgument, "--grace must be a positive number of seconds")
-            }
-            let deadline = ShutdownDeadline(grace: grace, logger: Logger(label: "spool.events"), what: "the RPC daemon")
+            let deadline = ShutdownDeadline(grace: try duration(grace, "--grace").seconds, logger: Logger(label: "spool.events"), what: "the RPC daemon")
             defer { withExtendedLifetime(deadline) {} }
             let daemon = AMQPRPCDaemon(connection: connection, configuration: configuration, handlers: .builtin)
             let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint],

@@ -42,12 +42,16 @@ enum Output {
     }
 }
 
-/// A wait of `seconds` given as option `name`, refused unless it is a positive number of seconds
-/// Spool accepts.
-func waitLimit(_ seconds: Double?, _ name: String) throws -> Duration? {
-    guard let seconds else { return nil }
+/// The duration option `name` (such as `--wait`) gives in seconds, refused unless it is a
+/// positive number of seconds Spool accepts (up to ``TimeRange/longestSeconds``).
+func duration(_ seconds: Double, _ name: String) throws -> Duration {
     guard TimeRange.accepts(seconds: seconds, positive: true) else {
         throw SpoolError(.invalidArgument, "\(name) must be a positive number of seconds up to \(Int(TimeRange.longestSeconds))")
     }
     return .seconds(clamping: seconds)
+}
+
+/// An optional wait given as option `name`, checked as ``duration(_:_:)`` checks.
+func waitLimit(_ seconds: Double?, _ name: String) throws -> Duration? {
+    try seconds.map { try duration($0, name) }
 }

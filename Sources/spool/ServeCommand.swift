@@ -78,20 +78,14 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = try ServerConfiguration(listen: listen, token: ProcessInfo.processInfo.environment["SPOOL_TOKEN"])
         guard maxBody >= 1024 else { throw SpoolError(.invalidArgument, "--max-body must be at least 1024 bytes") }
         guard eventBuffer >= 1 else { throw SpoolError(.invalidArgument, "--event-buffer must be at least 1") }
-        for (name, value) in [("idle-timeout", idleTimeout), ("probe-timeout", probeTimeout), ("event-lag-limit", eventLagLimit),
-                              ("max-wait", maxWait)] {
-            guard TimeRange.accepts(seconds: value, positive: true) else {
-                throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds up to \(Int(TimeRange.longestSeconds))")
-            }
-        }
-        configuration.maxWait = .seconds(clamping: maxWait.rounded(.up))
+        configuration.maxWait = try duration(maxWait.rounded(.up), "--max-wait")
         configuration.maxBodyBytes = maxBody
         configuration.eventBuffer = eventBuffer
-        configuration.eventLagLimit = .seconds(clamping: eventLagLimit)
-        configuration.idleTimeout = .seconds(clamping: idleTimeout)
+        configuration.eventLagLimit = try duration(eventLagLimit, "--event-lag-limit")
+        configuration.idleTimeout = try duration(idleTimeout, "--idle-timeout")
         configuration.status.probeQueue = probeQueue
-        configuration.status.probeTimeout = .seconds(clamping: probeTimeout)
-        configuration.status.deadAfter = .seconds(clamping: dispatcher.deadAfter)
+        configuration.status.probeTimeout = try duration(probeTimeout, "--probe-timeout")
+        configuration.status.deadAfter = try duration(dispatcher.deadAfter, "--dead-after")
         return configuration
     }
 

@@ -24,10 +24,8 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         options.bootstrapLogging()
         try await reportingErrors {
-            for (name, value) in [("probe-timeout", probeTimeout), ("dead-after", deadAfter)] {
-                guard value.isFinite, value > 0 else { throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds") }
-            }
-            let report = try await check()
+            let report = try await check(probeTimeout: try duration(probeTimeout, "--probe-timeout"),
+                                         deadAfter: try duration(deadAfter, "--dead-after"))
             if options.json {
                 try Output.json(report)
             } else {
@@ -41,7 +39,7 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     /// Runs the checks; a store file that does not exist is a failing part, never created.
-    private func check() async throws -> StatusCheck.Report {
+    private func check(probeTimeout: Duration, deadAfter: Duration) async throws -> StatusCheck.Report {
         if !options.isPostgres {
             let path = try options.sqlitePath()
             guard FileManager.default.fileExists(atPath: path) else {
@@ -56,8 +54,8 @@ struct StatusCommand: AsyncParsableCommand {
         }
         var configuration = StatusCheck.Configuration()
         configuration.probeQueue = probeQueue
-        configuration.probeTimeout = .seconds(clamping: probeTimeout)
-        configuration.deadAfter = .seconds(clamping: deadAfter)
+        configuration.probeTimeout = probeTimeout
+        configuration.deadAfter = deadAfter
         let transports = (store as? SQLiteStore).map { [StatusCheck.NamedTransport(name: "table-queue", transport: TableQueue(store: $0))] } ?? []
         return await StatusCheck(store: store, configuration: configuration, transports: transports).run()
     }

@@ -61,13 +61,10 @@ struct DispatcherOptions: ParsableArguments {
             guard Set(names).count == names.count else { throw SpoolError(.invalidArgument, "agent names must be unique: \(names)") }
         }
         configuration.cron = try cron.map(CronSchedule.init(parsing:))
-        for (name, value) in [("poll-interval", pollInterval), ("ping-interval", pingInterval), ("dead-after", deadAfter)] {
-            guard value.isFinite, value > 0 else { throw SpoolError(.invalidArgument, "--\(name) must be a positive number of seconds") }
-        }
         guard grace.isFinite, grace >= 0 else { throw SpoolError(.invalidArgument, "--grace must be a non-negative number of seconds") }
-        configuration.pollInterval = .seconds(clamping: pollInterval)
-        configuration.pingInterval = .seconds(clamping: pingInterval)
-        configuration.deadAfter = .seconds(clamping: deadAfter)
+        configuration.pollInterval = try duration(pollInterval, "--poll-interval")
+        configuration.pingInterval = try duration(pingInterval, "--ping-interval")
+        configuration.deadAfter = try duration(deadAfter, "--dead-after")
         configuration.gracePeriod = .seconds(clamping: grace)
         return configuration
     }

@@ -56,8 +56,14 @@ struct ReadmeTests {
             esac
             echo "swift shim: unexpected $*" >&2; exit 2
             """
-        try shim.write(toFile: bin + "/swift", atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/swift")
+        // Written through a close-on-exec descriptor: a child another test forks meanwhile must not
+        // hold it open for writing, or running the script fails with "Text file busy".
+        let descriptor = open(bin + "/swift", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard descriptor >= 0 else { throw ServerError("cannot create the swift shim in \(bin)") }
+        let bytes = Array(shim.utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        guard written == bytes.count else { throw ServerError("cannot write the swift shim in \(bin)") }
         return bin
     }
 

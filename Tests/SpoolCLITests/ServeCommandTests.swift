@@ -64,6 +64,24 @@ struct ServeCommandTests {
         #expect(await server.stop() == 0, "SIGTERM shuts spool serve down cleanly")
     }
 
+    @Test("with the defaults, spool serve answers a request head that does not arrive within 10 s with 408 and closes")
+    func headTimeoutByDefault() async throws {
+        let server = try await ServeProcess.start(["--store", store], log: directory.path("serve-defaults.log"))
+        let started = ContinuousClock.now
+        let answer = try await offPool { () -> (String, Bool) in
+            let connection = try LoopbackConnection(port: server.port, timeout: 30)
+            defer { connection.close() }
+            connection.send(Array("GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".utf8))
+            var received: [UInt8] = []
+            while case let chunk = connection.receive(), !chunk.isEmpty { received += chunk }
+            return (String(decoding: received, as: UTF8.self), !connection.timedOut)
+        }
+        #expect(answer.0.hasPrefix("HTTP/1.1 408 ") && answer.0.contains("request_timeout"), "\(answer.0.prefix(200))")
+        #expect(answer.1, "the server closed the connection")
+        #expect(ContinuousClock.now - started >= .seconds(9), "not before the default head timeout")
+        #expect(await server.stop() == 0)
+    }
+
     @Test("an IPv6 listen address is printed in brackets, in the log line and the dashboard's address")
     func ipv6Address() async throws {
         let log = directory.path("serve6.log")
