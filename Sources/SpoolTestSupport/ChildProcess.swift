@@ -55,14 +55,17 @@ public struct ChildProcess: Sendable {
         return waitpid(pid, &status, WNOHANG) == 0
     }
 
-    /// Waits for the process to exit and returns its exit status.
+    /// Waits for the process to exit and returns its exit status. The wait blocks a thread of
+    /// its own, never one of Swift concurrency's few: tests beside it keep running.
     public func waitForExit() async -> Int32 {
         let pid = pid
-        return await Task.detached {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            return (status >> 8) & 0xff
-        }.value
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                continuation.resume(returning: (status >> 8) & 0xff)
+            }
+        }
     }
 
     /// Blocking variant of ``waitForExit()`` for process-exit handlers.

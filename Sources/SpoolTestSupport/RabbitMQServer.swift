@@ -158,7 +158,7 @@ public final class RabbitMQServer: Sendable {
                 throw ServerError("rabbitmq-server exited during start; see \(directory.path)/server.out")
             }
             let port = port
-            if await Task.detached(operation: { LoopbackSocket.answersAMQP(port: port) }).value { return }
+            if (try? await offPool({ LoopbackSocket.answersAMQP(port: port) })) == true { return }
             try await Task.sleep(for: .milliseconds(200))
         }
         throw ServerError("RabbitMQ did not accept connections within 90 s; see \(directory.path)/server.out")

@@ -29,7 +29,7 @@ struct RPCFixture {
     }
 
     /// A client that sends to the fixture's queue through the default exchange.
-    func client(timeout: Duration = .seconds(20)) async throws -> AMQPRPCClient {
+    func client(timeout: Duration = .seconds(60)) async throws -> AMQPRPCClient {
         try await AMQPRPCClient.start(connection: connection,
                                       configuration: .init(routingKey: queue, timeout: timeout))
     }
@@ -57,7 +57,7 @@ struct RPCFixture {
     }
 
     /// The first message on `queue`, waiting up to `limit`.
-    func firstMessage(on queue: String, within limit: Duration = .seconds(20)) async throws -> AMQPDelivery {
+    func firstMessage(on queue: String, within limit: Duration = .seconds(60)) async throws -> AMQPDelivery {
         let consumer = try await channel.consume(queue: queue, noAck: true)
         defer { Task { try? await consumer.cancel() } }
         return try await withDeadline(limit) {

@@ -106,10 +106,9 @@ struct HostileHTTPTests {
     @Test("500 slowloris and 100 silent connections are closed after the head timeout, the server answering others meanwhile")
     func slowAndSilentClients() async throws {
         try await withServer(worker: false, configure: { $0.headTimeout = .seconds(2); $0.bodyTimeout = .seconds(2) }) { server in
-            let baseline = Self.openDescriptors()
             let slow = try await offPool {
                 try (0..<500).map { _ -> LoopbackConnection in
-                    let connection = try LoopbackConnection(port: server.port, timeout: 10)
+                    let connection = try LoopbackConnection(port: server.port, timeout: 30)
                     connection.send(Self.bytes("GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "))
                     return connection
                 }
@@ -142,9 +141,9 @@ struct HostileHTTPTests {
             #expect(outcome.silentClosed == 100, "every silent connection was closed")
             #expect(outcome.body.hasPrefix("HTTP/1.1 408 "), "a stalled body is answered 408: \(outcome.body.prefix(100))")
             for connection in slow + silent + [stalledBody] { connection.close() }
-            let deadline = ContinuousClock.now + .seconds(10)
-            while Self.openDescriptors() > baseline + 5, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-            #expect(Self.openDescriptors() <= baseline + 5, "descriptors back to the baseline \(baseline): \(Self.openDescriptors())")
+            // The server's own count: descriptors of the whole test process move with other tests.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while server.server.openConnections > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
             #expect(server.server.openConnections == 0, "the server holds no connection")
         }
     }
@@ -161,10 +160,5 @@ struct HostileHTTPTests {
             while server.server.openConnections > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(try await server.request("GET", "/v1/stats").status == 200, "served again once below the cap")
         }
-    }
-
-    /// How many file descriptors this process has open.
-    static func openDescriptors() -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
     }
 }
