@@ -16,6 +16,12 @@ public struct AMQPChannel: Sendable {
         try await core.eventLoop.flatSubmit { [core, record] in core.whenOpen { operation(core, record) } }.get()
     }
 
+    /// Runs a publish of `bytes` message bytes (see ``ConnectionCore/whenOpen(publishing:_:)``).
+    func run<T: Sendable>(publishing bytes: Int,
+                          _ operation: @escaping @Sendable (ConnectionCore, ChannelRecord) -> EventLoopFuture<T>) async throws -> T {
+        try await core.eventLoop.flatSubmit { [core, record] in core.whenOpen(publishing: bytes) { operation(core, record) } }.get()
+    }
+
     /// Sends a synchronous method and checks that the broker answered with the expected reply.
     func call<T: Sendable>(
         _ method: Method, _ extract: @escaping @Sendable (Method) -> T?,
@@ -60,11 +66,18 @@ public struct AMQPChannel: Sendable {
     /// in flight at once from concurrent tasks. Without confirm mode it returns once the message is
     /// handed to the socket. With `mandatory`, a message no queue takes comes back on
     /// ``returns()`` (and is still confirmed).
+    ///
+    /// While the connection is being recovered the publish waits for it, and an unconfirmed one
+    /// is sent again once it is back, unless waiting would pass the recovery's
+    /// ``AMQPConnectionConfiguration/Recovery/maximumBufferedBytes`` (it throws
+    /// ``AMQPError/Code-swift.struct/bufferFull``) or the broker closed the connection refusing
+    /// something the client sent while this publish was unconfirmed (it throws
+    /// ``AMQPError/Code-swift.struct/connectionClosed`` with the broker's ``AMQPError/replyCode``).
     public func publish(
         _ body: ByteBuffer, exchange: String = "", routingKey: String, properties: AMQPBasicProperties = .init(),
         mandatory: Bool = false
     ) async throws {
-        try await run { core, record in
+        try await run(publishing: body.readableBytes) { core, record in
             let promise = core.eventLoop.makePromise(of: Void.self)
             let pending = ChannelRecord.PendingPublish(
                 publish: Method.Publish(exchange: exchange, routingKey: routingKey, mandatory: mandatory), properties: properties,
@@ -83,7 +96,7 @@ public struct AMQPChannel: Sendable {
     /// whole batch is settled; those it accepted stay published.
     public func publish(contentsOf messages: [AMQPOutgoingMessage]) async throws {
         guard !messages.isEmpty else { return }
-        try await run { core, record in
+        try await run(publishing: messages.reduce(0) { $0 + $1.body.readableBytes }) { core, record in
             let futures = messages.map { message in
                 let promise = core.eventLoop.makePromise(of: Void.self)
                 core.publish(ChannelRecord.PendingPublish(

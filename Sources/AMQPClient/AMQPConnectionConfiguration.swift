@@ -8,15 +8,21 @@ public struct AMQPConnectionConfiguration: Sendable {
         public var initialDelay: Duration
         /// The longest wait between attempts.
         public var maximumDelay: Duration
+        /// The most message bytes that may wait for the connection while it is being recovered:
+        /// the unconfirmed publishes it had when it broke and those made since. A publish that
+        /// would pass it fails at once with ``AMQPError/Code-swift.struct/bufferFull``.
+        public var maximumBufferedBytes: Int
 
         /// Creates a recovery policy.
-        public init(isEnabled: Bool = true, initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(5)) {
+        public init(isEnabled: Bool = true, initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(5),
+                    maximumBufferedBytes: Int = 64 << 20) {
             self.isEnabled = isEnabled
             self.initialDelay = initialDelay
             self.maximumDelay = maximumDelay
+            self.maximumBufferedBytes = maximumBufferedBytes
         }
 
-        /// Recovery with a 100 ms first delay doubling up to 5 s.
+        /// Recovery with a 100 ms first delay doubling up to 5 s, buffering up to 64 MiB.
         public static let `default` = Recovery()
         /// No recovery: a broken connection stays closed and everything waiting on it fails.
         public static let disabled = Recovery(isEnabled: false)

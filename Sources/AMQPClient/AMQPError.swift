@@ -14,7 +14,7 @@ public struct AMQPError: Error, Hashable, Sendable, CustomStringConvertible {
         private enum Kind: String, Hashable, Sendable {
             case invalidURL, connectionFailed, connectionClosed
             case channelClosed, frameError, protocolViolation, heartbeatTimeout
-            case publishNacked, consumerCancelled, channelLimitReached, invalidArgument, frameTooLarge
+            case publishNacked, consumerCancelled, channelLimitReached, invalidArgument, frameTooLarge, bufferFull
         }
 
         private let kind: Kind
@@ -47,6 +47,9 @@ public struct AMQPError: Error, Hashable, Sendable, CustomStringConvertible {
         /// message whose headers do not fit one content header frame; nothing was sent (a broker
         /// would close the whole connection for it).
         public static let frameTooLarge = Code(.frameTooLarge)
+        /// The connection is being recovered and the publishes waiting for it already hold
+        /// ``AMQPConnectionConfiguration/Recovery/maximumBufferedBytes``; nothing was sent.
+        public static let bufferFull = Code(.bufferFull)
 
         /// The code's stable name, such as `channelClosed`.
         public var description: String { kind.rawValue }
@@ -72,12 +75,23 @@ public struct AMQPError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let syntaxError: UInt16 = 502
         /// 503: a method was sent out of place.
         public static let commandInvalid: UInt16 = 503
+        /// 504: a channel was used out of place (not open, or opened twice).
+        public static let channelError: UInt16 = 504
         /// 505: an unexpected frame.
         public static let unexpectedFrame: UInt16 = 505
         /// 530: the operation is not allowed.
         public static let notAllowed: UInt16 = 530
+        /// 540: the method is not implemented by the broker.
+        public static let notImplemented: UInt16 = 540
         /// 541: the broker failed internally.
         public static let internalError: UInt16 = 541
+
+        /// The codes of a `connection.close` by which the broker refuses something the client
+        /// sent (a malformed or oversized frame, an invalid field, a method out of place). A
+        /// publish still unconfirmed when one arrives may be the cause, so it is not sent again.
+        public static let refusingWhatWasSent: Set<UInt16> = [
+            frameError, syntaxError, commandInvalid, channelError, unexpectedFrame, notImplemented,
+        ]
     }
 
     /// What went wrong.

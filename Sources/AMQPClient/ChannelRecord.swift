@@ -55,9 +55,18 @@ final class ChannelRecord: @unchecked Sendable {
     }
 
     /// The connection under the channel broke: replies in flight fail, unconfirmed publishes wait
-    /// to be re-sent. Returns `false` when the channel cannot be recovered (it was opening or closing).
+    /// to be re-sent, unless the broker closed the connection refusing something the client sent
+    /// (``AMQPError/ReplyCode/refusingWhatWasSent``): then the publishes it had received unconfirmed
+    /// fail to their callers and only those never sent wait. Returns `false` when the channel cannot be recovered (it was opening or closing).
     func connectionLost(_ error: AMQPError) -> Bool {
         while let reply = pendingReplies.popFirst() { reply.fail(error) }
+        if let code = error.replyCode, AMQPError.ReplyCode.refusingWhatWasSent.contains(code) {
+            let refused = AMQPError(.connectionClosed, """
+                the broker closed the connection (\(code) \(error.message)) while this publish was unconfirmed; \
+                it is not sent again, as it may be what the broker refused
+                """, replyCode: code)
+            for pending in confirms.removeSent() { pending.promise.fail(refused) }
+        }
         confirms.sessionEnded()
         switch state {
         case .opening(let promise):

@@ -45,6 +45,21 @@ struct ConfirmLedger<Payload> {
         return settled
     }
 
+    /// Removes and returns the unsettled entries that were sent in the channel session that just
+    /// ended, in order; the entries never sent stay.
+    mutating func removeSent() -> [Payload] {
+        var sent: [Payload] = []
+        var kept = CircularBuffer<Entry>()
+        for entry in entries where !entry.settled {
+            if entry.tag != nil { sent.append(entry.payload) } else { kept.append(entry) }
+        }
+        entries = kept
+        return sent
+    }
+
+    /// The unsettled payloads, sent or not, in order.
+    var unsettled: [Payload] { entries.filter { !$0.settled }.map(\.payload) }
+
     /// Forgets every delivery tag: the channel session ended, so all unsettled entries must be re-sent.
     mutating func sessionEnded() {
         for index in entries.indices { entries[index].tag = nil }

@@ -30,6 +30,8 @@ final class ConnectionCore: @unchecked Sendable {
     var closePromise: EventLoopPromise<Void>?
     /// Operations requested while recovering; they run once the connection is open or closed.
     var waitingForRecovery: [() -> Void] = []
+    /// The message bytes waiting for recovery: unconfirmed when the connection broke, or published since.
+    var bufferedForRecovery = 0
     private var flushScheduled = false
     private var listeners: [Int: AsyncStream<AMQPConnectionEvent>.Continuation] = [:]
     private var nextListener = 0
@@ -199,6 +201,9 @@ final class ConnectionCore: @unchecked Sendable {
             finishAll(nil)
         case .open where configuration.recovery.isEnabled:
             phase = .recovering
+            bufferedForRecovery = records.values.reduce(0) { total, record in
+                record.confirms.unsettled.reduce(total) { $0 + $1.body.readableBytes }
+            }
             logger.warning("connection lost; recovering", metadata: ["error": "\(failure)"])
             emit(.recovering(failure))
             startRecovery()
@@ -247,7 +252,24 @@ final class ConnectionCore: @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// Runs a publish of `bytes` message bytes now, or once recovery has finished while
+    /// recovering, unless the bytes already waiting and these would pass the recovery's
+    /// ``AMQPConnectionConfiguration/Recovery/maximumBufferedBytes``: then it fails at once.
+    func whenOpen<T: Sendable>(publishing bytes: Int, _ operation: @escaping () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+        guard case .recovering = phase else { return operation() }
+        let limit = configuration.recovery.maximumBufferedBytes
+        guard bufferedForRecovery + bytes <= limit else {
+            return eventLoop.makeFailedFuture(AMQPError(.bufferFull, """
+                the connection is being recovered and \(bufferedForRecovery) bytes already wait for it; \
+                \(bytes) more would pass the limit of \(limit)
+                """))
+        }
+        bufferedForRecovery += bytes
+        return whenOpen(operation)
+    }
+
     func runWaitingOperations() {
+        bufferedForRecovery = 0
         let waiting = waitingForRecovery
         waitingForRecovery = []
         for operation in waiting { operation() }

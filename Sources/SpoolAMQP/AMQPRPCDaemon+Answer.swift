@@ -6,13 +6,23 @@ import SpoolCore
 extension AMQPRPCDaemon {
     /// Answers one request (or dead-letters it) and acknowledges it; never throws, never traps.
     func answer(_ delivery: AMQPDelivery, on channel: AMQPChannel) async {
+        let route = Self.route(delivery, replyExchange: configuration.replyExchange, replyRoutingKey: configuration.replyRoutingKey)
         do {
-            switch Self.route(delivery, replyExchange: configuration.replyExchange, replyRoutingKey: configuration.replyRoutingKey) {
+            switch route {
             case .deadLetter(let reason): try await deadLetter(delivery, reason: reason, on: channel)
             case .reply(let uuid, let exchange, let routingKey):
-                try await reply(to: delivery, uuid: uuid, exchange: exchange, routingKey: routingKey, on: channel)
+                if delivery.redelivered, let refused = refusedAnswers.reason(for: uuid) {
+                    try await deadLetter(delivery, reason: "answering it made the broker close the connection: \(refused)", on: channel)
+                } else {
+                    try await reply(to: delivery, uuid: uuid, exchange: exchange, routingKey: routingKey, on: channel)
+                }
             }
             try await channel.ack(delivery)
+        } catch let error as AMQPError where error.replyCode.map(AMQPError.ReplyCode.refusingWhatWasSent.contains) == true {
+            if case .reply(let uuid, _, _) = route { refusedAnswers.remember(uuid, reason: "\(error.replyCode ?? 0) \(error.message)") }
+            logger.error("the broker closed the connection refusing the answer to an RPC request; when it delivers the request again it is dead-lettered", metadata: [
+                "queue": "\(configuration.inputQueue)", "delivery-tag": "\(delivery.deliveryTag)", "error": "\(error)",
+            ])
         } catch {
             logger.error("RPC request not settled; the broker will deliver it again", metadata: [
                 "queue": "\(configuration.inputQueue)", "delivery-tag": "\(delivery.deliveryTag)",

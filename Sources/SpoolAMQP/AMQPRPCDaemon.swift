@@ -14,7 +14,8 @@ import ServiceLifecycle
 ///
 /// A request that cannot be answered, because it has no `UUID` header or no `reply_to`, is never
 /// dropped: it is published to the dead-letter queue with a `dead_letter_reason` header, logged,
-/// and acknowledged.
+/// and acknowledged. So is a request whose answer made the broker close the connection (a frame
+/// or field it refused) when the broker delivers it again.
 ///
 /// On graceful shutdown the daemon stops consuming, lets the handlers in flight finish and
 /// reply, and closes its channel; requests the broker had sent but the daemon had not started
@@ -65,6 +66,7 @@ public final class AMQPRPCDaemon: Service {
     let configuration: Configuration
     let handlers: AMQPRPCHandlers
     let logger: Logger
+    let refusedAnswers = RefusedAnswers()
 
     /// Creates a daemon on `connection`; events (dead letters, failed replies) are logged to
     /// `logger`, by default under `spool.events`.

@@ -1,15 +1,28 @@
 import Foundation
+import Synchronization
 
 /// A child process started with `posix_spawn`, a clean signal mask, default signal handlers, and
 /// no descriptors but its standard ones.
 ///
 /// Foundation's `Process` passes on the test runner's blocked signals; RabbitMQ's start script then
-/// never sees its node exit (SIGCHLD stays blocked) and ignores SIGTERM, so the helper spawns itself.
-public struct ChildProcess: Sendable {
+/// never sees its node exit (SIGCHLD stays blocked) and ignores SIGTERM. Worse, it learns that a
+/// child exited when a socket it gave the child closes, and children started at the same moment
+/// by other threads inherit that socket: a long-lived one (a database server, a worker) then
+/// keeps `waitUntilExit()` of a process that has long exited waiting for ever. Every child of
+/// the tests is started here instead, and waited for with `waitpid`.
+public final class ChildProcess: Sendable {
     /// The child's process id.
     public let pid: pid_t
+    /// The child's wait status once it has been reaped.
+    private let reaped = Mutex<Int32?>(nil)
+
+    private init(pid: pid_t) { self.pid = pid }
+
+    /// The child's process id, as Foundation's `Process` names it.
+    public var processIdentifier: pid_t { pid }
 
     private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private typealias ChangeDirectory = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module does not export.
     private static let closeFrom: CloseFrom? = {
@@ -17,9 +30,16 @@ public struct ChildProcess: Sendable {
         return unsafeBitCast(symbol, to: CloseFrom.self)
     }()
 
-    /// Starts `executable` with stdin from /dev/null and stdout and stderr appended to `outputPath`.
+    /// glibc's `posix_spawn_file_actions_addchdir_np`.
+    private static let changeDirectory: ChangeDirectory? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
+        return unsafeBitCast(symbol, to: ChangeDirectory.self)
+    }()
+
+    /// Starts `executable` with stdin from /dev/null and stdout and stderr appended to `outputPath`
+    /// (or stderr to `errorPath` when given), in `directory` when given.
     public static func spawn(_ executable: String, _ arguments: [String], environment: [String: String],
-                      outputPath: String) throws -> ChildProcess {
+                             outputPath: String, errorPath: String? = nil, directory: String? = nil) throws -> ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -35,7 +55,15 @@ public struct ChildProcess: Sendable {
         defer { posix_spawn_file_actions_destroy(&files) }
         posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&files, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&files, 1, 2)
+        if let errorPath {
+            posix_spawn_file_actions_addopen(&files, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        } else {
+            posix_spawn_file_actions_adddup2(&files, 1, 2)
+        }
+        if let directory {
+            guard let changeDirectory = Self.changeDirectory else { throw ServerError("posix_spawn_file_actions_addchdir_np is missing (glibc 2.29 or later is needed)") }
+            _ = changeDirectory(&files, directory)
+        }
         // Close every other descriptor in the child: a long-lived server must not keep open the
         // pipes of processes other threads start at the same moment (their readers never see EOF).
         guard let closeFrom = Self.closeFrom else { throw ServerError("posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later is needed)") }
@@ -49,28 +77,95 @@ public struct ChildProcess: Sendable {
         return ChildProcess(pid: pid)
     }
 
-    /// Whether the process is still running (reaps it when it has exited).
-    public var isRunning: Bool {
-        var status: Int32 = 0
-        return waitpid(pid, &status, WNOHANG) == 0
+    /// What ``run(_:_:environment:directory:)`` returns.
+    public struct Outcome: Sendable {
+        /// The exit code, or the signal that ended the process.
+        public var status: Int32
+        /// What the process wrote to its standard output.
+        public var output: String
+        /// What it wrote to its standard error.
+        public var errors: String
     }
 
-    /// Waits for the process to exit and returns its exit status. The wait blocks a thread of
-    /// its own, never one of Swift concurrency's few: tests beside it keep running.
-    public func waitForExit() async -> Int32 {
-        let pid = pid
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-                continuation.resume(returning: (status >> 8) & 0xff)
+    /// Runs `executable` to completion, blocking the calling thread, and returns its status and
+    /// output (kept in temporary files, never pipes a concurrent child could inherit).
+    public static func run(_ executable: String, _ arguments: [String],
+                           environment: [String: String] = ProcessInfo.processInfo.environment,
+                           directory: String? = nil) throws -> Outcome {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("spool-child-\(UUID().uuidString)").path
+        let (outputPath, errorPath) = (base + ".out", base + ".err")
+        defer {
+            try? FileManager.default.removeItem(atPath: outputPath)
+            try? FileManager.default.removeItem(atPath: errorPath)
+        }
+        let child = try spawn(executable, arguments, environment: environment, outputPath: outputPath, errorPath: errorPath,
+                              directory: directory)
+        let status = child.waitForExitBlocking()
+        return Outcome(status: status, output: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
+                       errors: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
+    }
+
+    /// Whether the process is still running (reaps it when it has exited).
+    public var isRunning: Bool {
+        reaped.withLock { reaped in
+            guard reaped == nil else { return false }
+            var status: Int32 = 0
+            switch waitpid(pid, &status, WNOHANG) {
+            case 0: return true
+            case pid: reaped = status
+            default: break   // reaped by a waiting thread, which records it
             }
+            return false
         }
     }
 
-    /// Blocking variant of ``waitForExit()`` for process-exit handlers.
-    public func waitForExitBlocking() {
+    /// How the process ended once it has (see ``isRunning``, ``waitForExit()``): its exit code,
+    /// or the number of the signal that ended it, as Foundation's `Process` reports it; `nil`
+    /// while it runs.
+    public var terminationStatus: Int32? {
+        guard !isRunning, let status = reaped.withLock({ $0 }) else { return nil }
+        return Self.code(status)
+    }
+
+    /// Sends SIGTERM, unless the process has been reaped (its id may belong to another by then).
+    public func terminate() {
+        signal(SIGTERM)
+    }
+
+    /// Sends `signal`, unless the process has been reaped.
+    public func signal(_ signal: Int32) {
+        reaped.withLock { reaped in
+            if reaped == nil { kill(pid, signal) }
+        }
+    }
+
+    /// Waits for the process to exit and returns ``terminationStatus``. The wait blocks a thread
+    /// of its own, never one of Swift concurrency's few: tests beside it keep running.
+    @discardableResult
+    public func waitForExit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: self.waitForExitBlocking()) }
+        }
+    }
+
+    /// Blocking variant of ``waitForExit()``, for threads of their own and process-exit handlers.
+    @discardableResult
+    public func waitForExitBlocking() -> Int32 {
+        if let status = reaped.withLock({ $0 }) { return Self.code(status) }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        while true {
+            let result = waitpid(pid, &status, 0)
+            if result == pid { break }
+            if result == -1 && errno == EINTR { continue }
+            // Reaped meanwhile by isRunning on another thread.
+            return reaped.withLock { $0 }.map(Self.code) ?? -1
+        }
+        reaped.withLock { $0 = status }
+        return Self.code(status)
+    }
+
+    /// The exit code of a wait status, or the signal that ended the process.
+    private static func code(_ status: Int32) -> Int32 {
+        status & 0x7f == 0 ? (status >> 8) & 0xff : status & 0x7f
     }
 }

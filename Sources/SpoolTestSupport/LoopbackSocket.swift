@@ -53,15 +53,7 @@ public enum LoopbackSocket {
 
     /// The PIDs of processes listening on a loopback TCP port, from `ss`.
     static func pids(listeningOn port: Int) -> [pid_t] {
-        let ss = Process()
-        ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
-        ss.arguments = ["-ltnpH", "sport = :\(port)"]
-        let pipe = Pipe()
-        ss.standardOutput = pipe
-        guard (try? ss.run()) != nil else { return [] }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        ss.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        guard let text = try? ChildProcess.run("/usr/bin/ss", ["-ltnpH", "sport = :\(port)"]).output else { return [] }
         var pids: Set<pid_t> = []
         for match in text.split(separator: "pid=").dropFirst() {
             if let pid = pid_t(match.prefix { $0.isNumber }) { pids.insert(pid) }

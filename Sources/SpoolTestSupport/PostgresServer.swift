@@ -105,18 +105,13 @@ public final class PostgresServer: Sendable {
         try run("\(binaries)/initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], asServerUser: asRoot)
         try hostRules.write(toFile: "\(data)/pg_hba.conf", atomically: false, encoding: .utf8)
         let port = try LoopbackSocket.freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: asRoot ? "/usr/sbin/runuser" : "\(binaries)/postgres")
         let arguments = ["-D", data, "-p", "\(port)", "-k", socket.path, "-c", "listen_addresses=127.0.0.1",
                          "-c", "max_connections=300", "-c", "fsync=off"]
-        process.arguments = asRoot ? ["-u", systemUser, "--", "\(binaries)/postgres"] + arguments : arguments
         let log = directory.appendingPathComponent("server.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        // Not Foundation's Process: see ChildProcess for what a long-lived child started so holds.
+        let process = try ChildProcess.spawn(asRoot ? "/usr/sbin/runuser" : "\(binaries)/postgres",
+                                             asRoot ? ["-u", systemUser, "--", "\(binaries)/postgres"] + arguments : arguments,
+                                             environment: ProcessInfo.processInfo.environment, outputPath: log.path, directory: "/")
         let server = PostgresServer(port: port, directory: directory)
         running.withLock { $0 = server }
         atexit { PostgresServer.running.withLock { $0 }?.stop() }
@@ -134,7 +129,7 @@ public final class PostgresServer: Sendable {
         """
 
     /// Polls a TCP connection and a trivial query until both succeed.
-    private func waitUntilReady(_ process: Process, log: String) throws {
+    private func waitUntilReady(_ process: ChildProcess, log: String) throws {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             guard process.isRunning else {
@@ -168,22 +163,12 @@ public final class PostgresServer: Sendable {
     /// Runs a tool to completion and returns its standard output; throws with its output on failure.
     @discardableResult
     private static func run(_ executable: String, _ arguments: [String], asServerUser: Bool) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: asServerUser ? "/usr/sbin/runuser" : executable)
-        process.arguments = asServerUser ? ["-u", systemUser, "--", executable] + arguments : arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw PostgresServerError("\(executable) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text)")
+        let outcome = try ChildProcess.run(asServerUser ? "/usr/sbin/runuser" : executable,
+                                           asServerUser ? ["-u", systemUser, "--", executable] + arguments : arguments, directory: "/")
+        guard outcome.status == 0 else {
+            throw PostgresServerError("\(executable) \(arguments.joined(separator: " ")) failed (\(outcome.status)): \(outcome.output)\(outcome.errors)")
         }
-        return text
+        return outcome.output
     }
 }
 

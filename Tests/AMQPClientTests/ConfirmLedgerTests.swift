@@ -32,6 +32,22 @@ import Testing
         #expect(ledger.settle(tag: 2, multiple: true) == ["b", "c"])
         #expect(ledger.removeAll() == ["d"])
     }
+
+    @Test func aRefusedSessionGivesUpWhatItSentAndKeepsWhatItNeverSent() {
+        var ledger = ConfirmLedger<String>()
+        for value in ["a", "b", "c"] { _ = ledger.recordSent(value) }
+        _ = ledger.settle(tag: 1, multiple: false)
+        ledger.sessionEnded()                       // broke before "b" and "c" were sent again
+        #expect(ledger.unsettled == ["b", "c"])
+        _ = ledger.sendUnsent()
+        _ = ledger.recordSent("d")
+        #expect(ledger.removeSent() == ["b", "c", "d"], "sent in the session the broker refused")
+        #expect(ledger.count == 0)
+        for value in ["e", "f"] { _ = ledger.recordSent(value) }
+        ledger.sessionEnded()
+        #expect(ledger.removeSent().isEmpty, "never sent in the session that ended")
+        #expect(ledger.sendUnsent() == ["e", "f"])
+    }
 }
 
 @Suite struct TopologyTests {

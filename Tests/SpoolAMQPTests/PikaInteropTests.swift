@@ -100,28 +100,16 @@ enum Pika {
     static func runProcess(_ executable: String, _ arguments: [String]) async throws -> String {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = [executable] + arguments
-                let stdout = Pipe()
-                let stderr = Pipe()
-                process.standardOutput = stdout
-                process.standardError = stderr
                 do {
-                    try process.run()
+                    let outcome = try ChildProcess.run("/usr/bin/env", [executable] + arguments)
+                    guard outcome.status == 0 else {
+                        let message = outcome.errors.trimmingCharacters(in: .whitespacesAndNewlines)
+                        throw ServerError("\(executable) \(arguments.first ?? "") exited \(outcome.status): \(message)")
+                    }
+                    continuation.resume(returning: outcome.output)
                 } catch {
                     continuation.resume(throwing: error)
-                    return
                 }
-                let output = stdout.fileHandleForReading.readDataToEndOfFile()
-                let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                guard process.terminationStatus == 0 else {
-                    let message = String(decoding: errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    continuation.resume(throwing: ServerError("\(executable) \(arguments.first ?? "") exited \(process.terminationStatus): \(message)"))
-                    return
-                }
-                continuation.resume(returning: String(decoding: output, as: UTF8.self))
             }
         }
     }

@@ -57,3 +57,18 @@ struct RequestDecodingTests {
         #expect(answered > 100 && deadLettered > 1_000, "both paths taken: \(answered) answered, \(deadLettered) dead-lettered")
     }
 }
+
+@Suite("RPC answers the broker refused")
+struct RefusedAnswersTests {
+    @Test("the newest refused requests are remembered with their reason, the oldest forgotten past the capacity")
+    func boundedMemory() {
+        let refused = RefusedAnswers(capacity: 3)
+        for index in 0..<5 { refused.remember("u\(index)", reason: "501 FRAME_ERROR \(index)") }
+        refused.remember("u4", reason: "502 SYNTAX_ERROR")
+        #expect(refused.reason(for: "u0") == nil && refused.reason(for: "u1") == nil)
+        #expect(refused.reason(for: "u2") == "501 FRAME_ERROR 2")
+        #expect(refused.reason(for: "u4") == "502 SYNTAX_ERROR", "remembered again: the latest reason, counted once")
+        refused.remember("u5", reason: "501")
+        #expect(refused.reason(for: "u2") == nil && refused.reason(for: "u3") != nil)
+    }
+}

@@ -25,7 +25,7 @@ struct DefaultIdentityTests {
     /// A `spool worker` with the defaults a user gets, started in `directory` (the home of the
     /// UUID files for a PostgreSQL store).
     private static func worker(_ url: String, _ index: Int, in directory: TemporaryDirectory, concurrency: Int = 25,
-                               extra: [String] = []) throws -> Process {
+                               extra: [String] = []) throws -> ChildProcess {
         try SpoolProcess.start(["worker", "--store", url, "--concurrency", "\(concurrency)"] + extra,
                                log: directory.path("worker-\(index).log"), in: directory.url.path)
     }

@@ -14,7 +14,7 @@ struct MultiProcessTests {
         let sizes = ["q1": 2, "q2": 3]
         for (name, size) in sizes { try await store.createQuota(name, size: size) }
 
-        func worker(_ name: String, journal: String) throws -> Process {
+        func worker(_ name: String, journal: String) throws -> ChildProcess {
             try SpoolProcess.start(["worker", "--store", "sqlite:" + path, "--uuid-file", directory.path("\(name).uuid"),
                                     "--journal", directory.path(journal), "--concurrency", "6", "--poll-interval", "0.02"],
                                    log: directory.path("\(journal).log"))

@@ -18,7 +18,7 @@ struct PostgresWorkerTests {
     /// A worker process whose journal and log are NAME.jsonl and NAME.log in `directory`. It
     /// is declared dead after 6 s of silence: long enough that a loaded machine does not make a
     /// live worker look dead, short enough that its jobs are soon rescued.
-    private static func worker(_ name: String, store url: String, in directory: TemporaryDirectory) throws -> Process {
+    private static func worker(_ name: String, store url: String, in directory: TemporaryDirectory) throws -> ChildProcess {
         try SpoolProcess.start(["worker", "--store", url, "--uuid-file", directory.path("\(name).uuid"),
                                 "--journal", directory.path("\(name).jsonl"), "--concurrency", "6",
                                 "--ping-interval", "0.5", "--dead-after", "6"],

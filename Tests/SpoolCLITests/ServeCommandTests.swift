@@ -5,7 +5,7 @@ import Testing
 
 /// `spool serve` started as a process on a random port.
 struct ServeProcess {
-    let process: Process
+    let process: ChildProcess
     let port: Int
     let log: String
 
@@ -27,8 +27,7 @@ struct ServeProcess {
     /// Sends SIGTERM and returns the exit status.
     func stop() async -> Int32 {
         process.terminate()
-        await SpoolProcess.waitForExit(process)
-        return process.terminationStatus
+        return await process.waitForExit()
     }
 }
 

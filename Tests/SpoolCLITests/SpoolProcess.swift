@@ -32,56 +32,33 @@ enum SpoolProcess {
     }
 
     /// Waits for `process` to exit on a thread of its own.
-    static func waitForExit(_ process: Process) async {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
+    static func waitForExit(_ process: ChildProcess) async {
+        await process.waitForExit()
     }
 
     /// Runs `spool` with its output in temporary files, not pipes: a pipe inherited by a
     /// process started elsewhere at the same moment would never report its end.
     private static func runBlocking(_ arguments: [String], environment: [String: String]) throws -> Result {
-        let directory = try TemporaryDirectory()
-        let stdoutPath = directory.path("stdout"), stderrPath = directory.path("stderr")
-        for path in [stdoutPath, stderrPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        let stdout = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-        let stderr = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        let process = try start(arguments, environment: environment, stdout: stdout, stderr: stderr)
-        process.waitUntilExit()
-        try stdout.close()
-        try stderr.close()
-        return Result(status: process.terminationStatus,
-                      stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
+        let outcome = try ChildProcess.run(binary, arguments, environment: childEnvironment(environment))
+        return Result(status: outcome.status, stdout: outcome.output, stderr: outcome.errors)
     }
 
     /// Starts `spool` with `arguments` in `directory` (else this process's); its output goes to
     /// `log`, or nowhere.
     static func start(_ arguments: [String], environment: [String: String] = [:], log: String? = nil,
-                      in directory: String? = nil) throws -> Process {
+                      in directory: String? = nil) throws -> ChildProcess {
         let path = log ?? "/dev/null"
         if log != nil { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        return try start(arguments, environment: environment, stdout: handle, stderr: handle, directory: directory)
+        return try ChildProcess.spawn(binary, arguments, environment: childEnvironment(environment), outputPath: path,
+                                      directory: directory)
     }
 
-    private static func start(_ arguments: [String], environment: [String: String], stdout: FileHandle, stderr: FileHandle,
-                              directory: String? = nil) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        var env = ProcessInfo.processInfo.environment
-        env["SPOOL_STORE"] = nil
-        env["SPOOL_UUID_FILE"] = nil
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        return process
+    /// This process's environment without the store and identity it may name, plus `extra`.
+    private static func childEnvironment(_ extra: [String: String]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SPOOL_STORE"] = nil
+        environment["SPOOL_UUID_FILE"] = nil
+        for (key, value) in extra { environment[key] = value }
+        return environment
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SpoolCore
+import SpoolTestSupport
 import Testing
 
 /// One run of one attempt of one job in one worker process, from its journal.
@@ -102,7 +103,7 @@ enum WorkerJournals {
     /// SIGKILL right after is sure to cut that job off: a stopped process finishes nothing, and
     /// its journal, read while it is stopped, is exactly what it was doing. Lets the worker go
     /// on (SIGCONT) and tries again while the journal shows nothing running.
-    static func stopWithRunningJob(_ worker: Process, journal path: String, until deadline: Date) async throws {
+    static func stopWithRunningJob(_ worker: ChildProcess, journal path: String, until deadline: Date) async throws {
         while Date() < deadline {
             kill(worker.processIdentifier, SIGSTOP)
             await waitUntilStopped(worker.processIdentifier)
