@@ -9,8 +9,6 @@ public enum StoreEvent: Sendable, Hashable {
     case jobsFinished([JobID: JobState])
     /// Someone asked to cancel this running job.
     case cancelRequested(JobID)
-    /// Messages were published to this destination of the store's table queue.
-    case messagesPublished(destination: String)
 }
 
 /// The in-process notification hub of one store instance: dispatchers wake on it without

@@ -30,6 +30,8 @@ public final class SQLiteStore: JobStore {
     }
 
     let hub = StoreEvents()
+    /// What ``TableQueue`` endpoints on this instance published, for their waiting receives.
+    let publishSignals = PublishSignals()
     let pool: DatabasePool
     let writer: WriteBatcher
     /// How jobs are found by id in this store's file.

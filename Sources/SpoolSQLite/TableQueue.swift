@@ -27,7 +27,7 @@ public final class TableQueue: Transport {
                 try insert.execute(arguments: [destination, message.id, headers, Data(message.body), now])
             }
         }
-        store.hub.publish(.messagesPublished(destination: destination))
+        store.publishSignals.published(to: destination)
     }
 
     public func receive(from destination: String, limit: Int, wait: Duration, visibility: Duration) async throws -> [TransportDelivery] {
@@ -35,10 +35,10 @@ public final class TableQueue: Transport {
         let deadline = ContinuousClock.now + wait
         while true {
             // A fresh subscription each round: cancelling a stream's waiting reader finishes it.
-            let events = store.events.subscribe(buffer: 8)
+            let signals = store.publishSignals.subscribe()
             let deliveries = try await take(from: destination, limit: limit, visibility: visibility)
             if !deliveries.isEmpty || ContinuousClock.now >= deadline { return deliveries }
-            await Self.nextPublish(to: destination, in: events, within: min(.milliseconds(20), deadline - ContinuousClock.now))
+            await Self.nextPublish(to: destination, in: signals, within: min(.milliseconds(20), deadline - ContinuousClock.now))
         }
     }
 
@@ -64,12 +64,10 @@ public final class TableQueue: Transport {
         }
     }
 
-    private static func nextPublish(to destination: String, in events: AsyncStream<StoreEvent>, within interval: Duration) async {
+    private static func nextPublish(to destination: String, in signals: AsyncStream<String>, within interval: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await event in events {
-                    if case .messagesPublished(let published) = event, published == destination { return }
-                }
+                for await published in signals where published == destination { return }
             }
             group.addTask { try? await Task.sleep(for: max(interval, .milliseconds(1))) }
             await group.next()
@@ -113,7 +111,7 @@ public final class TableQueue: Transport {
                 """, arguments: [target, headersText, now, seq, deliveries])
             try Self.requireSettled(db, delivery)
         }
-        store.hub.publish(.messagesPublished(destination: target))
+        store.publishSignals.published(to: target)
     }
 
     public func close() async throws {

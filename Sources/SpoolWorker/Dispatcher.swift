@@ -112,7 +112,7 @@ public final class Dispatcher: Service, Sendable {
             case .jobsAvailable(let queues):
                 guard configuration.queues.map({ mine in queues.isEmpty || queues.contains(where: mine.contains) }) ?? true else { continue }
                 for agent in agents { agent.wakeup.signal() }
-            case .jobsFinished, .messagesPublished:
+            case .jobsFinished:
                 continue
             case .cancelRequested(let id):
                 for agent in agents { agent.execution(id)?.requestCancel() }
