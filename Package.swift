@@ -82,9 +82,25 @@ let package = Package(
             name: "SpoolTestSupport",
             dependencies: ["SpoolCore"]
         ),
+        .target(
+            name: "SpoolBench",
+            dependencies: [
+                "SpoolCore",
+                "SpoolSQLite",
+                "SpoolWorker",
+                "SpoolServer",
+                "SpoolTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "spool",
             dependencies: [
+                "SpoolBench",
                 "SpoolCore",
                 "SpoolSQLite",
                 "SpoolPostgres",
@@ -97,8 +113,6 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(
@@ -123,6 +137,10 @@ let package = Package(
         .executableTarget(
             name: "AMQPFrameFuzz",
             dependencies: ["AMQPClient"]
+        ),
+        .testTarget(
+            name: "SpoolBenchTests",
+            dependencies: ["SpoolBench", "SpoolCore", "SpoolSQLite", "SpoolTestSupport"]
         ),
         .testTarget(
             name: "AMQPClientTests",

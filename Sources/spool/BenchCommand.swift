@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SpoolBench
 import SpoolCore
 import SpoolSQLite
 
@@ -72,18 +73,39 @@ struct BenchCommand: AsyncParsableCommand {
         try await reportingErrors {
             let settings = try settings()
             var results: [BenchResult] = []
+            let options = options
             for step in steps {
-                let target = try await BenchTarget.open(options: options, workload: step.rawValue, http: http)
+                let target = try await BenchTarget.open(store: options.store, durability: options.durability, workload: step.rawValue,
+                                                        http: http, executable: Self.executablePath) { url, durability in
+                    var opening = options
+                    opening.store = url
+                    opening.durability = durability
+                    return try await opening.open()
+                }
                 results.append(contentsOf: try await step.run(on: target, settings))
                 try await target.close()
             }
             let report = BenchReport(settings: settings, results: results)
-            if options.json { try Output.json(report) } else { report.printTable() }
+            if options.json {
+                try Output.json(report)
+            } else {
+                print("")
+                Output.table(report.table.header, report.table.rows)
+                print("\n" + report.summary)
+            }
             if let output { try report.write(to: output) }
             if let bad = results.first(where: { !$0.isClean }) {
                 fail("\(bad.workload): \(bad.lost) jobs lost, \(bad.duplicated) ran twice")
             }
         }
+    }
+
+    /// This executable, to start separate workers with.
+    static var executablePath: String {
+        #if os(Linux)
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
+        #endif
+        return URL(fileURLWithPath: CommandLine.arguments[0]).path
     }
 
     private var steps: [BenchStep] {

@@ -1,14 +1,15 @@
 import Foundation
 import SpoolCore
+import SpoolTestSupport
 
 /// A `spool worker` child process on the bench's store, taking only the workload's queue and
 /// journaling every job start.
 final class WorkerProcess: Sendable {
-    private let process: Process
+    private let process: ChildProcess
     private let journal: String
     private let log: String
 
-    private init(process: Process, journal: String, log: String) {
+    private init(process: ChildProcess, journal: String, log: String) {
         self.process = process
         self.journal = journal
         self.log = log
@@ -18,30 +19,22 @@ final class WorkerProcess: Sendable {
     /// registered with the store.
     static func start(_ target: BenchTarget, concurrency: Int, name: String = "worker") async throws -> WorkerProcess {
         let id = UUID()
-        let uuidFile = target.folder.path + "/\(name)-uuid.txt"
-        let journal = target.folder.path + "/\(name)-journal.jsonl"
-        let log = target.folder.path + "/\(name).log"
+        let uuidFile = target.folder.path("\(name)-uuid.txt")
+        let journal = target.folder.path("\(name)-journal.jsonl")
+        let log = target.folder.path("\(name).log")
         try (id.uuidString.lowercased() + "\n").write(toFile: uuidFile, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executablePath)
-        process.arguments = ["worker", "--store", target.url, "--durability", target.durability, "--queue", target.queue,
-                             "--concurrency", "\(concurrency)", "--journal", journal, "--journal-events", "started,ended",
-                             "--uuid-file", uuidFile]
         var environment = ProcessInfo.processInfo.environment
         environment["SPOOL_LOG_LEVEL"] = "error"
-        process.environment = environment
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try output.close()
+        let process = try ChildProcess.spawn(target.executable, [
+            "worker", "--store", target.url, "--durability", target.durability, "--queue", target.queue,
+            "--concurrency", "\(concurrency)", "--journal", journal, "--journal-events", "started,ended", "--uuid-file", uuidFile,
+        ], environment: environment, outputPath: log)
         let worker = WorkerProcess(process: process, journal: journal, log: log)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             guard process.isRunning else {
-                throw SpoolError(.storeUnavailable, "the worker process exited with status \(process.terminationStatus): \(worker.logTail)")
+                throw SpoolError(.storeUnavailable, "the worker process exited with status \(process.terminationStatus ?? -1): \(worker.logTail)")
             }
             if try await target.store.dispatchers().contains(where: { $0.id == id && $0.state == .active }) { return worker }
             try await Task.sleep(for: .milliseconds(20))
@@ -54,13 +47,8 @@ final class WorkerProcess: Sendable {
 
     /// Asks the worker to shut down (SIGTERM) and waits for it to exit.
     func stop() async {
-        if process.isRunning { process.terminate() }
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { [process] in
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
+        process.terminate()
+        await process.waitForExit()
     }
 
     /// The job starts the worker journaled: job id and the time its code began.
@@ -83,13 +71,5 @@ final class WorkerProcess: Sendable {
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         let tail = text.split(separator: "\n").suffix(3).joined(separator: " | ")
         return tail.isEmpty ? "no output" : tail
-    }
-
-    /// This executable, to start the worker with.
-    private static var executablePath: String {
-        #if os(Linux)
-        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
-        #endif
-        return URL(fileURLWithPath: CommandLine.arguments[0]).path
     }
 }

@@ -2,15 +2,21 @@ import Foundation
 import SpoolCore
 import SpoolWorker
 
-/// One workload of `spool bench`.
-enum BenchStep: String {
+/// One workload of `spool bench` (DESIGN §12).
+public enum BenchStep: String, Sendable, CaseIterable {
+    /// W1 single: one enqueue call per job, each awaiting its own durable commit.
     case enqueueSingle = "w1-single"
+    /// W1 bulk: one call for every job (over HTTP, bulk requests).
     case enqueueBulk = "w1-bulk"
+    /// W2: the time to run jobs already enqueued.
     case drain = "w2"
+    /// W3: per job, the time from the enqueue call to the start of its code, in this process.
     case latency = "w3"
+    /// W3 with the jobs run by a separate `spool worker` process.
     case latencyProcess = "w3-process"
 
-    func run(on target: BenchTarget, _ settings: BenchSettings) async throws -> [BenchResult] {
+    /// Runs the workload on `target` and returns its results (W2 over HTTP adds `w2-dashboard`).
+    public func run(on target: BenchTarget, _ settings: BenchSettings) async throws -> [BenchResult] {
         switch self {
         case .enqueueSingle: [try await EnqueueWorkload.single(target, settings)]
         case .enqueueBulk: [try await EnqueueWorkload.bulk(target, settings)]

@@ -1,0 +1,66 @@
+import Foundation
+import SpoolCore
+import SpoolTestSupport
+
+/// Opens the store a URL names (`sqlite:PATH`, `postgres://…`) with a durability (`normal` or
+/// `full`): the command line's own rule, so the bench measures the store a user would get.
+public typealias BenchStoreOpener = @Sendable (_ url: String, _ durability: String) async throws -> any JobStore
+
+/// Where one workload runs: a fresh SQLite file in a temporary directory, or the store a URL
+/// names. Each workload has a queue of its own, so runs on a shared store never count each
+/// other's jobs. With HTTP the workload's jobs go in through a `spool serve` in this process on
+/// the same store.
+public struct BenchTarget: Sendable {
+    let store: any JobStore
+    /// The store URL another process opens to reach the same store.
+    let url: String
+    let durability: String
+    let queue: String
+    /// A scratch directory for files of the run (the fresh store, a worker's journal).
+    let folder: TemporaryDirectory
+    /// The HTTP server producers enqueue through, with HTTP.
+    let server: BenchServer?
+    /// The `spool` executable separate worker processes run.
+    let executable: String
+
+    /// Opens the target of `workload`: the store at `url`, or a fresh SQLite file when `nil`;
+    /// `executable` is the `spool` binary separate workers are started from.
+    public static func open(store url: String?, durability: String, workload: String, http: Bool, executable: String,
+                            opener: BenchStoreOpener) async throws -> BenchTarget {
+        let folder = try TemporaryDirectory()
+        let queue = "bench-\(workload)-\(UUID().uuidString.prefix(8).lowercased())"
+        let url = url ?? "sqlite:" + folder.path("bench.db")
+        let store = try await opener(url, durability)
+        let server = http ? try await BenchServer.start(store: store) : nil
+        return BenchTarget(store: store, url: url, durability: durability, queue: queue, folder: folder, server: server,
+                           executable: executable)
+    }
+
+    /// Stops the HTTP server, if any, and waits for the store's background work to settle
+    /// before the next workload starts.
+    public func close() async throws {
+        await server?.stop()
+        _ = try await store.queues()
+    }
+
+    /// How many jobs of this workload's queue the store holds in each state.
+    public func counts() async throws -> [JobState: Int] {
+        try await store.queues().first { $0.name == queue }?.counts ?? [:]
+    }
+
+    /// The total number of jobs in this workload's queue.
+    func stored() async throws -> Int {
+        try await counts().values.reduce(0, +)
+    }
+
+    /// The W1–W3 job: a no-op with the payload `{"i": n, "pad": 100 × "x"}`.
+    func newJob(_ index: Int) -> NewJob {
+        NewJob(name: "spool.noop", payload: BenchTarget.payload(index), queue: queue)
+    }
+
+    static func payload(_ index: Int) -> JSONPayload {
+        JSONPayload(unchecked: "{\"i\":\(index),\"pad\":\"\(pad)\"}")
+    }
+
+    private static let pad = String(repeating: "x", count: 100)
+}
