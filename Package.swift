@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SpoolTestSupport", targets: ["SpoolTestSupport"]),
         .library(name: "AMQPClient", targets: ["AMQPClient"]),
         .library(name: "SpoolAMQP", targets: ["SpoolAMQP"]),
+        .library(name: "SQSClient", targets: ["SQSClient"]),
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "AMQPFrameFuzz", targets: ["AMQPFrameFuzz"]),
     ],
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
@@ -137,6 +139,15 @@ let package = Package(
         .executableTarget(
             name: "AMQPFrameFuzz",
             dependencies: ["AMQPClient"]
+        ),
+        .target(
+            name: "SQSClient",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "SQSClientTests",
+            dependencies: ["SQSClient"],
+            exclude: ["SigV4Vectors"]
         ),
         .testTarget(
             name: "SpoolBenchTests",
