@@ -86,12 +86,3 @@ extension Job {
     /// The name of the error recorded for an attempt that was running when its worker died.
     public static let diedRunning = "Rescued"
 }
-
-extension StoreEvents {
-    /// Announces rescued jobs: their new states, and the queues that have jobs to run again.
-    public func publishRescued(_ rescued: [Job]) {
-        guard !rescued.isEmpty else { return }
-        publish(.jobsFinished(Dictionary(rescued.map { ($0.id, $0.state) }, uniquingKeysWith: { $1 })))
-        publish(.jobsAvailable(queues: Array(Set(rescued.map(\.queue))).sorted()))
-    }
-}

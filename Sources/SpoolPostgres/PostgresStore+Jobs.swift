@@ -4,6 +4,190 @@ import PostgresNIO
 import SpoolCore
 
 extension PostgresStore {
+    public func insert(_ jobs: [NewJob], now: Date) async throws -> [InsertResult] {
+        for job in jobs { try job.validate(limits) }
+        let now = PostgresRows.truncate(now)
+        let (schema, logger) = (self.schema, self.logger)
+        // One statement, atomic without an explicit transaction: one round trip per call.
+        let results = try await read { connection in
+            try await PostgresStore.insert(jobs, now: now, schema: schema, prepared: true, on: connection, logger: logger)
+        }
+        publishAvailable(results)
+        return results
+    }
+
+    /// Enqueues `jobs` on the application's own connection, inside the transaction it has open
+    /// there: the jobs exist if and only if that transaction commits.
+    ///
+    /// The connection must reach the store's database; the jobs go to the store's schema. Run it
+    /// inside a transaction, such as PostgresNIO's `withTransaction` (outside one, the jobs are
+    /// committed at once). Dispatchers learn of the jobs from the NOTIFY this sends, which
+    /// PostgreSQL delivers when the transaction commits, and from their polls.
+    ///
+    /// ```swift
+    /// let store = try await PostgresStore(url: "postgres://app@db.internal/shop?schema=spool")
+    /// try await client.withTransaction(logger: logger) { connection in
+    ///     try await connection.query("INSERT INTO orders (id, total) VALUES (\(orderID), \(total))", logger: logger)
+    ///     try await store.enqueue([NewJob(name: "mail.receipt", payload: try JSONPayload(encoding: Receipt(order: orderID)))],
+    ///                             on: connection)
+    /// }   // a rolled-back order leaves no receipt job behind
+    /// ```
+    ///
+    /// Throws as ``insert(_:now:)`` does (an invalid job or an unknown quota inserts nothing); a
+    /// unique key held by a job that is not finished returns that job with `inserted == false`.
+    @discardableResult
+    public func enqueue(_ jobs: [NewJob], on connection: PostgresConnection, now: Date = Date()) async throws -> [InsertResult] {
+        for job in jobs { try job.validate(limits) }
+        do {
+            return try await PostgresStore.insert(jobs, now: PostgresRows.truncate(now), schema: schema, prepared: false,
+                                                  on: connection, logger: logger)
+        } catch {
+            throw PostgresStore.translate(error, location: location)
+        }
+    }
+
+    /// Announces the queues that gained available jobs.
+    func publishAvailable(_ results: [InsertResult]) {
+        let queues = Set(results.lazy.filter { $0.inserted && $0.job.state == .available }.map(\.job.queue))
+        if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
+    }
+
+    /// Inserts `jobs` on `connection`, inside the caller's transaction, in one statement: the
+    /// quota check, the insert, the lookup of jobs holding the same unique keys and the NOTIFY.
+    /// Nothing is inserted when a job names an unknown quota. A unique key held by a job that
+    /// another transaction committed during the statement costs a second query. `prepared`
+    /// runs it as a prepared statement: only outside an explicit transaction, on a pooled connection.
+    static func insert(_ jobs: [NewJob], now: Date, schema: PostgresSchema, prepared: Bool, on connection: PostgresConnection,
+                       logger: Logger) async throws -> [InsertResult] {
+        guard !jobs.isEmpty else { return [] }
+        var random = SeededRandom()
+        let built = jobs.map { new in
+            var job = Job(new: new, id: JobID.make(at: now, using: &random), now: now)
+            job.runAt = PostgresRows.truncate(job.runAt)
+            return job
+        }
+        let named = Set(jobs.flatMap(\.quotas)).sorted()
+        let ids = built.map(\.id.description)
+        var binds = PostgresBindings()
+        binds.append(ids)
+        binds.append(built.map(\.queue))
+        binds.append(built.map(\.name))
+        binds.append(built.map(\.payload.text))
+        binds.append(built.map(\.state.rawValue))
+        binds.append(built.map { Int64($0.priority) })
+        binds.append(built.map { Int64($0.maxAttempts) })
+        binds.append(built.map { PostgresRows.micros($0.runAt) })
+        binds.append(built.map { $0.quotas.isEmpty ? "[]" : JSONValue.array($0.quotas.map(JSONValue.string)).compactText })
+        binds.append(built.map { $0.tags.isEmpty ? "[]" : JSONValue.array($0.tags.map(JSONValue.string)).compactText })
+        binds.append(built.map { $0.uniqueKey ?? "" })
+        binds.append(built.map { $0.timeout.map { Int64($0.seconds * 1000) } ?? -1 })
+        binds.append(named)
+        binds.append(PostgresRows.micros(now))
+        binds.append(schema.channel)
+        binds.append(Set(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
+        binds.append(Set(built.compactMap(\.uniqueKey)).sorted())
+        let rows = prepared ? try await connection.rows(InsertStatement.self, binds, logger: logger)
+            : try await connection.rows(PostgresQuery(unsafeSQL: insertSQL(schema), binds: binds), logger: logger)
+
+        guard let summary = rows.first else { throw SpoolError(.storeUnavailable, "the insert of \(jobs.count) jobs returned nothing") }
+        let known = Set(try summary[22].decode([String].self))
+        if known.count != named.count {
+            for job in jobs {
+                if let unknown = job.quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
+            }
+        }
+        // NULL when every job was inserted: the common case sends no ids back.
+        let inserted = try summary[23].decode([String]?.self).map(Set.init)
+        var holders: [String: Job] = [:]
+        for row in rows {
+            guard try row[0].decode(String?.self) != nil else { continue }
+            let job = try PostgresRows.job(row)
+            if let key = job.uniqueKey { holders[key] = job }
+        }
+        var results: [InsertResult] = []
+        results.reserveCapacity(built.count)
+        var missing: [String] = []
+        for (job, id) in zip(built, ids) {
+            if inserted?.contains(id) ?? true {
+                results.append(InsertResult(job: job, inserted: true))
+                if let key = job.uniqueKey { holders[key] = job }
+            } else if let key = job.uniqueKey {
+                if holders[key] == nil { missing.append(key) }
+                results.append(InsertResult(job: holders[key] ?? job, inserted: false))
+            } else {
+                throw SpoolError(.storeUnavailable, "job \(job.id) was neither inserted nor found by its unique key")
+            }
+        }
+        guard !missing.isEmpty else { return results }
+        for job in try await connection.jobs("""
+            SELECT \(unescaped: PostgresRows.jobColumns) FROM \(unescaped: schema.jobs)
+            WHERE unique_key = ANY(\(missing)) AND state NOT IN ('completed', 'discarded', 'cancelled')
+            """, logger: logger) {
+            if let key = job.uniqueKey { holders[key] = job }
+        }
+        return try zip(built, results).map { job, result in
+            guard !result.inserted, let key = job.uniqueKey else { return result }
+            guard let holder = holders[key] else {
+                throw SpoolError(.storeUnavailable, "job \(job.id) was neither inserted nor found by its unique key")
+            }
+            return InsertResult(job: holder, inserted: false)
+        }
+    }
+
+    /// The statement behind ``insert(_:now:schema:prepared:on:logger:)``. Its rows are the jobs that held
+    /// one of the unique keys before it ran (one row of NULLs when none did), each followed by
+    /// the known quotas among those named, the ids inserted (NULL when every job was), and
+    /// whether a NOTIFY was sent. Parameters after the jobs' columns ($1–$12): the quotas named,
+    /// now, the channel, the NOTIFY's payload (the queues gaining available jobs, one per line)
+    /// and the unique keys named.
+    static func insertSQL(_ schema: PostgresSchema) -> String {
+        let unfinished = "state NOT IN ('completed', 'discarded', 'cancelled')"
+        // The rows go from unnest straight into the INSERT, in input order, so seq follows the
+        // caller's order (FIFO within one call) without a sort. The lookup of unique keys' holders
+        // runs only when there are keys (a one-time filter: a generic plan made while the table
+        // was empty scans it whole), and reads the keys through subqueries, which the planner
+        // cannot see into: given as a bare parameter, an empty array made one-job inserts look
+        // cheaper planned for their values than the generic plan, so every insert was planned
+        // anew (four times the cost of running it).
+        return """
+            WITH known AS (
+                SELECT coalesce(array_agg(name), '{}') AS names FROM \(schema.quotas) WHERE name = ANY($13::text[])
+            ),
+            inserted AS (
+                INSERT INTO \(schema.jobs) (id, queue, name, payload, state, priority, attempt, max_attempts, run_at,
+                                            created_at, quotas, tags, unique_key, timeout_ms)
+                SELECT id, queue, name, payload, state, priority, 0, max_attempts, run_at, $14::bigint,
+                       CASE WHEN quotas = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(quotas::json)) END,
+                       CASE WHEN tags = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(tags::json)) END,
+                       NULLIF(unique_key, ''), NULLIF(timeout_ms, -1)
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+                            $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[])
+                    AS input(id, queue, name, payload, state, priority, max_attempts, run_at, quotas, tags, unique_key, timeout_ms)
+                WHERE (SELECT cardinality(names) FROM known) = cardinality($13::text[])
+                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND \(unfinished) DO NOTHING
+                RETURNING id, state
+            ),
+            counted AS (
+                SELECT count(*) AS jobs, count(*) FILTER (WHERE state = 'available') AS available FROM inserted
+            ),
+            notified AS (
+                SELECT pg_notify($15::text, $16::text) FROM counted WHERE available > 0
+            ),
+            summary AS (
+                SELECT (SELECT names FROM known) AS known,
+                       CASE WHEN (SELECT jobs FROM counted) = cardinality($1::text[]) THEN NULL
+                            ELSE (SELECT coalesce(array_agg(id), '{}') FROM inserted) END AS ids,
+                       (SELECT count(*) FROM notified) AS notified
+            )
+            SELECT \(PostgresRows.jobColumns(of: "holder")), summary.known, summary.ids, summary.notified
+            FROM summary LEFT JOIN (
+                SELECT * FROM \(schema.jobs)
+                WHERE (SELECT cardinality($17::text[])) > 0 AND unique_key = ANY(coalesce((SELECT $17::text[]), '{}'))
+                    AND \(unfinished)
+            ) AS holder ON true
+            """
+    }
+
     static func fetchJob(_ id: JobID, schema: PostgresSchema, on connection: PostgresConnection, logger: Logger,
                          lock: Bool = false) async throws -> Job? {
         try await connection.jobs("""
@@ -128,5 +312,29 @@ extension PostgresStore {
             job.quotas = quotas
             return job
         }
+    }
+
+    public func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws {
+        let now = PostgresRows.truncate(now)
+        let (schema, logger) = (self.schema, self.logger)
+        let queues = try await transaction { connection in
+            var queues: Set<String> = []
+            let released = try await connection.rows("""
+                UPDATE \(unescaped: schema.jobs) SET state = 'available', attempt = GREATEST(attempt - 1, 0),
+                    run_at = \(PostgresRows.micros(now)), lease_until = NULL, cancel_requested = false
+                WHERE id = ANY(\(ids.map(\.description))) AND state = 'running' AND dispatcher = \(dispatcher)
+                RETURNING id, queue
+                """, logger: logger)
+            let releasedIDs = try released.map { try $0[0].decode(String.self) }
+            for row in released { queues.insert(try row[1].decode(String.self)) }
+            if !releasedIDs.isEmpty {
+                try await connection.query("DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id = ANY(\(releasedIDs))",
+                                           logger: logger)
+                try await connection.query("SELECT pg_notify(\(schema.channel), \(queues.sorted().joined(separator: "\n")))",
+                                           logger: logger)
+            }
+            return queues
+        }
+        if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
     }
 }

@@ -192,4 +192,26 @@ extension SQLiteStore {
             return job
         }
     }
+
+    public func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws {
+        let keys = self.keys
+        let now = SQLiteRows.truncate(now)
+        let queues = try await write { db in
+            let release = try db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'available', attempt = MAX(attempt - 1, 0), run_at = ?, lease_until = NULL,
+                                cancel_requested = 0
+                WHERE \(keys.condition) AND state = 'running' AND dispatcher = ? RETURNING queue
+                """)
+            var queues: Set<String> = []
+            for id in ids {
+                let arguments = [SQLiteRows.micros(now)] + keys.arguments(id) + [SQLiteRows.uuid(dispatcher)]
+                if let queue = try String.fetchOne(release, arguments: StatementArguments(arguments)) {
+                    queues.insert(queue)
+                    try db.execute(sql: "DELETE FROM quota_holders WHERE job_id = ?", arguments: [id.description])
+                }
+            }
+            return queues
+        }
+        if !queues.isEmpty { hub.publish(.jobsAvailable(queues: queues.sorted())) }
+    }
 }

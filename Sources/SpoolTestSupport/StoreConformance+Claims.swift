@@ -2,7 +2,7 @@ import Foundation
 import SpoolCore
 
 extension StoreConformance {
-    /// Claims: order, limits, queues, pauses, run-at times, filters.
+    /// Claims: order, limits, queues, run-at times, filters.
     static let claimCases: [StoreConformanceCase] = [
         StoreConformanceCase("a claim marks jobs running, held and leased, and counts the attempt") { store in
             let job = try await put(store)
@@ -47,16 +47,6 @@ extension StoreConformance {
             try expectEqual(try await claim(store, queues: ["mail"]).map(\.id), [mail.id], "mail only")
             try expectEqual(try await claim(store, queues: ["mail"]).count, 0, "no more mail")
             try expectEqual(try await claim(store, queues: ["video", "other"]).count, 1, "video")
-        },
-        StoreConformanceCase("a paused queue accepts jobs and hands out none until resumed") { store in
-            try await store.setPaused("default", paused: true)
-            let job = try await put(store)
-            try expectEqual(try await fetch(store, job.id).state, .available, "accepted")
-            try expectEqual(try await claim(store).count, 0, "paused")
-            try expect(try await store.queues().first { $0.name == "default" }?.paused == true, "queue reported paused")
-            try await store.setPaused("default", paused: false)
-            try expectEqual(try await claim(store).map(\.id), [job.id], "resumed")
-            try expect(try await store.queues().first { $0.name == "default" }?.paused == false, "queue reported running")
         },
         StoreConformanceCase("a job scheduled for later waits for its time") { store in
             let later = try await put(store) { $0.runAt = t0.addingTimeInterval(10) }

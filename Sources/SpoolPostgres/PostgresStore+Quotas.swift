@@ -4,35 +4,6 @@ import PostgresNIO
 import SpoolCore
 
 extension PostgresStore {
-    public func queues() async throws -> [QueueInfo] {
-        let (schema, logger) = (self.schema, self.logger)
-        return try await read { connection in
-            var infos: [String: QueueInfo] = [:]
-            for try await name in try await connection.query("SELECT name FROM \(unescaped: schema.queues) WHERE paused", logger: logger)
-                .decode(String.self) { infos[name] = QueueInfo(name: name, paused: true, counts: [:]) }
-            for try await (name, stateText, count) in try await connection.query("""
-                SELECT queue, state, COUNT(*) FROM \(unescaped: schema.jobs) GROUP BY queue, state
-                """, logger: logger).decode((String, String, Int).self) {
-                guard let state = JobState(rawValue: stateText) else { continue }
-                infos[name, default: QueueInfo(name: name, paused: false, counts: [:])].counts[state] = count
-            }
-            return infos.values.sorted { $0.name < $1.name }
-        }
-    }
-
-    public func setPaused(_ queue: String, paused: Bool) async throws {
-        guard !queue.isEmpty else { throw SpoolError(.invalidArgument, "queue name must not be empty") }
-        let (schema, logger) = (self.schema, self.logger)
-        try await transaction { connection in
-            try await connection.query("""
-                INSERT INTO \(unescaped: schema.queues) (name, paused) VALUES (\(queue), \(paused))
-                ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
-                """, logger: logger)
-            if !paused { try await connection.query("SELECT pg_notify(\(schema.channel), \(queue))", logger: logger) }
-        }
-        if !paused { events.publish(.jobsAvailable(queues: [queue])) }
-    }
-
     public func quotas() async throws -> [QuotaInfo] {
         let (schema, logger) = (self.schema, self.logger)
         return try await read { connection in
@@ -94,22 +65,5 @@ extension PostgresStore {
             try await connection.query("SELECT pg_notify(\(schema.channel), '')", logger: logger)
         }
         events.publish(.jobsAvailable(queues: []))
-    }
-
-    public func fireCron(schedule: String, tick: Date, job: NewJob, now: Date) async throws -> Job? {
-        try job.validate(limits)
-        let now = PostgresRows.truncate(now)
-        let (schema, logger) = (self.schema, self.logger)
-        let fired = try await transaction { connection -> InsertResult? in
-            let won = try await connection.count("""
-                INSERT INTO \(unescaped: schema.cron) (name, last_tick) VALUES (\(schedule), \(PostgresRows.micros(tick)))
-                ON CONFLICT (name) DO UPDATE SET last_tick = excluded.last_tick WHERE excluded.last_tick > \(unescaped: schema.cron).last_tick
-                RETURNING 1
-                """, logger: logger)
-            guard won == 1 else { return nil }
-            return try await PostgresStore.insert([job], now: now, schema: schema, prepared: false, on: connection, logger: logger).first
-        }
-        if let fired { publishAvailable([fired]) }
-        return fired?.job
     }
 }

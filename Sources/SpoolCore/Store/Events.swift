@@ -59,3 +59,12 @@ public final class StoreEvents: Sendable {
         for continuation in targets { continuation.yield(event) }
     }
 }
+
+extension StoreEvents {
+    /// Announces rescued jobs: their new states, and the queues that have jobs to run again.
+    public func publishRescued(_ rescued: [Job]) {
+        guard !rescued.isEmpty else { return }
+        publish(.jobsFinished(Dictionary(rescued.map { ($0.id, $0.state) }, uniquingKeysWith: { $1 })))
+        publish(.jobsAvailable(queues: Array(Set(rescued.map(\.queue))).sorted()))
+    }
+}

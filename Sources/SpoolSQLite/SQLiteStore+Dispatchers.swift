@@ -3,80 +3,6 @@ import GRDB
 import SpoolCore
 
 extension SQLiteStore {
-    public func queues() async throws -> [QueueInfo] {
-        try read { db in
-            var infos: [String: QueueInfo] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT name FROM queues WHERE paused = 1") {
-                let name: String = row[0]
-                infos[name] = QueueInfo(name: name, paused: true, counts: [:])
-            }
-            for row in try Row.fetchAll(db, sql: "SELECT queue, state, COUNT(*) FROM jobs GROUP BY queue, state") {
-                let name: String = row[0], stateText: String = row[1], count: Int = row[2]
-                guard let state = JobState(rawValue: stateText) else { continue }
-                infos[name, default: QueueInfo(name: name, paused: false, counts: [:])].counts[state] = count
-            }
-            return infos.values.sorted { $0.name < $1.name }
-        }
-    }
-
-    public func setPaused(_ queue: String, paused: Bool) async throws {
-        guard !queue.isEmpty else { throw SpoolError(.invalidArgument, "queue name must not be empty") }
-        try await write { db in
-            try db.execute(sql: """
-                INSERT INTO queues (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
-                """, arguments: [queue, paused ? 1 : 0])
-        }
-        if !paused { hub.publish(.jobsAvailable(queues: [queue])) }
-    }
-
-    public func quotas() async throws -> [QuotaInfo] {
-        try read { db in
-            var running: [String: [JobID]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT quota, job_id FROM quota_holders ORDER BY rowid") {
-                let idText: String = row[1]
-                if let id = JobID(idText) { running[row[0], default: []].append(id) }
-            }
-            return try Row.fetchAll(db, sql: "SELECT name, size FROM quotas ORDER BY name").map { row in
-                let name: String = row[0]
-                return QuotaInfo(name: name, size: row[1], running: running[name] ?? [])
-            }
-        }
-    }
-
-    @discardableResult
-    public func createQuota(_ name: String, size: Int) async throws -> QuotaInfo {
-        try QuotaRules.check(name: name, size: size)
-        return try await write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM quotas WHERE name = ?)", arguments: [name]) != true else {
-                throw SpoolError(.quotaExists, "quota '\(name)' already exists")
-            }
-            try db.execute(sql: "INSERT INTO quotas (name, size) VALUES (?, ?)", arguments: [name, size])
-            return QuotaInfo(name: name, size: size, running: [])
-        }
-    }
-
-    @discardableResult
-    public func resizeQuota(_ name: String, size: Int) async throws -> QuotaInfo {
-        try QuotaRules.check(name: name, size: size)
-        let info = try await write { db in
-            try db.execute(sql: "UPDATE quotas SET size = ? WHERE name = ?", arguments: [size, name])
-            guard db.changesCount == 1 else { throw SpoolError.unknownQuota(name) }
-            let running = try String.fetchAll(db, sql: "SELECT job_id FROM quota_holders WHERE quota = ? ORDER BY rowid", arguments: [name])
-            return QuotaInfo(name: name, size: size, running: running.compactMap(JobID.init))
-        }
-        hub.publish(.jobsAvailable(queues: []))
-        return info
-    }
-
-    public func removeQuota(_ name: String) async throws {
-        try await write { db in
-            try db.execute(sql: "DELETE FROM quotas WHERE name = ?", arguments: [name])
-            guard db.changesCount == 1 else { throw SpoolError.unknownQuota(name) }
-            try db.execute(sql: "DELETE FROM quota_holders WHERE quota = ?", arguments: [name])
-        }
-        hub.publish(.jobsAvailable(queues: []))
-    }
-
     public func register(_ registration: DispatcherRegistration) async throws -> [Job] {
         let keys = self.keys
         let now = SQLiteRows.truncate(registration.now)
@@ -199,20 +125,5 @@ extension SQLiteStore {
                                                 SQLiteRows.text(record)] + keys.arguments(job.id)))
         try db.execute(sql: "DELETE FROM quota_holders WHERE job_id = ?", arguments: [job.id.description])
         return job
-    }
-
-    public func fireCron(schedule: String, tick: Date, job: NewJob, now: Date) async throws -> Job? {
-        try job.validate(limits)
-        let now = SQLiteRows.truncate(now)
-        let fired = try await write { db -> Job? in
-            try db.execute(sql: """
-                INSERT INTO cron (name, last_tick) VALUES (?, ?)
-                ON CONFLICT (name) DO UPDATE SET last_tick = excluded.last_tick WHERE excluded.last_tick > cron.last_tick
-                """, arguments: [schedule, SQLiteRows.micros(tick)])
-            guard db.changesCount == 1 else { return nil }
-            return try SQLiteStore.insert([job], now: now, db: db).first?.job
-        }
-        if let fired { hub.publish(.jobsAvailable(queues: [fired.queue])) }
-        return fired
     }
 }

@@ -2,8 +2,8 @@ import Foundation
 import SpoolCore
 
 extension StoreConformance {
-    /// Enqueue, read, list, finish, cancel, retry, unique keys, limits.
-    static let lifecycleCases: [StoreConformanceCase] = [
+    /// Jobs: enqueue, read, list, cancel, retry, delete, unique keys, limits.
+    static let jobCases: [StoreConformanceCase] = [
         StoreConformanceCase("an enqueued job reads back with every field") { store in
             var new = NewJob(name: "mail.send", payload: try JSONPayload(validating: #"{"to":"a@example.com","n":[1,2]}"#))
             new.queue = "mail"; new.priority = 4; new.tags = ["x", "y"]; new.uniqueKey = "k1"
@@ -74,56 +74,6 @@ extension StoreConformance {
             try expect(error.message.contains("big"), "the message names the job: \(error.message)")
             try expectEqual(try await store.jobs(JobQuery()).jobs.count, 0, "jobs stored")
         },
-        StoreConformanceCase("completing records the result and enqueues follow-ups in the same step") { store in
-            let job = try await put(store)
-            _ = try await claim(store)
-            let later = t0.addingTimeInterval(2)
-            let applied = try await complete(store, job, at: later, result: #"{"ok":true}"#,
-                                             followUps: [NewJob(name: "next", queue: "after")])
-            try expect(applied, "applied")
-            let done = try await fetch(store, job.id)
-            try expectEqual(done.state, .completed, "state")
-            try expectEqual(done.result, #"{"ok":true}"#, "result")
-            try expectEqual(done.finishedAt, later, "finishedAt")
-            try expectEqual(try await store.jobs(JobQuery(queue: "after")).jobs.map(\.name), ["next"], "follow-up")
-        },
-        StoreConformanceCase("a failed attempt is recorded and retried, then discarded when out of attempts") { store in
-            let job = try await put(store) { $0.maxAttempts = 2 }
-            _ = try await claim(store)
-            let first = AttemptError(attempt: 1, name: "Boom", type: "error", message: "first", at: t0)
-            _ = try await store.finish([Finish(id: job.id, dispatcher: dispatcherA, outcome: .failed(first, retryAt: t0.addingTimeInterval(5)))], now: t0)
-            var current = try await fetch(store, job.id)
-            try expectEqual(current.state, .retryable, "state after first failure")
-            try expectEqual(current.errors, [first], "errors")
-            try expectEqual(try await claim(store, at: t0.addingTimeInterval(4)).count, 0, "waits for its backoff")
-            try expectEqual(try await claim(store, at: t0.addingTimeInterval(5)).map(\.attempt), [2], "second attempt")
-            let second = AttemptError(attempt: 2, name: "Boom", type: "error", message: "second", at: t0.addingTimeInterval(6))
-            _ = try await store.finish([Finish(id: job.id, dispatcher: dispatcherA, outcome: .failed(second, retryAt: nil))], now: t0.addingTimeInterval(6))
-            current = try await fetch(store, job.id)
-            try expectEqual(current.state, .discarded, "state after last failure")
-            try expectEqual(current.errors, [first, second], "errors")
-            try expectEqual(current.finishedAt, t0.addingTimeInterval(6), "finishedAt")
-        },
-        StoreConformanceCase("a finish from a dispatcher that no longer holds the job changes nothing") { store in
-            let job = try await put(store)
-            _ = try await claim(store, by: dispatcherA)
-            _ = try await store.rescue(deadBefore: t0, now: t0.addingTimeInterval(60))
-            _ = try await claim(store, at: t0.addingTimeInterval(60), by: dispatcherB)
-            try expect(!(try await complete(store, job, by: dispatcherA)), "the stale finish is refused")
-            let current = try await fetch(store, job.id)
-            try expectEqual(current.state, .running, "still running")
-            try expectEqual(current.dispatcher, dispatcherB, "held by the rescuer")
-            try expect(try await complete(store, job, by: dispatcherB), "the holder's finish applies")
-        },
-        StoreConformanceCase("a snoozed job runs again later without using up an attempt") { store in
-            let job = try await put(store)
-            _ = try await claim(store)
-            _ = try await store.finish([Finish(id: job.id, dispatcher: dispatcherA, outcome: .snoozed(until: t0.addingTimeInterval(30)))], now: t0)
-            let current = try await fetch(store, job.id)
-            try expectEqual(current.state, .scheduled, "state")
-            try expectEqual(current.attempt, 0, "attempt given back")
-            try expectEqual(try await claim(store, at: t0.addingTimeInterval(30)).map(\.attempt), [1], "runs again")
-        },
         StoreConformanceCase("a unique key returns the existing job until it is terminal") { store in
             let first = try await store.insert([NewJob(name: "a", uniqueKey: "once")], now: t0)[0]
             let again = try await store.insert([NewJob(name: "a", uniqueKey: "once"), NewJob(name: "a", uniqueKey: "once")], now: t0)
@@ -184,17 +134,6 @@ extension StoreConformance {
             let all = (first.jobs + second.jobs + third.jobs).map(\.id)
             try expectEqual(Set(all).count, 5, "every job once")
             try expectEqual(all, all.sorted(by: >), "newest first")
-        },
-        StoreConformanceCase("queues report their jobs per state") { store in
-            _ = try await put(store) { $0.queue = "a" }
-            _ = try await put(store) { $0.queue = "a"; $0.runAt = t0.addingTimeInterval(60) }
-            _ = try await put(store) { $0.queue = "b" }
-            _ = try await claim(store, limit: 1, queues: ["b"])
-            let queues = try await store.queues()
-            try expectEqual(queues.map(\.name), ["a", "b"], "names")
-            try expectEqual(queues[0].counts[.available], 1, "a available")
-            try expectEqual(queues[0].counts[.scheduled], 1, "a scheduled")
-            try expectEqual(queues[1].counts[.running], 1, "b running")
         },
     ]
 }

@@ -14,6 +14,29 @@ extension PostgresStore {
         return try await claimRest(params, after: step)
     }
 
+    /// Whether `params` can be claimed by the store function's common claim: any number of
+    /// queues, no agent filter.
+    static func takesLeadingClaim(_ params: ClaimParams) -> Bool {
+        params.limit > 0 && params.filter.isUnfiltered
+    }
+
+    /// The jobs of `step`'s claim for `params`, and those a full claim finds for the slots left
+    /// when a job that names a quota stopped it.
+    func claimRest(_ params: ClaimParams, after step: Step) async throws -> [Job] {
+        guard step.maybeMore, step.jobs.count < params.limit else { return step.jobs }
+        var remaining = params
+        remaining.limit -= step.jobs.count
+        return step.jobs + (try await fullClaim(remaining))
+    }
+
+    /// The full claim (``claim(_:now:schema:on:logger:)``) in a transaction of its own.
+    func fullClaim(_ params: ClaimParams) async throws -> [Job] {
+        let (now, schema, logger) = (PostgresRows.truncate(params.now), self.schema, self.logger)
+        return try await transaction { connection in
+            try await PostgresStore.claim(params, now: now, schema: schema, on: connection, logger: logger)
+        }
+    }
+
     /// Promotes due jobs, then walks available jobs in policy order, page by page, locking each
     /// page with `FOR UPDATE SKIP LOCKED` and keeping the jobs the filter takes and the quotas
     /// admit, until the limit is reached or no job is left.

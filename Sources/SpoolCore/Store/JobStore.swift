@@ -1,14 +1,19 @@
 import Foundation
 
+// The store contract, one section at a time. The types a section adds live beside this file
+// under the section's name (Jobs.swift, Claims.swift, Finishes.swift, Queues.swift, Quotas.swift,
+// Dispatchers.swift, Events.swift; Cron adds none), and every store implements each section in
+// a file of that name: InMemoryJobStore+Jobs.swift, SQLiteStore+Claims.swift, and so on.
+
 /// The contract every store implements. The shared conformance suite in SpoolTestSupport is its
 /// definition of correct.
 ///
 /// Every operation is atomic. Times come from the caller (`now`), so behaviour over time is
 /// testable without waiting.
+///
+/// The requirements come in sections: Jobs, Claims, Finishes, Queues, Quotas, Dispatchers, Cron
+/// and Events (see <doc:ImplementingAStore>).
 public protocol JobStore: Sendable {
-    /// In-process notifications of what this store instance committed.
-    var events: StoreEvents { get }
-
     /// The limits the store enforces on enqueue.
     var limits: JobLimits { get }
 
@@ -24,20 +29,6 @@ public protocol JobStore: Sendable {
 
     /// Jobs matching `query`, newest first.
     func jobs(_ query: JobQuery) async throws -> JobPage
-
-    /// Hands out up to `params.limit` waiting jobs to the dispatcher, honouring queues, pauses,
-    /// run-at times, the policy, the filter and every quota, and marks them running.
-    func claim(_ params: ClaimParams) async throws -> [Job]
-
-    /// Records the end of attempts. A finish applies only while the job is running and held by
-    /// the finishing dispatcher; the result says, for each finish in order, whether it applied.
-    func finish(_ finishes: [Finish], now: Date) async throws -> [Bool]
-
-    /// Records the end of attempts, then claims jobs for the slots they free, in one atomic
-    /// step where the store can: a dispatcher's busy agents go from one batch to the next in a
-    /// single round trip. Returns whether each finish applied, and the jobs of each claim in
-    /// order. The default records and claims one after the other.
-    func finishAndClaim(_ finishes: [Finish], claims: [ClaimParams], now: Date) async throws -> (applied: [Bool], claimed: [[Job]])
 
     /// Cancels a job: a waiting job becomes `cancelled` at once; a running job is marked
     /// `cancelRequested` for its dispatcher. Terminal jobs are returned unchanged.
@@ -57,6 +48,24 @@ public protocol JobStore: Sendable {
     /// `cancelled`) are removed with everything recorded of them, and the rest are left alone.
     /// Returns the ids deleted.
     func delete(_ ids: [JobID]) async throws -> [JobID]
+
+    // MARK: Claims
+
+    /// Hands out up to `params.limit` waiting jobs to the dispatcher, honouring queues, pauses,
+    /// run-at times, the policy, the filter and every quota, and marks them running.
+    func claim(_ params: ClaimParams) async throws -> [Job]
+
+    // MARK: Finishes
+
+    /// Records the end of attempts. A finish applies only while the job is running and held by
+    /// the finishing dispatcher; the result says, for each finish in order, whether it applied.
+    func finish(_ finishes: [Finish], now: Date) async throws -> [Bool]
+
+    /// Records the end of attempts, then claims jobs for the slots they free, in one atomic
+    /// step where the store can: a dispatcher's busy agents go from one batch to the next in a
+    /// single round trip. Returns whether each finish applied, and the jobs of each claim in
+    /// order. The default records and claims one after the other.
+    func finishAndClaim(_ finishes: [Finish], claims: [ClaimParams], now: Date) async throws -> (applied: [Bool], claimed: [[Job]])
 
     // MARK: Queues
 
@@ -113,7 +122,14 @@ public protocol JobStore: Sendable {
     /// Enqueues `job` for `tick` of `schedule` unless that tick (or a later one) already fired.
     /// Returns the job when this call fired the tick, `nil` otherwise.
     func fireCron(schedule: String, tick: Date, job: NewJob, now: Date) async throws -> Job?
+
+    // MARK: Events
+
+    /// In-process notifications of what this store instance committed.
+    var events: StoreEvents { get }
 }
+
+// MARK: Finishes
 
 extension JobStore {
     public func finishAndClaim(_ finishes: [Finish], claims: [ClaimParams], now: Date) async throws -> (applied: [Bool], claimed: [[Job]]) {
@@ -122,7 +138,11 @@ extension JobStore {
         for params in claims { claimed.append(try await claim(params)) }
         return (applied, claimed)
     }
+}
 
+// MARK: Quotas
+
+extension JobStore {
     /// Creates a quota of the default size, 1.
     @discardableResult
     public func createQuota(_ name: String) async throws -> QuotaInfo {
