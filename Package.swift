@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "AMQPClient", targets: ["AMQPClient"]),
         .library(name: "SpoolAMQP", targets: ["SpoolAMQP"]),
         .library(name: "SQSClient", targets: ["SQSClient"]),
+        .library(name: "SpoolSQS", targets: ["SpoolSQS"]),
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "AMQPFrameFuzz", targets: ["AMQPFrameFuzz"]),
     ],
@@ -148,6 +149,14 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        .target(
+            name: "SpoolSQS",
+            dependencies: ["SpoolCore", "SQSClient"]
+        ),
+        .testTarget(
+            name: "SpoolSQSTests",
+            dependencies: ["SpoolSQS", "SQSClient", "SpoolCore", "SpoolTestSupport"]
         ),
         .testTarget(
             name: "SQSClientTests",

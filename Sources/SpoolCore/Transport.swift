@@ -44,8 +44,9 @@ public struct TransportDelivery: Hashable, Sendable {
 
 /// Moves messages between processes with at-least-once delivery (DESIGN §5): publish, receive
 /// with acknowledgement, return for retry, and dead-lettering. The SQLite store's table queue,
-/// RabbitMQ (`AMQPTransport`) and ``InMemoryTransport`` implement it; the transport conformance
-/// suite in SpoolTestSupport is its definition of correct (see <doc:ImplementingATransport>).
+/// RabbitMQ (`AMQPTransport`), Amazon SQS (`SQSTransport`) and ``InMemoryTransport`` implement
+/// it; the transport conformance suite in SpoolTestSupport is its definition of correct (see
+/// <doc:ImplementingATransport>).
 public protocol Transport: Sendable {
     /// Publishes `messages` to `destination`, in order; returns once they are durable.
     func publish(_ messages: [TransportMessage], to destination: String) async throws

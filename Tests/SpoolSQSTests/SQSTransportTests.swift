@@ -1,0 +1,81 @@
+import Foundation
+import SQSClient
+import SpoolCore
+import SpoolSQS
+import SpoolTestSupport
+import Testing
+
+/// A client of the tests' moto server.
+func motoClient() async throws -> SQSClient {
+    let moto = try await MotoServer.start()
+    return SQSClient(configuration: try AWSConfiguration.sqs(environment: [
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_SQS": moto.endpoint, "HOME": "/nonexistent",
+    ]))
+}
+
+/// The shared transport conformance suite, unchanged, against moto.
+@Suite("SQS transport conformance", .enabled(if: MotoServer.shouldRun, "SPOOL_SKIP_MOTO=1"), .timeLimit(.minutes(3)))
+struct SQSTransportConformanceTests {
+    @Test(arguments: TransportConformance.cases)
+    func conformance(_ check: TransportConformanceCase) async throws {
+        let client = try await motoClient()
+        let destination = "conformance-\(UUID().uuidString.prefix(8).lowercased())"
+        try await check.run(TransportFixture(destination: destination) { SQSTransport(client: client) })
+    }
+}
+
+/// What the SQS transport does beyond the conformance suite.
+@Suite("SQS transport", .enabled(if: MotoServer.shouldRun, "SPOOL_SKIP_MOTO=1"), .timeLimit(.minutes(3)))
+struct SQSTransportTests {
+    @Test("destinations map to SQS queue names: '.' becomes '-', other characters are refused")
+    func queueNames() throws {
+        #expect(try SQSTransport.queueName("mirror.changes") == "mirror-changes")
+        #expect(try SQSTransport.queueName("jobs.dead") == "jobs-dead")
+        for bad in ["", "with space", "slash/name", String(repeating: "x", count: 81), "ünïcode"] {
+            let error = #expect(throws: SpoolError.self) { _ = try SQSTransport.queueName(bad) }
+            #expect(error?.code == .invalidArgument, "\(bad)")
+        }
+    }
+
+    @Test("text bodies go as they are, other bodies base64; a plain SQS message from another client arrives with its attributes as headers")
+    func bodies() async throws {
+        let client = try await motoClient()
+        let transport = SQSTransport(client: client)
+        let destination = "bodies-\(UUID().uuidString.prefix(8).lowercased())"
+        try await transport.publish([TransportMessage(id: "text", text: #"{"a":"ü"}"#),
+                                     TransportMessage(id: "bytes", body: [0, 1, 2, 0xFF])], to: destination)
+        let queue = try await client.getQueueURL(destination)
+        let raw = try await client.receiveMessages(queue, maximum: 10, waitSeconds: 1, visibilitySeconds: 0)
+        #expect(Set(raw.map(\.body)) == [#"{"a":"ü"}"#, Data([0, 1, 2, 0xFF]).base64EncodedString()])
+        _ = try await client.sendMessage(queue, SQSOutgoingMessage(body: "from boto", attributes: ["origin": .string("python")]))
+        var seen: [String: TransportMessage] = [:]
+        while seen.count < 3 {
+            for delivery in try await transport.receive(from: destination, limit: 10, wait: .seconds(5), visibility: .seconds(30)) {
+                seen[String(decoding: delivery.message.body, as: UTF8.self)] = delivery.message
+                try await transport.acknowledge(delivery)
+            }
+        }
+        #expect(seen[#"{"a":"ü"}"#]?.id == "text")
+        #expect(seen.values.contains { $0.id == "bytes" && $0.body == [0, 1, 2, 0xFF] })
+        #expect(seen["from boto"]?.headers == ["origin": "python"])
+        try await transport.close()
+    }
+
+    @Test("a delivery settled after its visibility passed is stale; a retry beyond SQS's 12 hours is kept back")
+    func staleAndLongDelays() async throws {
+        let transport = SQSTransport(client: try await motoClient())
+        let destination = "stale-\(UUID().uuidString.prefix(8).lowercased())"
+        try await transport.publish(TransportMessage(id: "m", text: "x"), to: destination)
+        let first = try #require(try await transport.receive(from: destination, limit: 1, wait: .seconds(5), visibility: .seconds(1)).first)
+        try await Task.sleep(for: .milliseconds(1_100))
+        let stale = await #expect(throws: SpoolError.self) { try await transport.acknowledge(first) }
+        #expect(stale?.code == .invalidState)
+        let second = try #require(try await transport.receive(from: destination, limit: 1, wait: .seconds(5), visibility: .seconds(30)).first)
+        #expect(second.message.id == "m" && second.deliveryCount == 2)
+        try await transport.retry(second, after: .seconds(13 * 3600))
+        #expect(try await transport.receive(from: destination, limit: 1, wait: .seconds(2), visibility: .seconds(30)).isEmpty,
+                "re-sent for 13 hours later: received early, it is hidden again")
+        try await transport.close()
+    }
+}
