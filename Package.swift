@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "SpoolSQS", targets: ["SpoolSQS"]),
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "AMQPFrameFuzz", targets: ["AMQPFrameFuzz"]),
+        .executable(name: "SQSResponseFuzz", targets: ["SQSResponseFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -138,9 +139,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "FuzzDriver"),
         .executableTarget(
             name: "AMQPFrameFuzz",
-            dependencies: ["AMQPClient"]
+            dependencies: ["AMQPClient", "FuzzDriver"]
+        ),
+        .executableTarget(
+            name: "SQSResponseFuzz",
+            dependencies: ["SQSClient", "FuzzDriver"]
         ),
         .target(
             name: "SQSClient",
@@ -156,11 +162,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolSQSTests",
-            dependencies: ["SpoolSQS", "SQSClient", "SpoolCore", "SpoolTestSupport"]
+            dependencies: ["SpoolSQS", "SQSClient", "SpoolCore", "SpoolTestSupport"],
+            exclude: ["boto"]
         ),
         .testTarget(
             name: "SQSClientTests",
-            dependencies: ["SQSClient", "SpoolTestSupport"],
+            dependencies: ["SQSClient", "SpoolCore", "SpoolTestSupport"],
             exclude: ["SigV4Vectors"]
         ),
         .testTarget(

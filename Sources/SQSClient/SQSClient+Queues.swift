@@ -1,25 +1,4 @@
 extension SQSClient {
-    private struct QueueName: Encodable {
-        var QueueName: String
-        var Attributes: [String: String]?
-    }
-
-    private struct QueueURL: Codable {
-        var QueueUrl: String
-    }
-
-    private struct AttributeNames: Encodable {
-        var QueueUrl: String
-        var AttributeNames: [String]
-    }
-
-    private struct Attributes: Codable {
-        var QueueUrl: String?
-        var Attributes: [String: String]?
-    }
-
-    private struct Empty: Decodable {}
-
     /// Creates the queue `name` (a FIFO queue when it ends in `.fifo`, which needs the
     /// attribute `FifoQueue: "true"`) with `attributes`, or returns the existing one with the
     /// same attributes; returns its URL.

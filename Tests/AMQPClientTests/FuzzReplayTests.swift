@@ -2,7 +2,7 @@
 import SpoolCore
 import Testing
 
-/// The fuzz entry point of `scripts/fuzz-amqp`, replayed in the test suite on its seeds and on
+/// The fuzz entry point of `scripts/fuzz AMQPFrameFuzz`, replayed in the test suite on its seeds and on
 /// 10,000 reproducible mutations of them: a decoder that traps, or a frame that does not round
 /// trip, ends the test run.
 @Suite("AMQP fuzz replay")

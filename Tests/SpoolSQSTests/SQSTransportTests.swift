@@ -79,3 +79,64 @@ struct SQSTransportTests {
         try await transport.close()
     }
 }
+
+/// Spool and Python's boto3 on the same queues, through moto.
+@Suite("SQS interoperability with boto3", .enabled(if: MotoServer.shouldRun, "SPOOL_SKIP_MOTO=1"), .timeLimit(.minutes(3)))
+struct SQSInteropTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("boto/interop.py").path
+
+    static func boto(_ arguments: String...) async throws -> String {
+        let moto = try await MotoServer.start()
+        let outcome = try await offPool { try ChildProcess.run("/usr/bin/env", [MotoServer.python, script, moto.endpoint] + arguments) }
+        guard outcome.status == 0 else {
+            throw ServerError("boto3 \(arguments.first ?? "") exited \(outcome.status): \(outcome.errors.suffix(400)) (pip install boto3, or SPOOL_SKIP_MOTO=1)")
+        }
+        return outcome.output
+    }
+
+    @Test("boto3 sends with attributes and a FIFO group; Spool receives them, in the group's order")
+    func botoToSpool() async throws {
+        let name = "boto-\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try await Self.boto("send", name)
+        let client = try await motoClient()
+        let transport = SQSTransport(client: client)
+        var received: [TransportMessage] = []
+        while received.count < 3 {
+            for delivery in try await transport.receive(from: name, limit: 10, wait: .seconds(5), visibility: .seconds(30)) {
+                received.append(delivery.message)
+                try await transport.acknowledge(delivery)
+            }
+        }
+        let bodies = received.map { String(decoding: $0.body, as: UTF8.self) }.sorted()
+        #expect(bodies == (0..<3).map { #"{"n": \#($0), "text": "h\u00e9llo"}"# })
+        #expect(received.allSatisfy { $0.headers["origin"] == "boto3" && $0.headers["index"] != nil })
+        let fifo = try await client.getQueueURL(name + ".fifo")
+        var ordered: [String] = []
+        for _ in 0..<5 where ordered.count < 3 {
+            for message in try await client.receiveMessages(fifo, maximum: 10, waitSeconds: 1) {
+                ordered.append(message.body)
+                try await client.deleteMessage(fifo, receiptHandle: message.receiptHandle)
+            }
+        }
+        #expect(ordered == ["first", "second", "third"])
+        try await transport.close()
+    }
+
+    @Test("Spool publishes; boto3 receives the body and sees the id and headers as attributes")
+    func spoolToBoto() async throws {
+        let name = "spool-\(UUID().uuidString.prefix(8).lowercased())"
+        let transport = SQSTransport(client: try await motoClient())
+        try await transport.publish([TransportMessage(id: "change-1", headers: ["entity": "page"], text: #"{"op":"modify"}"#),
+                                     TransportMessage(id: "change-2", text: "plain")], to: name)
+        let lines = try await Self.boto("receive", name, "2").split(separator: "\n")
+        struct Seen: Decodable { var body: String; var attributes: [String: String] }
+        let seen = Dictionary(uniqueKeysWithValues: try lines.map { line in
+            let decoded = try JSONDecoder().decode(Seen.self, from: Data(line.utf8))
+            return (decoded.body, decoded.attributes)
+        })
+        #expect(seen.keys.sorted() == ["plain", #"{"op":"modify"}"#])
+        #expect(seen[#"{"op":"modify"}"#] == ["spool-id": "change-1", "spool-headers": #"{"entity":"page"}"#])
+        #expect(seen["plain"] == ["spool-id": "change-2"])
+        try await transport.close()
+    }
+}
