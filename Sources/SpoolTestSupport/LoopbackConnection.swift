@@ -36,13 +36,7 @@ public final class LoopbackConnection: @unchecked Sendable {
     /// Sends every byte; returns `false` when the peer stopped reading or closed.
     @discardableResult
     public func send(_ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if sent <= 0 { return false }
-            offset += sent
-        }
-        return true
+        LoopbackSocket.send(bytes, on: fd)
     }
 
     /// Up to `count` bytes; empty at the end of the stream, on a reset, or after the timeout.

@@ -18,6 +18,36 @@ public enum LoopbackSocket {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// A socket listening on a free loopback port, for a scripted server: its descriptor and port.
+    public static func listener() throws -> (descriptor: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ServerError("socket() failed") }
+        var address = loopback(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw ServerError("listening on a loopback port failed")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// Sends all of `bytes` on `descriptor`; returns `false` when the peer stopped reading or closed.
+    @discardableResult
+    public static func send(_ bytes: [UInt8], on descriptor: Int32) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent <= 0 { return false }
+            offset += sent
+        }
+        return true
+    }
+
     /// Whether anything accepts a TCP connection on loopback `port`.
     static func accepts(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -46,7 +76,7 @@ public enum LoopbackSocket {
         }
         guard connected else { return false }
         let header: [UInt8] = Array("AMQP".utf8) + [0, 0, 9, 1]
-        guard header.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == header.count else { return false }
+        guard header.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, 0) }) == header.count else { return false }
         var frameType: UInt8 = 0
         return recv(fd, &frameType, 1, 0) == 1 && frameType == 1
     }

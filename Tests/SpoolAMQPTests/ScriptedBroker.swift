@@ -53,22 +53,7 @@ final class ScriptedBroker: Sendable {
     init(deliveries: [Delivery] = [], script: @escaping @Sendable (Published) -> Answer) throws {
         self.deliveries = deliveries
         self.script = script
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else {
-            close(fd)
-            throw ServerError("the scripted broker could not listen")
-        }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try LoopbackSocket.listener()
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
@@ -208,13 +193,7 @@ private struct FrameSocket {
     func send(_ frame: Frame) {
         var buffer = ByteBuffer()
         try? frame.encode(into: &buffer)
-        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard sent > 0 else { return }
-            offset += sent
-        }
+        LoopbackSocket.send(buffer.readBytes(length: buffer.readableBytes) ?? [], on: fd)
     }
 
     private mutating func fill() -> Bool {
