@@ -78,14 +78,16 @@ public final class SQSTransport: Transport {
         guard limit > 0 else { return [] }
         let queue = try await queueURL(destination)
         let deadline = ContinuousClock.now + wait
-        // SQS hides for whole seconds: rounded up, so this endpoint's hold ends first.
-        let seconds = Int(min(visibility, Self.maximumVisibility).seconds.rounded(.up))
+        // SQS hides for whole seconds, counted from its answer: rounded up and a second more,
+        // so this endpoint's hold, counted from the answer's arrival, always ends first.
+        let seconds = Int(min(visibility, Self.maximumVisibility).seconds.rounded(.up)) + 1
         while true {
             let remaining = deadline - ContinuousClock.now
             let waitSeconds = Int(max(.zero, min(remaining, .seconds(20))).components.seconds)
-            let messages = try await laterOnesHidden(try await client.receiveMessages(
-                queue, maximum: min(limit, 10), waitSeconds: waitSeconds, visibilitySeconds: max(seconds, 1)), queueURL: queue)
-            if !messages.isEmpty { return try hold(messages, from: destination, queueURL: queue, visibility: visibility) }
+            let received = try await client.receiveMessages(queue, maximum: min(limit, 10), waitSeconds: waitSeconds,
+                                                            visibilitySeconds: min(seconds, Int(Self.maximumVisibility.seconds)))
+            let messages = try await laterOnesHidden(received, queueURL: queue)
+            if !messages.isEmpty { return try hold(messages, from: destination, queueURL: queue, until: ContinuousClock.now + visibility) }
             if ContinuousClock.now >= deadline { return [] }
             if waitSeconds == 0 { try await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now)) }
         }
@@ -182,9 +184,9 @@ public final class SQSTransport: Transport {
         }
     }
 
-    private func hold(_ messages: [SQSMessage], from destination: String, queueURL: String, visibility: Duration) throws -> [TransportDelivery] {
-        let expires = ContinuousClock.now + visibility
-        return try state.withLock { state in
+    private func hold(_ messages: [SQSMessage], from destination: String, queueURL: String,
+                      until expires: ContinuousClock.Instant) throws -> [TransportDelivery] {
+        try state.withLock { state in
             guard !state.closed else { throw Self.closedError }
             return messages.map { sqs in
                 state.nextReceipt += 1
