@@ -106,6 +106,7 @@ let package = Package(
             name: "spool",
             dependencies: [
                 "SpoolBench",
+                "SQSClient",
                 "SpoolCore",
                 "SpoolSQLite",
                 "SpoolPostgres",
