@@ -49,6 +49,9 @@ struct SQSBenchCommand: AsyncParsableCommand {
         var sendCPUSecondsPer10k: Double
         var receivePerSecond: Double
         var receiveCPUSecondsPer10k: Double
+        /// Distinct messages received: all of them, or the run would not have ended.
+        var received: Int
+        /// Messages received again within their visibility (SQS's at-least-once delivery allows it).
         var duplicates: Int
     }
 
@@ -125,7 +128,7 @@ struct SQSBenchCommand: AsyncParsableCommand {
         return Result(messages: messages, size: size, senders: senders, receivers: receivers,
                       sendPerSecond: Double(messages) / sendSeconds, sendCPUSecondsPer10k: sendCPU * per10k,
                       receivePerSecond: Double(messages) / receiveSeconds, receiveCPUSecondsPer10k: receiveCPU * per10k,
-                      duplicates: progress.seen.withLock { $0.duplicates })
+                      received: progress.seen.withLock { $0.unique.count }, duplicates: progress.seen.withLock { $0.duplicates })
     }
 
     /// Runs `body` and returns its wall seconds and this process's CPU seconds (user and system).
