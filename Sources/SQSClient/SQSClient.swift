@@ -98,8 +98,7 @@ public final class SQSClient: Sendable {
         let response: HTTPClientResponse
         let data: Data
         do {
-            response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                + timeout.components.attoseconds / 1_000_000_000))
+            response = try await http.execute(request, timeout: TimeAmount(timeout))
             data = Data(try await response.body.collect(upTo: Self.maximumResponseBytes).readableBytesView)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw SQSError(.timeout, "\(action) did not finish within \(timeout)")

@@ -119,15 +119,17 @@ public final class SQSTransport: Transport {
     private func laterOnesHidden(_ messages: [SQSMessage], queueURL: String) async throws -> [SQSMessage] {
         let now = Date()
         var due: [SQSMessage] = []
+        var early: [(receiptHandle: String, seconds: Int)] = []
         for message in messages {
             guard let text = message.attributes[Self.notBeforeAttribute]?.stringValue, let millis = Double(text),
                   case let wait = millis / 1000 - now.timeIntervalSince1970, wait > 0 else {
                 due.append(message)
                 continue
             }
-            let seconds = Int(min(wait.rounded(.up), Self.maximumVisibility.seconds))
-            try await client.changeMessageVisibility(queueURL, receiptHandle: message.receiptHandle, seconds: seconds)
+            early.append((message.receiptHandle, Int(min(wait.rounded(.up), Self.maximumVisibility.seconds))))
         }
+        // A receive returns at most ten messages: one batch hides them all.
+        if !early.isEmpty { _ = try await client.changeMessageVisibilityBatch(queueURL, early) }
         return due
     }
 

@@ -57,11 +57,7 @@ public final class PostgresServer: Sendable {
     public static func shared() async throws -> PostgresServer {
         let task = shared.withLock { task in
             if let task { return task }
-            let started = Task {
-                try await withCheckedThrowingContinuation { continuation in
-                    Thread.detachNewThread { continuation.resume(with: Result { try launch() }) }
-                }
-            }
+            let started = Task { try await offPool { try launch() } }
             task = started
             return started
         }

@@ -98,19 +98,13 @@ enum Pika {
     /// Runs `executable` (looked up on PATH) to completion on a thread of its own; throws with its
     /// standard error when it exits non-zero.
     static func runProcess(_ executable: String, _ arguments: [String]) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                do {
-                    let outcome = try ChildProcess.run("/usr/bin/env", [executable] + arguments)
-                    guard outcome.status == 0 else {
-                        let message = outcome.errors.trimmingCharacters(in: .whitespacesAndNewlines)
-                        throw ServerError("\(executable) \(arguments.first ?? "") exited \(outcome.status): \(message)")
-                    }
-                    continuation.resume(returning: outcome.output)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
+        try await offPool {
+            let outcome = try ChildProcess.run("/usr/bin/env", [executable] + arguments)
+            guard outcome.status == 0 else {
+                let message = outcome.errors.trimmingCharacters(in: .whitespacesAndNewlines)
+                throw ServerError("\(executable) \(arguments.first ?? "") exited \(outcome.status): \(message)")
             }
+            return outcome.output
         }
     }
 }

@@ -88,7 +88,7 @@ struct AMQPCommandTests {
             throw error
         }
         serve.terminate()
-        await SpoolProcess.waitForExit(serve)
+        await serve.waitForExit()
         let log = (try? String(contentsOfFile: directory.path("serve.log"), encoding: .utf8)) ?? ""
         #expect(serve.terminationStatus == 0, "\(log)")
         #expect(log.contains("RPC request dead-lettered"))
@@ -170,7 +170,7 @@ struct AMQPCommandTests {
 
         try await client.close()
         serve.terminate()
-        await SpoolProcess.waitForExit(serve)
+        await serve.waitForExit()
         #expect(serve.terminationStatus == 0)
         try await connection.close()
     }
@@ -195,7 +195,7 @@ struct AMQPCommandTests {
             try await Task.sleep(for: .milliseconds(5))
         }
         kill(first.processIdentifier, SIGKILL)
-        await SpoolProcess.waitForExit(first)
+        await first.waitForExit()
         let second = try SpoolProcess.start(["amqp", "serve", "--queue", queue, "--amqp", url], log: directory.path("second.log"))
         defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
 
@@ -210,7 +210,7 @@ struct AMQPCommandTests {
         print("after a SIGKILL mid-stream: \(total) requests answered, \(repeated) of them twice")
         #expect(answered.values.allSatisfy { $0 <= 2 }, "an answer is repeated at most once")
         second.terminate()
-        await SpoolProcess.waitForExit(second)
+        await second.waitForExit()
         try await connection.close()
     }
 

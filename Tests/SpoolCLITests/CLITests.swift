@@ -161,7 +161,7 @@ struct CLITests {
             try await Task.sleep(for: .milliseconds(10))
         }
         worker.terminate()
-        await SpoolProcess.waitForExit(worker)
+        await worker.waitForExit()
         #expect(worker.terminationStatus == 0)
         #expect(try await sqlite.job(jobID)?.state == .completed)
         #expect(try await sqlite.dispatchers().first?.state == .inactive)

@@ -73,7 +73,7 @@ struct DefaultIdentityTests {
             #expect(files == (["uuid.txt"] + (2...count).map { "uuid-\($0).txt" }).sorted(), "\(kind): one slot per process")
             for process in workers {
                 process.terminate()
-                await SpoolProcess.waitForExit(process)
+                await process.waitForExit()
             }
         }
     }
@@ -101,7 +101,7 @@ struct DefaultIdentityTests {
             let held = try await store.jobs(JobQuery(state: .running, limit: 50)).jobs.filter { $0.dispatcher == victim.id }.map(\.id)
             #expect(!held.isEmpty, "\(kind): the second worker holds jobs")
             kill(second.processIdentifier, SIGKILL)
-            await SpoolProcess.waitForExit(second)
+            await second.waitForExit()
 
             let restarted = try Self.worker(url, 2, in: directory, concurrency: 5, extra: slow)
             defer { if restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) } }
@@ -121,7 +121,7 @@ struct DefaultIdentityTests {
             }
             for process in [first, restarted] {
                 process.terminate()
-                await SpoolProcess.waitForExit(process)
+                await process.waitForExit()
             }
         }
     }
@@ -140,7 +140,7 @@ struct DefaultIdentityTests {
         #expect(second.stderr.contains("--uuid-file"), "\(second.stderr)")
         #expect(first.isRunning, "the first worker runs on")
         first.terminate()
-        await SpoolProcess.waitForExit(first)
+        await first.waitForExit()
     }
 
     @Test("two processes with copies of one UUID file (a cloned machine image): the store refuses the second instead of rescuing")
@@ -166,7 +166,7 @@ struct DefaultIdentityTests {
             #expect(running.state == .running && running.errors.isEmpty, "\(kind): the first process's job was not rescued")
             #expect(try await store.dispatchers().map(\.pid) == [Int(first.processIdentifier)], "\(kind)")
             first.terminate()
-            await SpoolProcess.waitForExit(first)
+            await first.waitForExit()
         }
     }
 }

@@ -42,7 +42,7 @@ struct MultiProcessTests {
         while try await completed() < 1500, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         try await WorkerJournals.stopWithRunningJob(first, journal: directory.path("a1.jsonl"), until: deadline)
         kill(first.processIdentifier, SIGKILL)
-        await SpoolProcess.waitForExit(first)
+        await first.waitForExit()
         let killedAt = Date().timeIntervalSince1970 * 1_000_000
         let restarted = try worker("a", journal: "a2.jsonl")
         defer { if restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) } }
@@ -50,7 +50,7 @@ struct MultiProcessTests {
         while try await completed() < total, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         for process in [second, restarted] {
             process.terminate()
-            await SpoolProcess.waitForExit(process)
+            await process.waitForExit()
             #expect(process.terminationStatus == 0)
         }
 

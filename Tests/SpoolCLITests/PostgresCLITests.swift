@@ -58,7 +58,7 @@ struct PostgresCLITests {
             #expect(!log.contains("pw-never-shown"), "\(name) shows the password: \(log)")
         }
         worker.terminate(); serve.terminate()
-        await SpoolProcess.waitForExit(worker)
-        await SpoolProcess.waitForExit(serve)
+        await worker.waitForExit()
+        await serve.waitForExit()
     }
 }

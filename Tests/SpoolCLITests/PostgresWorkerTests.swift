@@ -56,14 +56,14 @@ struct PostgresWorkerTests {
         let killed = workers[2]
         try await WorkerJournals.stopWithRunningJob(killed, journal: directory.path("c.jsonl"), until: deadline)
         kill(killed.processIdentifier, SIGKILL)
-        await SpoolProcess.waitForExit(killed)
+        await killed.waitForExit()
         let killedAt = Date().timeIntervalSince1970 * 1_000_000
         try await producer.value
 
         while try await Self.completed(store) < total, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         for process in workers.prefix(2) {
             process.terminate()
-            await SpoolProcess.waitForExit(process)
+            await process.waitForExit()
             #expect(process.terminationStatus == 0)
         }
         #expect(try await Self.completed(store) == total, "every job completed")
@@ -106,7 +106,7 @@ struct PostgresWorkerTests {
         #expect(drops == 8, "the worker's connections were dropped eight times while it ran")
         #expect(try await Self.completed(store) == total, "every job completed after the drops")
         worker.terminate()
-        await SpoolProcess.waitForExit(worker)
+        await worker.waitForExit()
         #expect(worker.terminationStatus == 0)
         WorkerJournals.expectSound(try WorkerJournals.runs(inJournal: directory.path("w.jsonl")), jobs: total, quotas: ["q": 2])
     }

@@ -59,7 +59,7 @@ struct ServeCommandTests {
         }
         #expect(green.status == 200, "\(green.text)")
         worker.terminate()
-        await SpoolProcess.waitForExit(worker)
+        await worker.waitForExit()
         #expect(await server.stop() == 0, "SIGTERM shuts spool serve down cleanly")
     }
 

@@ -24,16 +24,7 @@ enum SpoolProcess {
     /// Runs `spool` with `arguments` to completion on a thread of its own, leaving Swift
     /// concurrency's threads free for the tests running beside it.
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Swift.Result { try runBlocking(arguments, environment: environment) })
-            }
-        }
-    }
-
-    /// Waits for `process` to exit on a thread of its own.
-    static func waitForExit(_ process: ChildProcess) async {
-        await process.waitForExit()
+        try await offPool { try runBlocking(arguments, environment: environment) }
     }
 
     /// Runs `spool` with its output in temporary files, not pipes: a pipe inherited by a
