@@ -101,10 +101,24 @@ public struct SQSBatchResult: Sendable, Hashable {
         public var message: String
         /// Whether the entry itself is at fault (trying it again unchanged will fail again).
         public var senderFault: Bool
+
+        /// Describes a refused entry.
+        public init(id: String, code: String, message: String, senderFault: Bool) {
+            self.id = id
+            self.code = code
+            self.message = message
+            self.senderFault = senderFault
+        }
     }
 
     /// The ids of the entries that succeeded, with the message id SQS gave a sent message.
     public var succeeded: [String: String]
     /// The entries that failed.
     public var failed: [Failure]
+
+    /// A batch's outcome.
+    public init(succeeded: [String: String], failed: [Failure]) {
+        self.succeeded = succeeded
+        self.failed = failed
+    }
 }

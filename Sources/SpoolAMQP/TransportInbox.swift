@@ -1,4 +1,5 @@
 import AMQPClient
+import SpoolCore
 import Synchronization
 
 /// The deliveries one ``AMQPTransport`` endpoint has from one destination: a consumer on its own
@@ -10,10 +11,6 @@ import Synchronization
 final class TransportInbox: Sendable {
     private struct State {
         var ready: [AMQPDelivery] = []
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-        /// Waiters woken before they started waiting (by a timer or a cancellation).
-        var woken: Set<UInt64> = []
-        var nextWaiter: UInt64 = 0
         var failure: (any Error)?
     }
 
@@ -21,6 +18,7 @@ final class TransportInbox: Sendable {
     let channel: AMQPChannel
     private let consumer: AMQPConsumer
     private let state = Mutex(State())
+    private let arrivals = Arrivals()
 
     private init(destination: String, channel: AMQPChannel, consumer: AMQPConsumer) {
         self.destination = destination
@@ -48,22 +46,14 @@ final class TransportInbox: Sendable {
         var failure: any Error = AMQPError(.channelClosed, "the consumer of \(destination) ended")
         do {
             for try await delivery in consumer {
-                let waiters = state.withLock { state in
-                    state.ready.append(delivery)
-                    defer { state.waiters = [:] }
-                    return state.waiters.values
-                }
-                for waiter in waiters { waiter.resume() }
+                state.withLock { $0.ready.append(delivery) }
+                arrivals.signal()
             }
         } catch {
             failure = error
         }
-        let waiters = state.withLock { state in
-            state.failure = failure
-            defer { state.waiters = [:] }
-            return state.waiters.values
-        }
-        for waiter in waiters { waiter.resume() }
+        state.withLock { $0.failure = failure }
+        arrivals.signal()
     }
 
     /// Whether the consumer has ended, so this inbox hands out nothing new.
@@ -74,6 +64,7 @@ final class TransportInbox: Sendable {
     func take(limit: Int, wait: Duration) async throws -> [AMQPDelivery] {
         let deadline = ContinuousClock.now + wait
         while true {
+            let seen = arrivals.count
             let (batch, failure) = state.withLock { state in
                 let count = min(limit, state.ready.count)
                 defer { state.ready.removeFirst(count) }
@@ -82,46 +73,8 @@ final class TransportInbox: Sendable {
             if !batch.isEmpty { return batch }
             if let failure { throw failure }
             if ContinuousClock.now >= deadline || Task.isCancelled { return [] }
-            await waitForDelivery(until: deadline)
+            await arrivals.wait(after: seen, until: deadline)
         }
-    }
-
-    /// Returns when a delivery arrives, the consumer ends, `deadline` passes or the task is cancelled.
-    private func waitForDelivery(until deadline: ContinuousClock.Instant) async {
-        let id = state.withLock { state in
-            defer { state.nextWaiter += 1 }
-            return state.nextWaiter
-        }
-        let timer = Task {
-            do { try await Task.sleep(until: deadline) } catch { return }
-            self.wake(id)
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let waits = state.withLock { state in
-                    guard state.ready.isEmpty, state.failure == nil, state.woken.remove(id) == nil else { return false }
-                    state.waiters[id] = continuation
-                    return true
-                }
-                if !waits { continuation.resume() }
-            }
-        } onCancel: {
-            wake(id)
-        }
-        timer.cancel()
-        await timer.value
-        state.withLock { _ = $0.woken.remove(id) }
-    }
-
-    private func wake(_ id: UInt64) {
-        let waiter = state.withLock { state in
-            guard let waiter = state.waiters.removeValue(forKey: id) else {
-                state.woken.insert(id)
-                return nil as CheckedContinuation<Void, Never>?
-            }
-            return waiter
-        }
-        waiter?.resume()
     }
 
     /// Closes the channel; the broker requeues what it delivered here and nobody settled.

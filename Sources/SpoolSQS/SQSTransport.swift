@@ -12,40 +12,84 @@ import Synchronization
 /// - The message id travels in the message attribute `spool-id` and the headers, as one JSON
 ///   object, in `spool-headers`; a body that is UTF-8 text SQS accepts is sent as it is, any
 ///   other body base64-encoded with `spool-encoding: base64`.
-/// - Receiving long-polls (up to 20 s a call) and hides each message for the visibility asked
-///   (SQS counts its receives: the delivery count). ``retry(_:after:)`` changes the message's
-///   visibility to the delay (SQS allows up to 12 hours; after a longer delay the message is
-///   sent again, due at `spool-not-before`, its deliveries so far in `spool-deliveries`, and
-///   hidden when received early).
+/// - Receiving long-polls (up to 20 s a call), with up to ``Configuration/pollsInFlight`` polls
+///   in flight for a receive of more than ten, and hides each message for the visibility asked
+///   (SQS counts its receives: the delivery count). What a poll brings in beyond what its
+///   receive takes waits, held by this endpoint, for the next receive.
+/// - While this endpoint lives, it extends the visibility of every delivery it holds in the
+///   background (``Configuration/keepsVisibility``), so a slow handler never causes a second
+///   delivery; a message is delivered again once the endpoint is closed or its process dies
+///   (after the visibility), as RabbitMQ delivers again once a consumer's channel closes.
+/// - Publishes, acknowledgements and visibility changes of concurrent callers go out in batches of
+///   up to ten per queue (``Configuration/linger``); an entry SQS fails for its own reasons is
+///   tried again, one it refuses throws to its caller, naming the message.
+/// - ``retry(_:after:)`` changes the message's visibility to the delay (SQS allows up to 12
+///   hours; after a longer delay the message is sent again, due at `spool-not-before`, its
+///   deliveries so far in `spool-deliveries`, and hidden when received early).
 ///   ``deadLetter(_:reason:)`` sends it to the dead-letter queue with `x-dead-letter-reason`
 ///   among its headers, then deletes it.
-/// - A delivery is held by the endpoint that received it until settled or its visibility
-///   passes; settling it after that throws ``SpoolError/Code/invalidState``. Closing the
-///   endpoint makes what it holds visible again at once.
+/// - Settling a delivery this endpoint no longer holds (its visibility passed, as it can when
+///   extension is off or fails) throws ``SpoolError/Code/invalidState``. Closing the endpoint
+///   makes what it holds visible again at once.
 /// - SQS orders a standard queue's messages on a best-effort basis only.
 public final class SQSTransport: Transport {
-    private struct Held {
+    /// How an endpoint batches and receives.
+    public struct Configuration: Sendable {
+        /// How long a batch that is not full waits for more entries before it goes out.
+        public var linger: Duration
+        /// How many long polls a receive keeps in flight per destination (one per ten messages asked).
+        public var pollsInFlight: Int
+        /// Whether the visibility of held deliveries is extended in the background.
+        public var keepsVisibility: Bool
+
+        /// Creates a configuration.
+        public init(linger: Duration = .milliseconds(5), pollsInFlight: Int = 4, keepsVisibility: Bool = true) {
+            self.linger = linger
+            self.pollsInFlight = max(1, pollsInFlight)
+            self.keepsVisibility = keepsVisibility
+        }
+    }
+
+    struct Held {
         var delivery: TransportDelivery
         var queueURL: String
         var receiptHandle: String
         var expires: ContinuousClock.Instant
+        var visibility: Duration
     }
 
-    private struct State {
+    struct State {
         var closed = false
         var queues: [String: Task<String, any Error>] = [:]
         var held: [String: Held] = [:]
         var nextReceipt: UInt64 = 0
+        /// Deliveries polls brought in (and this endpoint holds) that no receive has taken yet.
+        var ready: [String: [TransportDelivery]] = [:]
+        /// Polls in flight per destination.
+        var polls: [String: Int] = [:]
+        /// A poll's failure, thrown by the next receive from its destination.
+        var failures: [String: any Error] = [:]
+        var keeping = false
     }
 
     /// The client requests go through.
     public let client: SQSClient
-    private let state = Mutex(State())
-    private let identity = UUID().uuidString.lowercased()
+    /// How this endpoint batches and receives.
+    public let configuration: Configuration
+    let state = Mutex(State())
+    let arrivals = Arrivals()
+    let identity = UUID().uuidString.lowercased()
+    let sends: EntryBatcher<SQSOutgoingMessage>
+    let deletes: EntryBatcher<String>
+    let changes: EntryBatcher<(receiptHandle: String, seconds: Int)>
 
     /// An endpoint on `client`.
-    public init(client: SQSClient) {
+    public init(client: SQSClient, configuration: Configuration = Configuration()) {
         self.client = client
+        self.configuration = configuration
+        sends = EntryBatcher(linger: configuration.linger) { try await client.sendMessageBatch($0, $1) }
+        deletes = EntryBatcher(linger: configuration.linger) { try await client.deleteMessageBatch($0, receiptHandles: $1) }
+        changes = EntryBatcher(linger: configuration.linger) { try await client.changeMessageVisibilityBatch($0, $1) }
     }
 
     static let idAttribute = "spool-id"
@@ -56,53 +100,22 @@ public final class SQSTransport: Transport {
     /// The longest visibility SQS allows.
     static let maximumVisibility = Duration.seconds(12 * 3600)
 
-    /// Sends in batches of ten; an entry SQS fails for its own reasons is sent again (up to
-    /// three tries), one it refuses as malformed throws naming the message.
     public func publish(_ messages: [TransportMessage], to destination: String) async throws {
         let queue = try await queueURL(destination)
-        let outgoing = try messages.map { try Self.outgoing($0) }
-        for start in stride(from: 0, to: outgoing.count, by: 10) {
-            var pending = Array(start..<min(start + 10, outgoing.count))
-            for attempt in 1...3 where !pending.isEmpty {
-                let result = try await client.sendMessageBatch(queue, pending.map { outgoing[$0] })
-                let failed = result.failed.compactMap { failure in Int(failure.id).map { (pending[$0], failure) } }
-                if let (index, failure) = failed.first(where: { $0.1.senderFault || attempt == 3 }) {
-                    throw SQSError(SQSError.Code(failure.code), "SQS refused message \(messages[index].id) for \(destination): \(failure.message)")
-                }
-                pending = failed.map(\.0)
-            }
-        }
-    }
-
-    public func receive(from destination: String, limit: Int, wait: Duration, visibility: Duration) async throws -> [TransportDelivery] {
-        guard limit > 0 else { return [] }
-        let queue = try await queueURL(destination)
-        let deadline = ContinuousClock.now + wait
-        // SQS hides for whole seconds, counted from its answer: rounded up and a second more,
-        // so this endpoint's hold, counted from the answer's arrival, always ends first.
-        let seconds = Int(min(visibility, Self.maximumVisibility).seconds.rounded(.up)) + 1
-        while true {
-            let remaining = deadline - ContinuousClock.now
-            let waitSeconds = Int(max(.zero, min(remaining, .seconds(20))).components.seconds)
-            let received = try await client.receiveMessages(queue, maximum: min(limit, 10), waitSeconds: waitSeconds,
-                                                            visibilitySeconds: min(seconds, Int(Self.maximumVisibility.seconds)))
-            let messages = try await laterOnesHidden(received, queueURL: queue)
-            if !messages.isEmpty { return try hold(messages, from: destination, queueURL: queue, until: ContinuousClock.now + visibility) }
-            if ContinuousClock.now >= deadline { return [] }
-            if waitSeconds == 0 { try await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now)) }
-        }
+        let outgoing = try messages.map { (entry: try Self.outgoing($0), label: "message \($0.id) for \(destination)") }
+        try await sends.submit(outgoing, to: queue)
     }
 
     public func acknowledge(_ delivery: TransportDelivery) async throws {
         let held = try release(delivery)
-        try await client.deleteMessage(held.queueURL, receiptHandle: held.receiptHandle)
+        try await deletes.submit([(held.receiptHandle, Self.label(delivery))], to: held.queueURL)
     }
 
     public func retry(_ delivery: TransportDelivery, after delay: Duration) async throws {
         let held = try release(delivery)
         if delay <= Self.maximumVisibility {
-            try await client.changeMessageVisibility(held.queueURL, receiptHandle: held.receiptHandle,
-                                                     seconds: Int(delay.components.seconds) + (delay.components.attoseconds > 0 ? 1 : 0))
+            let seconds = Int(delay.components.seconds) + (delay.components.attoseconds > 0 ? 1 : 0)
+            try await changes.submit([((held.receiptHandle, seconds), Self.label(delivery))], to: held.queueURL)
             return
         }
         var message = try Self.outgoing(held.delivery.message)
@@ -110,27 +123,8 @@ public final class SQSTransport: Transport {
         message.attributes[Self.notBeforeAttribute] = .number("\(Int64(due.timeIntervalSince1970 * 1000))")
         message.attributes[Self.deliveriesAttribute] = .number("\(held.delivery.deliveryCount)")
         message.delaySeconds = 900
-        _ = try await client.sendMessage(held.queueURL, message)
-        try await client.deleteMessage(held.queueURL, receiptHandle: held.receiptHandle)
-    }
-
-    /// The messages that are due; those re-sent with a delay beyond SQS's 12 hours and not due
-    /// yet are hidden again until they are (or for 12 hours).
-    private func laterOnesHidden(_ messages: [SQSMessage], queueURL: String) async throws -> [SQSMessage] {
-        let now = Date()
-        var due: [SQSMessage] = []
-        var early: [(receiptHandle: String, seconds: Int)] = []
-        for message in messages {
-            guard let text = message.attributes[Self.notBeforeAttribute]?.stringValue, let millis = Double(text),
-                  case let wait = millis / 1000 - now.timeIntervalSince1970, wait > 0 else {
-                due.append(message)
-                continue
-            }
-            early.append((message.receiptHandle, Int(min(wait.rounded(.up), Self.maximumVisibility.seconds))))
-        }
-        // A receive returns at most ten messages: one batch hides them all.
-        if !early.isEmpty { _ = try await client.changeMessageVisibilityBatch(queueURL, early) }
-        return due
+        try await sends.submit([(message, Self.label(delivery))], to: held.queueURL)
+        try await deletes.submit([(held.receiptHandle, Self.label(delivery))], to: held.queueURL)
     }
 
     public func deadLetter(_ delivery: TransportDelivery, reason: String) async throws {
@@ -138,22 +132,25 @@ public final class SQSTransport: Transport {
         var message = held.delivery.message
         message.headers[deadLetterReasonHeader] = reason
         let target = try await queueURL(deadLetterDestination(for: held.delivery.destination))
-        _ = try await client.sendMessage(target, try Self.outgoing(message))
-        try await client.deleteMessage(held.queueURL, receiptHandle: held.receiptHandle)
+        try await sends.submit([(try Self.outgoing(message), Self.label(delivery))], to: target)
+        try await deletes.submit([(held.receiptHandle, Self.label(delivery))], to: held.queueURL)
     }
 
     public func close() async throws {
         let held = state.withLock { state in
             state.closed = true
+            state.ready = [:]
             defer { state.held = [:] }
             return Array(state.held.values)
         }
+        arrivals.signal()
         for (queue, entries) in Dictionary(grouping: held, by: \.queueURL) {
-            for start in stride(from: 0, to: entries.count, by: 10) {
-                let changes = entries[start..<min(start + 10, entries.count)].map { (receiptHandle: $0.receiptHandle, seconds: 0) }
-                _ = try? await client.changeMessageVisibilityBatch(queue, changes)
-            }
+            try? await changes.submit(entries.map { ((receiptHandle: $0.receiptHandle, seconds: 0), Self.label($0.delivery)) }, to: queue)
         }
+    }
+
+    private static func label(_ delivery: TransportDelivery) -> String {
+        "message \(delivery.message.id) from \(delivery.destination)"
     }
 
     /// The queue name of `destination`: `.` becomes `-`; anything but letters, digits, `-` and
@@ -167,7 +164,7 @@ public final class SQSTransport: Transport {
         return name
     }
 
-    private func queueURL(_ destination: String) async throws -> String {
+    func queueURL(_ destination: String) async throws -> String {
         let name = try Self.queueName(destination)
         let task = try state.withLock { state in
             guard !state.closed else { throw Self.closedError }
@@ -183,24 +180,6 @@ public final class SQSTransport: Transport {
                 if state.queues[name] == task { state.queues[name] = nil }
             }
             throw error
-        }
-    }
-
-    private func hold(_ messages: [SQSMessage], from destination: String, queueURL: String,
-                      until expires: ContinuousClock.Instant) throws -> [TransportDelivery] {
-        try state.withLock { state in
-            guard !state.closed else { throw Self.closedError }
-            return messages.map { sqs in
-                state.nextReceipt += 1
-                // A message re-sent after a long delay counts the deliveries before it; the waits
-                // it was hidden for are receives SQS counted too.
-                let previous = sqs.attributes[Self.deliveriesAttribute]?.stringValue.flatMap { Int($0) }
-                let count = previous.map { $0 + 1 } ?? sqs.receiveCount
-                let delivery = TransportDelivery(message: Self.incoming(sqs), destination: destination,
-                                                 deliveryCount: count, receipt: "\(identity).\(state.nextReceipt)")
-                state.held[delivery.receipt] = Held(delivery: delivery, queueURL: queueURL, receiptHandle: sqs.receiptHandle, expires: expires)
-                return delivery
-            }
         }
     }
 

@@ -62,9 +62,9 @@ struct SQSTransportTests {
         try await transport.close()
     }
 
-    @Test("a delivery settled after its visibility passed is stale; a retry beyond SQS's 12 hours is kept back")
+    @Test("without visibility extension, a delivery settled after its visibility passed is stale; a retry beyond SQS's 12 hours is kept back")
     func staleAndLongDelays() async throws {
-        let transport = SQSTransport(client: try await motoClient())
+        let transport = SQSTransport(client: try await motoClient(), configuration: .init(keepsVisibility: false))
         let destination = "stale-\(UUID().uuidString.prefix(8).lowercased())"
         try await transport.publish(TransportMessage(id: "m", text: "x"), to: destination)
         let first = try #require(try await transport.receive(from: destination, limit: 1, wait: .seconds(5), visibility: .seconds(1)).first)

@@ -1,0 +1,154 @@
+import Foundation
+import Synchronization
+
+/// A TCP proxy on a loopback port in front of a server, for tests of what a client does when
+/// its connections break: ``cut()`` resets every open connection and refuses new ones (by
+/// closing them as they are accepted) until ``restore()``.
+///
+/// It also watches the requests: `tag` names a request from the first bytes a client sends on a
+/// connection after an answer (for SQS, the action in `X-Amz-Target`), and the proxy counts
+/// the requests of each tag and the most that were awaiting an answer at once.
+public final class TCPProxy: Sendable {
+    private struct State {
+        var down = false
+        var stopped = false
+        var open: Set<Int32> = []
+        /// How many of a connection's two pumps have ended, by the client's descriptor.
+        var ended: [Int32: Int] = [:]
+        var counts: [String: Int] = [:]
+        var awaiting: [Int32: String] = [:]
+        var mostAwaiting: [String: Int] = [:]
+    }
+
+    /// The proxy's port on 127.0.0.1.
+    public let port: Int
+    private let listener: Int32
+    private let upstreamPort: Int
+    private let tag: @Sendable ([UInt8]) -> String?
+    private let state = Mutex(State())
+
+    /// A proxy to `127.0.0.1:upstreamPort`, accepting on a free loopback port.
+    public init(upstreamPort: Int, tag: @escaping @Sendable ([UInt8]) -> String? = { _ in nil }) throws {
+        (listener, port) = try LoopbackSocket.listener()
+        self.upstreamPort = upstreamPort
+        self.tag = tag
+        Thread.detachNewThread { [self] in accepting() }
+    }
+
+    /// The tag of an SQS request: its action, from `X-Amz-Target: AmazonSQS.<Action>`.
+    public static let sqsAction: @Sendable ([UInt8]) -> String? = { bytes in
+        let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
+        guard let range = text.range(of: "AmazonSQS.") else { return nil }
+        return String(text[range.upperBound...].prefix { $0.isLetter })
+    }
+
+    /// The URL of the proxy, for an HTTP client.
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    /// How many requests of each tag went through.
+    public var counts: [String: Int] { state.withLock(\.counts) }
+
+    /// The most requests of each tag that awaited an answer at the same time.
+    public var mostAwaiting: [String: Int] { state.withLock(\.mostAwaiting) }
+
+    /// Resets every open connection and refuses new ones until ``restore()``.
+    public func cut() {
+        state.withLock { state in
+            state.down = true
+            for descriptor in state.open { shutdown(descriptor, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    /// Accepts and forwards connections again.
+    public func restore() {
+        state.withLock { $0.down = false }
+    }
+
+    /// Stops accepting and closes every connection.
+    public func stop() {
+        state.withLock { state in
+            state.stopped = true
+            for descriptor in state.open { shutdown(descriptor, Int32(SHUT_RDWR)) }
+        }
+        shutdown(listener, Int32(SHUT_RDWR))
+    }
+
+    private func accepting() {
+        while true {
+            let client = accept(listener, nil, nil)
+            if client < 0 {
+                if errno == EINTR { continue }
+                close(listener)
+                return
+            }
+            let (down, stopped) = state.withLock { ($0.down, $0.stopped) }
+            if stopped { close(client); close(listener); return }
+            guard !down, let upstream = connectUpstream() else {
+                close(client)
+                continue
+            }
+            state.withLock { state in
+                state.open.insert(client)
+                state.open.insert(upstream)
+            }
+            Thread.detachNewThread { [self] in pump(from: client, to: upstream, requests: true) }
+            Thread.detachNewThread { [self] in pump(from: upstream, to: client, requests: false) }
+        }
+    }
+
+    private func connectUpstream() -> Int32? {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(upstreamPort).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else {
+            close(descriptor)
+            return nil
+        }
+        return descriptor
+    }
+
+    /// Copies bytes from `source` to `target` until either side ends, then closes both. The
+    /// client's side (`requests`) notes each request; the server's notes each answer.
+    private func pump(from source: Int32, to target: Int32, requests: Bool) {
+        let connection = requests ? source : target
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            let chunk = Array(buffer[0..<count])
+            if requests { noteRequest(chunk, on: connection) } else { state.withLock { _ = $0.awaiting.removeValue(forKey: connection) } }
+            if !LoopbackSocket.send(chunk, on: target) { break }
+        }
+        shutdown(source, Int32(SHUT_RDWR))
+        shutdown(target, Int32(SHUT_RDWR))
+        let last = state.withLock { state -> Bool in
+            state.awaiting[connection] = nil
+            state.ended[connection, default: 0] += 1
+            guard state.ended[connection] == 2 else { return false }
+            state.ended[connection] = nil
+            state.open.remove(source)
+            state.open.remove(target)
+            return true
+        }
+        if last {
+            close(source)
+            close(target)
+        }
+    }
+
+    private func noteRequest(_ chunk: [UInt8], on connection: Int32) {
+        state.withLock { state in
+            guard state.awaiting[connection] == nil, let tag = tag(chunk) else { return }
+            state.awaiting[connection] = tag
+            state.counts[tag, default: 0] += 1
+            let now = state.awaiting.values.filter { $0 == tag }.count
+            state.mostAwaiting[tag] = max(state.mostAwaiting[tag] ?? 0, now)
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import SQSClient
+@testable import SpoolSQS
+import SpoolCore
+import SpoolTestSupport
+import Synchronization
+import Testing
+
+/// A client of the tests' moto server through a ``TCPProxy`` that counts SQS actions and can cut
+/// the connections.
+func proxiedMotoClient(attempts: Int = 4) async throws -> (SQSClient, TCPProxy) {
+    let moto = try await MotoServer.start()
+    let proxy = try TCPProxy(upstreamPort: moto.port, tag: TCPProxy.sqsAction)
+    let configuration = try AWSConfiguration.sqs(environment: [
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_SQS": proxy.endpoint, "HOME": "/nonexistent",
+    ])
+    return (SQSClient(configuration: configuration, retry: .init(maximumAttempts: attempts)), proxy)
+}
+
+/// How the SQS transport batches, polls and keeps what it holds, seen on the wire to moto.
+@Suite("SQS transport flow", .enabled(if: MotoServer.shouldRun, "SPOOL_SKIP_MOTO=1"), .timeLimit(.minutes(3)))
+struct SQSFlowTests {
+    static func destination(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    @Test("concurrent single publishes and acknowledgements go out in batches of up to ten")
+    func batching() async throws {
+        let (client, proxy) = try await proxiedMotoClient()
+        defer { proxy.stop() }
+        let transport = SQSTransport(client: client, configuration: .init(linger: .milliseconds(100)))
+        let destination = Self.destination("batching")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<30 {
+                group.addTask { try await transport.publish(TransportMessage(id: "m\(index)", text: "\(index)"), to: destination) }
+            }
+            try await group.waitForAll()
+        }
+        var deliveries: [String: TransportDelivery] = [:]
+        while deliveries.count < 30 {
+            let received = try await transport.receive(from: destination, limit: 30, wait: .seconds(5), visibility: .seconds(60))
+            try #require(!received.isEmpty, "all 30 arrive; got \(deliveries.count)")
+            for delivery in received { deliveries[delivery.message.id] = delivery }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for delivery in deliveries.values { group.addTask { try await transport.acknowledge(delivery) } }
+            try await group.waitForAll()
+        }
+        let counts = proxy.counts
+        #expect(counts["SendMessage"] == nil && counts["DeleteMessage"] == nil, "\(counts)")
+        #expect((3...9).contains(counts["SendMessageBatch"] ?? 0), "30 publishes in a few batches: \(counts)")
+        #expect((3...9).contains(counts["DeleteMessageBatch"] ?? 0), "30 acknowledgements in a few batches: \(counts)")
+        let after = try await transport.receive(from: destination, limit: 10, wait: .milliseconds(500), visibility: .seconds(60))
+        #expect(after.isEmpty, "every acknowledged message is gone")
+        try await transport.close()
+    }
+
+    @Test("a receive of more than ten keeps several long polls in flight, and what they bring waits for the next receive")
+    func pollsInFlight() async throws {
+        let (client, proxy) = try await proxiedMotoClient()
+        defer { proxy.stop() }
+        let transport = SQSTransport(client: client)
+        let destination = Self.destination("polls")
+        #expect(try await transport.receive(from: destination, limit: 40, wait: .seconds(2), visibility: .seconds(60)).isEmpty)
+        #expect((proxy.mostAwaiting["ReceiveMessage"] ?? 0) >= 2, "several polls at once: \(proxy.mostAwaiting)")
+        try await transport.publish((0..<25).map { TransportMessage(id: "m\($0)", text: "\($0)") }, to: destination)
+        var seen: Set<String> = []
+        while seen.count < 25 {
+            let received = try await transport.receive(from: destination, limit: 40, wait: .seconds(5), visibility: .seconds(60))
+            try #require(!received.isEmpty, "all 25 arrive; got \(seen.count)")
+            for delivery in received {
+                seen.insert(delivery.message.id)
+                try await transport.acknowledge(delivery)
+            }
+        }
+        try await transport.close()
+    }
+
+    @Test("a delivery held longer than its visibility is kept hidden from other receivers, and acknowledged after")
+    func slowHandler() async throws {
+        let client = try await motoClient()
+        let holder = SQSTransport(client: client)
+        let other = SQSTransport(client: client)
+        let destination = Self.destination("slow")
+        try await holder.publish(TransportMessage(id: "slow", text: "x"), to: destination)
+        let delivery = try #require(try await holder.receive(from: destination, limit: 1, wait: .seconds(5), visibility: .seconds(1)).first)
+        let meanwhile = try await other.receive(from: destination, limit: 1, wait: .seconds(4), visibility: .seconds(30))
+        #expect(meanwhile.isEmpty, "not delivered again while its receiver holds it (4 s with a visibility of 1 s)")
+        try await holder.acknowledge(delivery)
+        #expect(try await other.receive(from: destination, limit: 1, wait: .seconds(2), visibility: .seconds(30)).isEmpty, "acknowledged: gone")
+        try await holder.close()
+        try await other.close()
+    }
+
+    @Test("connections cut between sends and their answers: every confirmed message arrives, and each failure is a clear error")
+    func cutConnections() async throws {
+        let (client, proxy) = try await proxiedMotoClient(attempts: 8)
+        defer { proxy.stop() }
+        let transport = SQSTransport(client: client)
+        let destination = Self.destination("cut")
+        _ = try await transport.queueURL(destination)
+        final class Tally: Sendable {
+            let confirmed = Mutex<Set<String>>([])
+            let failures = Mutex<[String]>([])
+        }
+        let tally = Tally()
+        let cutter = Task {
+            for _ in 0..<4 {
+                try await Task.sleep(for: .milliseconds(300))
+                proxy.cut()
+                try await Task.sleep(for: .milliseconds(200))
+                proxy.restore()
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for publisher in 0..<8 {
+                group.addTask {
+                    for index in 0..<40 {
+                        let id = "p\(publisher)-\(index)"
+                        do {
+                            try await transport.publish(TransportMessage(id: id, text: id), to: destination)
+                            tally.confirmed.withLock { _ = $0.insert(id) }
+                        } catch let error as SQSError {
+                            tally.failures.withLock { $0.append("\(error.code): \(error.message)") }
+                        }
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await cutter.value
+        let sent = tally.confirmed.withLock { $0 }
+        #expect(sent.count > 100, "most publishes were confirmed: \(sent.count), failures \(tally.failures.withLock { $0.prefix(3) })")
+        for failure in tally.failures.withLock({ $0 }) {
+            #expect(failure.hasPrefix("\(SQSError.Code.connectionFailed)") || failure.hasPrefix("\(SQSError.Code.timeout)"), "\(failure)")
+        }
+        let receiver = SQSTransport(client: try await motoClient())
+        var arrived: Set<String> = []
+        while true {
+            let received = try await receiver.receive(from: destination, limit: 40, wait: .seconds(2), visibility: .seconds(60))
+            if received.isEmpty { break }
+            for delivery in received {
+                arrived.insert(delivery.message.id)
+                try await receiver.acknowledge(delivery)
+            }
+        }
+        #expect(sent.subtracting(arrived).isEmpty, "confirmed but lost: \(sent.subtracting(arrived).sorted().prefix(10))")
+        try await transport.close()
+        try await receiver.close()
+    }
+}
+
+/// The batcher's handling of each entry's outcome, against a scripted `send`.
+@Suite("SQS entry batcher")
+struct EntryBatcherTests {
+    @Test("an entry SQS fails for its own reasons is sent again alone; one it refuses throws to its caller, naming it; the rest succeed")
+    func partialFailures() async throws {
+        let calls = Mutex<[[String]]>([])
+        let batcher = EntryBatcher<String>(linger: .milliseconds(50)) { _, entries in
+            let attempt = calls.withLock { calls in
+                calls.append(entries)
+                return calls.count
+            }
+            var result = SQSBatchResult(succeeded: [:], failed: [])
+            for (index, entry) in entries.enumerated() {
+                if entry == "flaky" && attempt == 1 {
+                    result.failed.append(.init(id: "\(index)", code: "InternalError", message: "try again", senderFault: false))
+                } else if entry == "bad" {
+                    result.failed.append(.init(id: "\(index)", code: "InvalidParameterValue", message: "bad body", senderFault: true))
+                } else {
+                    result.succeeded["\(index)"] = "sqs-\(entry)"
+                }
+            }
+            return result
+        }
+        let refused = Task { try await batcher.submit([("bad", "message bad")], to: "q") }
+        try await batcher.submit([("good", "message good"), ("flaky", "message flaky")], to: "q")
+        let error = await #expect(throws: SQSError.self) { try await refused.value }
+        #expect(error?.code == .invalidParameterValue && error?.message.contains("message bad") == true, "\(String(describing: error))")
+        let sent = calls.withLock { $0 }
+        #expect(sent.count == 2 && Set(sent[0]) == ["good", "flaky", "bad"] && sent[1] == ["flaky"], "\(sent)")
+    }
+
+    @Test("a batch goes out when it holds ten, without waiting for the linger")
+    func fullBatches() async throws {
+        let calls = Mutex<[Int]>([])
+        let batcher = EntryBatcher<Int>(linger: .seconds(60)) { _, entries in
+            calls.withLock { $0.append(entries.count) }
+            return SQSBatchResult(succeeded: Dictionary(uniqueKeysWithValues: entries.indices.map { ("\($0)", "") }), failed: [])
+        }
+        try await batcher.submit((0..<20).map { ($0, "entry \($0)") }, to: "q")
+        #expect(calls.withLock { $0 } == [10, 10])
+    }
+}
+
