@@ -107,6 +107,7 @@ let package = Package(
             dependencies: [
                 "SpoolBench",
                 "SQSClient",
+                "SpoolSQS",
                 "SpoolCore",
                 "SpoolSQLite",
                 "SpoolPostgres",

@@ -53,7 +53,9 @@ public protocol Transport: Sendable {
 
     /// Receives up to `limit` messages from `destination`, waiting up to `wait` for the first.
     /// Each stays invisible to other receivers until acknowledged, returned, dead-lettered, or
-    /// until `visibility` passes (then it is delivered again).
+    /// until `visibility` passes (then it is delivered again). An endpoint may keep what it holds
+    /// hidden for as long as it lives (RabbitMQ and SQS endpoints do); `visibility` then bounds
+    /// how long a message stays hidden after its receiver's process dies.
     func receive(from destination: String, limit: Int, wait: Duration, visibility: Duration) async throws -> [TransportDelivery]
 
     /// Acknowledges a delivery: the message is gone. A stale receipt throws

@@ -22,13 +22,21 @@ public struct StatusCheck: Sendable {
     public struct NamedTransport: Sendable {
         /// The name the report shows (`transport:<name>`).
         public var name: String
-        /// The transport.
-        public var transport: any Transport
+        /// Gives the transport to check, and whether the check closes it after.
+        let open: @Sendable () async throws -> (transport: any Transport, closeAfter: Bool)
 
-        /// Names a transport.
+        /// Names a transport that every check uses and none closes.
         public init(name: String, transport: any Transport) {
             self.name = name
-            self.transport = transport
+            self.open = { (transport, false) }
+        }
+
+        /// Names a transport that each check opens with `opening` and closes after, so one
+        /// that cannot be reached (a broker that is down, SQS without credentials) is a failing
+        /// part with its reason.
+        public init(name: String, opening: @escaping @Sendable () async throws -> any Transport) {
+            self.name = name
+            self.open = { (try await opening(), true) }
         }
     }
 
@@ -103,7 +111,18 @@ public struct StatusCheck: Sendable {
         let paused = queues.contains { $0.name == configuration.probeQueue && $0.paused }
         parts.append(await timed("probe") { try await probe(live: live, probeQueuePaused: paused) })
         for named in transports {
-            parts.append(await timed("transport:\(named.name)") { try await roundTrip(named.transport) })
+            parts.append(await timed("transport:\(named.name)") {
+                let (transport, closeAfter) = try await named.open()
+                let outcome: (Bool, String)
+                do {
+                    outcome = try await roundTrip(transport)
+                } catch {
+                    if closeAfter { try? await transport.close() }
+                    throw error
+                }
+                if closeAfter { try? await transport.close() }
+                return outcome
+            })
         }
         let failing = parts.filter { !$0.ok }.map(\.name)
         return Report(ok: failing.isEmpty, checkedAt: ISO8601.format(Date()), failing: failing, parts: parts)

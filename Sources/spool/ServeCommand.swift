@@ -45,6 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
     var probeTimeout: Double = 10
 
     @OptionGroup var dispatcher: DispatcherOptions
+    @OptionGroup var transport: TransportOptions
     @OptionGroup var options: StoreOptions
 
     func run() async throws {
@@ -58,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
                 storeOptions.store = "sqlite:" + URL(fileURLWithPath: folder).appendingPathComponent("spool.db").path
             }
             let store = try await storeOptions.open()
-            let transports = (store as? SQLiteStore).map { [StatusCheck.NamedTransport(name: "table-queue", transport: TableQueue(store: $0))] } ?? []
+            let transports = try transport.named(store: store)
             let server = SpoolServer(store: store, configuration: configuration, transports: transports)
             var services: [any Service] = []
             if !noWorker {

@@ -19,6 +19,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "Seconds of silence after which a dispatcher does not count as live.")
     var deadAfter: Double = 10
 
+    @OptionGroup var transport: TransportOptions
     @OptionGroup var options: StoreOptions
 
     func run() async throws {
@@ -56,7 +57,7 @@ struct StatusCommand: AsyncParsableCommand {
         configuration.probeQueue = probeQueue
         configuration.probeTimeout = probeTimeout
         configuration.deadAfter = deadAfter
-        let transports = (store as? SQLiteStore).map { [StatusCheck.NamedTransport(name: "table-queue", transport: TableQueue(store: $0))] } ?? []
+        let transports = try transport.named(store: store)
         return await StatusCheck(store: store, configuration: configuration, transports: transports).run()
     }
 }

@@ -111,6 +111,7 @@ struct ReadmeTests {
             let text = block.lines.joined(separator: "\n")
             if text.contains("spool bench") { continue }   // minutes of benchmarks; BenchCommandTests run them small
             if text.contains("amqp://"), broker == nil { continue }
+            if text.contains("sqs://"), !MotoServer.shouldRun { continue }
             for (offset, line) in block.lines.enumerated() {
                 var line = line.replacingOccurrences(of: "/tmp/", with: work + "/")
                     .replacingOccurrences(of: "127.0.0.1:7070", with: "127.0.0.1:\(port)")
@@ -123,6 +124,12 @@ struct ReadmeTests {
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = bin + ":" + (environment["PATH"] ?? "")
         for key in ["SPOOL_STORE", "SPOOL_UUID_FILE", "SPOOL_TOKEN", "SPOOL_AMQP_URL"] { environment[key] = nil }
+        if MotoServer.shouldRun {
+            // The SQS the blocks reach is the tests' moto, never AWS.
+            let moto = try await MotoServer.start()
+            environment.merge(["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL_SQS": moto.endpoint,
+                               "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"]) { $1 }
+        }
         // Its own process group, so the servers and workers the blocks start in the background
         // can be stopped together afterwards.
         let shell = try ChildProcess.spawn("/usr/bin/setsid", ["/bin/bash", directory.path("readme.sh")], environment: environment,
