@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 
 /// A client of Amazon SQS (or a server that speaks its protocol), knowing nothing of Spool.
 ///
@@ -64,13 +65,13 @@ public final class SQSClient: Sendable {
 
     /// Calls `action` with `request` encoded as JSON and decodes the answer as `Response`,
     /// trying again after retryable failures.
-    func call<Request: Encodable, Response: Decodable>(_ action: String, _ request: Request, as: Response.Type = Response.self,
-                                                      extraTime: Duration = .zero) async throws -> Response {
-        let body = try JSONEncoder().encode(request)
+    func call<Request: SQSRequest, Response: Decodable>(_ action: String, _ request: Request, as: Response.Type = Response.self,
+                                                       extraTime: Duration = .zero) async throws -> Response {
+        let body = request.json
         var attempt = 1
         while true {
             do {
-                let data = try await send(action, body: Array(body), timeout: timeout + extraTime)
+                let data = try await send(action, body: body, timeout: timeout + extraTime)
                 do {
                     return try JSONDecoder().decode(Response.self, from: data.isEmpty ? Data("{}".utf8) : data)
                 } catch {
@@ -91,22 +92,23 @@ public final class SQSClient: Sendable {
             ("Host", host), ("Content-Type", "application/x-amz-json-1.0"), ("X-Amz-Target", "AmazonSQS.\(action)"),
         ]
         let signed = signer.sign(SigV4Signer.Request(method: "POST", path: "/", headers: headers, body: body), at: Date())
-        var request = HTTPClientRequest(url: configuration.endpoint.absoluteString)
-        request.method = .POST
-        for (name, value) in headers + signed.headers where name != "Host" { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response: HTTPClientResponse
-        let data: Data
+        var requestHeaders = HTTPHeaders()
+        for (name, value) in headers + signed.headers where name != "Host" { requestHeaders.add(name: name, value: value) }
+        let response: HTTPClient.Response
         do {
-            response = try await http.execute(request, timeout: TimeAmount(timeout))
-            data = Data(try await response.body.collect(upTo: Self.maximumResponseBytes).readableBytesView)
+            // The answer is gathered on the event loop, whole, and handed over once.
+            let request = try HTTPClient.Request(url: configuration.endpoint, method: .POST, headers: requestHeaders,
+                                                 body: .byteBuffer(ByteBuffer(bytes: body)))
+            let accumulator = ResponseAccumulator(request: request, maxBodySize: Self.maximumResponseBytes)
+            response = try await http.execute(request: request, delegate: accumulator, deadline: .now() + TimeAmount(timeout)).get()
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw SQSError(.timeout, "\(action) did not finish within \(timeout)")
-        } catch let error as NIOTooManyBytesError {
+        } catch let error as ResponseAccumulator.ResponseTooBigError {
             throw SQSError(.invalidResponse, "the answer to \(action) is larger than \(Self.maximumResponseBytes) bytes: \(error)")
         } catch {
             throw SQSError(.connectionFailed, "\(action) to \(configuration.endpoint.absoluteString) failed: \(error)")
         }
+        let data = response.body.map { Data($0.readableBytesView) } ?? Data()
         let requestID = response.headers.first(name: "x-amzn-RequestId")
         guard (200..<300).contains(Int(response.status.code)) else {
             throw Self.error(status: Int(response.status.code), body: data, requestID: requestID, action: action)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// AWS credentials: an access key, its secret and, for temporary credentials, a session token.
 public struct AWSCredentials: Sendable, Hashable {
@@ -69,6 +70,8 @@ public struct SigV4Signer: Sendable {
     public var region: String
     /// The service, such as `sqs`.
     public var service: String
+    /// The signing key of the last day signed for.
+    private let keys = DayKeys()
 
     /// Creates a signer.
     public init(credentials: AWSCredentials, region: String, service: String) {
@@ -105,22 +108,30 @@ public struct SigV4Signer: Sendable {
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = ["AWS4-HMAC-SHA256", stamp, scope, Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8)))]
             .joined(separator: "\n")
-        var key = SymmetricKey(data: Data("AWS4\(credentials.secretAccessKey)".utf8))
-        for part in [day, region, service, "aws4_request"] {
-            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
-        }
+        let scopeKey = "\(day)/\(region)/\(service)/\(credentials.secretAccessKey)"
+        let key = keys.key(for: scopeKey) { Self.signingKey(secret: credentials.secretAccessKey, day: day, region: region, service: service) }
         let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
         added.append(("Authorization", "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(headerNames), Signature=\(signature)"))
         return Signed(headers: added, canonicalRequest: canonicalRequest, stringToSign: stringToSign, signature: signature)
     }
 
+    /// The key of one day's signatures: the secret's HMAC chain over the day, region, service
+    /// and `aws4_request`.
+    static func signingKey(secret: String, day: String, region: String, service: String) -> SymmetricKey {
+        var key = SymmetricKey(data: Data("AWS4\(secret)".utf8))
+        for part in [day, region, service, "aws4_request"] {
+            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
+        }
+        return key
+    }
+
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
     static func timestamp(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        func two(_ value: Int?) -> String { value.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
-        return "\(parts.year ?? 1970)\(two(parts.month))\(two(parts.day))T\(two(parts.hour))\(two(parts.minute))\(two(parts.second))Z"
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
     }
 
     /// Lowercase names, sorted; values trimmed with inner runs of spaces made one; a repeated
@@ -205,12 +216,32 @@ public struct SigV4Signer: Sendable {
     }
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in digest {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
 extension String {
     fileprivate func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// The signing key last derived, by the day, region, service and secret it was derived for
+/// (it changes daily).
+private final class DayKeys: Sendable {
+    private let last = Mutex<(scope: String, key: SymmetricKey)?>(nil)
+
+    func key(for scope: String, derive: () -> SymmetricKey) -> SymmetricKey {
+        if let last = last.withLock({ $0 }), last.scope == scope { return last.key }
+        let key = derive()
+        last.withLock { $0 = (scope, key) }
+        return key
     }
 }

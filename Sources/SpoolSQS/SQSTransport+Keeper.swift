@@ -6,7 +6,7 @@ extension SQSTransport {
     private static var keeperTick: Duration { .milliseconds(250) }
 
     /// While this endpoint holds deliveries, extends the visibility of each one that has used
-    /// half of it (or has less than half a second left) by its visibility again; ends when
+    /// half of it (or has less than a second left) by its visibility again; ends when
     /// nothing is held or the endpoint closes. A delivery whose extension fails keeps its old
     /// expiry: if that passes, settling it throws.
     func keepVisibility() async {
@@ -20,7 +20,7 @@ extension SQSTransport {
                 }
                 var due: [String: [(receipt: String, held: Held)]] = [:]
                 for (receipt, held) in state.held where held.expires > now
-                    && held.expires - now <= max(held.visibility / 2, .milliseconds(500)) {
+                    && held.expires - now <= max(held.visibility / 2, .seconds(1)) {
                     due[held.queueURL, default: []].append((receipt, held))
                 }
                 return due

@@ -17,7 +17,8 @@ import Synchronization
 ///   (SQS counts its receives: the delivery count). What a poll brings in beyond what its
 ///   receive takes waits, held by this endpoint, for the next receive.
 /// - While this endpoint lives, it extends the visibility of every delivery it holds in the
-///   background (``Configuration/keepsVisibility``), so a slow handler never causes a second
+///   background (``Configuration/keepsVisibility``; give visibilities of 2 s or more, so an
+///   extension has time to arrive), so a slow handler never causes a second
 ///   delivery; a message is delivered again once the endpoint is closed or its process dies
 ///   (after the visibility), as RabbitMQ delivers again once a consumer's channel closes.
 /// - Publishes, acknowledgements and visibility changes of concurrent callers go out in batches of
