@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SpoolAMQP", targets: ["SpoolAMQP"]),
         .library(name: "SQSClient", targets: ["SQSClient"]),
         .library(name: "SpoolSQS", targets: ["SpoolSQS"]),
+        .library(name: "SpoolHTTP", targets: ["SpoolHTTP"]),
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "AMQPFrameFuzz", targets: ["AMQPFrameFuzz"]),
         .executable(name: "SQSResponseFuzz", targets: ["SQSResponseFuzz"]),
@@ -84,6 +85,19 @@ let package = Package(
             resources: [.embedInCode("Dashboard"), .embedInCode("openapi.yaml")]
         ),
         .target(
+            name: "SpoolHTTP",
+            dependencies: [
+                "SpoolCore",
+                "SpoolWorker",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "SpoolTestSupport",
             dependencies: ["SpoolCore"]
         ),
@@ -108,6 +122,7 @@ let package = Package(
                 "SpoolBench",
                 "SQSClient",
                 "SpoolSQS",
+                "SpoolHTTP",
                 "SpoolCore",
                 "SpoolSQLite",
                 "SpoolPostgres",
@@ -167,6 +182,15 @@ let package = Package(
             name: "SpoolSQSTests",
             dependencies: ["SpoolSQS", "SQSClient", "SpoolCore", "SpoolTestSupport"],
             exclude: ["boto"]
+        ),
+        .testTarget(
+            name: "SpoolHTTPTests",
+            dependencies: [
+                "SpoolHTTP", "SpoolCore", "SpoolWorker", "SpoolSQLite", "SpoolTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "SQSClientTests",

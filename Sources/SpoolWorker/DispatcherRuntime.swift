@@ -83,6 +83,8 @@ final class DispatcherRuntime: Sendable {
             case .discard(let message)?: return .failed(failure("Discarded", "discarded", message), retryAt: nil)
             case .cancel(let message)?: return .cancelled(failure("Cancelled", "cancelled", message))
             case .snooze(let delay)?: return .snoozed(until: now.addingTimeInterval(delay.seconds))
+            case .retry(let message, let after)?:
+                return .failed(failure("Retry", "retry", message), retryAt: retryAt().map { max($0, now.addingTimeInterval(after.seconds)) })
             case nil: return .failed(failure(String(describing: type(of: error)), "error", String(describing: error)), retryAt: retryAt())
             }
         }

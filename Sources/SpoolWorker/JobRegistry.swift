@@ -44,6 +44,9 @@ public enum JobControl: Error, Sendable {
     case cancel(String)
     /// Run again after the delay without using up an attempt.
     case snooze(Duration)
+    /// Fail this attempt with the message, to be tried again (if attempts remain) after the
+    /// job's backoff or `after`, whichever is later: for a service that said when to come back.
+    case retry(String, after: Duration)
 }
 
 /// The code that runs a job: takes the claimed job and returns its result, if any.

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import SpoolCore
+import SpoolHTTP
 import SpoolWorker
 
 /// The options that shape a dispatcher, shared by `spool worker` and `spool demo`.
@@ -80,6 +81,7 @@ extension DispatcherOptions {
         let configuration = try configuration(id: identity.id)
         let registry = JobRegistry()
         BuiltinJobs.register(into: registry)
+        HTTPJobs.register(into: registry, configuration: try HTTPJobs.Configuration.fromEnvironment())
         if journalEvents != nil, journal == nil { throw SpoolError(.invalidArgument, "--journal-events needs --journal FILE") }
         let events = journalEvents.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
         let journal = try journal.map { try DispatcherJournal(path: $0, dispatcher: configuration.id, events: events) }
