@@ -71,6 +71,7 @@ let package = Package(
             dependencies: [
                 "SpoolCore",
                 "SpoolWorker",
+                "SpoolHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -189,6 +190,7 @@ let package = Package(
                 "SpoolHTTP", "SpoolCore", "SpoolWorker", "SpoolSQLite", "SpoolTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -8,7 +8,7 @@ import SpoolCore
 ///  "headers": {"Accept": "text/html"}, "body": "…" | "bodyBase64": "…",
 ///  "form": {"fields": {"title": "Q3"}, "files": [{"field": "data", "filename": "q3.csv",
 ///           "contentType": "text/csv", "base64": "…"}]},
-///  "cookies": {"session": "…"}, "authorization": "Bearer …",
+///  "cookies": {"session": "…"} | "cookieHeader": "session=…; theme=dark", "authorization": "Bearer …",
 ///  "task": "reports.render", "timeout": 30, "maxResultBytes": 1048576,
 ///  "resultHeaders": ["Content-Type", "Location"]}
 /// ```
@@ -64,6 +64,8 @@ public struct HTTPJobPayload: Codable, Sendable, Equatable {
     public var form: Form?
     /// Cookies to forward, sent in one `Cookie` header.
     public var cookies: [String: String]?
+    /// A `Cookie` header to forward as it is (the user's own), instead of `cookies`.
+    public var cookieHeader: String?
     /// An `Authorization` header to forward.
     public var authorization: String?
     /// The task name in `X-Spool-Task`, for routing (default the job's queue).
@@ -77,7 +79,8 @@ public struct HTTPJobPayload: Codable, Sendable, Equatable {
 
     /// Describes a request.
     public init(method: String? = nil, url: String? = nil, headers: [String: String]? = nil, body: String? = nil,
-                bodyBase64: String? = nil, form: Form? = nil, cookies: [String: String]? = nil, authorization: String? = nil,
+                bodyBase64: String? = nil, form: Form? = nil, cookies: [String: String]? = nil, cookieHeader: String? = nil,
+                authorization: String? = nil,
                 task: String? = nil, timeout: Double? = nil, maxResultBytes: Int? = nil, resultHeaders: [String]? = nil) {
         self.method = method
         self.url = url
@@ -86,6 +89,7 @@ public struct HTTPJobPayload: Codable, Sendable, Equatable {
         self.bodyBase64 = bodyBase64
         self.form = form
         self.cookies = cookies
+        self.cookieHeader = cookieHeader
         self.authorization = authorization
         self.task = task
         self.timeout = timeout
@@ -157,6 +161,11 @@ struct HTTPJobRequest: Sendable {
                 throw HTTPJobPayloadError("cookie '\(name.prefix(60))' is not a valid cookie")
             }
             headers.append(("Cookie", cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")))
+        }
+        if let header = payload.cookieHeader {
+            guard payload.cookies == nil else { throw HTTPJobPayloadError("give cookies or cookieHeader, not both") }
+            guard !header.contains(where: { $0 == "\r" || $0 == "\n" }) else { throw HTTPJobPayloadError("cookieHeader holds a line break") }
+            headers.append(("Cookie", header))
         }
         if let authorization = payload.authorization {
             guard !authorization.contains(where: { $0 == "\r" || $0 == "\n" }) else { throw HTTPJobPayloadError("authorization holds a line break") }

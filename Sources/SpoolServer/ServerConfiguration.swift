@@ -33,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     public var waitPollInterval: Duration = .seconds(1)
     /// The status self-test's settings.
     public var status = StatusCheck.Configuration()
+    /// The worker application relative `url`s of `POST /v1/http-jobs` are resolved against.
+    public var httpBaseURL: URL?
 
     /// Creates the defaults: 127.0.0.1:7070, no token.
     public init() {}

@@ -43,6 +43,7 @@ struct SpoolAPI: Sendable {
     func addRoutes(to router: Router<BasicRequestContext>, table: RouteTable) {
         let routes = Routes(router, table: table)
         addJobRoutes(to: routes)
+        addHTTPJobRoutes(to: routes)
         addQueueRoutes(to: routes)
         addQuotaRoutes(to: routes)
         addOverviewRoutes(to: routes)

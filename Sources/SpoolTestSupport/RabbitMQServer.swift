@@ -102,7 +102,27 @@ public final class RabbitMQServer: Sendable {
     private static let privateNodes = Mutex<[RabbitMQServer]>([])
     private let stopped = Atomic<Bool>(false)
 
+    /// Starts a node; one that exits while starting (a port it was given was taken meanwhile by
+    /// another of the tests' servers) is started again on other ports, up to three times.
     private static func launch(shared: Bool = true) async throws -> RabbitMQServer {
+        var attempt = 1
+        while true {
+            do {
+                return try await launchOnce(shared: shared)
+            } catch let error as NodeExited where attempt < 3 {
+                FileHandle.standardError.write(Data("RabbitMQ test node exited while starting (\(error.output.suffix(300))); starting another\n".utf8))
+                attempt += 1
+            }
+        }
+    }
+
+    /// A node that exited during start, with the end of what it printed.
+    private struct NodeExited: Error, CustomStringConvertible {
+        let output: String
+        var description: String { "rabbitmq-server exited during start: \(output.suffix(2000))" }
+    }
+
+    private static func launchOnce(shared: Bool) async throws -> RabbitMQServer {
         let executable = "\(installation)/rabbitmq-server"
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw ServerError("RabbitMQ is not installed (\(executable) is missing): install Debian's rabbitmq-server, or set SPOOL_SKIP_RABBITMQ=1 to skip these tests")
@@ -136,6 +156,12 @@ public final class RabbitMQServer: Sendable {
         let process = try ChildProcess.spawn(executable, [], environment: environment, outputPath: "\(path)/server.out")
         let server = RabbitMQServer(port: port, epmdPort: epmdPort, environment: environment, directory: directory,
                                     process: process)
+        do {
+            try await server.waitUntilReady()
+        } catch {
+            server.stop()
+            throw error
+        }
         if shared {
             running.withLock { $0 = server }
             atexit { RabbitMQServer.running.withLock { $0 }?.stop() }
@@ -146,7 +172,6 @@ public final class RabbitMQServer: Sendable {
             }
             if first { atexit { for node in RabbitMQServer.privateNodes.withLock({ $0 }) { node.stop() } } }
         }
-        try await server.waitUntilReady()
         return server
     }
 
@@ -155,7 +180,7 @@ public final class RabbitMQServer: Sendable {
         let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
             guard process.isRunning else {
-                throw ServerError("rabbitmq-server exited during start; see \(directory.path)/server.out")
+                throw NodeExited(output: (try? String(contentsOf: directory.appendingPathComponent("server.out"), encoding: .utf8)) ?? "")
             }
             let port = port
             if (try? await offPool({ LoopbackSocket.answersAMQP(port: port) })) == true { return }

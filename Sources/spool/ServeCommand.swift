@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SpoolCore
+import SpoolHTTP
 import SpoolServer
 import SpoolSQLite
 import SpoolWorker
@@ -37,6 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "The longest wait a client may ask for with GET /v1/jobs/{id}?wait=, in seconds.")
     var maxWait: Double = 300
+
+    @Option(help: "The worker application relative URLs of POST /v1/http-jobs are resolved against (or SPOOL_HTTP_BASE_URL).")
+    var httpBaseURL: String?
 
     @Option(help: "The queue of the /status probe job.")
     var probeQueue = NewJob.defaultQueue
@@ -87,6 +91,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.status.probeQueue = probeQueue
         configuration.status.probeTimeout = try duration(probeTimeout, "--probe-timeout")
         configuration.status.deadAfter = try duration(dispatcher.deadAfter, "--dead-after")
+        var environment = ProcessInfo.processInfo.environment
+        if let httpBaseURL { environment["SPOOL_HTTP_BASE_URL"] = httpBaseURL }
+        configuration.httpBaseURL = try HTTPJobs.Configuration.fromEnvironment(environment).baseURL
         return configuration
     }
 

@@ -1,4 +1,7 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
 @testable import SpoolHTTP
 import SpoolCore
 import Testing
@@ -133,4 +136,23 @@ enum DocumentedVector {
         015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862
         """
     static let signature = "81148d6c4cc556c5be8194189e1e6b31cd3f21bc2198c2a1bbe54d130597a7d8"
+}
+
+/// The Swift sender helper.
+@Suite("spool.http sender")
+struct HTTPJobSenderTests {
+    @Test("a job built from a user's request forwards their Cookie and Authorization and resolves the path on the worker")
+    func forwarding() throws {
+        let incoming = Request(head: HTTPRequest(method: .post, scheme: "http", authority: "app", path: "/start",
+                                                 headerFields: [.cookie: "session=abc; theme=dark", .authorization: "Bearer user-token"]),
+                               body: RequestBody(buffer: ByteBuffer()))
+        let sender = HTTPJobSender(workerBaseURL: URL(string: "http://workers.internal:8080/"))
+        let job = try sender.job(forwarding: incoming, HTTPJobPayload(url: "reports/7", task: "reports"), options: NewJob(name: "ignored", queue: "web"))
+        #expect(job.name == HTTPJobs.name && job.queue == "web")
+        let payload = try job.payload.decode(HTTPJobPayload.self)
+        #expect(payload.url == "http://workers.internal:8080/reports/7" && payload.cookieHeader == "session=abc; theme=dark"
+            && payload.authorization == "Bearer user-token" && payload.task == "reports")
+        let error = #expect(throws: SpoolError.self) { _ = try HTTPJobSender(workerBaseURL: nil).job(HTTPJobPayload(url: "reports/7")) }
+        #expect(error?.message.contains("no base URL") == true)
+    }
 }
