@@ -63,9 +63,9 @@ public final class SQSClient: Sendable {
         self.host = (endpoint.host ?? "") + (endpoint.port.map { $0 == defaultPort ? "" : ":\($0)" } ?? "")
     }
 
-    /// Calls `action` with `request` encoded as JSON and decodes the answer as `Response`,
+    /// Calls `action` with `request` encoded as JSON and reads the answer as `Response`,
     /// trying again after retryable failures.
-    func call<Request: SQSRequest, Response: Decodable>(_ action: String, _ request: Request, as: Response.Type = Response.self,
+    func call<Request: SQSRequest, Response: SQSAnswer>(_ action: String, _ request: Request, as: Response.Type = Response.self,
                                                        extraTime: Duration = .zero) async throws -> Response {
         let body = request.json
         var attempt = 1
@@ -73,7 +73,7 @@ public final class SQSClient: Sendable {
             do {
                 let data = try await send(action, body: body, timeout: timeout + extraTime)
                 do {
-                    return try JSONDecoder().decode(Response.self, from: data.isEmpty ? Data("{}".utf8) : data)
+                    return try Response(answer: AnswerJSON.parse(data.isEmpty ? Array("{}".utf8) : Array(data)))
                 } catch {
                     throw SQSError(.invalidResponse, "the answer to \(action) is not what SQS sends: \(error)")
                 }
@@ -118,20 +118,11 @@ public final class SQSClient: Sendable {
 
     /// The error a non-2xx answer reports: the name in its `__type` after the `#`, and its message.
     static func error(status: Int, body: Data, requestID: String?, action: String) -> SQSError {
-        struct Body: Decodable {
-            var type: String?
-            var message: String?
-            var upperMessage: String?
-            enum CodingKeys: String, CodingKey {
-                case type = "__type"
-                case message
-                case upperMessage = "Message"
-            }
-        }
-        let decoded = try? JSONDecoder().decode(Body.self, from: body)
-        let name = decoded?.type.map { String($0.split(separator: "#").last ?? Substring($0)) }
+        let answer = try? AnswerJSON.parse(Array(body))
+        let type = try? answer?.string("__type", in: "error")
+        let name = type.map { String($0.split(separator: "#").last ?? Substring($0)) }
         let code = name.map { SQSError.Code($0.isEmpty ? "HTTP\(status)" : $0) } ?? (status == 429 ? .throttling : SQSError.Code("HTTP\(status)"))
-        let message = decoded?.message ?? decoded?.upperMessage
+        let message = (try? answer?.string("message", in: "error")) ?? (try? answer?.string("Message", in: "error"))
             ?? "\(action) answered HTTP \(status): \(String(decoding: body.prefix(200), as: UTF8.self))"
         return SQSError(code, message, status: status, requestID: requestID)
     }

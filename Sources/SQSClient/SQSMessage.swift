@@ -1,7 +1,7 @@
 import Foundation
 
 /// A message attribute: a typed value sent beside the body.
-public struct SQSMessageAttribute: Codable, Sendable, Hashable {
+public struct SQSMessageAttribute: Sendable, Hashable {
     /// `String`, `Number` or `Binary`, optionally with a custom suffix (`String.json`).
     public var dataType: String
     /// The value of a `String` or `Number` attribute.
@@ -21,12 +21,6 @@ public struct SQSMessageAttribute: Codable, Sendable, Hashable {
         self.dataType = dataType
         self.stringValue = stringValue
         self.binaryValue = binaryValue
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case dataType = "DataType"
-        case stringValue = "StringValue"
-        case binaryValue = "BinaryValue"
     }
 }
 
@@ -55,7 +49,7 @@ public struct SQSOutgoingMessage: Sendable, Hashable {
 }
 
 /// A message received from a queue.
-public struct SQSMessage: Decodable, Sendable, Hashable {
+public struct SQSMessage: Sendable, Hashable {
     /// The message's id, given when it was sent.
     public var messageID: String
     /// The handle that deletes the message or changes its visibility, valid for this receipt only.
@@ -70,22 +64,27 @@ public struct SQSMessage: Decodable, Sendable, Hashable {
     /// How many times the message has been received, this time included (from `ApproximateReceiveCount`).
     public var receiveCount: Int { systemAttributes["ApproximateReceiveCount"].flatMap { Int($0) } ?? 1 }
 
-    enum CodingKeys: String, CodingKey {
-        case messageID = "MessageId"
-        case receiptHandle = "ReceiptHandle"
-        case body = "Body"
-        case systemAttributes = "Attributes"
-        case attributes = "MessageAttributes"
-    }
-
-    /// Decodes a message of a `ReceiveMessage` answer.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        messageID = try container.decode(String.self, forKey: .messageID)
-        receiptHandle = try container.decode(String.self, forKey: .receiptHandle)
-        body = try container.decodeIfPresent(String.self, forKey: .body) ?? ""
-        systemAttributes = try container.decodeIfPresent([String: String].self, forKey: .systemAttributes) ?? [:]
-        attributes = try container.decodeIfPresent([String: SQSMessageAttribute].self, forKey: .attributes) ?? [:]
+    /// Reads a message of a `ReceiveMessage` answer.
+    init(answer: AnswerJSON, place: String) throws(AnswerProblem) {
+        messageID = try answer.requiredString("MessageId", in: place)
+        receiptHandle = try answer.requiredString("ReceiptHandle", in: place)
+        body = try answer.string("Body", in: place) ?? ""
+        systemAttributes = try answer.strings("Attributes", in: place) ?? [:]
+        var attributes: [String: SQSMessageAttribute] = [:]
+        if let value = answer["MessageAttributes"] {
+            guard case .object(let members) = value else { throw AnswerProblem("\(place).MessageAttributes is not an object") }
+            for (name, member) in members {
+                let where_ = "\(place).MessageAttributes.\(name)"
+                var binary: Data?
+                if let text = try member.string("BinaryValue", in: where_) {
+                    guard let data = Data(base64Encoded: text) else { throw AnswerProblem("\(where_).BinaryValue is not base64") }
+                    binary = data
+                }
+                attributes[name] = SQSMessageAttribute(dataType: try member.requiredString("DataType", in: where_),
+                                                       stringValue: try member.string("StringValue", in: where_), binaryValue: binary)
+            }
+        }
+        self.attributes = attributes
     }
 }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 // The request and answer bodies of SQS's JSON protocol, named as SQS names their fields.
-// Answers are decoded from what the network sends: `SQSResponseFuzzing` feeds them arbitrary bytes.
+// Answers are read from what the network sends (``AnswerJSON``): `SQSResponseFuzzing` feeds them arbitrary bytes.
 
 struct QueueName: SQSRequest {
     var QueueName: String
@@ -13,8 +13,16 @@ struct QueueName: SQSRequest {
     }
 }
 
-struct QueueURL: Decodable, SQSRequest {
+struct QueueURL: SQSRequest, SQSAnswer {
     var QueueUrl: String
+
+    init(QueueUrl: String) {
+        self.QueueUrl = QueueUrl
+    }
+
+    init(answer: AnswerJSON) throws(AnswerProblem) {
+        QueueUrl = try answer.requiredString("QueueUrl", in: "answer")
+    }
 
     func write(to json: inout RequestJSON) {
         json.field("QueueUrl", QueueUrl)
@@ -31,9 +39,18 @@ struct AttributeNames: SQSRequest {
     }
 }
 
-struct Attributes: Decodable, SQSRequest {
+struct Attributes: SQSRequest, SQSAnswer {
     var QueueUrl: String?
     var Attributes: [String: String]?
+
+    init(QueueUrl: String?, Attributes: [String: String]?) {
+        self.QueueUrl = QueueUrl
+        self.Attributes = Attributes
+    }
+
+    init(answer: AnswerJSON) throws(AnswerProblem) {
+        Attributes = try answer.strings("Attributes", in: "answer")
+    }
 
     func write(to json: inout RequestJSON) {
         json.field("QueueUrl", QueueUrl)
@@ -86,8 +103,12 @@ struct Send: SQSRequest {
     }
 }
 
-struct Sent: Decodable {
+struct Sent: SQSAnswer {
     var MessageId: String
+
+    init(answer: AnswerJSON) throws(AnswerProblem) {
+        MessageId = try answer.requiredString("MessageId", in: "answer")
+    }
 }
 
 struct Batch<Entry: SQSRequest>: SQSRequest {
@@ -100,26 +121,29 @@ struct Batch<Entry: SQSRequest>: SQSRequest {
     }
 }
 
-struct BatchAnswer: Decodable {
-    struct Success: Decodable {
-        var Id: String
-        var MessageId: String?
-    }
+struct BatchAnswer: SQSAnswer {
+    var result: SQSBatchResult
 
-    struct Failure: Decodable {
-        var Id: String
-        var Code: String
-        var Message: String?
-        var SenderFault: Bool?
-    }
-
-    var Successful: [Success]?
-    var Failed: [Failure]?
-
-    var result: SQSBatchResult {
-        SQSBatchResult(
-            succeeded: Dictionary((Successful ?? []).map { ($0.Id, $0.MessageId ?? "") }, uniquingKeysWith: { first, _ in first }),
-            failed: (Failed ?? []).map { .init(id: $0.Id, code: $0.Code, message: $0.Message ?? "", senderFault: $0.SenderFault ?? false) })
+    init(answer: AnswerJSON) throws(AnswerProblem) {
+        guard case .object = answer else { throw AnswerProblem("the answer is not an object") }
+        var succeeded: [String: String] = [:]
+        for (index, entry) in (try answer.array("Successful", in: "answer") ?? []).enumerated() {
+            let place = "Successful[\(index)]"
+            let id = try entry.requiredString("Id", in: place)
+            if succeeded[id] == nil { succeeded[id] = try entry.string("MessageId", in: place) ?? "" }
+        }
+        var failed: [SQSBatchResult.Failure] = []
+        for (index, entry) in (try answer.array("Failed", in: "answer") ?? []).enumerated() {
+            let place = "Failed[\(index)]"
+            var senderFault = false
+            if let value = entry["SenderFault"] {
+                guard case .bool(let flag) = value else { throw AnswerProblem("\(place).SenderFault is not a boolean") }
+                senderFault = flag
+            }
+            failed.append(.init(id: try entry.requiredString("Id", in: place), code: try entry.requiredString("Code", in: place),
+                                message: try entry.string("Message", in: place) ?? "", senderFault: senderFault))
+        }
+        result = SQSBatchResult(succeeded: succeeded, failed: failed)
     }
 }
 
@@ -140,8 +164,15 @@ struct Receive: SQSRequest {
     }
 }
 
-struct Received: Decodable {
+struct Received: SQSAnswer {
     var Messages: [SQSMessage]?
+
+    init(answer: AnswerJSON) throws(AnswerProblem) {
+        guard case .object = answer else { throw AnswerProblem("the answer is not an object") }
+        Messages = try answer.array("Messages", in: "answer")?.enumerated().map { (index, message) throws(AnswerProblem) in
+            try SQSMessage(answer: message, place: "Messages[\(index)]")
+        }
+    }
 }
 
 struct Handle: SQSRequest {
@@ -158,4 +189,8 @@ struct Handle: SQSRequest {
     }
 }
 
-struct Empty: Decodable {}
+struct Empty: SQSAnswer {
+    init(answer: AnswerJSON) throws(AnswerProblem) {
+        guard case .object = answer else { throw AnswerProblem("the answer is not an object") }
+    }
+}

@@ -2,23 +2,24 @@ import Foundation
 
 /// The entry point of the `SQSResponseFuzz` libFuzzer target (SPI, not part of the public API).
 ///
-/// It hands arbitrary bytes to everything that reads an SQS answer: the decoder of each answer
-/// type and the error parser, for a success and for an error status. They must return or throw,
+/// It hands arbitrary bytes to everything that reads an SQS answer: the JSON parser, the reader of
+/// each answer type and the error parser, for a success and for an error status. They must return or throw,
 /// never trap: a trap here is a bug the fuzzer reports.
 @_spi(Fuzzing)
 public enum SQSResponseFuzzing {
     /// Runs one fuzz input.
     public static func run(_ bytes: UnsafeRawBufferPointer) {
         let data = Data(bytes)
-        let decoder = JSONDecoder()
-        _ = try? decoder.decode(QueueURL.self, from: data)
-        _ = try? decoder.decode(Attributes.self, from: data)
-        _ = try? decoder.decode(Sent.self, from: data)
-        _ = try? decoder.decode(BatchAnswer.self, from: data).result
-        if let received = try? decoder.decode(Received.self, from: data) {
-            for message in received.Messages ?? [] { _ = message.receiveCount }
+        if let answer = try? AnswerJSON.parse(Array(bytes)) {
+            _ = try? QueueURL(answer: answer)
+            _ = try? Attributes(answer: answer)
+            _ = try? Sent(answer: answer)
+            _ = try? BatchAnswer(answer: answer).result
+            if let received = try? Received(answer: answer) {
+                for message in received.Messages ?? [] { _ = message.receiveCount }
+            }
+            _ = try? Empty(answer: answer)
         }
-        _ = try? decoder.decode(Empty.self, from: data)
         for status in [400, 403, 500, 503] {
             _ = SQSClient.error(status: status, body: data, requestID: "fuzz", action: "Fuzz").isRetryable
         }
