@@ -46,6 +46,13 @@ struct DashboardBrowserTests {
                 try await server.request("GET", "/v1/jobs/\(first.id)").decode(Job.self).state == .cancelled
             }
             try await browser.waitUntil("document.querySelector('#jobs tr[data-job=\"\(first.id)\"]')?.dataset.state === 'cancelled'", "the row showing cancelled")
+            let http = try await server.request("POST", "/v1/http-jobs", body: #"{"request":{"method":"post","url":"http://127.0.0.1:9/reports/7","task":"reports"},"delay":3600}"#)
+            #expect(http.status == 201, "\(http.text)")
+            let httpJob = try http.decode(Job.self)
+            try await browser.waitUntil("document.querySelector('#jobs tr[data-job=\"\(httpJob.id)\"]') !== null", "the spool.http job's row")
+            try await browser.evaluate("document.querySelector('#jobs tr[data-job=\"\(httpJob.id)\"]').click()")
+            try await browser.waitUntil("document.querySelector('#detail-body [data-role=\"request-line\"]')?.textContent === 'POST http://127.0.0.1:9/reports/7'",
+                                        "the spool.http job's request line in its detail")
             try await browser.screenshot(to: DashboardBrowserTests.artifacts + "/dashboard.png")
             #expect(FileManager.default.fileExists(atPath: DashboardBrowserTests.artifacts + "/dashboard.png"))
         }

@@ -157,6 +157,7 @@ export class JobDetail {
         h("button", { type: "button", class: "danger", dataset: { action: "cancel" }, disabled: !(waiting || (job.state === "running" && !job.cancelRequested)), onclick: () => this.act("cancel") }, "Cancel"),
         h("button", { type: "button", dataset: { action: "retry" }, disabled: job.state === "running", onclick: () => this.act("retry") }, "Retry now")),
       h("dl", { class: "facts" }, ...facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { class: k === "id" || k === "dispatcher" ? "mono" : null }, String(v))])),
+      job.name === "spool.http" ? httpSummary(job) : null,
       h("div", {}, h("h3", {}, "Payload"), h("pre", { class: "json" }, pretty(job.payload))),
       job.result == null ? null : h("div", {}, h("h3", {}, "Result"), h("pre", { class: "json" }, pretty(job.result))),
       h("div", {}, h("h3", {}, `Errors (${job.errors.length})`), job.errors.length
@@ -169,3 +170,18 @@ export class JobDetail {
 }
 
 const pretty = (value) => JSON.stringify(value, null, 2);
+
+// A spool.http job's request line and task, and how its answer came (each failed attempt's
+// status is in its error below).
+const httpSummary = (job) => {
+  const request = job.payload ?? {};
+  const hasBody = request.body != null || request.bodyBase64 != null || request.form != null;
+  const method = String(request.method ?? (hasBody ? "POST" : "GET")).toUpperCase();
+  const answer = job.result;
+  return h("div", { class: "http-request" }, h("h3", {}, "HTTP request"),
+    h("div", { class: "mono", dataset: { role: "request-line" } }, `${method} ${request.url ?? "(no url)"}`),
+    request.task ? h("div", { class: "muted" }, `task ${request.task}`) : null,
+    answer && typeof answer.status === "number"
+      ? h("div", { dataset: { role: "answer" } }, `answered ${answer.status} in ${answer.milliseconds} ms${answer.truncated ? " (body truncated)" : ""}`)
+      : null);
+};
