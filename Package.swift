@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SQSClient", targets: ["SQSClient"]),
         .library(name: "SpoolSQS", targets: ["SpoolSQS"]),
         .library(name: "SpoolHTTP", targets: ["SpoolHTTP"]),
+        .library(name: "SpoolMirror", targets: ["SpoolMirror"]),
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "AMQPFrameFuzz", targets: ["AMQPFrameFuzz"]),
         .executable(name: "SQSResponseFuzz", targets: ["SQSResponseFuzz"]),
@@ -84,6 +85,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.embedInCode("Dashboard"), .embedInCode("openapi.yaml")]
+        ),
+        .target(
+            name: "SpoolMirror",
+            dependencies: ["SpoolCore"]
         ),
         .target(
             name: "SpoolHTTP",
@@ -183,6 +188,10 @@ let package = Package(
             name: "SpoolSQSTests",
             dependencies: ["SpoolSQS", "SQSClient", "SpoolCore", "SpoolTestSupport"],
             exclude: ["boto"]
+        ),
+        .testTarget(
+            name: "SpoolMirrorTests",
+            dependencies: ["SpoolMirror", "SpoolCore"]
         ),
         .testTarget(
             name: "SpoolHTTPTests",
