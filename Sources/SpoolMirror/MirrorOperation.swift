@@ -13,11 +13,11 @@ public enum MirrorValue: Sendable, Hashable {
     /// A file's bytes (written under the mirror's file directory by content hash).
     case file([UInt8])
 
-    /// Whether the value fits a field of `type` (`null` fits every type).
+    /// Whether the value fits a field of `type` (`null` fits every type; a double must be finite).
     func fits(_ type: MirrorFieldType) -> Bool {
         switch (self, type) {
-        case (.null, _), (.string, .string), (.integer, .integer), (.double, .double), (.bool, .bool), (.date, .date),
-             (.json, .json), (.file, .file): true
+        case (.double(let number), .double): number.isFinite
+        case (.null, _), (.string, .string), (.integer, .integer), (.bool, .bool), (.date, .date), (.json, .json), (.file, .file): true
         default: false
         }
     }
