@@ -33,6 +33,17 @@ struct SQSFaultTests {
         #expect(server.received.count == 1)
     }
 
+    @Test("wrong credentials are typed errors at once, naming what SQS said, and are not tried again")
+    func wrongCredentials() async throws {
+        for (type, code) in [("com.amazon.coral.service#InvalidClientTokenId", SQSError.Code.invalidClientTokenID),
+                             ("com.amazon.coral.service#SignatureDoesNotMatch", .signatureDoesNotMatch)] {
+            let server = try ScriptedSQS([.answer(403, #"{"__type":"\#(type)","message":"The request signature we calculated does not match"}"#)])
+            let error = await #expect(throws: SQSError.self) { _ = try await Self.client(server).getQueueURL("jobs") }
+            #expect(error?.code == code && error?.status == 403 && error?.message.contains("does not match") == true, "\(String(describing: error))")
+            #expect(error?.isRetryable == false && server.received.count == 1)
+        }
+    }
+
     @Test("a connection reset in the middle of a batch is tried again; the batch's answer arrives")
     func resetMidBatch() async throws {
         let server = try ScriptedSQS([.reset, .answer(200, #"{"Successful":[{"Id":"0","MessageId":"a"},{"Id":"1","MessageId":"b"}]}"#)])
