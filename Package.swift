@@ -91,6 +91,15 @@ let package = Package(
             dependencies: ["SpoolCore"]
         ),
         .target(
+            name: "SpoolMirrorSQLite",
+            dependencies: [
+                "SpoolCore",
+                "SpoolMirror",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
             name: "SpoolHTTP",
             dependencies: [
                 "SpoolCore",
@@ -191,7 +200,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolMirrorTests",
-            dependencies: ["SpoolMirror", "SpoolCore"]
+            dependencies: ["SpoolMirror", "SpoolMirrorSQLite", "SpoolCore", "SpoolTestSupport"]
         ),
         .testTarget(
             name: "SpoolHTTPTests",

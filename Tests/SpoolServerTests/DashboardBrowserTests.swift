@@ -89,10 +89,17 @@ struct DashboardBrowserTests {
             try await browser.navigate("http://127.0.0.1:\(server.port)/?token=\(DashboardBrowserTests.token)")
             try await browser.waitUntil("document.body.dataset.ready === 'true'", "the dashboard loaded its data")
             try await browser.waitUntil("document.getElementById('connection').dataset.state === 'live'", "the live event stream connected")
+            // 5 jobs/s for 12 s at least, and on until the chart has 5 points (a loaded machine
+            // refreshes the page less often), for at most 60 s.
             let start = ContinuousClock.now
-            for tick in 1...60 {
+            var tick = 0
+            while true {
+                tick += 1
                 _ = try await server.enqueue(#"{"name":"spool.noop"}"#)
                 try await Task.sleep(until: start + .milliseconds(200 * tick))
+                guard tick >= 60, tick % 5 == 0 else { continue }
+                let count = try await browser.evaluate("document.getElementById('throughput-chart').chart.points.length")
+                if tick >= 300 || (count.number ?? 0) >= 5 { break }
             }
             let points = try await browser.evaluate("""
                 JSON.stringify(document.getElementById('throughput-chart').chart.points.map((p) => [p.t, p.values[0], p.values[2]]))

@@ -1,0 +1,196 @@
+import Crypto
+import Foundation
+import GRDB
+import SpoolCore
+import SpoolMirror
+
+/// A relational mirror in an SQLite file: one table per declared entity type, named after it,
+/// with the key as its primary key and one typed column per field (string and JSON as TEXT,
+/// integer and bool as INTEGER, double as REAL, date as ISO 8601 TEXT, file as the TEXT name of
+/// the file under the mirror's file directory: the SHA-256 of its bytes).
+///
+/// ``apply(_:)`` applies a unit in one transaction and records its id, so a unit delivered
+/// again changes nothing. An add writes the whole row (fields it does not give are NULL), a
+/// modify changes the columns it gives of an existing row, a delete removes the row; files are
+/// written before the transaction, and those the unit's rows named before and no row names
+/// after it are removed once it commits.
+public final class SQLiteMirror: Sendable {
+    /// The declared types.
+    public let schema: MirrorSchema
+    /// Where file fields are written.
+    public let fileDirectory: URL
+    private let database: DatabaseQueue
+
+    /// Opens (creating) the mirror at `path`, creating each type's table and adding the columns
+    /// of fields declared since; a column whose type differs from its declaration is refused.
+    public init(path: String, schema: MirrorSchema, fileDirectory: URL) throws {
+        self.schema = schema
+        self.fileDirectory = fileDirectory
+        try FileManager.default.createDirectory(at: fileDirectory, withIntermediateDirectories: true)
+        database = try DatabaseQueue(path: path)
+        try database.write { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS spool_mirror_units (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            for type in schema.types.values.sorted(by: { $0.name < $1.name }) {
+                let table = Self.quoted(type.name)
+                if try db.tableExists(type.name) {
+                    let columns = Dictionary(try db.columns(in: type.name).map { ($0.name, $0.type.uppercased()) }) { first, _ in first }
+                    for (name, fieldType) in type.fields.sorted(by: { $0.key < $1.key }) {
+                        if let existing = columns[name] {
+                            guard existing == Self.sqlType(fieldType) else {
+                                throw SpoolError(.invalidState, "mirror table \(type.name): column \(name) is \(existing), but the field is declared \(fieldType.rawValue)")
+                            }
+                        } else {
+                            try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN \(Self.quoted(name)) \(Self.sqlType(fieldType))")
+                        }
+                    }
+                } else {
+                    let columns = ["\(Self.quoted(type.key)) TEXT PRIMARY KEY NOT NULL"]
+                        + type.fields.sorted(by: { $0.key < $1.key }).map { "\(Self.quoted($0.key)) \(Self.sqlType($0.value))" }
+                    try db.execute(sql: "CREATE TABLE \(table) (\(columns.joined(separator: ", ")))")
+                }
+                for (name, fieldType) in type.fields where fieldType == .file {
+                    try db.execute(sql: "CREATE INDEX IF NOT EXISTS \(Self.quoted("\(type.name)_\(name)_file")) ON \(table) (\(Self.quoted(name)))")
+                }
+            }
+        }
+    }
+
+    /// Applies `unit` unless it was applied before; returns whether it was applied now.
+    @discardableResult
+    public func apply(_ unit: MirrorUnit) throws -> Bool {
+        for operation in unit.operations {
+            for case .file(let bytes) in operation.fields.values { try writeFile(bytes) }
+        }
+        let (applied, replaced) = try database.write { db -> (Bool, Set<String>) in
+            let id = unit.id.uuidString.lowercased()
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM spool_mirror_units WHERE id = ?", arguments: [id]) == nil else { return (false, []) }
+            var replaced: Set<String> = []
+            for operation in unit.operations {
+                replaced.formUnion(try fileNames(of: operation, in: db))
+                try apply(operation, in: db)
+            }
+            try db.execute(sql: "INSERT INTO spool_mirror_units (id, applied_at) VALUES (?, ?)", arguments: [id, ISO8601.format(Date())])
+            return (true, replaced)
+        }
+        try removeUnnamed(replaced)
+        return applied
+    }
+
+    /// The row of `type` with `key`, as values by column, or `nil`.
+    public func row(_ type: String, key: String) throws -> [String: MirrorValue]? {
+        let declared = try schema.types[type].orThrow("mirror type '\(type)' is not declared")
+        return try database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM \(Self.quoted(type)) WHERE \(Self.quoted(declared.key)) = ?", arguments: [key]) else {
+                return nil
+            }
+            var values: [String: MirrorValue] = [:]
+            for (name, fieldType) in declared.fields { values[name] = try Self.value(row[name], as: fieldType, in: fileDirectory) }
+            return values
+        }
+    }
+
+    /// How many rows `type`'s table holds.
+    public func count(_ type: String) throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Self.quoted(type))") ?? 0 }
+    }
+
+    private func apply(_ operation: MirrorOperation, in db: Database) throws {
+        let type = try schema.types[operation.type].orThrow("mirror type '\(operation.type)' is not declared")
+        let table = Self.quoted(type.name), key = Self.quoted(type.key)
+        switch operation.kind {
+        case .add:
+            let names = type.fields.keys.sorted()
+            let columns = ([type.key] + names).map(Self.quoted).joined(separator: ", ")
+            let marks = Array(repeating: "?", count: names.count + 1).joined(separator: ", ")
+            let values = [operation.key.databaseValue] + names.map { Self.databaseValue(operation.fields[$0] ?? .null) }
+            try db.execute(sql: "INSERT OR REPLACE INTO \(table) (\(columns)) VALUES (\(marks))", arguments: StatementArguments(values))
+        case .modify:
+            let names = operation.fields.keys.sorted()
+            guard !names.isEmpty else { return }
+            let assignments = names.map { "\(Self.quoted($0)) = ?" }.joined(separator: ", ")
+            let values = names.map { Self.databaseValue(operation.fields[$0]!) } + [operation.key.databaseValue]
+            try db.execute(sql: "UPDATE \(table) SET \(assignments) WHERE \(key) = ?", arguments: StatementArguments(values))
+        case .delete:
+            try db.execute(sql: "DELETE FROM \(table) WHERE \(key) = ?", arguments: [operation.key])
+        }
+    }
+
+    private func writeFile(_ bytes: [UInt8]) throws {
+        let url = fileDirectory.appendingPathComponent(Self.fileName(bytes))
+        guard !FileManager.default.fileExists(atPath: url.path) else { return }
+        try Data(bytes).write(to: url, options: .atomic)
+    }
+
+    /// The files the row `operation` touches names now, in the fields it may change.
+    private func fileNames(of operation: MirrorOperation, in db: Database) throws -> Set<String> {
+        guard let type = schema.types[operation.type] else { return [] }
+        let columns = type.fields.filter { $0.value == .file && (operation.kind != .modify || operation.fields[$0.key] != nil) }.map(\.key)
+        guard !columns.isEmpty, let row = try Row.fetchOne(db, sql: "SELECT \(columns.map(Self.quoted).joined(separator: ", ")) FROM \(Self.quoted(type.name)) WHERE \(Self.quoted(type.key)) = ?", arguments: [operation.key]) else {
+            return []
+        }
+        return Set(columns.compactMap { String.fromDatabaseValue(row[$0]) })
+    }
+
+    /// Removes those of `candidates` that no row names any more.
+    private func removeUnnamed(_ candidates: Set<String>) throws {
+        guard !candidates.isEmpty else { return }
+        let fileColumns = schema.types.values.flatMap { type in type.fields.filter { $0.value == .file }.map { (type.name, $0.key) } }
+        let unnamed = try database.read { db in
+            try candidates.filter { name in
+                try fileColumns.allSatisfy { table, column in
+                    try Bool.fetchOne(db, sql: "SELECT 1 FROM \(Self.quoted(table)) WHERE \(Self.quoted(column)) = ? LIMIT 1", arguments: [name]) == nil
+                }
+            }
+        }
+        for name in unnamed { try? FileManager.default.removeItem(at: fileDirectory.appendingPathComponent(name)) }
+    }
+
+    static func fileName(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func quoted(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+
+    static func sqlType(_ type: MirrorFieldType) -> String {
+        switch type {
+        case .string, .date, .json, .file: "TEXT"
+        case .integer, .bool: "INTEGER"
+        case .double: "REAL"
+        }
+    }
+
+    static func databaseValue(_ value: MirrorValue) -> DatabaseValue {
+        switch value {
+        case .null: .null
+        case .string(let text): text.databaseValue
+        case .integer(let number): number.databaseValue
+        case .double(let number): number.databaseValue
+        case .bool(let flag): (flag ? 1 : 0).databaseValue
+        case .date(let date): ISO8601.formatMicroseconds(date).databaseValue
+        case .json(let json): json.compactText.databaseValue
+        case .file(let bytes): fileName(bytes).databaseValue
+        }
+    }
+
+    static func value(_ stored: DatabaseValue, as type: MirrorFieldType, in directory: URL) throws -> MirrorValue {
+        if stored.isNull { return .null }
+        switch type {
+        case .string: return String.fromDatabaseValue(stored).map(MirrorValue.string) ?? .null
+        case .integer: return Int64.fromDatabaseValue(stored).map(MirrorValue.integer) ?? .null
+        case .double: return Double.fromDatabaseValue(stored).map(MirrorValue.double) ?? .null
+        case .bool: return Int64.fromDatabaseValue(stored).map { .bool($0 != 0) } ?? .null
+        case .date: return String.fromDatabaseValue(stored).flatMap(ISO8601.parse).map(MirrorValue.date) ?? .null
+        case .json: return try String.fromDatabaseValue(stored).map { .json(try JSONValue.parse($0)) } ?? .null
+        case .file:
+            guard let name = String.fromDatabaseValue(stored) else { return .null }
+            return .file(Array(try Data(contentsOf: directory.appendingPathComponent(name))))
+        }
+    }
+}
+
+extension Optional {
+    fileprivate func orThrow(_ message: String) throws -> Wrapped {
+        guard let value = self else { throw SpoolError(.invalidArgument, message) }
+        return value
+    }
+}
