@@ -88,7 +88,7 @@ let package = Package(
         ),
         .target(
             name: "SpoolMirror",
-            dependencies: ["SpoolCore"]
+            dependencies: ["SpoolCore", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "SpoolMirrorSQLite",
@@ -138,6 +138,8 @@ let package = Package(
                 "SQSClient",
                 "SpoolSQS",
                 "SpoolHTTP",
+                "SpoolMirror",
+                "SpoolMirrorSQLite",
                 "SpoolCore",
                 "SpoolSQLite",
                 "SpoolPostgres",
@@ -200,7 +202,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolMirrorTests",
-            dependencies: ["SpoolMirror", "SpoolMirrorSQLite", "SpoolCore", "SpoolTestSupport"]
+            dependencies: ["SpoolMirror", "SpoolMirrorSQLite", "SpoolCore", "SpoolTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "SpoolHTTPTests",
@@ -276,7 +278,7 @@ let package = Package(
         .testTarget(
             name: "SpoolCLITests",
             dependencies: [
-                "SpoolCore", "SpoolSQLite", "SpoolPostgres", "SpoolTestSupport", "AMQPClient", "SpoolAMQP",
+                "SpoolCore", "SpoolSQLite", "SpoolPostgres", "SpoolTestSupport", "AMQPClient", "SpoolAMQP", "SpoolMirror", "SpoolMirrorSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -14,7 +14,7 @@ import SpoolMirror
 /// modify changes the columns it gives of an existing row, a delete removes the row; files are
 /// written before the transaction, and those the unit's rows named before and no row names
 /// after it are removed once it commits.
-public final class SQLiteMirror: Sendable {
+public final class SQLiteMirror: MirrorTarget {
     /// The declared types.
     public let schema: MirrorSchema
     /// Where file fields are written.
@@ -55,13 +55,26 @@ public final class SQLiteMirror: Sendable {
         }
     }
 
-    /// Applies `unit` unless it was applied before; returns whether it was applied now.
+    /// Applies `unit` unless it was applied before; returns whether it was applied now. A unit
+    /// the tables refuse (a column or table missing, altered by hand) throws ``SpoolError``.
     @discardableResult
     public func apply(_ unit: MirrorUnit) throws -> Bool {
         for operation in unit.operations {
             for case .file(let bytes) in operation.fields.values { try writeFile(bytes) }
         }
-        let (applied, replaced) = try database.write { db -> (Bool, Set<String>) in
+        let (applied, replaced): (Bool, Set<String>)
+        do {
+            (applied, replaced) = try write(unit)
+        } catch let error as DatabaseError where [.SQLITE_ERROR, .SQLITE_CONSTRAINT, .SQLITE_MISMATCH].contains(error.resultCode) {
+            // The mirror's tables do not take the unit (altered by hand, say): it can never apply.
+            throw SpoolError(.invalidState, "mirror unit \(unit.id.uuidString.lowercased()) does not apply: \(error.message ?? "\(error)")")
+        }
+        try removeUnnamed(replaced)
+        return applied
+    }
+
+    private func write(_ unit: MirrorUnit) throws -> (Bool, Set<String>) {
+        try database.write { db -> (Bool, Set<String>) in
             let id = unit.id.uuidString.lowercased()
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM spool_mirror_units WHERE id = ?", arguments: [id]) == nil else { return (false, []) }
             var replaced: Set<String> = []
@@ -72,8 +85,6 @@ public final class SQLiteMirror: Sendable {
             try db.execute(sql: "INSERT INTO spool_mirror_units (id, applied_at) VALUES (?, ?)", arguments: [id, ISO8601.format(Date())])
             return (true, replaced)
         }
-        try removeUnnamed(replaced)
-        return applied
     }
 
     /// The row of `type` with `key`, as values by column, or `nil`.

@@ -8,7 +8,7 @@ import SpoolSQS
 import SpoolServer
 
 /// A transport named on the command line, and the destination it names (if any):
-/// `table` (the SQLite store's table queue), `amqp://USER:PASSWORD@HOST:PORT/VHOST[/QUEUE]`
+/// `table[:QUEUE]` (the SQLite store's table queue), `amqp://USER:PASSWORD@HOST:PORT/VHOST[/QUEUE]`
 /// (RabbitMQ; the queue after the virtual host, URL-encoded), or `sqs://QUEUE[?region=R]` (Amazon
 /// SQS, endpoint and credentials from the AWS environment; `sqs:` alone names no queue).
 struct TransportLocation: Sendable {
@@ -28,8 +28,10 @@ struct TransportLocation: Sendable {
     /// Parses a `--transport` value; an unknown scheme or a malformed URL is refused by name.
     init(_ text: String) throws {
         name = Redaction.url(text)
-        if text == "table" || text == "table:" {
+        if text == "table" || text.hasPrefix("table:") {
             kind = .table
+            let queue = text.dropFirst("table".count).dropFirst()
+            destination = queue.isEmpty ? nil : String(queue)
             return
         }
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
@@ -60,7 +62,7 @@ struct TransportLocation: Sendable {
     }
 
     /// Opens the transport; `store` serves the table queue, which needs the SQLite store.
-    func open(store: any JobStore) async throws -> any Transport {
+    func open(store: (any JobStore)?) async throws -> any Transport {
         switch kind {
         case .table:
             guard let sqlite = store as? SQLiteStore else {

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SpoolCore
 import SpoolMirror
 import SpoolMirrorSQLite
@@ -55,6 +56,20 @@ struct SQLiteMirrorTests {
         #expect(try stored().count == 1, "'one' is gone with e")
         try mirror.apply(MirrorUnit(operations: [.delete("Doc", "d")]))
         #expect(try stored().isEmpty)
+    }
+
+    @Test("a mirror table altered by hand makes a unit fail as one that can never apply, naming why; nothing of it is applied")
+    func alteredByHand() throws {
+        let directory = try TemporaryDirectory()
+        let mirror = try SQLiteMirror(path: directory.path("mirror.db"), schema: try MirrorSchema([Self.page]),
+                                      fileDirectory: URL(fileURLWithPath: directory.path("files")))
+        try DatabaseQueue(path: directory.path("mirror.db")).write { db in
+            try db.execute(sql: #"ALTER TABLE "Page" DROP COLUMN "slug""#)
+        }
+        let unit = MirrorUnit(operations: [.add("Page", "a", ["name": .string("A")]), .add("Page", "b", ["slug": .string("b")])])
+        let error = #expect(throws: SpoolError.self) { try mirror.apply(unit) }
+        #expect(error?.message.contains("does not apply") == true && error?.message.contains("slug") == true, "\(String(describing: error))")
+        #expect(try mirror.row("Page", key: "a") == nil, "the unit's transaction rolled back whole")
     }
 
     @Test("reopened with a field declared since, the column is added; a column of another type is refused")

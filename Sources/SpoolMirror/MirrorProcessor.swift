@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import SpoolCore
+
+/// Where units are applied: a relational mirror.
+public protocol MirrorTarget: Sendable {
+    /// The declared types units are read against.
+    var schema: MirrorSchema { get }
+    /// Applies `unit` in one transaction unless it was applied before; returns whether it was
+    /// applied now. Throws ``SpoolError`` for a unit that can never apply (then it is
+    /// dead-lettered), any other error for a failure that may pass (then it is tried again).
+    func apply(_ unit: MirrorUnit) throws -> Bool
+}
+
+/// Publishes a committed unit's collapsed operations as one message, and nothing for an empty one.
+public struct MirrorPublisher: Sendable {
+    /// The transport messages go through.
+    public let transport: any Transport
+    /// The destination units go to.
+    public let destination: String
+
+    /// A publisher to `destination` on `transport`.
+    public init(transport: any Transport, destination: String) {
+        self.transport = transport
+        self.destination = destination
+    }
+
+    /// Publishes the unit `buffer` holds, once its unit of work committed; returns the unit sent.
+    @discardableResult
+    public func publish(_ buffer: OperationBuffer, id: UUID = UUID()) async throws -> MirrorUnit? {
+        guard !buffer.isEmpty else { return nil }
+        let unit = MirrorUnit(id: id, operations: buffer.collapsed)
+        try await transport.publish(TransportMessage(id: id.uuidString.lowercased(), headers: ["content-type": "application/json"], text: unit.json),
+                                    to: destination)
+        return unit
+    }
+}
+
+/// Consumes units from a transport and applies them to a mirror: a unit that cannot be read or
+/// can never apply is dead-lettered with the reason, and processing goes on; one that fails for a
+/// reason that may pass is tried again after `retryDelay`.
+public struct MirrorProcessor: Sendable {
+    /// What the processor did, so far.
+    public struct Counts: Sendable, Equatable {
+        /// Units applied.
+        public var applied = 0
+        /// Units received again after they were applied (nothing changed).
+        public var duplicates = 0
+        /// Units dead-lettered.
+        public var deadLettered = 0
+        /// Units handed back to be tried again.
+        public var retried = 0
+
+        /// No units yet.
+        public init() {}
+    }
+
+    /// The transport units come from.
+    public let transport: any Transport
+    /// The destination they come from.
+    public let destination: String
+    /// The mirror they are applied to.
+    public let target: any MirrorTarget
+    /// How long a unit that failed for a passing reason waits.
+    public var retryDelay: Duration = .seconds(5)
+    /// The log.
+    public var logger = Logger(label: "spool.mirror")
+
+    /// A processor of `destination` on `transport` into `target`.
+    public init(transport: any Transport, destination: String, target: any MirrorTarget) {
+        self.transport = transport
+        self.destination = destination
+        self.target = target
+    }
+
+    /// Receives and applies one batch, waiting up to `wait` for the first unit; adds what it did to `counts`.
+    public func processBatch(wait: Duration, into counts: inout Counts) async throws {
+        for delivery in try await transport.receive(from: destination, limit: 32, wait: wait, visibility: .seconds(60)) {
+            let unit: MirrorUnit
+            do {
+                unit = try MirrorUnit(json: String(decoding: delivery.message.body, as: UTF8.self), schema: target.schema)
+            } catch let error as SpoolError {
+                logger.warning("mirror unit dead-lettered", metadata: ["message": "\(delivery.message.id)", "reason": "\(error.message)"])
+                try await transport.deadLetter(delivery, reason: error.message)
+                counts.deadLettered += 1
+                continue
+            }
+            do {
+                if try target.apply(unit) { counts.applied += 1 } else { counts.duplicates += 1 }
+                try await transport.acknowledge(delivery)
+            } catch let error as SpoolError {
+                logger.warning("mirror unit dead-lettered", metadata: ["unit": "\(unit.id)", "reason": "\(error.message)"])
+                try await transport.deadLetter(delivery, reason: error.message)
+                counts.deadLettered += 1
+            } catch {
+                logger.warning("mirror unit failed; tried again", metadata: ["unit": "\(unit.id)", "error": "\(error)"])
+                try await transport.retry(delivery, after: retryDelay)
+                counts.retried += 1
+            }
+        }
+    }
+
+    /// Processes until the task is cancelled.
+    public func run() async throws {
+        var counts = Counts()
+        while !Task.isCancelled {
+            try await processBatch(wait: .seconds(1), into: &counts)
+        }
+    }
+}
