@@ -39,14 +39,15 @@ struct TransportLocation: Sendable {
         }
         switch scheme {
         case "amqp":
-            let segments = components.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            // Split the path as written: the virtual host "/" is written %2f.
+            let segments = components.percentEncodedPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
             guard segments.count <= 2 else {
                 throw SpoolError(.invalidArgument, "transport '\(name)': an AMQP URL names a virtual host and at most one queue (amqp://HOST/VHOST/QUEUE)")
             }
             var broker = components
             broker.percentEncodedPath = segments.first.map { "/" + $0 } ?? ""
             kind = .amqp(url: broker.string ?? text)
-            destination = segments.count == 2 ? components.path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) : nil
+            destination = segments.count == 2 ? segments.last.flatMap { $0.removingPercentEncoding }.flatMap { $0.isEmpty ? nil : $0 } : nil
         case "sqs":
             let queue = components.host ?? (components.path.isEmpty ? nil : components.path)
             let region = components.queryItems?.first(where: { $0.name == "region" })?.value

@@ -46,5 +46,10 @@ struct MirrorCommandTests {
         let again = try await SpoolProcess.run(["mirror", "process", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table",
                                                 "--mirror", "sqlite:" + directory.path("mirror.db"), "--schema", schemaPath, "--once"])
         #expect(again.status == 1 && again.stderr.contains("names no queue"), "\(again.stderr)")
+        let port = try LoopbackSocket.freePort()
+        let broker = try await SpoolProcess.run(["mirror", "process", "--transport", "amqp://guest:secret@127.0.0.1:\(port)/%2f/mirror",
+                                                 "--mirror", "sqlite:" + directory.path("mirror.db"), "--schema", schemaPath, "--once"])
+        #expect(broker.status == 1 && broker.stderr.contains("127.0.0.1:\(port)") && !broker.stderr.contains("secret"),
+                "the queue after the virtual host %2f is understood; the broker that is not there is named: \(broker.stderr)")
     }
 }
