@@ -202,7 +202,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolMirrorTests",
-            dependencies: ["SpoolMirror", "SpoolMirrorSQLite", "SpoolCore", "SpoolTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SpoolMirror", "SpoolMirrorSQLite", "SpoolCore", "SpoolTestSupport", "SpoolSQLite", "SpoolAMQP", "SpoolSQS", "SQSClient",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "SpoolHTTPTests",
