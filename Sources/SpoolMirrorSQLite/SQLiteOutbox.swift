@@ -1,0 +1,68 @@
+import Foundation
+import GRDB
+import SpoolCore
+import SpoolMirror
+
+/// The outbox of an application whose own data lives in SQLite (GRDB): a unit of mirrored
+/// changes is written in the application's own transaction, so it exists exactly when the
+/// application's changes committed; ``relay(to:destination:limit:)`` then moves units to a
+/// transport, oldest first, and removes each once the transport confirmed it. A crash between the
+/// two sends a unit again, which the processor's record of applied units makes harmless.
+///
+/// ```swift
+/// try SQLiteOutbox.createTable(in: db)              // once, in a migration
+/// try dbQueue.write { db in
+///     try page.save(db)                              // the application's own change
+///     try SQLiteOutbox.record(unit, in: db)          // the unit, in the same transaction
+/// }
+/// try await outbox.relay(to: transport, destination: "mirror")
+/// ```
+public struct SQLiteOutbox: Sendable {
+    /// The table the units wait in.
+    public static let table = "spool_mirror_outbox"
+
+    /// The application's database.
+    public let writer: any DatabaseWriter
+
+    /// The outbox in `writer`'s database (its table must exist: ``createTable(in:)``).
+    public init(writer: any DatabaseWriter) {
+        self.writer = writer
+    }
+
+    /// Creates the outbox table if it does not exist.
+    public static func createTable(in db: Database) throws {
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS \(table) (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL)")
+    }
+
+    /// Writes the unit `buffer` holds into the outbox, in the transaction `db` is in; nothing for
+    /// an empty unit. Returns the unit written.
+    @discardableResult
+    public static func record(_ buffer: OperationBuffer, in db: Database, id: UUID = UUID()) throws -> MirrorUnit? {
+        guard !buffer.isEmpty else { return nil }
+        let unit = MirrorUnit(id: id, operations: buffer.collapsed)
+        try db.execute(sql: "INSERT INTO \(table) (id, body) VALUES (?, ?)", arguments: [id.uuidString.lowercased(), unit.json])
+        return unit
+    }
+
+    /// How many units wait.
+    public func pending() throws -> Int {
+        try writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Self.table)") ?? 0 }
+    }
+
+    /// Publishes up to `limit` waiting units to `destination`, oldest first, each removed once the
+    /// transport confirmed it; returns how many went. A publish that fails leaves the rest waiting.
+    @discardableResult
+    public func relay(to transport: any Transport, destination: String, limit: Int = 100) async throws -> Int {
+        let rows = try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, id, body FROM \(Self.table) ORDER BY seq LIMIT ?", arguments: [limit])
+                .map { (seq: $0["seq"] as Int64, id: $0["id"] as String, body: $0["body"] as String) }
+        }
+        guard !rows.isEmpty else { return 0 }
+        try await transport.publish(rows.map { TransportMessage(id: $0.id, headers: ["content-type": "application/json"], text: $0.body) },
+                                    to: destination)
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM \(Self.table) WHERE seq <= ?", arguments: [rows.last!.seq])
+        }
+        return rows.count
+    }
+}
