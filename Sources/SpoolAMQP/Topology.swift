@@ -77,7 +77,7 @@ public struct Topology: Codable, Hashable, Sendable {
         do {
             self = try JSONDecoder().decode(Topology.self, from: json)
         } catch let error as DecodingError {
-            throw AMQPRPCError(.invalidConfiguration, "the topology is not valid: \(Self.describe(error))")
+            throw AMQPRPCError(.invalidConfiguration, "the topology is not valid: \(error.summary(root: "topology"))")
         }
         try validate()
     }
@@ -99,15 +99,4 @@ public struct Topology: Codable, Hashable, Sendable {
         }
     }
 
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "missing '\(key.stringValue)' at '\(path(context))'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return "\(context.debugDescription) at '\(path(context))'"
-        @unknown default: return "\(error)"
-        }
-    }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SpoolCore
 
 /// The authenticator on every request of a `spool.http` job (docs/http-jobs.md has the algorithm
 /// for other languages): the header `X-Spool-Signature: v=1,k=KEY,t=TIME,n=NONCE,s=SIGNATURE`,
@@ -35,7 +36,7 @@ public enum HTTPSignature {
 
     /// The text that is signed.
     public static func canonical(timestamp: Int64, nonce: String, method: String, target: String, body: some Sequence<UInt8>) -> String {
-        [scheme, String(timestamp), nonce, method.uppercased(), target, hex(SHA256.hash(data: Array(body)))].joined(separator: "\n")
+        [scheme, String(timestamp), nonce, method.uppercased(), target, Hex.encode(SHA256.hash(data: Array(body)))].joined(separator: "\n")
     }
 
     /// The header value signing a request with the first of `keys`.
@@ -50,7 +51,7 @@ public enum HTTPSignature {
     /// A random nonce: 32 hex digits.
     public static func newNonce() -> String {
         var generator = SystemRandomNumberGenerator()
-        return hex((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
     /// Parses a header value; throws naming what is malformed.
@@ -79,17 +80,7 @@ public enum HTTPSignature {
     }
 
     static func mac(_ text: String, _ secret: SymmetricKey) -> String {
-        hex(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: secret))
-    }
-
-    static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: secret))
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SpoolCore
 
 /// Checks the signature of requests from `spool.http` jobs: a receiver refuses a missing,
 /// malformed, unknown-key, wrong, expired or replayed one. Keep one verifier per process: its
@@ -46,7 +47,7 @@ public final class HTTPSignatureVerifier: Sendable {
         guard abs(off) <= window else { throw .expired(secondsOff: off) }
         let text = HTTPSignature.canonical(timestamp: fields.timestamp, nonce: fields.nonce, method: method, target: target, body: body)
         // A constant-time comparison.
-        guard let given = Self.bytes(hex: fields.signature),
+        guard let given = Hex.decode(fields.signature),
               HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: Data(text.utf8), using: key.secret) else {
             throw .wrong
         }
@@ -56,19 +57,4 @@ public final class HTTPSignatureVerifier: Sendable {
     /// How many nonces were forgotten before their window ended because the cache was full (a
     /// replay of those could pass): raise ``Configuration/nonceCapacity`` if this grows.
     public var noncesForgottenEarly: Int { nonces.evictedEarly }
-
-    private static func bytes(hex: String) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        var high: UInt8?
-        for character in hex.utf8 {
-            guard let value = UInt8(String(UnicodeScalar(character)), radix: 16) else { return nil }
-            if let first = high {
-                bytes.append(first << 4 | value)
-                high = nil
-            } else {
-                high = value
-            }
-        }
-        return high == nil ? bytes : nil
-    }
 }

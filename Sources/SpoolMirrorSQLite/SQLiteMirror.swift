@@ -76,13 +76,15 @@ public final class SQLiteMirror: MirrorTarget {
     private func write(_ unit: MirrorUnit) throws -> (Bool, Set<String>) {
         try database.write { db -> (Bool, Set<String>) in
             let id = unit.id.uuidString.lowercased()
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM spool_mirror_units WHERE id = ?", arguments: [id]) == nil else { return (false, []) }
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM spool_mirror_units WHERE id = ?"), arguments: [id]) == nil else {
+                return (false, [])
+            }
             var replaced: Set<String> = []
             for operation in unit.operations {
                 replaced.formUnion(try fileNames(of: operation, in: db))
                 try apply(operation, in: db)
             }
-            try db.execute(sql: "INSERT INTO spool_mirror_units (id, applied_at) VALUES (?, ?)", arguments: [id, ISO8601.format(Date())])
+            try db.cachedStatement(sql: "INSERT INTO spool_mirror_units (id, applied_at) VALUES (?, ?)").execute(arguments: [id, ISO8601.format(Date())])
             return (true, replaced)
         }
     }
@@ -105,6 +107,7 @@ public final class SQLiteMirror: MirrorTarget {
         try database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Self.quoted(type))") ?? 0 }
     }
 
+    /// Applies one operation with statements prepared once per connection and kept.
     private func apply(_ operation: MirrorOperation, in db: Database) throws {
         let type = try schema.types[operation.type].orThrow("mirror type '\(operation.type)' is not declared")
         let table = Self.quoted(type.name), key = Self.quoted(type.key)
@@ -114,15 +117,15 @@ public final class SQLiteMirror: MirrorTarget {
             let columns = ([type.key] + names).map(Self.quoted).joined(separator: ", ")
             let marks = Array(repeating: "?", count: names.count + 1).joined(separator: ", ")
             let values = [operation.key.databaseValue] + names.map { Self.databaseValue(operation.fields[$0] ?? .null) }
-            try db.execute(sql: "INSERT OR REPLACE INTO \(table) (\(columns)) VALUES (\(marks))", arguments: StatementArguments(values))
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO \(table) (\(columns)) VALUES (\(marks))").execute(arguments: StatementArguments(values))
         case .modify:
             let names = operation.fields.keys.sorted()
             guard !names.isEmpty else { return }
             let assignments = names.map { "\(Self.quoted($0)) = ?" }.joined(separator: ", ")
             let values = names.map { Self.databaseValue(operation.fields[$0]!) } + [operation.key.databaseValue]
-            try db.execute(sql: "UPDATE \(table) SET \(assignments) WHERE \(key) = ?", arguments: StatementArguments(values))
+            try db.cachedStatement(sql: "UPDATE \(table) SET \(assignments) WHERE \(key) = ?").execute(arguments: StatementArguments(values))
         case .delete:
-            try db.execute(sql: "DELETE FROM \(table) WHERE \(key) = ?", arguments: [operation.key])
+            try db.cachedStatement(sql: "DELETE FROM \(table) WHERE \(key) = ?").execute(arguments: [operation.key])
         }
     }
 
@@ -157,7 +160,7 @@ public final class SQLiteMirror: MirrorTarget {
     }
 
     static func fileName(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: bytes))
     }
 
     static func quoted(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }

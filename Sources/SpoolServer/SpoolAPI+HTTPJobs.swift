@@ -36,7 +36,7 @@ extension SpoolAPI {
         } catch let error as APIError {
             throw error
         } catch {
-            throw APIError.invalidField("request is not a spool.http request: \(Self.decodingProblem(error))")
+            throw APIError.invalidField("request is not a spool.http request: \((error as? DecodingError)?.summary(root: "request") ?? "\(error)")")
         }
         let job: NewJob
         do {
@@ -54,18 +54,4 @@ extension SpoolAPI {
         "method", "url", "headers", "body", "bodyBase64", "form", "cookies", "cookieHeader", "authorization", "task", "timeout",
         "maxResultBytes", "resultHeaders",
     ]
-
-    /// What a decoding error says, in one line: the field's path and what was wrong.
-    static func decodingProblem(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return "\(error)" }
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        }
-        switch error {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "request\(path(context)): \(context.debugDescription)"
-        case .keyNotFound(let key, let context): return "request\(path(context)).\(key.stringValue) is missing"
-        case .dataCorrupted(let context): return "request\(path(context)): \(context.debugDescription)"
-        @unknown default: return "\(error)"
-        }
-    }
 }

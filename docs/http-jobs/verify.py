@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MAX_BODY = 16 << 20
 
 
 def parse_secrets(text):
@@ -73,7 +74,14 @@ class Verifier:
 def serve(port, verifier):
     class Handler(BaseHTTPRequestHandler):
         def answer(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_BODY:   # bound what a peer may make us read
+                self.send_error(413 if length > MAX_BODY else 400)
+                return
+            body = self.rfile.read(length)
             reason = verifier.check(self.headers.get("X-Spool-Signature"), self.command, self.path, body)
             status, text = (403, reason) if reason else (200, json.dumps({
                 "accepted": True, "method": self.command, "target": self.path,
