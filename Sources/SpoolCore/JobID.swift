@@ -34,22 +34,13 @@ public struct JobID: Hashable, Comparable, Sendable, Codable, CustomStringConver
                     guard text[index] == UInt8(ascii: "-") else { return false }
                     index += 1
                 }
-                guard let high = hexValue(text[index]), let low = hexValue(text[index + 1]) else { return false }
+                guard let high = Hex.value(text[index]), let low = Hex.value(text[index + 1]) else { return false }
                 out[byte] = high << 4 | low
                 index += 2
             }
             return true
         }
         return complete ? bytes : nil
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// A new version 7 UUID: 48 bits of Unix milliseconds from `date`, a 12-bit counter, then

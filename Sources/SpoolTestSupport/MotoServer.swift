@@ -38,6 +38,13 @@ public final class MotoServer: Sendable {
 
     private static let shared = Mutex<Task<MotoServer, any Error>?>(nil)
     private static let running = Mutex<MotoServer?>(nil)
+    private static let privateServers = Mutex<[MotoServer]>([])
+
+    /// A server of its own, for a test whose timing must not depend on the load the other tests
+    /// put on the shared one; it is ended at process exit.
+    public static func startPrivate() async throws -> MotoServer {
+        try await launch(shared: false)
+    }
 
     /// The server shared by the test process, started on first use.
     public static func start() async throws -> MotoServer {
@@ -50,7 +57,7 @@ public final class MotoServer: Sendable {
         return try await task.value
     }
 
-    private static func launch() async throws -> MotoServer {
+    private static func launch(shared: Bool = true) async throws -> MotoServer {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("spool-moto-\(UUID().uuidString).log").path
         let check = try await offPool { try ChildProcess.run("/usr/bin/env", [python, "-c", "import moto.server"]) }
         guard check.status == 0 else {
@@ -60,8 +67,16 @@ public final class MotoServer: Sendable {
         let process = try ChildProcess.spawn("/usr/bin/env", [python, "-m", "moto.server", "-H", "127.0.0.1", "-p", "\(port)"],
                                              environment: ProcessInfo.processInfo.environment, outputPath: log)
         let server = MotoServer(port: port, process: process, log: log)
-        running.withLock { $0 = server }
-        atexit { MotoServer.running.withLock { $0 }?.stop() }
+        if shared {
+            running.withLock { $0 = server }
+            atexit { MotoServer.running.withLock { $0 }?.stop() }
+        } else {
+            let first = privateServers.withLock { servers in
+                servers.append(server)
+                return servers.count == 1
+            }
+            if first { atexit { for server in MotoServer.privateServers.withLock({ $0 }) { server.stop() } } }
+        }
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw ServerError("moto exited during start; see \(log)") }
