@@ -1,29 +1,49 @@
+import Foundation
 import Logging
 import PostgresNIO
 import SpoolCore
 import Synchronization
 
-/// Relays the schema's NOTIFY channel into a store's events, so a dispatcher in this process
-/// wakes within milliseconds when any process enqueues, retries, releases or rescues a job.
+/// Relays a NOTIFY channel of the schema into a store's events: the new-jobs channel, so a
+/// dispatcher in this process wakes within milliseconds when any process enqueues, retries,
+/// releases or rescues a job; or the ends channel, so a server pushes the end of a job that
+/// another process ran (``Role/ends``).
 ///
-/// It holds one connection of its own (``PostgresStore/listenerApplicationName``) with `LISTEN` on the
-/// channel. When that connection drops, it reconnects with backoff (50 ms doubling to 5 s) and,
-/// once listening again, announces that jobs may be available in every queue, since
-/// notifications sent while it was away are lost. Dispatchers poll as well, so a lost
-/// notification delays a job by at most one poll interval.
+/// It holds one connection of its own (named by its role's application name) with `LISTEN` on
+/// the channel. When that connection drops, it reconnects with backoff (50 ms doubling to 5 s)
+/// and, once listening again, tells its role, since notifications sent while it was away are
+/// lost: the new-jobs listener announces that jobs may be available in every queue (dispatchers
+/// poll as well, so a lost notification delays a job by at most one poll interval).
 final class PostgresListener: Sendable {
+    /// What a listener listens for and what it makes of it.
+    struct Role: Sendable {
+        /// The connection's `application_name`.
+        var applicationName: String
+        /// What it listens on.
+        var channel: String
+        /// What it says of its work in log lines.
+        var purpose: String
+        /// Runs on the listening connection once listening, every time it (re)connects, and
+        /// then every ``renewEvery`` while it stays connected.
+        var renew: @Sendable (PostgresConnection) async throws -> Void = { _ in }
+        /// How often ``renew`` runs again.
+        var renewEvery: Duration = .seconds(20)
+        /// Publishes what it learned from a notification's payload; `nil` on (re)connecting.
+        var relay: @Sendable (String?, StoreEvents) -> Void
+    }
+
     private let configuration: PostgresConnection.Configuration
-    private let channel: String
+    private let role: Role
     private let location: PostgresLocation
     private let logger: Logger
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let connections = Atomic<Int>(0)
 
-    init(configuration: PostgresConnection.Configuration, channel: String, location: PostgresLocation, logger: Logger) {
+    init(configuration: PostgresConnection.Configuration, role: Role, location: PostgresLocation, logger: Logger) {
         var configuration = configuration
-        configuration.options.additionalStartupParameters = [("application_name", PostgresStore.listenerApplicationName)]
+        configuration.options.additionalStartupParameters = [("application_name", role.applicationName)]
         self.configuration = configuration
-        self.channel = channel
+        self.role = role
         self.location = location
         self.logger = logger
     }
@@ -55,14 +75,20 @@ final class PostgresListener: Sendable {
                 let id = connections.add(1, ordering: .relaxed).newValue
                 let connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
                 do {
-                    try await connection.listen(on: channel) { notifications in
-                        if failures > 0 { logger.info("listening for new jobs on \(location) again") }
+                    try await connection.listen(on: role.channel) { [role] notifications in
+                        try await role.renew(connection)
+                        if failures > 0 { logger.info("listening for \(role.purpose) on \(location) again") }
                         failures = 0
                         delay = initialDelay
-                        events.publish(.jobsAvailable(queues: []))
-                        for try await notification in notifications {
-                            events.publish(.jobsAvailable(queues: notification.payload.split(separator: "\n").map(String.init)))
+                        role.relay(nil, events)
+                        let renewing = Task {
+                            while !Task.isCancelled {
+                                try await Task.sleep(for: role.renewEvery)
+                                try await role.renew(connection)
+                            }
                         }
+                        defer { renewing.cancel() }
+                        for try await notification in notifications { role.relay(notification.payload, events) }
                     }
                 } catch {
                     try? await connection.close()
@@ -72,7 +98,7 @@ final class PostgresListener: Sendable {
             } catch {
                 guard !Task.isCancelled else { return }
                 failures += 1
-                let message: Logger.Message = "listening for new jobs on \(location) failed: \(PostgresStore.translate(error, location: location)); polling until it reconnects"
+                let message: Logger.Message = "listening for \(role.purpose) on \(location) failed: \(PostgresStore.translate(error, location: location)); reconnecting"
                 if failures == 1 { logger.warning(message) } else { logger.debug(message) }
             }
             do {
@@ -81,6 +107,35 @@ final class PostgresListener: Sendable {
                 return
             }
             delay = min(delay * 2, .seconds(5))
+        }
+    }
+}
+
+extension PostgresListener.Role {
+    /// Listens on the new-jobs channel: announces the queues that gained available jobs, and
+    /// every queue on (re)connecting.
+    static func newJobs(_ schema: PostgresSchema) -> Self {
+        Self(applicationName: PostgresStore.listenerApplicationName, channel: schema.channel, purpose: "new jobs") { payload, events in
+            events.publish(.jobsAvailable(queues: payload.map { $0.split(separator: "\n").map(String.init) } ?? []))
+        }
+    }
+
+    /// Listens on the ends channel: announces the jobs that ended, and keeps a row of
+    /// ``PostgresSchema/followers`` valid for a minute ahead, so that finishing processes send
+    /// the notifications.
+    static func ends(_ schema: PostgresSchema, logger: Logger) -> Self {
+        let id = UUID()
+        return Self(applicationName: PostgresStore.endListenerApplicationName, channel: schema.endsChannel, purpose: "ends of jobs",
+                    renew: { connection in
+                        let until = PostgresRows.micros(Date().addingTimeInterval(60))
+                        try await connection.query("""
+                            INSERT INTO \(unescaped: schema.followers) (id, until) VALUES (\(id), \(until))
+                            ON CONFLICT (id) DO UPDATE SET until = excluded.until
+                            """, logger: logger)
+                        try await connection.query("DELETE FROM \(unescaped: schema.followers) WHERE until < \(PostgresRows.micros(Date()))",
+                                                   logger: logger)
+                    }) { payload, events in
+            if let payload, let ended = PostgresStore.endedJobs(payload) { events.publish(.jobsFinished(ended)) }
         }
     }
 }

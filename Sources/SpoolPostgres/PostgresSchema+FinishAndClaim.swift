@@ -1,8 +1,10 @@
 extension PostgresSchema {
-    /// Migration 3's server-side function `spool_finish_and_claim`: a dispatcher's common step,
-    /// recording plain completions and claiming the next jobs, in one call and one transaction.
-    /// Part of a released migration: never edit it; a change is a new migration that replaces
-    /// the function.
+    /// The server-side function `spool_finish_and_claim`: a dispatcher's common step, recording
+    /// plain completions and claiming the next jobs, in one call and one transaction. Migration
+    /// 3 created it; migration 4 replaced it with the one `announcingEnds`, which also sends the
+    /// ids of the jobs it completed on ``endsChannel`` while a process follows ends
+    /// (``followers``). Part of released migrations: never edit either text; a change is a new
+    /// migration that replaces the function.
     ///
     /// Parameters: the completions' time, and their ids, dispatchers, results and whether each has
     /// a result as arrays (empty for none); the claim's time, limit (0 claims nothing),
@@ -24,7 +26,7 @@ extension PostgresSchema {
     /// even with fresh statistics.) A plan that still needs a disabled step (the scan of the
     /// paused queues) carries the planner's penalty in its cost, which would make PostgreSQL
     /// compile it to machine code on every call: JIT is off too.
-    var finishAndClaimFunction: String {
+    func finishAndClaimFunction(announcingEnds: Bool) -> String {
         // A job's columns as `PostgresRows.jobColumns` lists them, written out so that the
         // migration's text never changes with that list.
         let columns = [("id", "text"), ("queue", "text"), ("name", "text"), ("payload", "text"), ("state", "text"),
@@ -58,7 +60,7 @@ extension PostgresSchema {
             return "        \(keyword)\n            " + page(queues: queues, order: byPriority ? "c.priority, c.run_at, c.seq" : "c.run_at, c.seq")
         }
         return """
-            CREATE FUNCTION \(finishAndClaim)(
+            CREATE \(announcingEnds ? "OR REPLACE " : "")FUNCTION \(finishAndClaim)(
                 p_finished_at bigint, p_ids text[], p_dispatchers uuid[], p_results text[], p_has_results boolean[],
                 p_now bigint, p_limit bigint, p_dispatcher uuid, p_lease bigint, p_queues text[], p_by_priority boolean)
             RETURNS TABLE (\(outputs), page_count bigint, completed text[])
@@ -71,7 +73,7 @@ extension PostgresSchema {
                 v_due bigint[];
                 v_seqs bigint[];
                 v_plain boolean[];
-                v_leading int;
+                v_leading int;\(announcingEnds ? "\n    v_chunk int;" : "")
             BEGIN
                 IF cardinality(p_ids) > 0 THEN
                     WITH done AS (
@@ -81,7 +83,7 @@ extension PostgresSchema {
                         WHERE j.id = ANY(p_ids) AND j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
                         RETURNING j.id),
                     freed AS (DELETE FROM \(quotaHolders) AS h WHERE h.job_id = ANY(ARRAY(SELECT d.id FROM done AS d)))
-                    SELECT coalesce(array_agg(d.id), '{}') INTO v_completed FROM done AS d;
+                    SELECT coalesce(array_agg(d.id), '{}') INTO v_completed FROM done AS d;\(announcingEnds ? announceCompleted : "")
                 END IF;
                 IF p_limit > 0 THEN
                     SELECT array_agg(d.seq) INTO v_due FROM (
@@ -106,5 +108,18 @@ extension PostgresSchema {
             END
             $spool$
             """
+    }
+
+    /// The statements of the function of migration 4 that announce its completions.
+    private var announceCompleted: String {
+        """
+
+                    IF cardinality(v_completed) > 0 AND EXISTS (SELECT 1 FROM \(followers) AS f WHERE f.until > p_finished_at) THEN
+                        FOR v_chunk IN 0 .. (cardinality(v_completed) - 1) / \(PostgresSchema.idsPerEndNotification) LOOP
+                            PERFORM pg_notify('\(endsChannel)', 'completed' || chr(10) || array_to_string(
+                                v_completed[v_chunk * \(PostgresSchema.idsPerEndNotification) + 1 : (v_chunk + 1) * \(PostgresSchema.idsPerEndNotification)], chr(10)));
+                        END LOOP;
+                    END IF;
+        """
     }
 }

@@ -40,6 +40,13 @@ struct PostgresSchema: Sendable {
     var migrationsTable: String { "\(prefix)spool_migrations" }
     /// The NOTIFY channel that announces new jobs in this schema.
     var channel: String { "spool_jobs_\(name)" }
+    /// The NOTIFY channel that announces the ends of jobs while a process follows them: each
+    /// notification is a state, then the ids of jobs that reached it, one per line.
+    var endsChannel: String { "spool_ended_\(name)" }
+    /// The processes following the ends of jobs (``PostgresListener``), each until a time it renews.
+    var followers: String { "\(prefix)spool_end_followers" }
+    /// At most this many ids go in one notification, well below PostgreSQL's 8000-byte limit.
+    static let idsPerEndNotification = 200
 
     /// The ordered migrations: an identifier and its statements.
     var migrations: [(id: String, statements: [String])] {
@@ -120,7 +127,12 @@ struct PostgresSchema: Sendable {
                 """,
                 "ALTER TABLE \(queues) ALTER COLUMN name TYPE text COLLATE \"C\"",
                 "ALTER TABLE \(quotas) ALTER COLUMN name TYPE text COLLATE \"C\"",
-                finishAndClaimFunction,
+                finishAndClaimFunction(announcingEnds: false),
+            ]),
+            // Jobs' ends are announced on the ends channel while some process follows them.
+            ("4-job-ends", [
+                "CREATE TABLE \(followers) (id uuid PRIMARY KEY, until bigint NOT NULL)",
+                finishAndClaimFunction(announcingEnds: true),
             ]),
         ]
     }

@@ -158,6 +158,7 @@ extension PostgresStore {
         if job.state == .available {
             try await connection.query("SELECT pg_notify(\(schema.channel), \(job.queue))", logger: logger)
         }
+        try await announceEnds([job.id: job.state], now: now, schema: schema, on: connection, logger: logger)
         return job
     }
 }

@@ -105,6 +105,9 @@ extension PostgresStore {
                                                              on: connection, logger: logger)
             }
         }
+        var ended: [JobID: JobState] = [:]
+        for (finish, didApply) in zip(finishes, applied) where didApply { ended[finish.id] = finish.outcome.state(now: now) }
+        try await announceEnds(ended, now: now, schema: schema, on: connection, logger: logger)
         return (applied, followUpResults)
     }
 

@@ -257,6 +257,7 @@ extension PostgresStore {
                     UPDATE \(unescaped: schema.jobs) SET state = 'cancelled', finished_at = \(PostgresRows.micros(now))
                     WHERE id = \(id.description)
                     """, logger: logger)
+                try await PostgresStore.announceEnds([id: .cancelled], now: now, schema: schema, on: connection, logger: logger)
                 job.state = .cancelled
                 job.finishedAt = now
             }

@@ -28,11 +28,15 @@ public final class PostgresStore: JobStore {
     let pool: PostgresPool
     let logger: Logger
     private let listener: PostgresListener
+    private let endListener: PostgresListener
 
     /// The application name of the store's pooled connections, as `pg_stat_activity` shows it.
     public static let applicationName = "spool"
     /// The application name of the connection that listens for other processes' new jobs.
     public static let listenerApplicationName = "spool-listener"
+    /// The `application_name` of the connection that listens for the ends of jobs, in a
+    /// process that follows them (`StoreEvents.followEndsEverywhere()`).
+    public static let endListenerApplicationName = "spool-end-listener"
 
     /// Opens the store at `url` (`postgres://user[:password]@host[:port]/database[?schema=NAME]`),
     /// creating the schema and its tables when missing and bringing them up to date.
@@ -55,10 +59,12 @@ public final class PostgresStore: JobStore {
         connectionConfiguration.options.additionalStartupParameters = [("application_name", Self.applicationName)]
         var pooledConfiguration = connectionConfiguration
         pooledConfiguration.options.additionalStartupParameters.append(("search_path", location.schema))
-        let listener = PostgresListener(configuration: connectionConfiguration, channel: schema.channel, location: location,
-                                        logger: logger)
+        let listener = PostgresListener(configuration: connectionConfiguration, role: .newJobs(schema), location: location, logger: logger)
+        let endListener = PostgresListener(configuration: connectionConfiguration, role: .ends(schema, logger: logger),
+                                           location: location, logger: logger)
         self.listener = listener
-        events = StoreEvents { listener.start(relayingTo: $0) }
+        self.endListener = endListener
+        events = StoreEvents(firstSubscribed: { listener.start(relayingTo: $0) }, startFollowing: { endListener.start(relayingTo: $0) })
         pool = PostgresPool(configuration: pooledConfiguration, maximum: maximumConnections, logger: logger)
         do {
             try await pool.withConnection { try await schema.migrate($0, location: location, logger: logger) }
@@ -69,6 +75,7 @@ public final class PostgresStore: JobStore {
 
     deinit {
         listener.stop()
+        endListener.stop()
         pool.close()
     }
 
@@ -76,7 +83,9 @@ public final class PostgresStore: JobStore {
     /// ones as they come back). Do not use it afterwards. Dropping the last reference does the same.
     public func close() async {
         listener.stop()
+        endListener.stop()
         await listener.stopped()
+        await endListener.stopped()
         pool.close()
     }
 

@@ -13,9 +13,13 @@ import Synchronization
 /// The watch runs on a thread of its own, blocked in `poll(2)`; it ends within a quarter
 /// second of ``stop()``. It announces at most one change per millisecond: this process's own
 /// commits modify the log too, and a busy writer must not flood its own dispatchers.
+///
+/// Each wake also lets its ``EndFollower`` announce the jobs that ended since the last (one
+/// read per burst of commits), once the follower was started.
 final class ChangeWatcher: Sendable {
     private let walPath: String
     private let events: StoreEvents
+    private let follower: EndFollower
     private let started = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
@@ -23,9 +27,10 @@ final class ChangeWatcher: Sendable {
     /// Whether its thread is running now.
     var isRunning: Bool { running.load(ordering: .acquiring) }
 
-    init(storePath: String, events: StoreEvents) {
+    init(storePath: String, events: StoreEvents, follower: EndFollower) {
         self.walPath = storePath + "-wal"
         self.events = events
+        self.follower = follower
     }
 
     /// Starts watching, once; later calls do nothing.
@@ -49,6 +54,7 @@ final class ChangeWatcher: Sendable {
     /// Ends the watch.
     func stop() { stopping.store(true, ordering: .releasing) }
 
+
     #if canImport(Glibc)
     private func watch(_ descriptor: Int32) {
         defer { close(descriptor) }
@@ -59,6 +65,7 @@ final class ChangeWatcher: Sendable {
             var changed = false
             while buffer.withUnsafeMutableBytes({ read(descriptor, $0.baseAddress, $0.count) }) > 0 { changed = true }
             guard changed, events.hasSubscribers else { continue }
+            follower.announce(to: events)
             events.publish(.jobsAvailable(queues: []))
             usleep(1000)
         }

@@ -95,6 +95,14 @@ enum SQLiteSchema {
                 WHERE unique_key IS NOT NULL AND state NOT IN ('completed', 'discarded', 'cancelled');
             CREATE INDEX jobs_legacy_id ON jobs(id) WHERE seq < 4294967296;
             """),
+        // Every job that reaches a terminal state gets the next number of the 'job_end' counter,
+        // in commit order, so a process can read what ended after the number it last saw.
+        ("5-job-ends", """
+            ALTER TABLE jobs ADD COLUMN end_seq INTEGER;
+            CREATE INDEX jobs_ended ON jobs(end_seq) WHERE end_seq IS NOT NULL;
+            CREATE TABLE spool_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+            INSERT INTO spool_counters (name, value) VALUES ('job_end', 0);
+            """),
     ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.

@@ -118,10 +118,11 @@ extension SQLiteStore {
         var job = job
         let record = job.rescue(reason: reason, now: now, ran: ran)
         try db.execute(sql: """
-            UPDATE jobs SET state = ?, run_at = ?, finished_at = ?, lease_until = NULL, cancel_requested = 0,
+            UPDATE jobs SET state = ?, run_at = ?, finished_at = ?, end_seq = ?, lease_until = NULL, cancel_requested = 0,
                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
             WHERE \(keys.condition)
             """, arguments: StatementArguments([job.state.rawValue, SQLiteRows.micros(job.runAt), job.finishedAt.map(SQLiteRows.micros),
+                                                job.state.isTerminal ? try JobEnds.reserve(1, db: db) : nil,
                                                 SQLiteRows.text(record)] + keys.arguments(job.id)))
         try db.execute(sql: "DELETE FROM quota_holders WHERE job_id = ?", arguments: [job.id.description])
         return job

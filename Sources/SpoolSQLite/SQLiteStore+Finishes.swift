@@ -31,11 +31,11 @@ extension SQLiteStore {
     static func finish(_ finishes: [Finish], now: Date, limits: JobLimits, keys: JobKeys, db: Database) throws -> ([Bool], [String]) {
         let nowMicros = SQLiteRows.micros(now)
         let complete = BoundStatement(try db.cachedStatement(sql: """
-            UPDATE jobs SET state = 'completed', result = ?, finished_at = ?, lease_until = NULL, cancel_requested = 0
+            UPDATE jobs SET state = 'completed', result = ?, finished_at = ?, end_seq = ?, lease_until = NULL, cancel_requested = 0
             WHERE \(keys.condition) AND state = 'running' AND dispatcher = ?
             """), in: db)
         let fail = try db.cachedStatement(sql: """
-            UPDATE jobs SET state = ?, run_at = COALESCE(?, run_at), finished_at = ?, lease_until = NULL, cancel_requested = 0,
+            UPDATE jobs SET state = ?, run_at = COALESCE(?, run_at), finished_at = ?, end_seq = ?, lease_until = NULL, cancel_requested = 0,
                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
             WHERE \(keys.condition) AND state = 'running' AND dispatcher = ?
             """)
@@ -49,6 +49,12 @@ extension SQLiteStore {
         applied.reserveCapacity(finishes.count)
         var followUpQueues: Set<String> = []
         var holders: [UUID: String] = [:]
+        let ends = finishes.count { $0.outcome.state(now: now).isTerminal }
+        var nextEnd = ends > 0 ? try JobEnds.reserve(ends, db: db) : 0
+        func takeEnd() -> Int64 {
+            defer { nextEnd += 1 }
+            return nextEnd
+        }
         for finish in finishes {
             let holder = holders[finish.dispatcher] ?? SQLiteRows.uuid(finish.dispatcher)
             holders[finish.dispatcher] = holder
@@ -56,7 +62,8 @@ extension SQLiteStore {
             case .completed(let result, let followUps):
                 complete.bind(1, result?.text)
                 complete.bind(2, nowMicros)
-                complete.bind(keys.bind(finish.id, to: complete, at: 3), holder)
+                complete.bind(3, takeEnd())
+                complete.bind(keys.bind(finish.id, to: complete, at: 4), holder)
                 try complete.execute()
                 if db.changesCount == 1, !followUps.isEmpty {
                     do {
@@ -81,10 +88,11 @@ extension SQLiteStore {
                 }
             case .failed(let error, let retryAt):
                 try fail.execute(arguments: StatementArguments([retryAt == nil ? "discarded" : "retryable", retryAt.map(SQLiteRows.micros),
-                                                                retryAt == nil ? nowMicros : nil, SQLiteRows.text(error)]
+                                                                retryAt == nil ? nowMicros : nil, retryAt == nil ? takeEnd() : nil,
+                                                                SQLiteRows.text(error)]
                                                                + keys.arguments(finish.id) + [holder]))
             case .cancelled(let error):
-                try fail.execute(arguments: StatementArguments(["cancelled", nil, nowMicros, SQLiteRows.text(error)]
+                try fail.execute(arguments: StatementArguments(["cancelled", nil, nowMicros, takeEnd(), SQLiteRows.text(error)]
                                                                + keys.arguments(finish.id) + [holder]))
             case .snoozed(let until):
                 try snooze.execute(arguments: StatementArguments([until > now ? "scheduled" : "available", SQLiteRows.micros(until)]

@@ -128,8 +128,8 @@ extension SQLiteStore {
                                arguments: StatementArguments(keys.arguments(id)))
                 job.cancelRequested = true
             } else if job.state.isWaiting {
-                try db.execute(sql: "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE \(keys.condition)",
-                               arguments: StatementArguments([SQLiteRows.micros(now)] + keys.arguments(id)))
+                try db.execute(sql: "UPDATE jobs SET state = 'cancelled', finished_at = ?, end_seq = ? WHERE \(keys.condition)",
+                               arguments: StatementArguments([SQLiteRows.micros(now), try JobEnds.reserve(1, db: db)] + keys.arguments(id)))
                 job.state = .cancelled
                 job.finishedAt = now
             }
@@ -168,7 +168,7 @@ extension SQLiteStore {
             }
             try job.retry(now: now)
             try db.execute(sql: """
-                UPDATE jobs SET state = 'available', run_at = ?, finished_at = NULL, cancel_requested = 0, max_attempts = ?
+                UPDATE jobs SET state = 'available', run_at = ?, finished_at = NULL, end_seq = NULL, cancel_requested = 0, max_attempts = ?
                 WHERE \(keys.condition)
                 """, arguments: StatementArguments([SQLiteRows.micros(now), job.maxAttempts] + keys.arguments(id)))
             return job

@@ -23,13 +23,14 @@ public final class SQLiteStore: JobStore {
 
     /// In-process notifications of what this store committed. Subscribing also wakes on
     /// commits by other processes sharing the file (watched with inotify on Linux), announced
-    /// as `jobsAvailable` for every queue.
+    /// as `jobsAvailable` for every queue; after `followEndsEverywhere()`, each such wake also
+    /// announces the jobs that ended since the last (``JobEnds``).
     public var events: StoreEvents {
         watcher.start()
         return hub
     }
 
-    let hub = StoreEvents()
+    let hub: StoreEvents
     /// What ``TableQueue`` endpoints on this instance published, for their waiting receives.
     let publishSignals = PublishSignals()
     let pool: DatabasePool
@@ -71,7 +72,12 @@ public final class SQLiteStore: JobStore {
         checkpointer = Checkpointer(path: path, synchronous: synchronous)
         writer = WriteBatcher(writer: pool, checkpointer: checkpointer, lockWaiting: lockWaiting,
                               writesInline: durability == .normal)
-        watcher = ChangeWatcher(storePath: path, events: hub)
+        let pool = self.pool
+        let follower = EndFollower { cursor in try pool.read { try JobEnds.after(cursor, db: $0) } }
+        hub = StoreEvents(firstSubscribed: { _ in }, startFollowing: { _ in
+            follower.start(from: (try? pool.read(JobEnds.current)) ?? 0)
+        })
+        watcher = ChangeWatcher(storePath: path, events: hub, follower: follower)
     }
 
     deinit {

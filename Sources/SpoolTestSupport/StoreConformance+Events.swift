@@ -24,8 +24,8 @@ extension StoreConformance {
         },
     ]
 
-    /// Reads `events` into `seen` until `done` holds, failing after two seconds.
-    static func collect(_ events: AsyncStream<StoreEvent>, into seen: inout [StoreEvent],
+    /// Reads `events` into `seen` until `done` holds, failing after `within`.
+    static func collect(_ events: AsyncStream<StoreEvent>, into seen: inout [StoreEvent], within: Duration = .seconds(2),
                         until done: @escaping @Sendable ([StoreEvent]) -> Bool) async throws {
         let collected = Mutex<[StoreEvent]>([])
         let reader = Task {
@@ -33,7 +33,7 @@ extension StoreConformance {
                 if collected.withLock({ $0.append(event); return done($0) }) { return }
             }
         }
-        let deadline = ContinuousClock.now + .seconds(2)
+        let deadline = ContinuousClock.now + within
         while !done(collected.withLock { $0 }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         reader.cancel()
         seen = collected.withLock { $0 }

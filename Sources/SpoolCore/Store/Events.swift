@@ -15,23 +15,49 @@ public enum StoreEvent: Sendable, Hashable {
 /// waiting for a poll, and callers awaiting an outcome learn of it at once.
 ///
 /// Other processes sharing the store learn of these events only when the store relays them
-/// (PostgreSQL's LISTEN/NOTIFY); otherwise they poll.
+/// (PostgreSQL's LISTEN/NOTIFY, SQLite's change watcher); otherwise they poll. The ends of jobs
+/// other processes run are relayed only after ``followEndsEverywhere()``.
 public final class StoreEvents: Sendable {
     private struct Subscribers {
         var next = 0
         var continuations: [Int: AsyncStream<StoreEvent>.Continuation] = [:]
         var subscribed = false
+        var following = false
     }
 
     private let subscribers = Mutex(Subscribers())
     private let firstSubscribed: (@Sendable (StoreEvents) -> Void)?
+    private let startFollowing: (@Sendable (StoreEvents) -> Void)?
 
     /// Creates an empty hub.
-    public init() { firstSubscribed = nil }
+    public init() {
+        firstSubscribed = nil
+        startFollowing = nil
+    }
 
     /// Creates an empty hub that calls `firstSubscribed` with itself once, when the first
-    /// subscriber arrives: a store starts relaying other processes' events only when someone listens.
-    public init(firstSubscribed: @escaping @Sendable (StoreEvents) -> Void) { self.firstSubscribed = firstSubscribed }
+    /// subscriber arrives (a store starts relaying other processes' events only when someone
+    /// listens), and `startFollowing` once, on the first ``followEndsEverywhere()``.
+    public init(firstSubscribed: @escaping @Sendable (StoreEvents) -> Void,
+                startFollowing: (@Sendable (StoreEvents) -> Void)? = nil) {
+        self.firstSubscribed = firstSubscribed
+        self.startFollowing = startFollowing
+    }
+
+    /// Asks the store to announce, as `jobsFinished`, the end of every job that reaches a
+    /// terminal state from now on, whichever process sharing the store recorded it: what pushes
+    /// "done" to a browser whose job ran in a separate worker. A job may then be announced
+    /// twice (by this instance and by the relay); a store used by one process only does nothing.
+    public func followEndsEverywhere() {
+        let first = subscribers.withLock { state in
+            defer { state.following = true }
+            return !state.following
+        }
+        if first { startFollowing?(self) }
+    }
+
+    /// Whether ``followEndsEverywhere()`` was called.
+    public var followsEndsEverywhere: Bool { subscribers.withLock { $0.following } }
 
     /// A stream of every event published after this call; it keeps the newest `buffer` events
     /// when the reader falls behind. Cancel the iterating task to unsubscribe.
