@@ -273,7 +273,7 @@ let package = Package(
         .testTarget(
             name: "SpoolServerTests",
             dependencies: [
-                "SpoolServer", "SpoolCore", "SpoolWorker", "SpoolSQLite", "SpoolTestSupport",
+                "SpoolServer", "SpoolCore", "SpoolWorker", "SpoolSQLite", "SpoolTestSupport", "SpoolHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -18,6 +18,10 @@ import SpoolWorker
 public enum HTTPJobs {
     /// The job's name.
     public static let name = "spool.http"
+    /// The answer header by which a worker app names an HTML fragment for the page that waits
+    /// for the job: its value becomes the result's `fragmentURL`, which the push of the job's
+    /// end carries to the browser.
+    public static let fragmentHeader = "X-Spool-Fragment"
 
     /// What the job needs from its process.
     public struct Configuration: Sendable {
@@ -151,6 +155,9 @@ public enum HTTPJobs {
             "truncated": .bool(answer.truncated),
             "milliseconds": .number((milliseconds * 1000).rounded() / 1000),
         ]
+        if let fragment = answer.headers[HTTPJobs.fragmentHeader].first, !fragment.isEmpty {
+            object["fragmentURL"] = .string(String(fragment.prefix(2048)))
+        }
         if let text = String(validating: answer.body, as: UTF8.self) {
             object["body"] = .string(text)
         } else {

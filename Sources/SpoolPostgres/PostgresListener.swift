@@ -36,7 +36,12 @@ final class PostgresListener: Sendable {
     private let role: Role
     private let location: PostgresLocation
     private let logger: Logger
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private struct Tasks {
+        var running: Task<Void, Never>?
+        var stopping: [Task<Void, Never>] = []
+    }
+
+    private let task = Mutex(Tasks())
     private let connections = Atomic<Int>(0)
 
     init(configuration: PostgresConnection.Configuration, role: Role, location: PostgresLocation, logger: Logger) {
@@ -48,22 +53,26 @@ final class PostgresListener: Sendable {
         self.logger = logger
     }
 
-    /// Starts relaying notifications to `events`; later calls do nothing.
+    /// Starts relaying notifications to `events`; calls while it runs do nothing.
     func start(relayingTo events: StoreEvents) {
-        task.withLock { task in
-            guard task == nil else { return }
-            task = Task { [self] in await run(relayingTo: events) }
+        task.withLock { tasks in
+            guard tasks.running == nil else { return }
+            tasks.running = Task { [self] in await run(relayingTo: events) }
         }
     }
 
-    /// Stops listening and closes the connection.
+    /// Stops listening and closes the connection; ``start(relayingTo:)`` may start it again.
     func stop() {
-        task.withLock { $0?.cancel() }
+        task.withLock { tasks in
+            tasks.running?.cancel()
+            if let running = tasks.running { tasks.stopping.append(running) }
+            tasks.running = nil
+        }
     }
 
-    /// Returns once the listening task, if it ever started, has ended.
+    /// Returns once every listening task this listener started has ended (after ``stop()``).
     func stopped() async {
-        await task.withLock { $0 }?.value
+        for stopping in task.withLock({ $0.stopping + ($0.running.map { [$0] } ?? []) }) { await stopping.value }
     }
 
     private func run(relayingTo events: StoreEvents) async {

@@ -64,7 +64,8 @@ public final class PostgresStore: JobStore {
                                            location: location, logger: logger)
         self.listener = listener
         self.endListener = endListener
-        events = StoreEvents(firstSubscribed: { listener.start(relayingTo: $0) }, startFollowing: { endListener.start(relayingTo: $0) })
+        events = StoreEvents(firstSubscribed: { listener.start(relayingTo: $0) }, startFollowing: { endListener.start(relayingTo: $0) },
+                             stopFollowing: { endListener.stop() })
         pool = PostgresPool(configuration: pooledConfiguration, maximum: maximumConnections, logger: logger)
         do {
             try await pool.withConnection { try await schema.migrate($0, location: location, logger: logger) }

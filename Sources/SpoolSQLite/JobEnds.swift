@@ -56,6 +56,9 @@ final class EndFollower: Sendable {
     /// Follows from `cursor` on: what ends after it is announced.
     func start(from cursor: Int64) { self.cursor.withLock { $0 = $0 ?? cursor } }
 
+    /// Stops following: nothing is read or announced until it starts again.
+    func stop() { cursor.withLock { $0 = nil } }
+
     /// Reads and announces what ended since the last read; a failed read is tried at the next wake.
     func announce(to events: StoreEvents) {
         guard let from = cursor.withLock({ $0 }), let (ended, next) = try? read(from) else { return }

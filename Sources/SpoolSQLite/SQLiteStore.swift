@@ -76,7 +76,7 @@ public final class SQLiteStore: JobStore {
         let follower = EndFollower { cursor in try pool.read { try JobEnds.after(cursor, db: $0) } }
         hub = StoreEvents(firstSubscribed: { _ in }, startFollowing: { _ in
             follower.start(from: (try? pool.read(JobEnds.current)) ?? 0)
-        })
+        }, stopFollowing: { follower.stop() })
         watcher = ChangeWatcher(storePath: path, events: hub, follower: follower)
     }
 

@@ -10,6 +10,15 @@ import Synchronization
 /// keep being dropped is stuck: its subscription ends and `onOverflow` runs (the server closes
 /// the connection). Either way memory stays bounded by `capacity`.
 final class EventSubscriber: Sendable {
+    /// What a subscriber receives.
+    enum View: Sendable {
+        /// Every event its filter admits, as ``ServerEvent`` encodes it: an admin's view.
+        case full
+        /// Only the end of its job, as ``ServerEvent/endText(_:)`` writes it: a browser holding
+        /// a subscription token for that job.
+        case end
+    }
+
     private enum Entry {
         case event(String)
         case lagged(dropped: Int)
@@ -24,13 +33,19 @@ final class EventSubscriber: Sendable {
     }
 
     let filter: EventFilter
+    let view: View
     let capacity: Int
     let lagLimit: Duration
     private let onOverflow: @Sendable () -> Void
     private let state = Mutex(State())
+    private let received = Atomic<Bool>(false)
 
-    init(filter: EventFilter, capacity: Int, lagLimit: Duration, onOverflow: @escaping @Sendable () -> Void) {
+    /// Whether anything was offered to it yet.
+    var hasReceived: Bool { received.load(ordering: .relaxed) }
+
+    init(filter: EventFilter, view: View = .full, capacity: Int, lagLimit: Duration, onOverflow: @escaping @Sendable () -> Void) {
         self.filter = filter
+        self.view = view
         self.capacity = capacity
         self.lagLimit = lagLimit
         self.onOverflow = onOverflow
@@ -40,6 +55,7 @@ final class EventSubscriber: Sendable {
     /// subscription of a stuck client); returns `false` when it cut the client off.
     @discardableResult
     func offer(_ text: String) -> Bool {
+        received.store(true, ordering: .relaxed)
         enum Action { case deliver(CheckedContinuation<String?, Never>), queued, overflow, ignored }
         let action = state.withLock { state -> Action in
             guard !state.ended else { return .ignored }

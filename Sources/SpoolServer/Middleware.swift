@@ -52,15 +52,27 @@ struct OriginMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Requires the bearer token on every request: in `Authorization: Bearer …`, or in the
+/// Requires the bearer token on every request but ``isPublic(_:)``: in `Authorization: Bearer …`, or in the
 /// dashboard's `spool_token` cookie. `GET /?token=…` with the right token sets that cookie
 /// (HttpOnly, SameSite=Strict) and redirects to `/`, so a browser can sign in once; a browser
 /// asking for `/` without it gets a sign-in page (still 401, and no data).
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: AccessToken
 
+    /// What needs no token: `/push.js` (a script for other sites' pages, with nothing secret
+    /// in it), `/v1/events` with a job's subscription token (checked by the route), and the push
+    /// demo's worker app under `/demo/app/`, which checks the signature of the `spool.http`
+    /// requests it serves itself.
+    static func isPublic(_ request: Request) -> Bool {
+        let path = request.uri.path
+        if request.method == .get, path == "/push.js" || (path == "/v1/events" && request.uri.queryParameters["token"] != nil) {
+            return true
+        }
+        return path.hasPrefix("/demo/app/")
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if token.authorizes(request.headers) { return try await next(request, context) }
+        if token.authorizes(request.headers) || AuthMiddleware.isPublic(request) { return try await next(request, context) }
         guard request.method == .get, request.uri.path == "/" else { throw APIError.unauthorized }
         let given = request.uri.queryParameters.get("token")
         if let given, token.matches(given[...]) {

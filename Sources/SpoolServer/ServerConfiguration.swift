@@ -1,5 +1,6 @@
 import Foundation
 import SpoolCore
+import SpoolHTTP
 
 /// How `spool serve` listens and what it accepts.
 public struct ServerConfiguration: Sendable {
@@ -35,6 +36,13 @@ public struct ServerConfiguration: Sendable {
     public var status = StatusCheck.Configuration()
     /// The worker application relative `url`s of `POST /v1/http-jobs` are resolved against.
     public var httpBaseURL: URL?
+    /// What makes and checks the `subscribeToken` of every enqueued job; by default a random
+    /// secret, so tokens are good for this process only (`spool serve` takes
+    /// `SPOOL_SUBSCRIBE_SECRET` to share them among servers and across restarts).
+    public var subscribeTokens = SubscribeTokens.random()
+    /// With keys, the server also serves the push demo (`GET /demo`) and the worker app its jobs
+    /// call, which checks their signatures with these keys (`spool serve --demo`).
+    public var pushDemoKeys: HTTPSigningKeys?
 
     /// Creates the defaults: 127.0.0.1:7070, no token.
     public init() {}

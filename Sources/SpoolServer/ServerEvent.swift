@@ -74,16 +74,46 @@ public struct ServerEvent: Sendable, Encodable {
         case .jobStarted(let job): self.init(.jobStarted, at: at, job: job)
         case .jobRescued(let job): self.init(.jobRescued, at: at, job: job)
         case .jobEnded: return nil
-        case .jobRecorded(let job):
-            let kind: Kind = switch job.state {
-            case .completed: .jobCompleted
-            case .discarded: .jobFailed
-            case .retryable: .jobRetried
-            case .cancelled: .jobCancelled
-            case .scheduled, .available, .running: .jobSnoozed
-            }
-            self.init(kind, at: at, job: job)
+        case .jobRecorded(let job): self.init(ServerEvent.kind(ending: job), at: at, job: job)
         }
+    }
+
+    /// The kind of event that reports the end of an attempt of `job`, by the state it left the job in.
+    static func kind(ending job: Job) -> Kind {
+        switch job.state {
+        case .completed: .jobCompleted
+        case .discarded: .jobFailed
+        case .retryable: .jobRetried
+        case .cancelled: .jobCancelled
+        case .scheduled, .available, .running: .jobSnoozed
+        }
+    }
+
+    /// The job the event reports the end of: its job when in a terminal state.
+    var endedJob: Job? {
+        guard let job, job.state.isTerminal else { return nil }
+        return job
+    }
+
+    /// The message an end-view client (a browser holding a subscription token) receives when
+    /// `job` ends: `{"type": "job.ended", "at", "id", "state", "result"?, "fragmentURL"?}`, where
+    /// `fragmentURL` is the result's member of that name (a `spool.http` job's
+    /// `X-Spool-Fragment` answer header).
+    static func endText(_ job: Job) -> String {
+        var writer = JSONWriter(capacity: 128 + (job.result?.text.utf8.count ?? 0))
+        writer.object { w in
+            w.member("type"); w.string("job.ended")
+            w.member("at"); w.string(ISO8601.format(job.finishedAt ?? Date()))
+            w.member("id"); w.string(job.id.description)
+            w.member("state"); w.string(job.state.rawValue)
+            if let result = job.result {
+                w.member("result"); w.raw(result.text)
+                if case .object(let members) = result.value, case .string(let url)? = members["fragmentURL"] {
+                    w.member("fragmentURL"); w.string(url)
+                }
+            }
+        }
+        return writer.text
     }
 
     /// The queue the event concerns, for filtering.

@@ -7,6 +7,7 @@ extension SpoolAPI {
     func addDashboardRoutes(to routes: Routes) {
         routes.get("/") { _, _ in try DashboardAssets.response("index.html") }
         routes.get("/dashboard/:file") { _, context in try DashboardAssets.response(context.parameters.get("file") ?? "") }
+        routes.get("/push.js") { _, _ in try DashboardAssets.response("push.js") }
     }
 }
 
@@ -22,6 +23,9 @@ enum DashboardAssets {
         "charts.js": ("text/javascript; charset=utf-8", PackageResources.charts_js),
         "views.js": ("text/javascript; charset=utf-8", PackageResources.views_js),
         "jobs.js": ("text/javascript; charset=utf-8", PackageResources.jobs_js),
+        "push.js": ("text/javascript; charset=utf-8", PackageResources.push_js),
+        "push-demo.html": ("text/html; charset=utf-8", PackageResources.push_demo_html),
+        "push-demo.js": ("text/javascript; charset=utf-8", PackageResources.push_demo_js),
     ]
 
     /// The page's content security policy: its own files only, no inline scripts, no other hosts.

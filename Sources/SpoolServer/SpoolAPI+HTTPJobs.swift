@@ -47,7 +47,7 @@ extension SpoolAPI {
             throw APIError(.unprocessableContent, "invalid_request", error.message)
         }
         let result = try await insert([job], now: now)[0]
-        return JSONBody.response(json: result.job.jsonText, status: result.inserted ? .created : .ok)
+        return JSONBody.response(json: enqueuedAnswer(result.job), status: result.inserted ? .created : .ok)
     }
 
     static let requestFields: Set<String> = [

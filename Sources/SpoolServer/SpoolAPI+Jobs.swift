@@ -12,9 +12,11 @@ extension SpoolAPI {
         routes.post("/v1/jobs/:id/retry") { _, context in try await retry(try SpoolAPI.jobID(context)) }
     }
 
-    /// The answer to a bulk enqueue, `{"jobs": [...]}`: per job, in request order, its id, state
-    /// and whether it was inserted (`false`: its unique key returned an existing job).
-    static func bulkAnswer(_ results: [InsertResult]) -> String {
+    /// The answer to a bulk enqueue, `{"jobs": [...]}`: per job, in request order, its id, state,
+    /// whether it was inserted (`false`: its unique key returned an existing job) and its
+    /// `subscribeToken`.
+    func bulkAnswer(_ results: [InsertResult]) -> String {
+        let now = Date()
         var writer = JSONWriter(capacity: 32 + results.count * 80)
         writer.object { w in
             w.member("jobs")
@@ -24,6 +26,7 @@ extension SpoolAPI {
                         w.member("id"); w.string(result.job.id.description)
                         w.member("inserted"); w.bool(result.inserted)
                         w.member("state"); w.string(result.job.state.rawValue)
+                        w.member("subscribeToken"); w.string(configuration.subscribeTokens.token(for: result.job.id, now: now))
                     }
                 }
             }
@@ -56,8 +59,17 @@ extension SpoolAPI {
             }
         }
         let results = try await insert(jobs, now: now)
-        if bulk { return JSONBody.response(json: SpoolAPI.bulkAnswer(results), status: .created) }
-        return JSONBody.response(json: results[0].job.jsonText, status: results[0].inserted ? .created : .ok)
+        if bulk { return JSONBody.response(json: bulkAnswer(results), status: .created) }
+        return JSONBody.response(json: enqueuedAnswer(results[0].job), status: results[0].inserted ? .created : .ok)
+    }
+
+    /// The answer to enqueueing one job: the job, with the `subscribeToken` a browser needs to
+    /// hear of its end.
+    func enqueuedAnswer(_ job: Job) -> String {
+        var text = job.jsonText
+        guard text.last == "}" else { return text }
+        text.removeLast()
+        return text + ",\"subscribeToken\":\"\(configuration.subscribeTokens.token(for: job.id))\"}"
     }
 
     /// Stores jobs, counts them and announces them.

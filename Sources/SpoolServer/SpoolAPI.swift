@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import SpoolCore
+import SpoolHTTP
 
 /// What the route handlers share: the store, the event hub, the metrics and the settings.
 struct SpoolAPI: Sendable {
@@ -50,5 +51,6 @@ struct SpoolAPI: Sendable {
         addEventRoutes(to: routes)
         addStatusRoutes(to: routes)
         addDashboardRoutes(to: routes)
+        if let keys = configuration.pushDemoKeys { addPushDemoRoutes(to: routes, verifier: HTTPSignatureVerifier(keys: keys)) }
     }
 }

@@ -90,6 +90,8 @@ public final class SpoolServer: Service, Sendable {
             },
             logger: Logger(label: "spool.trace"))
         defer { bound.set(nil) }
+        let relay = Task { [store = api.store, events] in await EndRelay(store: store, events: events).run() }
+        defer { relay.cancel() }
         try await application.run()
     }
 }

@@ -94,6 +94,22 @@ struct ServeCommand: AsyncParsableCommand {
         var environment = ProcessInfo.processInfo.environment
         if let httpBaseURL { environment["SPOOL_HTTP_BASE_URL"] = httpBaseURL }
         configuration.httpBaseURL = try HTTPJobs.Configuration.fromEnvironment(environment).baseURL
+        if demo {
+            // The demo's jobs are signed requests to this server's demo app; without a secret
+            // given, one for this run only, which the in-process dispatcher reads too.
+            if (environment[HTTPSigningKeys.environmentVariable] ?? "").isEmpty {
+                let secret = "demo:" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+                setenv(HTTPSigningKeys.environmentVariable, secret, 1)
+                environment[HTTPSigningKeys.environmentVariable] = secret
+            }
+            configuration.pushDemoKeys = try HTTPSigningKeys.fromEnvironment(environment)
+        }
+        if let secret = environment["SPOOL_SUBSCRIBE_SECRET"], !secret.isEmpty {
+            guard secret.utf8.count >= 16 else {
+                throw SpoolError(.invalidArgument, "SPOOL_SUBSCRIBE_SECRET must be at least 16 bytes long")
+            }
+            configuration.subscribeTokens = SubscribeTokens(secret: secret.utf8)
+        }
         return configuration
     }
 
@@ -104,7 +120,9 @@ struct ServeCommand: AsyncParsableCommand {
         print("Spool is serving store \(Redaction.url(store))")
         print("Dashboard: http://\(host):\(port)/")
         if server.configuration.token != nil { print("Sign in a browser once with http://\(host):\(port)/?token=<SPOOL_TOKEN>") }
-        if demo { print("Demo jobs arrive every 0.2 s; press Ctrl-C to stop.") }
+        if demo {
+            print("Demo jobs arrive every 0.2 s; the push demo is at http://\(host):\(port)/demo; press Ctrl-C to stop.")
+        }
         fflush(nil)
     }
 }

@@ -3,13 +3,18 @@ import SpoolCore
 import SpoolTestSupport
 import Testing
 
-/// An event as a test reads it.
+/// An event as a test reads it; a job's end as a token subscriber receives it has `id`,
+/// `state`, `result` and `fragmentURL` instead of `job`.
 struct EventMessage: Decodable {
     var type: String
     var job: Job?
     var queue: String?
     var dispatcher: String?
     var dropped: Int?
+    var id: String?
+    var state: String?
+    var result: JSONValue?
+    var fragmentURL: String?
 }
 
 extension WebSocketTestClient {

@@ -28,32 +28,46 @@ public final class StoreEvents: Sendable {
     private let subscribers = Mutex(Subscribers())
     private let firstSubscribed: (@Sendable (StoreEvents) -> Void)?
     private let startFollowing: (@Sendable (StoreEvents) -> Void)?
+    private let stopFollowing: (@Sendable () -> Void)?
 
     /// Creates an empty hub.
     public init() {
         firstSubscribed = nil
         startFollowing = nil
+        stopFollowing = nil
     }
 
     /// Creates an empty hub that calls `firstSubscribed` with itself once, when the first
     /// subscriber arrives (a store starts relaying other processes' events only when someone
-    /// listens), and `startFollowing` once, on the first ``followEndsEverywhere()``.
+    /// listens), `startFollowing` whenever ``followEndsEverywhere()`` begins following and
+    /// `stopFollowing` whenever ``stopFollowingEnds()`` ends it.
     public init(firstSubscribed: @escaping @Sendable (StoreEvents) -> Void,
-                startFollowing: (@Sendable (StoreEvents) -> Void)? = nil) {
+                startFollowing: (@Sendable (StoreEvents) -> Void)? = nil, stopFollowing: (@Sendable () -> Void)? = nil) {
         self.firstSubscribed = firstSubscribed
         self.startFollowing = startFollowing
+        self.stopFollowing = stopFollowing
     }
 
     /// Asks the store to announce, as `jobsFinished`, the end of every job that reaches a
     /// terminal state from now on, whichever process sharing the store recorded it: what pushes
     /// "done" to a browser whose job ran in a separate worker. A job may then be announced
     /// twice (by this instance and by the relay); a store used by one process only does nothing.
+    /// Following costs the store work at every commit burst: stop when nobody needs it.
     public func followEndsEverywhere() {
         let first = subscribers.withLock { state in
             defer { state.following = true }
             return !state.following
         }
         if first { startFollowing?(self) }
+    }
+
+    /// Stops what ``followEndsEverywhere()`` started.
+    public func stopFollowingEnds() {
+        let was = subscribers.withLock { state in
+            defer { state.following = false }
+            return state.following
+        }
+        if was { stopFollowing?() }
     }
 
     /// Whether ``followEndsEverywhere()`` was called.
