@@ -123,7 +123,10 @@ let package = Package(
                 "SpoolSQLite",
                 "SpoolWorker",
                 "SpoolServer",
+                "SpoolHTTP",
                 "SpoolTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -283,6 +286,7 @@ let package = Package(
             dependencies: [
                 "SpoolCore", "SpoolSQLite", "SpoolPostgres", "SpoolTestSupport", "AMQPClient", "SpoolAMQP", "SpoolMirror", "SpoolMirrorSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
     ]

@@ -14,6 +14,8 @@ public struct BenchSettings: Codable, Sendable {
     public var batch: Int
     /// Whether the jobs went in over HTTP.
     public var http: Bool
+    /// Whether every job was a `spool.http` call of a no-op worker app.
+    public var httpJobs = false
     /// W3: jobs enqueued per second.
     public var rate: Double
     /// W3: seconds of enqueueing.
@@ -131,6 +133,8 @@ public struct BenchReport: Codable, Sendable {
         return """
             store: \(settings.store), durability \(settings.durability), concurrency \(settings.concurrency), \
             producers \(settings.producers)\(settings.http ? ", over HTTP (\(settings.batch) jobs per bulk request)" : ""), \
+            \(settings.workers > 0 ? "\(settings.workers) worker processes, " : "")\
+            \(settings.httpJobs ? "spool.http jobs (signed POST to a no-op worker app), " : "")\
             w3 \(Self.number(settings.rate)) jobs/s for \(Self.number(settings.duration, 1)) s
             machine: \(cores) cores, \(memoryBytes >> 20) MiB, load average \(loadAverage.map { Self.number($0, 2) }.joined(separator: " "))
             \(check)

@@ -1,5 +1,6 @@
 import Foundation
 import SpoolCore
+import SpoolHTTP
 import SpoolWorker
 
 /// One workload of `spool bench` (DESIGN §12).
@@ -14,6 +15,11 @@ public enum BenchStep: String, Sendable, CaseIterable {
     case latency = "w3"
     /// W3 with the jobs run by a separate `spool worker` process.
     case latencyProcess = "w3-process"
+    /// Per job run by a separate worker, the time from its end to its event at a `/v1/events` client.
+    case push = "w3-push"
+
+    /// Whether the workload needs the bench's HTTP server whether or not jobs go in over HTTP.
+    public var needsServer: Bool { self == .push }
 
     /// Runs the workload on `target` and returns its results (W2 over HTTP adds `w2-dashboard`).
     public func run(on target: BenchTarget, _ settings: BenchSettings) async throws -> [BenchResult] {
@@ -23,6 +29,7 @@ public enum BenchStep: String, Sendable, CaseIterable {
         case .drain: try await DrainWorkload.run(target, settings)
         case .latency: [try await LatencyWorkload.inProcess(target, settings)]
         case .latencyProcess: [try await LatencyWorkload.workerProcess(target, settings)]
+        case .push: [try await PushLatencyWorkload.run(target, settings)]
         }
     }
 }
@@ -185,6 +192,7 @@ enum InProcessWorker {
     static func make(_ target: BenchTarget, _ settings: BenchSettings, observer: @escaping DispatcherObserver) -> Dispatcher {
         let registry = JobRegistry()
         BuiltinJobs.register(into: registry)
+        if target.app != nil { HTTPJobs.register(into: registry, configuration: (try? HTTPJobs.Configuration.fromEnvironment()) ?? .init(keys: nil)) }
         var configuration = DispatcherConfiguration(id: UUID())
         configuration.queues = [target.queue]
         configuration.agents = [AgentSpec(name: AgentSpec.mainName, size: settings.concurrency)]

@@ -1,5 +1,6 @@
 import Foundation
 import SpoolCore
+import SpoolHTTP
 import SpoolTestSupport
 
 /// Opens the store a URL names (`sqlite:PATH`, `postgres://…`) with a durability (`normal` or
@@ -22,24 +23,37 @@ public struct BenchTarget: Sendable {
     let server: BenchServer?
     /// The `spool` executable separate worker processes run.
     let executable: String
+    /// With `--http-jobs`: the no-op worker app's process and the URL every job calls.
+    let app: (process: ChildProcess, url: URL)?
 
     /// Opens the target of `workload`: the store at `url`, or a fresh SQLite file when `nil`;
     /// `executable` is the `spool` binary separate workers are started from.
-    public static func open(store url: String?, durability: String, workload: String, http: Bool, executable: String,
-                            opener: BenchStoreOpener) async throws -> BenchTarget {
+    /// With `httpJobs` every job is a `spool.http` call of a no-op worker app started for the
+    /// workload (``NoopWorkerApp``).
+    public static func open(store url: String?, durability: String, workload: String, http: Bool, httpJobs: Bool = false,
+                            executable: String, opener: BenchStoreOpener) async throws -> BenchTarget {
         let folder = try TemporaryDirectory()
         let queue = "bench-\(workload)-\(UUID().uuidString.prefix(8).lowercased())"
         let url = url ?? "sqlite:" + folder.path("bench.db")
         let store = try await opener(url, durability)
         let server = http ? try await BenchServer.start(store: store) : nil
+        var app: (ChildProcess, URL)?
+        if httpJobs {
+            NoopWorkerApp.ensureSecret()
+            app = try await NoopWorkerApp.start(executable: executable, folder: folder)
+        }
         return BenchTarget(store: store, url: url, durability: durability, queue: queue, folder: folder, server: server,
-                           executable: executable)
+                           executable: executable, app: app)
     }
 
-    /// Stops the HTTP server, if any, and waits for the store's background work to settle
-    /// before the next workload starts.
+    /// Stops the HTTP server and the worker app, if any, and waits for the store's background
+    /// work to settle before the next workload starts.
     public func close() async throws {
         await server?.stop()
+        if let app {
+            app.process.terminate()
+            _ = await app.process.waitForExit()
+        }
         _ = try await store.queues()
     }
 
@@ -55,7 +69,9 @@ public struct BenchTarget: Sendable {
 
     /// The W1–W3 job: a no-op with the payload `{"i": n, "pad": 100 × "x"}`.
     func newJob(_ index: Int) -> NewJob {
-        NewJob(name: "spool.noop", payload: BenchTarget.payload(index), queue: queue)
+        guard let app else { return NewJob(name: "spool.noop", payload: BenchTarget.payload(index), queue: queue) }
+        let request = "{\"method\":\"POST\",\"url\":\"\(app.url.absoluteString)\",\"body\":\"{\\\"i\\\":\(index)}\",\"headers\":{\"Content-Type\":\"application/json\"}}"
+        return NewJob(name: HTTPJobs.name, payload: JSONPayload(unchecked: request), queue: queue)
     }
 
     static func payload(_ index: Int) -> JSONPayload {

@@ -85,3 +85,16 @@ extension Transport {
 
 /// The header that names why a message was dead-lettered.
 public let deadLetterReasonHeader = "x-dead-letter-reason"
+
+/// The header that names a message's ordering keys: a JSON array of strings. A transport that
+/// orders by key (the table queue) delivers a message only once no earlier message of its
+/// destination that shares a key is left (acknowledged or dead-lettered), so messages sharing a
+/// key are handled one at a time, in publish order, however many receivers take from the
+/// destination.
+public let orderKeysHeader = "x-spool-order-keys"
+
+/// The ordering keys `headers` name in ``orderKeysHeader``; none when absent or malformed.
+public func orderKeys(_ headers: [String: String]) -> [String] {
+    guard let text = headers[orderKeysHeader], let keys = try? JSONPayload(unchecked: text).decode([String].self) else { return [] }
+    return keys
+}

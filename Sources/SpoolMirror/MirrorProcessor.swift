@@ -30,8 +30,7 @@ public struct MirrorPublisher: Sendable {
     public func publish(_ buffer: OperationBuffer, id: UUID = UUID()) async throws -> MirrorUnit? {
         guard !buffer.isEmpty else { return nil }
         let unit = MirrorUnit(id: id, operations: buffer.collapsed)
-        try await transport.publish(TransportMessage(id: id.uuidString.lowercased(), headers: ["content-type": "application/json"], text: unit.json),
-                                    to: destination)
+        try await transport.publish(unit.message, to: destination)
         return unit
     }
 }
@@ -63,6 +62,9 @@ public struct MirrorProcessor: Sendable {
     public let target: any MirrorTarget
     /// How long a unit that failed for a passing reason waits.
     public var retryDelay: Duration = .seconds(5)
+    /// How long a received unit stays hidden from other processors after this one's process
+    /// died without settling it.
+    public var visibility: Duration = .seconds(60)
     /// The log.
     public var logger = Logger(label: "spool.mirror")
 
@@ -75,7 +77,7 @@ public struct MirrorProcessor: Sendable {
 
     /// Receives and applies one batch, waiting up to `wait` for the first unit; adds what it did to `counts`.
     public func processBatch(wait: Duration, into counts: inout Counts) async throws {
-        for delivery in try await transport.receive(from: destination, limit: 32, wait: wait, visibility: .seconds(60)) {
+        for delivery in try await transport.receive(from: destination, limit: 32, wait: wait, visibility: visibility) {
             let unit: MirrorUnit
             do {
                 unit = try MirrorUnit(json: String(decoding: delivery.message.body, as: UTF8.self), schema: target.schema)

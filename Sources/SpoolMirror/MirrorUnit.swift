@@ -29,6 +29,20 @@ public struct MirrorUnit: Sendable, Hashable {
         self.operations = operations
     }
 
+    /// The entities the unit touches, as ordering keys (`TYPE/KEY`, each once, in order of first
+    /// touch): units sharing an entity are applied one at a time, in publish order.
+    public var orderKeys: [String] {
+        var seen: Set<String> = []
+        return operations.map { "\($0.type)/\($0.key)" }.filter { seen.insert($0).inserted }
+    }
+
+    /// The message that carries the unit: its id, JSON body, and ordering keys.
+    public var message: TransportMessage {
+        var headers = ["content-type": "application/json"]
+        headers[orderKeysHeader] = (try? JSONPayload(encoding: orderKeys))?.text
+        return TransportMessage(id: id.uuidString.lowercased(), headers: headers, text: json)
+    }
+
     /// The largest integer written as a JSON number (beyond it, precision would be lost).
     static let exactIntegers: Int64 = 1 << 53
 

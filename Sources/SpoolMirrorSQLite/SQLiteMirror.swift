@@ -27,7 +27,12 @@ public final class SQLiteMirror: MirrorTarget {
         self.schema = schema
         self.fileDirectory = fileDirectory
         try FileManager.default.createDirectory(at: fileDirectory, withIntermediateDirectories: true)
-        database = try DatabaseQueue(path: path)
+        // Several processors may share the mirror: write-ahead log (GRDB writes in immediate transactions),
+        // and waiting for another's write lock instead of failing at once.
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.journalMode = .wal
+        database = try DatabaseQueue(path: path, configuration: configuration)
         try database.write { db in
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS spool_mirror_units (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
             for type in schema.types.values.sorted(by: { $0.name < $1.name }) {

@@ -32,6 +32,9 @@ public struct SQLiteOutbox: Sendable {
     /// Creates the outbox table if it does not exist.
     public static func createTable(in db: Database) throws {
         try db.execute(sql: "CREATE TABLE IF NOT EXISTS \(table) (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL)")
+        if try !db.columns(in: table).contains(where: { $0.name == "order_keys" }) {
+            try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN order_keys TEXT")
+        }
     }
 
     /// Writes the unit `buffer` holds into the outbox, in the transaction `db` is in; nothing for
@@ -40,7 +43,8 @@ public struct SQLiteOutbox: Sendable {
     public static func record(_ buffer: OperationBuffer, in db: Database, id: UUID = UUID()) throws -> MirrorUnit? {
         guard !buffer.isEmpty else { return nil }
         let unit = MirrorUnit(id: id, operations: buffer.collapsed)
-        try db.execute(sql: "INSERT INTO \(table) (id, body) VALUES (?, ?)", arguments: [id.uuidString.lowercased(), unit.json])
+        try db.execute(sql: "INSERT INTO \(table) (id, body, order_keys) VALUES (?, ?, ?)",
+                       arguments: [id.uuidString.lowercased(), unit.json, unit.message.headers[orderKeysHeader]])
         return unit
     }
 
@@ -54,12 +58,15 @@ public struct SQLiteOutbox: Sendable {
     @discardableResult
     public func relay(to transport: any Transport, destination: String, limit: Int = 100) async throws -> Int {
         let rows = try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, id, body FROM \(Self.table) ORDER BY seq LIMIT ?", arguments: [limit])
-                .map { (seq: $0["seq"] as Int64, id: $0["id"] as String, body: $0["body"] as String) }
+            try Row.fetchAll(db, sql: "SELECT seq, id, body, order_keys FROM \(Self.table) ORDER BY seq LIMIT ?", arguments: [limit])
+                .map { (seq: $0["seq"] as Int64, id: $0["id"] as String, body: $0["body"] as String, keys: $0["order_keys"] as String?) }
         }
         guard !rows.isEmpty else { return 0 }
-        try await transport.publish(rows.map { TransportMessage(id: $0.id, headers: ["content-type": "application/json"], text: $0.body) },
-                                    to: destination)
+        try await transport.publish(rows.map { row in
+            var headers = ["content-type": "application/json"]
+            headers[orderKeysHeader] = row.keys
+            return TransportMessage(id: row.id, headers: headers, text: row.body)
+        }, to: destination)
         try await writer.write { db in
             try db.execute(sql: "DELETE FROM \(Self.table) WHERE seq <= ?", arguments: [rows.last!.seq])
         }

@@ -103,6 +103,14 @@ enum SQLiteSchema {
             CREATE TABLE spool_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
             INSERT INTO spool_counters (name, value) VALUES ('job_end', 0);
             """),
+        // The table queue's ordering keys (x-spool-order-keys): a message is taken only once no
+        // earlier message of its destination with one of its keys is left.
+        ("6-message-order-keys", """
+            CREATE TABLE message_keys (destination TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL,
+                                       PRIMARY KEY (destination, key, seq)) WITHOUT ROWID;
+            CREATE INDEX message_keys_seq ON message_keys(seq);
+            ALTER TABLE messages ADD COLUMN ordered INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.

@@ -8,6 +8,10 @@ import SpoolCore
 /// A received message is leased to this endpoint until it is settled, its visibility passes,
 /// or the endpoint closes (its leases are then released at once). Receives wait by polling
 /// every 20 ms, or less when a message is published in this process.
+///
+/// Messages with ordering keys (``orderKeysHeader``) are ordered by key: one is handed out only
+/// once no earlier message of its destination that shares a key is left, so several receivers
+/// never handle two messages of one key at once or out of order.
 public final class TableQueue: Transport {
     private let store: SQLiteStore
     private let holder = UUID().uuidString.lowercased()
@@ -18,13 +22,16 @@ public final class TableQueue: Transport {
     public func publish(_ messages: [TransportMessage], to destination: String) async throws {
         guard !destination.isEmpty else { throw SpoolError(.invalidArgument, "destination must not be empty") }
         let now = SQLiteRows.micros(Date())
-        let rows = try messages.map { message in (message, try JSONPayload(encoding: message.headers).text) }
+        let rows = try messages.map { message in (message, try JSONPayload(encoding: message.headers).text, orderKeys(message.headers)) }
         try await store.write { db in
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO messages (destination, id, headers, body, available_at) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO messages (destination, id, headers, body, available_at, ordered) VALUES (?, ?, ?, ?, ?, ?)
                 """)
-            for (message, headers) in rows {
-                try insert.execute(arguments: [destination, message.id, headers, Data(message.body), now])
+            let key = try db.cachedStatement(sql: "INSERT OR IGNORE INTO message_keys (destination, key, seq) VALUES (?, ?, ?)")
+            for (message, headers, keys) in rows {
+                try insert.execute(arguments: [destination, message.id, headers, Data(message.body), now, keys.isEmpty ? 0 : 1])
+                let seq = db.lastInsertedRowID
+                for orderKey in keys { try key.execute(arguments: [destination, orderKey, seq]) }
             }
         }
         store.publishSignals.published(to: destination)
@@ -47,13 +54,27 @@ public final class TableQueue: Transport {
         let nowMicros = SQLiteRows.micros(now), until = SQLiteRows.micros(now.addingTimeInterval(visibility.seconds))
         let holder = self.holder
         return try await store.write { db in
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT seq, id, headers, body, deliveries FROM messages
+            // Ordered messages whose key an earlier message still holds are passed over; a few
+            // more candidates than asked for are read so that a blocked one does not starve the rest.
+            var rows = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT seq, id, headers, body, deliveries, ordered FROM messages
                 WHERE destination = ? AND available_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
                 ORDER BY seq LIMIT ?
-                """), arguments: [destination, nowMicros, nowMicros, limit])
+                """), arguments: [destination, nowMicros, nowMicros, limit * 4])
+            if rows.contains(where: { $0[5] as Int64 != 0 }) {
+                let blocked = try db.cachedStatement(sql: """
+                    SELECT EXISTS (SELECT 1 FROM message_keys AS earlier
+                                   WHERE earlier.destination = ? AND earlier.seq < ? AND earlier.key IN
+                                         (SELECT mine.key FROM message_keys AS mine WHERE mine.destination = ? AND mine.seq = ?))
+                    """)
+                rows = try rows.filter { row in
+                    guard row[5] as Int64 != 0 else { return true }
+                    let seq: Int64 = row[0]
+                    return try !(Bool.fetchOne(blocked, arguments: [destination, seq, destination, seq]) ?? false)
+                }
+            }
             let lease = try db.cachedStatement(sql: "UPDATE messages SET deliveries = ?, leased_until = ?, holder = ? WHERE seq = ?")
-            return try rows.map { row in
+            return try rows.prefix(limit).map { row in
                 let seq: Int64 = row[0], deliveries: Int = row[4] + 1
                 try lease.execute(arguments: [deliveries, until, holder, seq])
                 let headersText: String = row[2], body: Data = row[3]
@@ -81,6 +102,7 @@ public final class TableQueue: Transport {
             try db.execute(sql: "DELETE FROM messages WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL",
                            arguments: [seq, deliveries])
             try Self.requireSettled(db, delivery)
+            try db.execute(sql: "DELETE FROM message_keys WHERE seq = ?", arguments: [seq])
         }
     }
 
@@ -106,12 +128,21 @@ public final class TableQueue: Transport {
         try await store.write { db in
             try db.execute(sql: """
                 UPDATE messages SET destination = ?, headers = ?, available_at = ?, deliveries = 0, leased_until = NULL, holder = NULL,
-                                    seq = (SELECT MAX(seq) + 1 FROM messages)
+                                    seq = (SELECT MAX(seq) + 1 FROM messages), ordered = 0
                 WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL
                 """, arguments: [target, headersText, now, seq, deliveries])
             try Self.requireSettled(db, delivery)
+            // A dead letter holds back nothing.
+            try db.execute(sql: "DELETE FROM message_keys WHERE seq = ?", arguments: [seq])
         }
         store.publishSignals.published(to: target)
+    }
+
+    /// How many messages `destination` holds, waiting or being handled.
+    public func backlog(of destination: String) async throws -> Int {
+        try await store.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE destination = ?", arguments: [destination]) ?? 0
+        }
     }
 
     public func close() async throws {

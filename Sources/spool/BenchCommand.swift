@@ -19,7 +19,12 @@ struct BenchCommand: AsyncParsableCommand {
             w2 with --workers N drains with N separate `spool worker` processes on the store, sharing \
             --concurrency; it runs from the first job's start to the last job's end in their journals.
             w3 measures, per job, the time from the enqueue call to the start of its code; w3-process runs the \
-            jobs in a separate `spool worker` process on the same store.
+            jobs in a separate `spool worker` process on the same store. w3-push enqueues at the w3 rate, runs \
+            the jobs in a separate worker and measures, per job, from its recorded end to the arrival of its \
+            job.completed event at a /v1/events client of a `spool serve` in this process (the push path).
+            With --http-jobs every job is a spool.http call: a signed POST of {"i": n} to a no-op worker app \
+            (`spool bench-app`, a process of its own that checks each signature and answers 204), over the \
+            worker's pooled keep-alive connections.
             With --http the jobs go in through `spool serve` started in this process on a free loopback port \
             (with a token), over keep-alive connections, one per producer: w1 single posts one job per request, \
             w1 bulk posts --batch jobs per request, w2 fills its queue by bulk requests and, while it drains, \
@@ -30,10 +35,11 @@ struct BenchCommand: AsyncParsableCommand {
     enum Workload: String, ExpressibleByArgument, CaseIterable {
         case w1, w2, w3
         case w3Process = "w3-process"
+        case w3Push = "w3-push"
         case all
     }
 
-    @Argument(help: "w1 (enqueue, single and bulk), w2 (drain), w3 (latency, in process), w3-process (latency, separate worker) or all.")
+    @Argument(help: "w1 (enqueue, single and bulk), w2 (drain), w3 (latency, in process), w3-process (latency, separate worker), w3-push (end to event, separate worker) or all.")
     var workload: Workload = .all
 
     @Option(help: "Jobs for w1 and w2.")
@@ -57,6 +63,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Enqueue over HTTP through a `spool serve` in this process instead of calling the store.")
     var http = false
 
+    @Flag(help: "Every job is a spool.http call (POST, signed) of a no-op worker app started in a process of its own.")
+    var httpJobs = false
+
     @Option(help: "With --http: jobs per bulk request (w1 bulk, w2's fill).")
     var batch: Int = 1000
 
@@ -76,7 +85,7 @@ struct BenchCommand: AsyncParsableCommand {
             let options = options
             for step in steps {
                 let target = try await BenchTarget.open(store: options.store, durability: options.durability, workload: step.rawValue,
-                                                        http: http, executable: Self.executablePath) { url, durability in
+                                                        http: http || step.needsServer, httpJobs: httpJobs, executable: Self.executablePath) { url, durability in
                     var opening = options
                     opening.store = url
                     opening.durability = durability
@@ -114,6 +123,7 @@ struct BenchCommand: AsyncParsableCommand {
         case .w2: [.drain]
         case .w3: [workerProcess ? .latencyProcess : .latency]
         case .w3Process: [.latencyProcess]
+        case .w3Push: [.push]
         case .all: [.enqueueSingle, .enqueueBulk, .drain] + (workerProcess ? [.latencyProcess] : [.latency, .latencyProcess])
         }
     }
@@ -132,7 +142,10 @@ struct BenchCommand: AsyncParsableCommand {
         guard Durability(rawValue: options.durability) != nil else {
             throw SpoolError(.invalidArgument, "unknown durability '\(options.durability)'; use normal or full")
         }
-        return BenchSettings(jobs: jobs, concurrency: concurrency, workers: workers, producers: producers, batch: batch, http: http, rate: rate, duration: duration,
-                             durability: options.durability, store: options.store.map(Redaction.url) ?? "sqlite (fresh file)")
+        var settings = BenchSettings(jobs: jobs, concurrency: concurrency, workers: workers, producers: producers, batch: batch, http: http,
+                                     rate: rate, duration: duration, durability: options.durability,
+                                     store: options.store.map(Redaction.url) ?? "sqlite (fresh file)")
+        settings.httpJobs = httpJobs
+        return settings
     }
 }

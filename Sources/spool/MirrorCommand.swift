@@ -31,6 +31,9 @@ struct MirrorProcessCommand: AsyncParsableCommand {
     @Option(help: "Where file fields are written (default: the mirror's path with .files).")
     var files: String?
 
+    @Option(help: "Seconds a received unit stays hidden from other processors after this process died without settling it.")
+    var visibility: Double = 60
+
     @Flag(help: "Apply what is waiting, print the counts and exit.")
     var once = false
 
@@ -55,7 +58,9 @@ struct MirrorProcessCommand: AsyncParsableCommand {
                                           fileDirectory: URL(fileURLWithPath: files ?? path + ".files"))
             let store: (any JobStore)? = if case .table = location.kind { try options.openSQLite() } else { nil }
             let opened = try await location.open(store: store)
-            let processor = MirrorProcessor(transport: opened, destination: destination, target: target)
+            guard visibility.isFinite, visibility >= 1 else { throw SpoolError(.invalidArgument, "--visibility must be at least 1 second") }
+            var processor = MirrorProcessor(transport: opened, destination: destination, target: target)
+            processor.visibility = .milliseconds(Int64(visibility * 1000))
             defer { Task { try? await opened.close() } }
             guard once else { return try await processor.run() }
             var counts = MirrorProcessor.Counts()

@@ -9,7 +9,7 @@ struct SpoolCommand: AsyncParsableCommand {
         discussion: "Every command takes --store URL (or SPOOL_STORE; default sqlite:spool.db) and --json.",
         subcommands: [
             ServeCommand.self, WorkerCommand.self, EnqueueCommand.self, CallCommand.self, JobsCommand.self, QueuesCommand.self,
-            QuotasCommand.self, DispatchersCommand.self, StatusCommand.self, DemoCommand.self, BenchCommand.self, AMQPCommand.self,
+            QuotasCommand.self, DispatchersCommand.self, StatusCommand.self, DemoCommand.self, BenchCommand.self, BenchAppCommand.self, AMQPCommand.self,
             SQSCommand.self, MirrorCommand.self,
         ]
     )

@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import SpoolCore
+import SpoolMirror
+import SpoolMirrorSQLite
+import SpoolSQLite
+import SpoolTestSupport
+import Testing
+
+/// `spool mirror process` as several processes on one table queue, and killed mid-stream: the
+/// mirror ends equal to the source, every unit applied once, units of one entity in order.
+@Suite("spool mirror process: several processors, kill -9", .serialized, .timeLimit(.minutes(3)))
+struct MirrorProcessorsTests {
+    static let schemaJSON = #"{"types": [{"name": "Page", "fields": {"name": "string", "views": "integer"}}]}"#
+
+    /// A first unit adds pages `counter-0` to `counter-9`; then unit `i` sets the views of page
+    /// `counter-(i % 10)` to `i` and adds page `page-i`: in the end each counter must show the
+    /// last unit that touched it.
+    /// Returns the ids of the counters' units by counter, in publish order.
+    @discardableResult
+    private static func publish(_ count: Int, schema: MirrorSchema, to queue: TableQueue) async throws -> [[String]] {
+        let publisher = MirrorPublisher(transport: queue, destination: "mirror")
+        var counters = OperationBuffer(schema: schema)
+        for k in 0..<10 { try counters.record(.add("Page", "counter-\(k)", ["name": .string("Counter \(k)"), "views": .integer(-1)])) }
+        try await publisher.publish(counters)
+        var byCounter = [[String]](repeating: [], count: 10)
+        for i in 0..<count {
+            var unit = OperationBuffer(schema: schema)
+            try unit.record(.modify("Page", "counter-\(i % 10)", ["views": .integer(Int64(i))]))
+            try unit.record(.add("Page", "page-\(i)", ["name": .string("Page \(i)"), "views": .integer(0)]))
+            let published = try await publisher.publish(unit)
+            byCounter[i % 10].append(published?.id.uuidString.lowercased() ?? "")
+        }
+        return byCounter
+    }
+
+    private static func checkMirror(_ path: String, schema: MirrorSchema, units: Int, directory: TemporaryDirectory) throws {
+        let mirror = try SQLiteMirror(path: path, schema: schema, fileDirectory: URL(fileURLWithPath: directory.path("files")))
+        #expect(try mirror.count("Page") == units + 10)
+        for k in 0..<10 {
+            let last = (units - 1) - ((units - 1 - k) % 10)
+            #expect(try mirror.row("Page", key: "counter-\(k)")?["views"] == .integer(Int64(last)), "counter-\(k) shows unit \(last), the last to touch it")
+        }
+        let applied = try DatabaseQueue(path: path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM spool_mirror_units") }
+        #expect(applied == units + 1, "every unit recorded once")
+    }
+
+    private static func waitUntilDrained(_ store: SQLiteStore, processes: [ChildProcess], timeout: Duration = .seconds(120)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let left = try await TableQueue(store: store).backlog(of: "mirror")
+            if left == 0 { return }
+            guard processes.allSatisfy(\.isRunning) else { throw ServerError("a processor exited") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ServerError("the mirror queue was not drained in time")
+    }
+
+    @Test("three processors on one table queue apply 600 units touching 10 shared pages: each page ends at its last unit")
+    func threeProcessors() async throws {
+        let directory = try TemporaryDirectory()
+        try Self.schemaJSON.write(toFile: directory.path("schema.json"), atomically: true, encoding: .utf8)
+        let schema = try MirrorSchema(json: Self.schemaJSON)
+        let store = try SQLiteStore(path: directory.path("spool.db"))
+        let byCounter = try await Self.publish(600, schema: schema, to: TableQueue(store: store))
+        let processors = try (0..<3).map { index in
+            try SpoolProcess.start(["mirror", "process", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table:mirror",
+                                    "--mirror", "sqlite:" + directory.path("mirror.db"), "--schema", directory.path("schema.json"),
+                                    "--files", directory.path("files")],
+                                   log: directory.path("processor-\(index).log"))
+        }
+        defer { for process in processors { process.terminate() } }
+        try await Self.waitUntilDrained(store, processes: processors)
+        try Self.checkMirror(directory.path("mirror.db"), schema: schema, units: 600, directory: directory)
+        // The mirror records applied units in commit order (their row numbers): the units of
+        // each counter must have been applied in the order they were published.
+        let order = try await DatabaseQueue(path: directory.path("mirror.db")).read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT id, rowid FROM spool_mirror_units").map { ($0[0] as String, $0[1] as Int64) })
+        }
+        for (k, ids) in byCounter.enumerated() {
+            let applied = ids.compactMap { order[$0] }
+            #expect(applied.count == ids.count && applied == applied.sorted(), "the units of counter-\(k) were applied in publish order")
+        }
+    }
+
+    @Test("a processor killed with SIGKILL mid-stream and started again leaves the mirror equal to the source, nothing applied twice or half")
+    func killedProcessor() async throws {
+        let directory = try TemporaryDirectory()
+        try Self.schemaJSON.write(toFile: directory.path("schema.json"), atomically: true, encoding: .utf8)
+        let schema = try MirrorSchema(json: Self.schemaJSON)
+        let store = try SQLiteStore(path: directory.path("spool.db"))
+        try await Self.publish(1500, schema: schema, to: TableQueue(store: store))
+        let arguments = ["mirror", "process", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table:mirror",
+                         "--mirror", "sqlite:" + directory.path("mirror.db"), "--schema", directory.path("schema.json"),
+                         "--files", directory.path("files"), "--visibility", "2"]
+        for round in 0..<3 {
+            let processor = try SpoolProcess.start(arguments, log: directory.path("processor-\(round).log"))
+            let deadline = ContinuousClock.now + .seconds(60)
+            let before = try await TableQueue(store: store).backlog(of: "mirror")
+            while try await TableQueue(store: store).backlog(of: "mirror") > before - 200, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            kill(processor.processIdentifier, SIGKILL)
+            await processor.waitForExit()
+        }
+        // What the killed processor held is hidden for its visibility, then delivered again.
+        try await Task.sleep(for: .milliseconds(2500))
+        let last = try await SpoolProcess.run(arguments + ["--once", "--json"])
+        #expect(last.status == 0, "\(last.stderr)")
+        #expect(try await TableQueue(store: store).backlog(of: "mirror") == 0)
+        try Self.checkMirror(directory.path("mirror.db"), schema: schema, units: 1500, directory: directory)
+    }
+}
