@@ -73,6 +73,7 @@ let package = Package(
                 "SpoolCore",
                 "SpoolWorker",
                 "SpoolHTTP",
+                "SpoolMirror",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -43,6 +43,9 @@ public struct ServerConfiguration: Sendable {
     /// With keys, the server also serves the push demo (`GET /demo`) and the worker app its jobs
     /// call, which checks their signatures with these keys (`spool serve --demo`).
     public var pushDemoKeys: HTTPSigningKeys?
+    /// Where `POST /v1/mirror/units` publishes; `nil` answers it 404 (`spool serve
+    /// --mirror-schema FILE --mirror-transport LOCATION`).
+    public var mirror: MirrorDestination?
 
     /// Creates the defaults: 127.0.0.1:7070, no token.
     public init() {}

@@ -45,6 +45,7 @@ struct SpoolAPI: Sendable {
         let routes = Routes(router, table: table)
         addJobRoutes(to: routes)
         addHTTPJobRoutes(to: routes)
+        addMirrorRoutes(to: routes)
         addQueueRoutes(to: routes)
         addQuotaRoutes(to: routes)
         addOverviewRoutes(to: routes)

@@ -48,13 +48,7 @@ struct MirrorProcessCommand: AsyncParsableCommand {
             }
             guard mirror.hasPrefix("sqlite:") else { throw SpoolError(.invalidArgument, "--mirror '\(Redaction.url(mirror))': use sqlite:PATH") }
             let path = String(mirror.dropFirst("sqlite:".count))
-            let schemaText: String
-            do {
-                schemaText = try String(contentsOfFile: schema, encoding: .utf8)
-            } catch {
-                throw SpoolError(.invalidArgument, "--schema \(schema): cannot read it: \(error.localizedDescription)")
-            }
-            let target = try SQLiteMirror(path: path, schema: try MirrorSchema(json: schemaText),
+            let target = try SQLiteMirror(path: path, schema: try MirrorSchema.load(schema, option: "--schema"),
                                           fileDirectory: URL(fileURLWithPath: files ?? path + ".files"))
             let store: (any JobStore)? = if case .table = location.kind { try options.openSQLite() } else { nil }
             let opened = try await location.open(store: store)
@@ -76,5 +70,19 @@ struct MirrorProcessCommand: AsyncParsableCommand {
                              [["\(counts.applied)", "\(counts.duplicates)", "\(counts.deadLettered)", "\(counts.retried)"]])
             }
         }
+    }
+}
+
+extension MirrorSchema {
+    /// The declaration in the file at `path`, which `option` named; unreadable or invalid is
+    /// refused naming the option and the file.
+    static func load(_ path: String, option: String) throws -> MirrorSchema {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw SpoolError(.invalidArgument, "\(option) \(path): cannot read it: \(error.localizedDescription)")
+        }
+        return try MirrorSchema(json: text)
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import SpoolCore
 import SpoolHTTP
+import SpoolMirror
 import SpoolServer
 import SpoolSQLite
 import SpoolWorker
@@ -48,6 +49,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds /status waits for a dispatcher to run its probe job.")
     var probeTimeout: Double = 10
 
+    @Option(help: "The entity types POST /v1/mirror/units checks units against (JSON, as spool mirror process --schema).")
+    var mirrorSchema: String?
+
+    @Option(help: "Where POST /v1/mirror/units publishes: table:QUEUE, amqp://…/VHOST/QUEUE or sqs://QUEUE.")
+    var mirrorTransport: String?
+
     @OptionGroup var dispatcher: DispatcherOptions
     @OptionGroup var transport: TransportOptions
     @OptionGroup var options: StoreOptions
@@ -55,7 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         options.bootstrapLogging(default: .notice)
         try await reportingErrors {
-            let configuration = try serverConfiguration()
+            var configuration = try serverConfiguration()
             var storeOptions = options
             if demo, options.store == nil, ProcessInfo.processInfo.environment["SPOOL_STORE"].map(\.isEmpty) ?? true {
                 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spool-demo-\(UUID().uuidString.prefix(8))").path
@@ -64,6 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let store = try await storeOptions.open()
             let transports = try transport.named(store: store)
+            configuration.mirror = try await mirrorDestination(store: store)
             let server = SpoolServer(store: store, configuration: configuration, transports: transports)
             var services: [any Service] = []
             if !noWorker {
@@ -111,6 +119,22 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.subscribeTokens = SubscribeTokens(secret: secret.utf8)
         }
         return configuration
+    }
+
+    /// What `--mirror-schema` and `--mirror-transport` name, both or neither.
+    private func mirrorDestination(store: any JobStore) async throws -> MirrorDestination? {
+        switch (mirrorSchema, mirrorTransport) {
+        case (nil, nil): return nil
+        case let (schema?, transport?):
+            let location = try TransportLocation(transport)
+            guard let destination = location.destination else {
+                throw SpoolError(.invalidArgument, "--mirror-transport '\(location.name)' names no queue: use table:QUEUE, amqp://…/VHOST/QUEUE or sqs://QUEUE")
+            }
+            return MirrorDestination(schema: try MirrorSchema.load(schema, option: "--mirror-schema"),
+                                     transport: try await location.open(store: store), destination: destination)
+        default:
+            throw SpoolError(.invalidArgument, "--mirror-schema and --mirror-transport go together")
+        }
     }
 
     /// Prints where the server listens once it is bound.

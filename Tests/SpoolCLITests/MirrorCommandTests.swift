@@ -52,4 +52,43 @@ struct MirrorCommandTests {
         #expect(broker.status == 1 && broker.stderr.contains("127.0.0.1:\(port)") && !broker.stderr.contains("secret"),
                 "the queue after the virtual host %2f is understood; the broker that is not there is named: \(broker.stderr)")
     }
+
+    @Test("POST /v1/mirror/units from an app in any language: checked, collapsed, published; spool mirror process applies it; bad units are refused by name")
+    func overHTTP() async throws {
+        let directory = try TemporaryDirectory()
+        let schemaPath = directory.path("schema.json")
+        try #"{"types": [{"name": "Page", "fields": {"name": "string", "slug": "string", "discoveredDate": "date"}}]}"#
+            .write(toFile: schemaPath, atomically: true, encoding: .utf8)
+        let store = "sqlite:" + directory.path("spool.db")
+        let server = try await ServeProcess.start(["--no-worker", "--store", store, "--mirror-schema", schemaPath, "--mirror-transport", "table:mirror"],
+                                                  log: directory.path("serve.log"))
+        defer { server.process.terminate() }
+        func post(_ body: String) async throws -> HTTPTestResponse {
+            try await HTTPTestClient.request(port: server.port, "POST", "/v1/mirror/units", headers: ["Content-Type": "application/json"], body: body)
+        }
+        let added = try await post(#"{"operations": [{"op": "add", "type": "Page", "key": "home-page", "fields": {"name": "Home", "slug": "home-page", "discoveredDate": "2026-12-05T10:00:00Z"}}, {"op": "modify", "type": "Page", "key": "home-page", "fields": {"name": "Start"}}]}"#)
+        #expect(added.status == 202 && added.text.contains(#""operations":1"#), "add then modify collapse to one add: \(added.text)")
+        let cancelled = try await post(#"{"operations": [{"op": "add", "type": "Page", "key": "draft", "fields": {}}, {"op": "delete", "type": "Page", "key": "draft"}]}"#)
+        #expect(cancelled.status == 202 && cancelled.text.contains(#""operations":0"#), "add then delete is nothing: \(cancelled.text)")
+        let undeclared = try await post(#"{"operations": [{"op": "add", "type": "Post", "key": "x", "fields": {}}]}"#)
+        #expect(undeclared.status == 422 && undeclared.text.contains("invalid_unit") && undeclared.text.contains("'Post' is not declared"), "\(undeclared.text)")
+        let wrongType = try await post(#"{"operations": [{"op": "modify", "type": "Page", "key": "home-page", "fields": {"discoveredDate": 7}}]}"#)
+        #expect(wrongType.status == 422 && wrongType.text.contains("takes a date"), "\(wrongType.text)")
+        let malformed = try await post(#"{"operations": ["#)
+        #expect(malformed.status == 400, "\(malformed.text)")
+
+        let result = try await SpoolProcess.run(["mirror", "process", "--store", store, "--transport", "table:mirror",
+                                                 "--mirror", "sqlite:" + directory.path("mirror.db"), "--schema", schemaPath, "--once", "--json"])
+        #expect(result.status == 0 && result.stdout.contains(#""applied" : 1"#), "\(result.stdout) \(result.stderr)")
+        let schema = try MirrorSchema(json: try String(contentsOfFile: schemaPath, encoding: .utf8))
+        let mirror = try SQLiteMirror(path: directory.path("mirror.db"), schema: schema, fileDirectory: URL(fileURLWithPath: directory.path("files")))
+        #expect(try mirror.row("Page", key: "home-page")?["name"] == .string("Start"))
+        #expect(try mirror.count("Page") == 1)
+
+        let plain = try await ServeProcess.start(["--no-worker", "--store", "sqlite:" + directory.path("other.db")], log: directory.path("plain.log"))
+        defer { plain.process.terminate() }
+        let unconfigured = try await HTTPTestClient.request(port: plain.port, "POST", "/v1/mirror/units",
+                                                            headers: ["Content-Type": "application/json"], body: #"{"operations": []}"#)
+        #expect(unconfigured.status == 404 && unconfigured.text.contains("mirror_not_configured"), "\(unconfigured.text)")
+    }
 }
