@@ -155,6 +155,14 @@ public final class AMQPTransport: Transport {
 
     /// Declares the durable queue `queue` once per endpoint, or every time when `again` (which
     /// also restarts an expiring queue's clock).
+    /// The queue's ready messages (`queue.declare`'s count); RabbitMQ does not tell how many
+    /// consumers hold unacknowledged.
+    public func backlog(of destination: String) async throws -> TransportBacklog {
+        try await declare(destination)
+        let declaration = try await withPublisher { try await $0.queueDeclare(destination, durable: true) }
+        return TransportBacklog(waiting: Int(declaration.messageCount), inFlight: nil)
+    }
+
     func declare(_ queue: String, arguments: AMQPTable = [:], again: Bool = false) async throws {
         if !again, state.withLock({ $0.declared.contains(queue) }) { return }
         _ = try await withPublisher { try await $0.queueDeclare(queue, durable: true, arguments: arguments) }

@@ -90,6 +90,16 @@ public final class InMemoryTransport: Transport {
         try await publish([message], to: deadLetterDestination(for: delivery.destination))
     }
 
+    public func backlog(of destination: String) async throws -> TransportBacklog {
+        let now = Date()
+        return broker.state.withLock { state in
+            let entries = state.queues[destination] ?? []
+            let held = entries.filter { $0.leasedUntil.map { $0 > now } ?? false }.count
+            let waiting = entries.filter { $0.availableAt <= now && !($0.leasedUntil.map { $0 > now } ?? false) }
+            return TransportBacklog(waiting: waiting.count, inFlight: held, oldestWaiting: waiting.map(\.availableAt).min())
+        }
+    }
+
     public func close() async throws {
         broker.state.withLock { state in
             for (destination, entries) in state.queues {

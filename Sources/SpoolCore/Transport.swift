@@ -71,6 +71,29 @@ public protocol Transport: Sendable {
 
     /// Stops this endpoint; deliveries it did not settle are delivered again to others.
     func close() async throws
+
+    /// How many messages of `destination` wait to be delivered now, and how many receivers hold
+    /// unsettled where the transport can tell; a destination never used has none.
+    func backlog(of destination: String) async throws -> TransportBacklog
+}
+
+/// What a destination holds: messages ready to be delivered, and those received and not yet
+/// settled (where the transport can tell: RabbitMQ cannot).
+public struct TransportBacklog: Sendable, Hashable, Codable {
+    /// Messages ready to be delivered now (a returned one waiting out its delay is not).
+    public var waiting: Int
+    /// Messages held by receivers, not yet settled; `nil` where the transport cannot tell.
+    public var inFlight: Int?
+    /// Since when the oldest waiting message waits, where the transport can tell: how far its
+    /// consumers are behind.
+    public var oldestWaiting: Date?
+
+    /// A backlog.
+    public init(waiting: Int, inFlight: Int?, oldestWaiting: Date? = nil) {
+        self.waiting = waiting
+        self.inFlight = inFlight
+        self.oldestWaiting = oldestWaiting
+    }
 }
 
 extension Transport {

@@ -10,6 +10,43 @@ public protocol MirrorTarget: Sendable {
     /// applied now. Throws ``SpoolError`` for a unit that can never apply (then it is
     /// dead-lettered), any other error for a failure that may pass (then it is tried again).
     func apply(_ unit: MirrorUnit) throws -> Bool
+
+    /// What the mirror has applied so far.
+    func status() throws -> MirrorStatus
+}
+
+/// What a mirror has applied: how many units, and the last one.
+public struct MirrorStatus: Sendable, Hashable {
+    /// The last unit applied.
+    public struct Applied: Sendable, Hashable {
+        /// Its id.
+        public var id: UUID
+        /// When the mirror applied it.
+        public var appliedAt: Date
+        /// When its unit of work committed, if the publisher said.
+        public var committedAt: Date?
+
+        /// A record of an applied unit.
+        public init(id: UUID, appliedAt: Date, committedAt: Date?) {
+            self.id = id
+            self.appliedAt = appliedAt
+            self.committedAt = committedAt
+        }
+
+        /// How long after its commit it was applied.
+        public var lag: Duration? { committedAt.map { .milliseconds(Int64((appliedAt.timeIntervalSince($0) * 1000).rounded())) } }
+    }
+
+    /// Units applied.
+    public var applied: Int
+    /// The last one, if any.
+    public var last: Applied?
+
+    /// A status.
+    public init(applied: Int, last: Applied?) {
+        self.applied = applied
+        self.last = last
+    }
 }
 
 /// Publishes a committed unit's collapsed operations as one message, and nothing for an empty one.
@@ -29,7 +66,7 @@ public struct MirrorPublisher: Sendable {
     @discardableResult
     public func publish(_ buffer: OperationBuffer, id: UUID = UUID()) async throws -> MirrorUnit? {
         guard !buffer.isEmpty else { return nil }
-        let unit = MirrorUnit(id: id, operations: buffer.collapsed)
+        let unit = MirrorUnit(id: id, operations: buffer.collapsed, committedAt: Date())
         try await transport.publish(unit.message, to: destination)
         return unit
     }
@@ -67,6 +104,21 @@ public struct MirrorProcessor: Sendable {
     public var visibility: Duration = .seconds(60)
     /// The log.
     public var logger = Logger(label: "spool.mirror")
+    /// Told of every unit as it is settled: what happened to it, and for an applied unit the
+    /// time from its commit to now (when its publisher said when it committed).
+    public var observer: (@Sendable (Outcome, Duration?) -> Void)?
+
+    /// What became of a unit.
+    public enum Outcome: String, Sendable {
+        /// Applied now.
+        case applied
+        /// Delivered again after it was applied: nothing changed.
+        case duplicate
+        /// Dead-lettered.
+        case deadLettered
+        /// Handed back to be tried again.
+        case retried
+    }
 
     /// A processor of `destination` on `transport` into `target`.
     public init(transport: any Transport, destination: String, target: any MirrorTarget) {
@@ -85,19 +137,28 @@ public struct MirrorProcessor: Sendable {
                 logger.warning("mirror unit dead-lettered", metadata: ["message": "\(delivery.message.id)", "reason": "\(error.message)"])
                 try await transport.deadLetter(delivery, reason: error.message)
                 counts.deadLettered += 1
+                observer?(.deadLettered, nil)
                 continue
             }
             do {
-                if try target.apply(unit) { counts.applied += 1 } else { counts.duplicates += 1 }
+                if try target.apply(unit) {
+                    counts.applied += 1
+                    observer?(.applied, unit.committedAt.map { .milliseconds(Int64((Date().timeIntervalSince($0) * 1000).rounded())) })
+                } else {
+                    counts.duplicates += 1
+                    observer?(.duplicate, nil)
+                }
                 try await transport.acknowledge(delivery)
             } catch let error as SpoolError {
                 logger.warning("mirror unit dead-lettered", metadata: ["unit": "\(unit.id)", "reason": "\(error.message)"])
                 try await transport.deadLetter(delivery, reason: error.message)
                 counts.deadLettered += 1
+                observer?(.deadLettered, nil)
             } catch {
                 logger.warning("mirror unit failed; tried again", metadata: ["unit": "\(unit.id)", "error": "\(error)"])
                 try await transport.retry(delivery, after: retryDelay)
                 counts.retried += 1
+                observer?(.retried, nil)
             }
         }
     }

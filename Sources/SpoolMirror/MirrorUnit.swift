@@ -22,11 +22,15 @@ public struct MirrorUnit: Sendable, Hashable {
     public var id: UUID
     /// Its collapsed operations, in order.
     public var operations: [MirrorOperation]
+    /// When its unit of work committed, as the publisher says (`"at"`, to the microsecond): the
+    /// processor measures the mirror's lag from it.
+    public var committedAt: Date?
 
     /// A unit.
-    public init(id: UUID = UUID(), operations: [MirrorOperation]) {
+    public init(id: UUID = UUID(), operations: [MirrorOperation], committedAt: Date? = nil) {
         self.id = id
         self.operations = operations
+        self.committedAt = committedAt
     }
 
     /// The entities the unit touches, as ordering keys (`TYPE/KEY`, each once, in order of first
@@ -51,6 +55,7 @@ public struct MirrorUnit: Sendable, Hashable {
         var writer = JSONWriter(capacity: 64 + operations.count * 128)
         writer.object { writer in
             writer.member("unit"); writer.string(id.uuidString.lowercased())
+            if let committedAt { writer.member("at"); writer.string(ISO8601.formatMicroseconds(committedAt)) }
             writer.member("operations")
             writer.array { writer in
                 for operation in operations {
@@ -127,7 +132,14 @@ public struct MirrorUnit: Sendable, Hashable {
             }
             operations.append(MirrorOperation(kind: op, type: typeName, key: key, fields: values))
         }
-        self.init(id: id, operations: operations)
+        var committedAt: Date?
+        if let at = members["at"], at != .null {
+            guard let text = at.string, let date = ISO8601.parse(text) else {
+                throw SpoolError(.invalidArgument, "mirror unit \(unit): 'at' is not an ISO 8601 time")
+            }
+            committedAt = date
+        }
+        self.init(id: id, operations: operations, committedAt: committedAt)
     }
 
     private static func read(_ value: JSONValue, as type: MirrorFieldType) -> MirrorValue? {

@@ -35,6 +35,9 @@ public final class SQLiteMirror: MirrorTarget {
         database = try DatabaseQueue(path: path, configuration: configuration)
         try database.write { db in
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS spool_mirror_units (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            if try !db.columns(in: "spool_mirror_units").contains(where: { $0.name == "committed_at" }) {
+                try db.execute(sql: "ALTER TABLE spool_mirror_units ADD COLUMN committed_at TEXT")
+            }
             for type in schema.types.values.sorted(by: { $0.name < $1.name }) {
                 let table = Self.quoted(type.name)
                 if try db.tableExists(type.name) {
@@ -89,9 +92,34 @@ public final class SQLiteMirror: MirrorTarget {
                 replaced.formUnion(try fileNames(of: operation, in: db))
                 try apply(operation, in: db)
             }
-            try db.cachedStatement(sql: "INSERT INTO spool_mirror_units (id, applied_at) VALUES (?, ?)").execute(arguments: [id, ISO8601.format(Date())])
+            try db.cachedStatement(sql: "INSERT INTO spool_mirror_units (id, applied_at, committed_at) VALUES (?, ?, ?)")
+                .execute(arguments: [id, ISO8601.formatMicroseconds(Date()), unit.committedAt.map(ISO8601.formatMicroseconds)])
             return (true, replaced)
         }
+    }
+
+    public func status() throws -> MirrorStatus {
+        try database.read(Self.status)
+    }
+
+    /// What the mirror at `path` applied, read without changing it; a missing file is refused.
+    public static func status(at path: String) throws -> MirrorStatus {
+        guard FileManager.default.fileExists(atPath: path) else { throw SpoolError(.invalidArgument, "no mirror at \(path)") }
+        var configuration = Configuration()
+        configuration.readonly = true
+        return try DatabaseQueue(path: path, configuration: configuration).read { db in
+            guard try db.tableExists("spool_mirror_units") else { return MirrorStatus(applied: 0, last: nil) }
+            return try status(db)
+        }
+    }
+
+    private static func status(_ db: Database) throws -> MirrorStatus {
+        let applied = try Int.fetchOne(db, sql: "SELECT count(*) FROM spool_mirror_units") ?? 0
+        guard let row = try Row.fetchOne(db, sql: "SELECT id, applied_at, committed_at FROM spool_mirror_units ORDER BY rowid DESC LIMIT 1"),
+              let id = UUID(uuidString: row[0] as String), let appliedAt = ISO8601.parse(row[1] as String) else {
+            return MirrorStatus(applied: applied, last: nil)
+        }
+        return MirrorStatus(applied: applied, last: .init(id: id, appliedAt: appliedAt, committedAt: (row[2] as String?).flatMap(ISO8601.parse)))
     }
 
     /// The row of `type` with `key`, as values by column, or `nil`.

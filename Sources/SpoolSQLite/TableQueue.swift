@@ -138,10 +138,17 @@ public final class TableQueue: Transport {
         store.publishSignals.published(to: target)
     }
 
-    /// How many messages `destination` holds, waiting or being handled.
-    public func backlog(of destination: String) async throws -> Int {
-        try await store.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE destination = ?", arguments: [destination]) ?? 0
+    public func backlog(of destination: String) async throws -> TransportBacklog {
+        let now = SQLiteRows.micros(Date())
+        return try await store.pool.read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT count(*) FILTER (WHERE available_at <= ?1 AND (leased_until IS NULL OR leased_until <= ?1)),
+                       count(*) FILTER (WHERE leased_until > ?1),
+                       min(available_at) FILTER (WHERE available_at <= ?1 AND (leased_until IS NULL OR leased_until <= ?1))
+                FROM messages WHERE destination = ?2
+                """, arguments: [now, destination])
+            return TransportBacklog(waiting: row?[0] ?? 0, inFlight: row?[1] ?? 0,
+                                    oldestWaiting: (row?[2] as Int64?).map(SQLiteRows.date))
         }
     }
 

@@ -165,6 +165,13 @@ public final class SQSTransport: Transport {
         return name
     }
 
+    public func backlog(of destination: String) async throws -> TransportBacklog {
+        let attributes = try await client.getQueueAttributes(try await queueURL(destination),
+                                                             names: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+        return TransportBacklog(waiting: attributes["ApproximateNumberOfMessages"].flatMap { Int($0) } ?? 0,
+                                inFlight: attributes["ApproximateNumberOfMessagesNotVisible"].flatMap { Int($0) })
+    }
+
     func queueURL(_ destination: String) async throws -> String {
         let name = try Self.queueName(destination)
         let task = try state.withLock { state in

@@ -66,6 +66,15 @@ public struct ServerConfiguration: Sendable {
                          + "set SPOOL_TOKEN to require a bearer token, or listen on 127.0.0.1")
     }
 
+    /// Splits the `HOST:PORT` an option (`option`) gave; the host defaults to 127.0.0.1.
+    public static func hostAndPort(_ address: String, option: String) throws -> (host: String, port: Int) {
+        do {
+            return try parse(listen: address)
+        } catch let error as SpoolError {
+            throw SpoolError(error.code, error.message.replacingOccurrences(of: "--listen", with: option))
+        }
+    }
+
     /// Splits `HOST:PORT`; the host defaults to 127.0.0.1.
     static func parse(listen address: String) throws -> (String, Int) {
         let invalid = SpoolError(.invalidArgument, "--listen '\(address)' must look like HOST:PORT, [IPv6]:PORT or :PORT")

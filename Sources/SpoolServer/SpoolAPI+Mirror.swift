@@ -48,7 +48,7 @@ extension SpoolAPI {
         do {
             let given = try MirrorUnit(json: JSONValue.object(members).compactText, schema: mirror.schema)
             for operation in given.operations { try buffer.record(operation) }
-            unit = MirrorUnit(id: given.id, operations: buffer.collapsed)
+            unit = MirrorUnit(id: given.id, operations: buffer.collapsed, committedAt: given.committedAt ?? Date())
         } catch let error as SpoolError {
             throw APIError(.unprocessableContent, "invalid_unit", error.message)
         }

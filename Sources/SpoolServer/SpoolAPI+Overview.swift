@@ -28,6 +28,18 @@ extension SpoolAPI {
         var eventClients: Int
         /// When the figures were read.
         var at: String
+        /// The destination `POST /v1/mirror/units` publishes to, when the server has one.
+        var mirror: MirrorBacklog?
+    }
+
+    /// What waits on the mirror's destination: units, units being applied, dead letters, and
+    /// how long the oldest waiting unit has waited (the mirror's lag) where the transport tells.
+    struct MirrorBacklog: Encodable {
+        var destination: String
+        var waiting: Int
+        var inFlight: Int?
+        var deadLetters: Int
+        var oldestWaitingSeconds: Double?
     }
 
     func stats() async throws -> Stats {
@@ -43,6 +55,15 @@ extension SpoolAPI {
         return Stats(jobs: jobs, queues: queueList.count, pausedQueues: queueList.filter(\.paused).count,
                      quotas: quotaList.count, filledQuotas: quotaList.filter(\.filled).count, dispatchers: byState,
                      liveDispatchers: StatusCheck.live(dispatcherList, now: now, deadAfter: configuration.status.deadAfter).count,
-                     eventClients: events.subscriberCount, at: ISO8601.format(now))
+                     eventClients: events.subscriberCount, at: ISO8601.format(now), mirror: try await mirrorBacklog(now: now))
+    }
+
+    private func mirrorBacklog(now: Date) async throws -> MirrorBacklog? {
+        guard let mirror = configuration.mirror else { return nil }
+        let waiting = try await mirror.transport.backlog(of: mirror.destination)
+        let dead = try await mirror.transport.backlog(of: mirror.transport.deadLetterDestination(for: mirror.destination))
+        return MirrorBacklog(destination: mirror.destination, waiting: waiting.waiting, inFlight: waiting.inFlight,
+                             deadLetters: dead.waiting + (dead.inFlight ?? 0),
+                             oldestWaitingSeconds: waiting.oldestWaiting.map { max(0, now.timeIntervalSince($0)) })
     }
 }

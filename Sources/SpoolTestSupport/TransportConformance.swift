@@ -145,5 +145,37 @@ public enum TransportConformance {
             try await transport.acknowledge(left)
             try await transport.close()
         },
+        TransportConformanceCase("the backlog counts what waits, and what a receiver holds where the transport can tell") { fixture in
+            let transport = try await fixture.endpoint()
+            let destination = fixture.destination + ".backlog"
+            try expectEqual(try await transport.backlog(of: destination).waiting, 0, "an unused destination waits for nothing")
+            try await transport.publish((1...3).map { TransportMessage(id: "b-\($0)", text: "\($0)") }, to: destination)
+            try await eventually("three waiting") { try await transport.backlog(of: destination).waiting == 3 }
+            let held = try await receiveOne(transport, destination)
+            // A transport that cannot tell what receivers hold may have handed this endpoint more
+            // than it asked for (RabbitMQ's prefetch): those no longer wait.
+            try await eventually("two waiting, one held") {
+                let backlog = try await transport.backlog(of: destination)
+                guard let inFlight = backlog.inFlight else { return backlog.waiting <= 2 }
+                return backlog.waiting == 2 && inFlight == 1
+            }
+            try await transport.acknowledge(held)
+            for _ in 0..<2 { try await transport.acknowledge(try await receiveOne(transport, destination)) }
+            try await eventually("nothing left") {
+                let backlog = try await transport.backlog(of: destination)
+                return backlog.waiting == 0 && (backlog.inFlight ?? 0) == 0
+            }
+            try await transport.close()
+        },
     ]
+
+    /// Checks `condition` until it holds, for up to five seconds (counts some brokers keep are
+    /// updated a moment after the operation).
+    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw ConformanceFailure("the backlog never showed \(what)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
 }

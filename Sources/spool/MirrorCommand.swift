@@ -3,13 +3,14 @@ import Foundation
 import SpoolCore
 import SpoolMirror
 import SpoolMirrorSQLite
+import SpoolServer
 
 /// `spool mirror`: the processor that applies published units to a relational mirror.
 struct MirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mirror",
         abstract: "Apply mirrored changes (units of add / modify / delete operations) to a relational mirror.",
-        subcommands: [MirrorProcessCommand.self])
+        subcommands: [MirrorProcessCommand.self, MirrorStatusCommand.self])
 }
 
 /// `spool mirror process`: consumes units from a transport and applies them.
@@ -34,6 +35,9 @@ struct MirrorProcessCommand: AsyncParsableCommand {
     @Option(help: "Seconds a received unit stays hidden from other processors after this process died without settling it.")
     var visibility: Double = 60
 
+    @Option(help: "Serve Prometheus metrics at GET /metrics on HOST:PORT (spool_mirror_units_*_total, spool_mirror_lag_seconds).")
+    var metricsListen: String?
+
     @Flag(help: "Apply what is waiting, print the counts and exit.")
     var once = false
 
@@ -43,11 +47,8 @@ struct MirrorProcessCommand: AsyncParsableCommand {
         options.bootstrapLogging()
         try await reportingErrors {
             let location = try TransportLocation(transport)
-            guard let destination = location.destination else {
-                throw SpoolError(.invalidArgument, "--transport '\(location.name)' names no queue: use table:QUEUE, amqp://…/VHOST/QUEUE or sqs://QUEUE")
-            }
-            guard mirror.hasPrefix("sqlite:") else { throw SpoolError(.invalidArgument, "--mirror '\(Redaction.url(mirror))': use sqlite:PATH") }
-            let path = String(mirror.dropFirst("sqlite:".count))
+            let destination = try location.requireDestination(option: "--transport")
+            let path = try MirrorSchema.sqlitePath(mirror)
             let target = try SQLiteMirror(path: path, schema: try MirrorSchema.load(schema, option: "--schema"),
                                           fileDirectory: URL(fileURLWithPath: files ?? path + ".files"))
             let store: (any JobStore)? = if case .table = location.kind { try options.openSQLite() } else { nil }
@@ -56,6 +57,14 @@ struct MirrorProcessCommand: AsyncParsableCommand {
             var processor = MirrorProcessor(transport: opened, destination: destination, target: target)
             processor.visibility = .milliseconds(Int64(visibility * 1000))
             defer { Task { try? await opened.close() } }
+            if let metricsListen {
+                let (host, port) = try ServerConfiguration.hostAndPort(metricsListen, option: "--metrics-listen")
+                let metrics = MirrorProcessMetrics()
+                processor.observer = metrics.observer
+                let serving = Task { try await metrics.serve(host: host, port: port) { print("metrics at http://\(host):\($0)/metrics"); fflush(nil) } }
+                defer { serving.cancel() }
+                if !once { return try await processor.run() }
+            }
             guard once else { return try await processor.run() }
             var counts = MirrorProcessor.Counts()
             while true {
@@ -73,7 +82,70 @@ struct MirrorProcessCommand: AsyncParsableCommand {
     }
 }
 
+/// `spool mirror status`: what waits on the transport, what was dead-lettered, what the mirror
+/// applied last and how long after its commit.
+struct MirrorStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the units waiting on --transport and its dead letters, and with --mirror the units applied and the lag of the last.")
+
+    @Option(help: "Where units wait: table:QUEUE, amqp://USER:PASSWORD@HOST:PORT/VHOST/QUEUE or sqs://QUEUE[?region=R].")
+    var transport: String
+
+    @Option(help: "The mirror: sqlite:PATH (read, never changed).")
+    var mirror: String?
+
+    @OptionGroup var options: StoreOptions
+
+    func run() async throws {
+        options.bootstrapLogging()
+        try await reportingErrors {
+            let location = try TransportLocation(transport)
+            let destination = try location.requireDestination(option: "--transport")
+            var applied: MirrorStatus?
+            if let mirror {
+                applied = try SQLiteMirror.status(at: try MirrorSchema.sqlitePath(mirror))
+            }
+            let store: (any JobStore)? = if case .table = location.kind { try options.openSQLite() } else { nil }
+            let opened = try await location.open(store: store)
+            let waiting = try await opened.backlog(of: destination)
+            let dead = try await opened.backlog(of: opened.deadLetterDestination(for: destination))
+            try? await opened.close()
+            let lag = applied?.last?.lag.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            if options.json {
+                var document: [String: JSONValue] = [
+                    "transport": .string(location.name), "destination": .string(destination),
+                    "waiting": .number(Double(waiting.waiting)), "inFlight": waiting.inFlight.map { .number(Double($0)) } ?? .null,
+                    "deadLetters": .number(Double(dead.waiting + (dead.inFlight ?? 0))),
+                ]
+                if let applied {
+                    document["applied"] = .number(Double(applied.applied))
+                    document["lastUnit"] = applied.last.map { .string($0.id.uuidString.lowercased()) } ?? .null
+                    document["lastAppliedAt"] = applied.last.map { .string(ISO8601.formatMicroseconds($0.appliedAt)) } ?? .null
+                    document["lagSeconds"] = lag.map { .number($0) } ?? .null
+                }
+                try Output.json(document)
+            } else {
+                var header = ["DESTINATION", "WAITING", "IN FLIGHT", "DEAD LETTERS"]
+                var row = [destination, "\(waiting.waiting)", waiting.inFlight.map(String.init) ?? "-", "\(dead.waiting + (dead.inFlight ?? 0))"]
+                if let applied {
+                    header += ["APPLIED", "LAST UNIT", "LAST APPLIED", "LAG"]
+                    row += ["\(applied.applied)", applied.last.map { $0.id.uuidString.lowercased() } ?? "-",
+                            applied.last.map { ISO8601.format($0.appliedAt) } ?? "-", lag.map { String(format: "%.3f s", $0) } ?? "-"]
+                }
+                Output.table(header, [row])
+            }
+        }
+    }
+}
+
 extension MirrorSchema {
+    /// The path of a `--mirror sqlite:PATH`; any other mirror is refused.
+    static func sqlitePath(_ mirror: String) throws -> String {
+        guard mirror.hasPrefix("sqlite:") else { throw SpoolError(.invalidArgument, "--mirror '\(Redaction.url(mirror))': use sqlite:PATH") }
+        return String(mirror.dropFirst("sqlite:".count))
+    }
+
     /// The declaration in the file at `path`, which `option` named; unreadable or invalid is
     /// refused naming the option and the file.
     static func load(_ path: String, option: String) throws -> MirrorSchema {

@@ -127,9 +127,7 @@ struct ServeCommand: AsyncParsableCommand {
         case (nil, nil): return nil
         case let (schema?, transport?):
             let location = try TransportLocation(transport)
-            guard let destination = location.destination else {
-                throw SpoolError(.invalidArgument, "--mirror-transport '\(location.name)' names no queue: use table:QUEUE, amqp://…/VHOST/QUEUE or sqs://QUEUE")
-            }
+            let destination = try location.requireDestination(option: "--mirror-transport")
             return MirrorDestination(schema: try MirrorSchema.load(schema, option: "--mirror-schema"),
                                      transport: try await location.open(store: store), destination: destination)
         default:

@@ -62,6 +62,14 @@ struct TransportLocation: Sendable {
         }
     }
 
+    /// The destination the location names; refused, naming `option`, when it names none.
+    func requireDestination(option: String) throws -> String {
+        guard let destination else {
+            throw SpoolError(.invalidArgument, "\(option) '\(name)' names no queue: use table:QUEUE, amqp://…/VHOST/QUEUE or sqs://QUEUE")
+        }
+        return destination
+    }
+
     /// Opens the transport; `store` serves the table queue, which needs the SQLite store.
     func open(store: (any JobStore)?) async throws -> any Transport {
         switch kind {

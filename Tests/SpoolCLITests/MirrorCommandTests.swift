@@ -41,6 +41,12 @@ struct MirrorCommandTests {
         #expect(try mirror.row("Page", key: "home-page")?["name"] == .string("Start"))
         let dead = try await queue.receive(from: "mirror.dead", limit: 10, wait: .seconds(1), visibility: .seconds(30))
         #expect(dead.map(\.message.id) == ["bad"] && dead.first?.message.headers[deadLetterReasonHeader]?.contains("'Post' is not declared") == true)
+        let status = try await SpoolProcess.run(["mirror", "status", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table:mirror",
+                                                 "--mirror", "sqlite:" + directory.path("mirror.db"), "--json"])
+        #expect(status.status == 0, "\(status.stderr)")
+        let shown = try JSONDecoder().decode([String: JSONValue].self, from: Data(status.stdout.utf8))
+        #expect(shown["waiting"] == .number(0) && shown["deadLetters"] == .number(1) && shown["applied"] == .number(2), "\(status.stdout)")
+        if case .number(let lag)? = shown["lagSeconds"] { #expect(lag >= 0 && lag < 60, "lag \(lag)") } else { Issue.record("no lag in \(status.stdout)") }
         #expect(try await queue.receive(from: "mirror", limit: 10, wait: .zero, visibility: .seconds(30)).isEmpty, "the queue is empty")
 
         let again = try await SpoolProcess.run(["mirror", "process", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table",
@@ -77,9 +83,24 @@ struct MirrorCommandTests {
         let malformed = try await post(#"{"operations": ["#)
         #expect(malformed.status == 400, "\(malformed.text)")
 
+        let before = try await HTTPTestClient.request(port: server.port, "GET", "/v1/stats").text
+        #expect(before.contains(#""mirror":{"#) && before.contains(#""waiting":1"#) && before.contains(#""oldestWaitingSeconds":"#),
+                "/v1/stats shows the unit waiting on the mirror's destination: \(before)")
+        let browser: HeadlessChromium? = HeadlessChromium.shouldRun ? try await HeadlessChromium.start() : nil
+        defer { browser?.close() }
+        if let browser {
+            try await browser.navigate("http://127.0.0.1:\(server.port)/")
+            try await browser.waitUntil("document.querySelector('#mirror [data-count=\"waiting\"]')?.textContent === '1 waiting'",
+                                        "the dashboard's mirror panel with the unit waiting")
+        }
+
         let result = try await SpoolProcess.run(["mirror", "process", "--store", store, "--transport", "table:mirror",
                                                  "--mirror", "sqlite:" + directory.path("mirror.db"), "--schema", schemaPath, "--once", "--json"])
         #expect(result.status == 0 && result.stdout.contains(#""applied" : 1"#), "\(result.stdout) \(result.stderr)")
+        if let browser {
+            try await browser.waitUntil("document.querySelector('#mirror [data-count=\"waiting\"]')?.textContent === '0 waiting'",
+                                        "the mirror panel emptied without a reload")
+        }
         let schema = try MirrorSchema(json: try String(contentsOfFile: schemaPath, encoding: .utf8))
         let mirror = try SQLiteMirror(path: directory.path("mirror.db"), schema: schema, fileDirectory: URL(fileURLWithPath: directory.path("files")))
         #expect(try mirror.row("Page", key: "home-page")?["name"] == .string("Start"))
@@ -90,5 +111,38 @@ struct MirrorCommandTests {
         let unconfigured = try await HTTPTestClient.request(port: plain.port, "POST", "/v1/mirror/units",
                                                             headers: ["Content-Type": "application/json"], body: #"{"operations": []}"#)
         #expect(unconfigured.status == 404 && unconfigured.text.contains("mirror_not_configured"), "\(unconfigured.text)")
+    }
+
+    @Test("spool mirror process --metrics-listen serves the units applied and the lag from commit to mirror")
+    func metrics() async throws {
+        let directory = try TemporaryDirectory()
+        let schemaPath = directory.path("schema.json")
+        try #"{"types": [{"name": "Page", "fields": {"name": "string"}}]}"#.write(toFile: schemaPath, atomically: true, encoding: .utf8)
+        let schema = try MirrorSchema(json: try String(contentsOfFile: schemaPath, encoding: .utf8))
+        let store = try SQLiteStore(path: directory.path("spool.db"))
+        let processor = try SpoolProcess.start(["mirror", "process", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table:mirror",
+                                                "--mirror", "sqlite:" + directory.path("mirror.db"), "--schema", schemaPath,
+                                                "--metrics-listen", "127.0.0.1:0"], log: directory.path("processor.log"))
+        defer { processor.terminate() }
+        var port: Int?
+        let deadline = ContinuousClock.now + .seconds(30)
+        while port == nil, ContinuousClock.now < deadline {
+            let log = (try? String(contentsOfFile: directory.path("processor.log"), encoding: .utf8)) ?? ""
+            if let range = log.range(of: "metrics at http://127.0.0.1:") { port = Int(log[range.upperBound...].prefix { $0.isNumber }) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let metricsPort = try #require(port, "the processor printed where its metrics are")
+        for index in 0..<3 {
+            var unit = OperationBuffer(schema: schema)
+            try unit.record(.add("Page", "p\(index)", ["name": .string("P\(index)")]))
+            try await MirrorPublisher(transport: TableQueue(store: store), destination: "mirror").publish(unit)
+        }
+        var text = ""
+        while !text.contains("spool_mirror_units_applied_total 3"), ContinuousClock.now < deadline {
+            text = (try? await HTTPTestClient.request(port: metricsPort, "GET", "/metrics").text) ?? ""
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(text.contains("spool_mirror_units_applied_total 3"), "\(text)")
+        #expect(text.contains("spool_mirror_lag_seconds_count 3"), "every applied unit's lag is measured: \(text)")
     }
 }

@@ -85,3 +85,17 @@ export function renderQuotas(container, quotas) {
       usageBar(q.running.length, q.size),
       h("span", { class: "num muted" }, `${q.running.length} / ${q.size} in use`))));
 }
+
+/** The mirror's destination: units waiting and being applied, dead letters, and its lag. Hidden without one. */
+export function renderMirror(panel, mirror) {
+  panel.hidden = !mirror;
+  if (!mirror) return;
+  const lag = mirror.oldestWaitingSeconds;
+  panel.querySelector("#mirror").replaceChildren(h("div", { class: "item", dataset: { destination: mirror.destination } },
+    h("div", { class: "row" },
+      h("span", { class: "title mono" }, mirror.destination),
+      h("span", { class: "num", dataset: { count: "waiting" } }, `${mirror.waiting} waiting`),
+      h("span", { class: "num muted", dataset: { count: "in-flight" } }, mirror.inFlight === null || mirror.inFlight === undefined ? "" : `${mirror.inFlight} being applied`),
+      h("span", { class: `num${mirror.deadLetters > 0 ? " bad" : " muted"}`, dataset: { count: "dead-letters" } }, `${mirror.deadLetters} dead-lettered`),
+      h("span", { class: "num muted", dataset: { count: "lag" } }, lag === null || lag === undefined ? "no lag" : `oldest waits ${lag.toFixed(1)} s`))));
+}
