@@ -51,9 +51,22 @@ public enum HTTPJobs {
     }
 
     /// The HTTP client every `spool.http` job of the process shares (one connection pool), with
-    /// redirects left to the job.
-    static let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-                                   configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
+    /// redirects left to the job. It keeps up to ``connectionsPerHost`` keep-alive connections to
+    /// each worker app, so that as many jobs as the dispatcher runs at once can call one app at
+    /// once (AsyncHTTPClient's own default of 8 held a worker of concurrency 50 to 8 calls).
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    /// Keep-alive connections per worker app: `SPOOL_HTTP_CONNECTIONS` (1 to 1024), else 64.
+    static let connectionsPerHost: Int = {
+        guard let text = ProcessInfo.processInfo.environment["SPOOL_HTTP_CONNECTIONS"], let count = Int(text), (1...1024).contains(count) else {
+            return 64
+        }
+        return count
+    }()
 
     /// Registers `spool.http` into `registry`.
     public static func register(into registry: JobRegistry, configuration: Configuration) {
