@@ -79,7 +79,7 @@ public enum HTTPJobs {
         }
         let request: HTTPJobRequest
         do {
-            request = try HTTPJobRequest(try job.payload.decode(HTTPJobPayload.self), baseURL: configuration.baseURL, defaultTask: job.queue)
+            request = try HTTPJobRequest(try HTTPJobPayload(json: job.payload.value), baseURL: configuration.baseURL, defaultTask: job.queue)
         } catch let error as HTTPJobPayloadError {
             throw JobControl.discard("spool.http payload: \(error.description)")
         } catch {
@@ -157,26 +157,29 @@ public enum HTTPJobs {
     }
 
     private static func result(_ answer: Answer, request: HTTPJobRequest, milliseconds: Double) throws -> JSONPayload {
-        var headers: [String: String] = [:]
-        for name in request.resultHeaders {
-            let values = answer.headers[name]
-            if !values.isEmpty { headers[name] = values.joined(separator: ", ") }
+        var writer = JSONWriter(capacity: 160 + answer.body.count)
+        writer.object { w in
+            w.member("status"); w.int(Int(answer.status.code))
+            w.member("headers")
+            w.object { w in
+                var seen: Set<String> = []
+                for name in request.resultHeaders.sorted() where seen.insert(name.lowercased()).inserted {
+                    let values = answer.headers[name]
+                    if !values.isEmpty { w.member(name); w.string(values.joined(separator: ", ")) }
+                }
+            }
+            if let fragment = answer.headers[HTTPJobs.fragmentHeader].first, !fragment.isEmpty {
+                w.member("fragmentURL"); w.string(String(fragment.prefix(2048)))
+            }
+            w.member("truncated"); w.bool(answer.truncated)
+            w.member("milliseconds"); w.number((milliseconds * 1000).rounded() / 1000)
+            if let text = String(validating: answer.body, as: UTF8.self) {
+                w.member("body"); w.string(text)
+            } else {
+                w.member("bodyBase64"); w.string(Data(answer.body).base64EncodedString())
+            }
         }
-        var object: [String: JSONValue] = [
-            "status": .number(Double(answer.status.code)),
-            "headers": .object(headers.mapValues { .string($0) }),
-            "truncated": .bool(answer.truncated),
-            "milliseconds": .number((milliseconds * 1000).rounded() / 1000),
-        ]
-        if let fragment = answer.headers[HTTPJobs.fragmentHeader].first, !fragment.isEmpty {
-            object["fragmentURL"] = .string(String(fragment.prefix(2048)))
-        }
-        if let text = String(validating: answer.body, as: UTF8.self) {
-            object["body"] = .string(text)
-        } else {
-            object["bodyBase64"] = .string(Data(answer.body).base64EncodedString())
-        }
-        return try JSONPayload(encoding: JSONValue.object(object))
+        return JSONPayload(unchecked: writer.text)
     }
 
     private static func excerpt(_ body: [UInt8]) -> String {

@@ -50,33 +50,61 @@ public enum HTTPSignature {
 
     /// A random nonce: 32 hex digits.
     public static func newNonce() -> String {
+        // Two draws of 64 bits: one system call each, not one per byte.
         var generator = SystemRandomNumberGenerator()
-        return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let (high, low) = (generator.next(), generator.next())
+        return Hex.encode((0..<16).map { UInt8(truncatingIfNeeded: ($0 < 8 ? high : low) >> (UInt64($0 % 8) * 8)) })
     }
 
     /// Parses a header value; throws naming what is malformed.
     public static func parse(_ value: String) throws(HTTPSignatureRefusal) -> Fields {
-        guard value.utf8.count <= 512 else { throw .malformed("longer than 512 bytes") }
-        var fields: [Substring: Substring] = [:]
-        for part in value.split(separator: ",") {
-            let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard pair.count == 2, fields.updateValue(pair[1], forKey: pair[0]) == nil else {
-                throw .malformed("'\(part.prefix(40))' is not one NAME=VALUE")
+        // Read byte by byte: every request a worker app receives goes through here.
+        let bytes = Array(value.utf8)
+        guard bytes.count <= 512 else { throw .malformed("longer than 512 bytes") }
+        var fields: [(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>)] = []
+        for part in bytes.split(separator: UInt8(ascii: ",")) {
+            let trimmed = trim(part)
+            guard let equals = trimmed.firstIndex(of: UInt8(ascii: "=")) else {
+                throw .malformed("'\(String(decoding: part.prefix(40), as: UTF8.self))' is not one NAME=VALUE")
             }
+            let name = trimmed[..<equals], fieldValue = trimmed[(equals + 1)...]
+            guard !fields.contains(where: { $0.name.elementsEqual(name) }) else {
+                throw .malformed("'\(String(decoding: part.prefix(40), as: UTF8.self))' is not one NAME=VALUE")
+            }
+            fields.append((name, fieldValue))
         }
-        guard fields["v"] == "1" else { throw .malformed("version v=\(fields["v"].map(String.init) ?? "(none)") is not 1") }
-        guard let key = fields["k"], HTTPSigningKeys.isKeyID(key) else { throw .malformed("no valid key id k=") }
-        guard let time = fields["t"], time.count <= 12, let timestamp = Int64(time), timestamp >= 0 else {
+        func field(_ name: String) -> ArraySlice<UInt8>? { fields.first { $0.name.elementsEqual(name.utf8) }?.value }
+        guard let version = field("v"), version.elementsEqual("1".utf8) else {
+            throw .malformed("version v=\(field("v").map { String(decoding: $0.prefix(20), as: UTF8.self) } ?? "(none)") is not 1")
+        }
+        guard let key = field("k"), (1...64).contains(key.count), key.allSatisfy({ isWordByte($0) || $0 == UInt8(ascii: ".") }) else {
+            throw .malformed("no valid key id k=")
+        }
+        guard let time = field("t"), (1...12).contains(time.count), time.allSatisfy({ (48...57).contains($0) }),
+              let timestamp = Int64(String(decoding: time, as: UTF8.self)) else {
             throw .malformed("no valid timestamp t=")
         }
-        guard let nonce = fields["n"], (16...64).contains(nonce.count),
-              nonce.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }) else {
+        guard let nonce = field("n"), (16...64).contains(nonce.count), nonce.allSatisfy(isWordByte) else {
             throw .malformed("no valid nonce n= (16 to 64 letters, digits, '-' or '_')")
         }
-        guard let signature = fields["s"], signature.count == 64, signature.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+        guard let signature = field("s"), signature.count == 64,
+              signature.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
             throw .malformed("no valid signature s= (64 lowercase hex digits)")
         }
-        return Fields(key: String(key), timestamp: timestamp, nonce: String(nonce), signature: String(signature))
+        return Fields(key: String(decoding: key, as: UTF8.self), timestamp: timestamp, nonce: String(decoding: nonce, as: UTF8.self),
+                      signature: String(decoding: signature, as: UTF8.self))
+    }
+
+    /// An ASCII letter, digit, `-` or `_`.
+    private static func isWordByte(_ byte: UInt8) -> Bool {
+        (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+    }
+
+    /// `part` without the spaces and tabs around it.
+    private static func trim(_ part: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        guard let first = part.firstIndex(where: { !blank($0) }), let last = part.lastIndex(where: { !blank($0) }) else { return part[part.endIndex...] }
+        return part[first...last]
     }
 
     static func mac(_ text: String, _ secret: SymmetricKey) -> String {
