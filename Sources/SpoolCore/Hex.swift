@@ -1,17 +1,18 @@
 /// Bytes as lowercase hexadecimal text, and back.
 public enum Hex {
-    private static let digits = Array("0123456789abcdef".utf8)
-
-    /// `bytes` as lowercase hex, two digits a byte.
+    /// `bytes` as lowercase hex, two digits a byte, written straight into the string's storage.
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
+        let array = Array(bytes)
+        return String(unsafeUninitializedCapacity: array.count * 2) { out in
+            for (index, byte) in array.enumerated() {
+                out[2 * index] = digit(byte >> 4)
+                out[2 * index + 1] = digit(byte & 0xF)
+            }
+            return array.count * 2
         }
-        return String(decoding: out, as: UTF8.self)
     }
+
+    private static func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") - 10 + value }
 
     /// The bytes of hex `text` (either case), or `nil` for an odd length or a non-hex character.
     public static func decode(_ text: String) -> [UInt8]? {
