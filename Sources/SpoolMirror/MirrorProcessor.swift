@@ -11,6 +11,11 @@ public protocol MirrorTarget: Sendable {
     /// dead-lettered), any other error for a failure that may pass (then it is tried again).
     func apply(_ unit: MirrorUnit) throws -> Bool
 
+    /// Applies `units` in order, in one transaction where the mirror can; returns for each
+    /// whether it was applied now. Throws as ``apply(_:)-(MirrorUnit)`` does, and then applies
+    /// none of them.
+    func apply(_ units: [MirrorUnit]) throws -> [Bool]
+
     /// What the mirror has applied so far.
     func status() throws -> MirrorStatus
 }
@@ -127,39 +132,65 @@ public struct MirrorProcessor: Sendable {
         self.target = target
     }
 
-    /// Receives and applies one batch, waiting up to `wait` for the first unit; adds what it did to `counts`.
+    /// Receives and applies one batch, waiting up to `wait` for the first unit; adds what it did
+    /// to `counts`. The batch's units are applied in one mirror transaction; when the mirror
+    /// refuses one of them, each is applied on its own, so that only the refused one is
+    /// dead-lettered.
     public func processBatch(wait: Duration, into counts: inout Counts) async throws {
+        var received: [(delivery: TransportDelivery, unit: MirrorUnit)] = []
         for delivery in try await transport.receive(from: destination, limit: 32, wait: wait, visibility: visibility) {
-            let unit: MirrorUnit
             do {
-                unit = try MirrorUnit(json: String(decoding: delivery.message.body, as: UTF8.self), schema: target.schema)
+                received.append((delivery, try MirrorUnit(json: String(decoding: delivery.message.body, as: UTF8.self), schema: target.schema)))
             } catch let error as SpoolError {
                 logger.warning("mirror unit dead-lettered", metadata: ["message": "\(delivery.message.id)", "reason": "\(error.message)"])
                 try await transport.deadLetter(delivery, reason: error.message)
                 counts.deadLettered += 1
                 observer?(.deadLettered, nil)
-                continue
             }
-            do {
-                if try target.apply(unit) {
-                    counts.applied += 1
-                    observer?(.applied, unit.committedAt.map { .milliseconds(Int64((Date().timeIntervalSince($0) * 1000).rounded())) })
-                } else {
-                    counts.duplicates += 1
-                    observer?(.duplicate, nil)
-                }
+        }
+        guard !received.isEmpty else { return }
+        do {
+            let applied = try target.apply(received.map(\.unit))
+            for ((delivery, unit), didApply) in zip(received, applied) {
+                settled(unit, applied: didApply, into: &counts)
                 try await transport.acknowledge(delivery)
-            } catch let error as SpoolError {
-                logger.warning("mirror unit dead-lettered", metadata: ["unit": "\(unit.id)", "reason": "\(error.message)"])
-                try await transport.deadLetter(delivery, reason: error.message)
-                counts.deadLettered += 1
-                observer?(.deadLettered, nil)
-            } catch {
-                logger.warning("mirror unit failed; tried again", metadata: ["unit": "\(unit.id)", "error": "\(error)"])
+            }
+        } catch is SpoolError {
+            for (delivery, unit) in received { try await processAlone(delivery, unit, into: &counts) }
+        } catch {
+            logger.warning("mirror units failed; tried again", metadata: ["units": "\(received.count)", "error": "\(error)"])
+            for (delivery, _) in received {
                 try await transport.retry(delivery, after: retryDelay)
                 counts.retried += 1
                 observer?(.retried, nil)
             }
+        }
+    }
+
+    private func processAlone(_ delivery: TransportDelivery, _ unit: MirrorUnit, into counts: inout Counts) async throws {
+        do {
+            settled(unit, applied: try target.apply(unit), into: &counts)
+            try await transport.acknowledge(delivery)
+        } catch let error as SpoolError {
+            logger.warning("mirror unit dead-lettered", metadata: ["unit": "\(unit.id)", "reason": "\(error.message)"])
+            try await transport.deadLetter(delivery, reason: error.message)
+            counts.deadLettered += 1
+            observer?(.deadLettered, nil)
+        } catch {
+            logger.warning("mirror unit failed; tried again", metadata: ["unit": "\(unit.id)", "error": "\(error)"])
+            try await transport.retry(delivery, after: retryDelay)
+            counts.retried += 1
+            observer?(.retried, nil)
+        }
+    }
+
+    private func settled(_ unit: MirrorUnit, applied: Bool, into counts: inout Counts) {
+        if applied {
+            counts.applied += 1
+            observer?(.applied, unit.committedAt.map { .milliseconds(Int64((Date().timeIntervalSince($0) * 1000).rounded())) })
+        } else {
+            counts.duplicates += 1
+            observer?(.duplicate, nil)
         }
     }
 

@@ -67,35 +67,46 @@ public final class SQLiteMirror: MirrorTarget {
     /// the tables refuse (a column or table missing, altered by hand) throws ``SpoolError``.
     @discardableResult
     public func apply(_ unit: MirrorUnit) throws -> Bool {
-        for operation in unit.operations {
-            for case .file(let bytes) in operation.fields.values { try writeFile(bytes) }
+        try apply([unit])[0]
+    }
+
+    /// Applies `units` in order in one transaction (one sync to disk for all), each unless it
+    /// was applied before; returns for each whether it was applied now. When the tables refuse
+    /// one, nothing is applied and ``SpoolError`` names it: apply them one by one to find it.
+    public func apply(_ units: [MirrorUnit]) throws -> [Bool] {
+        for unit in units {
+            for operation in unit.operations {
+                for case .file(let bytes) in operation.fields.values { try writeFile(bytes) }
+            }
         }
-        let (applied, replaced): (Bool, Set<String>)
-        do {
-            (applied, replaced) = try write(unit)
-        } catch let error as DatabaseError where [.SQLITE_ERROR, .SQLITE_CONSTRAINT, .SQLITE_MISMATCH].contains(error.resultCode) {
-            // The mirror's tables do not take the unit (altered by hand, say): it can never apply.
-            throw SpoolError(.invalidState, "mirror unit \(unit.id.uuidString.lowercased()) does not apply: \(error.message ?? "\(error)")")
+        let (applied, replaced) = try database.write { db -> ([Bool], Set<String>) in
+            var replaced: Set<String> = []
+            let applied = try units.map { unit in
+                do {
+                    return try write(unit, in: db, replacing: &replaced)
+                } catch let error as DatabaseError where [.SQLITE_ERROR, .SQLITE_CONSTRAINT, .SQLITE_MISMATCH].contains(error.resultCode) {
+                    // The mirror's tables do not take the unit (altered by hand, say): it can never apply.
+                    throw SpoolError(.invalidState, "mirror unit \(unit.id.uuidString.lowercased()) does not apply: \(error.message ?? "\(error)")")
+                }
+            }
+            return (applied, replaced)
         }
         try removeUnnamed(replaced)
         return applied
     }
 
-    private func write(_ unit: MirrorUnit) throws -> (Bool, Set<String>) {
-        try database.write { db -> (Bool, Set<String>) in
-            let id = unit.id.uuidString.lowercased()
-            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM spool_mirror_units WHERE id = ?"), arguments: [id]) == nil else {
-                return (false, [])
-            }
-            var replaced: Set<String> = []
-            for operation in unit.operations {
-                replaced.formUnion(try fileNames(of: operation, in: db))
-                try apply(operation, in: db)
-            }
-            try db.cachedStatement(sql: "INSERT INTO spool_mirror_units (id, applied_at, committed_at) VALUES (?, ?, ?)")
-                .execute(arguments: [id, ISO8601.formatMicroseconds(Date()), unit.committedAt.map(ISO8601.formatMicroseconds)])
-            return (true, replaced)
+    private func write(_ unit: MirrorUnit, in db: Database, replacing replaced: inout Set<String>) throws -> Bool {
+        let id = unit.id.uuidString.lowercased()
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM spool_mirror_units WHERE id = ?"), arguments: [id]) == nil else {
+            return false
         }
+        for operation in unit.operations {
+            replaced.formUnion(try fileNames(of: operation, in: db))
+            try apply(operation, in: db)
+        }
+        try db.cachedStatement(sql: "INSERT INTO spool_mirror_units (id, applied_at, committed_at) VALUES (?, ?, ?)")
+            .execute(arguments: [id, ISO8601.formatMicroseconds(Date()), unit.committedAt.map(ISO8601.formatMicroseconds)])
+        return true
     }
 
     public func status() throws -> MirrorStatus {
@@ -130,7 +141,10 @@ public final class SQLiteMirror: MirrorTarget {
                 return nil
             }
             var values: [String: MirrorValue] = [:]
-            for (name, fieldType) in declared.fields { values[name] = try Self.value(row[name], as: fieldType, in: fileDirectory) }
+            // A column dropped by hand leaves its field out (GRDB traps on a missing column).
+            for (name, fieldType) in declared.fields where row.hasColumn(name) {
+                values[name] = try Self.value(row[name], as: fieldType, in: fileDirectory)
+            }
             return values
         }
     }

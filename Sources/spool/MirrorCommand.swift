@@ -10,7 +10,7 @@ struct MirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mirror",
         abstract: "Apply mirrored changes (units of add / modify / delete operations) to a relational mirror.",
-        subcommands: [MirrorProcessCommand.self, MirrorStatusCommand.self])
+        subcommands: [MirrorProcessCommand.self, MirrorStatusCommand.self, MirrorBenchCommand.self])
 }
 
 /// `spool mirror process`: consumes units from a transport and applies them.

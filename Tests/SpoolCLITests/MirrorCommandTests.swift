@@ -145,4 +145,13 @@ struct MirrorCommandTests {
         #expect(text.contains("spool_mirror_units_applied_total 3"), "\(text)")
         #expect(text.contains("spool_mirror_lag_seconds_count 3"), "every applied unit's lag is measured: \(text)")
     }
+
+    @Test("spool mirror bench runs the outbox, the table queue and the processor end to end and checks every unit arrived")
+    func bench() async throws {
+        let result = try await SpoolProcess.run(["mirror", "bench", "--operations", "500", "--unit", "10", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let shown = try JSONDecoder().decode([String: JSONValue].self, from: Data(result.stdout.utf8))
+        #expect(shown["unitsApplied"] == .number(50) && shown["operations"] == .number(500), "\(result.stdout)")
+        if case .number(let perSecond)? = shown["operationsPerSecond"] { #expect(perSecond > 0) } else { Issue.record("\(result.stdout)") }
+    }
 }

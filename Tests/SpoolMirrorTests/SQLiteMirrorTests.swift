@@ -72,6 +72,28 @@ struct SQLiteMirrorTests {
         #expect(try mirror.row("Page", key: "a") == nil, "the unit's transaction rolled back whole")
     }
 
+    @Test("a processor applies a batch in one transaction; when the mirror refuses one unit of it, the others are applied and only that one is dead-lettered")
+    func batchWithARefusedUnit() async throws {
+        let directory = try TemporaryDirectory()
+        let mirror = try SQLiteMirror(path: directory.path("mirror.db"), schema: try MirrorSchema([Self.page]),
+                                      fileDirectory: URL(fileURLWithPath: directory.path("files")))
+        try mirror.apply(MirrorUnit(operations: [.add("Page", "a", [:]), .add("Page", "c", [:])]))
+        try await DatabaseQueue(path: directory.path("mirror.db")).write { db in try db.execute(sql: #"ALTER TABLE "Page" DROP COLUMN "slug""#) }
+        let transport = InMemoryBroker().endpoint()
+        let units = [MirrorUnit(operations: [.modify("Page", "a", ["name": .string("A")])]),
+                     MirrorUnit(operations: [.modify("Page", "c", ["slug": .string("c")])]),
+                     MirrorUnit(operations: [.modify("Page", "c", ["name": .string("C")])])]
+        try await transport.publish(units.map(\.message), to: "mirror")
+        var counts = MirrorProcessor.Counts()
+        try await MirrorProcessor(transport: transport, destination: "mirror", target: mirror).processBatch(wait: .seconds(1), into: &counts)
+        #expect(counts.applied == 2 && counts.deadLettered == 1, "\(counts)")
+        #expect(try mirror.row("Page", key: "a")?["name"] == .string("A"))
+        #expect(try mirror.row("Page", key: "c")?["name"] == .string("C"))
+        let dead = try await transport.receive(from: "mirror.dead", limit: 5, wait: .seconds(1), visibility: .seconds(30))
+        #expect(dead.map(\.message.id) == [units[1].id.uuidString.lowercased()])
+        #expect(try mirror.status().applied == 3, "the seeding unit and the two that apply")
+    }
+
     @Test("reopened with a field declared since, the column is added; a column of another type is refused")
     func migration() throws {
         let directory = try TemporaryDirectory()

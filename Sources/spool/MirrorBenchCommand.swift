@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import SpoolCore
+import SpoolMirror
+import SpoolMirrorSQLite
+import SpoolSQLite
+
+/// `spool mirror bench`: what mirroring costs the application's commits, and how fast units go
+/// from commit to an SQLite mirror through the outbox, a transport and the processor.
+struct MirrorBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure mirroring: the application's added cost per commit, and operations per second from commit to mirror.",
+        discussion: """
+            An application on SQLite (GRDB, WAL, --durability) commits units of --unit page upserts. First \
+            without mirroring, then with each unit also written to the outbox in the same transaction: the \
+            difference is mirroring's cost per commit. Then, with the outbox relayed to --transport (the table \
+            queue of a fresh store, or amqp://USER:PASSWORD@HOST:PORT/VHOST) and a processor applying units to a \
+            fresh SQLite mirror, all running at once in this process: operations per second from the first commit \
+            to the last unit applied. Every unit is checked to arrive once.
+            """)
+
+    @Option(help: "Operations in all.")
+    var operations: Int = 100_000
+
+    @Option(help: "Operations per unit (per commit).")
+    var unit: Int = 10
+
+    @Option(help: "table (a fresh store's table queue) or amqp://USER:PASSWORD@HOST:PORT/VHOST.")
+    var transport: String = "table"
+
+    @Option(help: "The application's durability: normal (synchronous NORMAL, a commit survives a killed process) or full (synced to disk, survives a power loss).")
+    var durability: String = "normal"
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    struct Result: Codable {
+        var durability: String
+        var operations: Int
+        var unit: Int
+        var transport: String
+        var commitMicroseconds: Double
+        var commitWithOutboxMicroseconds: Double
+        var addedPercent: Double
+        var endToEndSeconds: Double
+        var operationsPerSecond: Double
+        var unitsApplied: Int
+    }
+
+    static let schema = try! MirrorSchema(json: #"{"types": [{"name": "Page", "fields": {"name": "string", "views": "integer"}}]}"#)
+
+    func run() async throws {
+        StoreOptions.bootstrapQuietLogging()
+        try await reportingErrors {
+            guard operations >= unit, unit >= 1 else { throw SpoolError(.invalidArgument, "--unit must be at least 1 and at most --operations") }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-mirror-bench-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let commits = operations / unit
+            guard let synchronous = ["normal": "NORMAL", "full": "FULL"][durability] else {
+                throw SpoolError(.invalidArgument, "--durability '\(durability)': use normal or full")
+            }
+            let app = try Self.application(directory.appendingPathComponent("app.db").path, synchronous: synchronous)
+            let baseline = try await Self.commit(commits, unit: unit, prefix: "plain", outbox: false, into: app)
+            let withOutbox = try await Self.commit(commits, unit: unit, prefix: "outboxed", outbox: true, into: app)
+            try await app.write { db in try db.execute(sql: "DELETE FROM \(SQLiteOutbox.table)") }
+            let (seconds, applied) = try await endToEnd(commits, app: app, directory: directory)
+            guard applied == commits else { throw SpoolError(.invalidState, "\(applied) of \(commits) units were applied") }
+            let result = Result(durability: durability, operations: commits * unit, unit: unit, transport: Redaction.url(transport),
+                                commitMicroseconds: baseline / Double(commits) * 1e6, commitWithOutboxMicroseconds: withOutbox / Double(commits) * 1e6,
+                                addedPercent: (withOutbox - baseline) / baseline * 100, endToEndSeconds: seconds,
+                                operationsPerSecond: Double(commits * unit) / seconds, unitsApplied: applied)
+            if json { return try Output.json(result) }
+            Output.table(["OPERATIONS", "UNIT", "DURABILITY", "TRANSPORT", "COMMIT µs", "WITH OUTBOX µs", "ADDED", "END TO END s", "OPS/S"], [[
+                "\(result.operations)", "\(unit)", durability, result.transport, String(format: "%.1f", result.commitMicroseconds),
+                String(format: "%.1f", result.commitWithOutboxMicroseconds), String(format: "%+.1f %%", result.addedPercent),
+                String(format: "%.2f", seconds), String(format: "%.0f", result.operationsPerSecond),
+            ]])
+        }
+    }
+
+    /// The application's database: WAL, `synchronous`, a pages table and the outbox.
+    static func application(_ path: String, synchronous: String) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+        let app = try DatabaseQueue(path: path, configuration: configuration)
+        try app.write { db in
+            try db.execute(sql: "CREATE TABLE pages (key TEXT PRIMARY KEY, name TEXT NOT NULL, views INTEGER NOT NULL)")
+            try SQLiteOutbox.createTable(in: db)
+        }
+        return app
+    }
+
+    /// Commits `commits` transactions of `unit` page upserts (and, with `outbox`, the unit in the
+    /// outbox); returns the seconds taken.
+    static func commit(_ commits: Int, unit: Int, prefix: String, outbox: Bool, into app: DatabaseQueue) async throws -> Double {
+        let start = ContinuousClock.now
+        for index in 0..<commits {
+            try await app.write { db in
+                let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO pages (key, name, views) VALUES (?, ?, ?)")
+                var buffer = OperationBuffer(schema: schema)
+                for offset in 0..<unit {
+                    let key = "\(prefix)-\(index * unit + offset)", name = "Page \(offset)"
+                    try upsert.execute(arguments: [key, name, index])
+                    if outbox { try buffer.record(.add("Page", key, ["name": .string(name), "views": .integer(Int64(index))])) }
+                }
+                if outbox { try SQLiteOutbox.record(buffer, in: db) }
+            }
+        }
+        return (ContinuousClock.now - start).seconds
+    }
+
+    /// Commits with the outbox while a relay moves units to the transport and a processor applies
+    /// them; returns the seconds from the first commit to the last unit applied, and the units applied.
+    private func endToEnd(_ commits: Int, app: DatabaseQueue, directory: URL) async throws -> (Double, Int) {
+        let destination = "spool-mirror-bench-\(UUID().uuidString.prefix(8).lowercased())"
+        let opened: any Transport
+        if transport == "table" {
+            opened = TableQueue(store: try SQLiteStore(path: directory.appendingPathComponent("spool.db").path))
+        } else {
+            opened = try await TransportLocation(transport).open(store: nil)
+        }
+        let mirror = try SQLiteMirror(path: directory.appendingPathComponent("mirror.db").path, schema: Self.schema, fileDirectory: directory.appendingPathComponent("files"))
+        let outbox = SQLiteOutbox(writer: app)
+        let relay = Task {
+            while !Task.isCancelled {
+                if try await outbox.relay(to: opened, destination: destination, limit: 500) == 0 { try await Task.sleep(for: .milliseconds(1)) }
+            }
+        }
+        let processor = MirrorProcessor(transport: opened, destination: destination, target: mirror)
+        let applying = Task { try await processor.run() }
+        let start = ContinuousClock.now
+        _ = try await Self.commit(commits, unit: unit, prefix: "mirrored", outbox: true, into: app)
+        let deadline = ContinuousClock.now + .seconds(600)
+        var applied = 0
+        while applied < commits, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(2))
+            applied = try mirror.status().applied
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        relay.cancel()
+        applying.cancel()
+        _ = await relay.result
+        _ = await applying.result
+        try? await opened.close()
+        return (seconds, applied)
+    }
+}
