@@ -40,11 +40,16 @@ public struct MirrorUnit: Sendable, Hashable {
         return operations.map { "\($0.type)/\($0.key)" }.filter { seen.insert($0).inserted }
     }
 
+    /// ``orderKeys`` as the ``orderKeysHeader`` carries them: a JSON array.
+    public var orderKeysText: String {
+        var writer = JSONWriter(capacity: 16 + operations.count * 32)
+        writer.array { w in for key in orderKeys { w.string(key) } }
+        return writer.text
+    }
+
     /// The message that carries the unit: its id, JSON body, and ordering keys.
     public var message: TransportMessage {
-        var headers = ["content-type": "application/json"]
-        headers[orderKeysHeader] = (try? JSONPayload(encoding: orderKeys))?.text
-        return TransportMessage(id: id.uuidString.lowercased(), headers: headers, text: json)
+        TransportMessage(id: id.uuidString.lowercased(), headers: ["content-type": "application/json", orderKeysHeader: orderKeysText], text: json)
     }
 
     /// The largest integer written as a JSON number (beyond it, precision would be lost).

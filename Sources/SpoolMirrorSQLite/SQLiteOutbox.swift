@@ -44,7 +44,7 @@ public struct SQLiteOutbox: Sendable {
         guard !buffer.isEmpty else { return nil }
         let unit = MirrorUnit(id: id, operations: buffer.collapsed, committedAt: Date())
         try db.execute(sql: "INSERT INTO \(table) (id, body, order_keys) VALUES (?, ?, ?)",
-                       arguments: [id.uuidString.lowercased(), unit.json, unit.message.headers[orderKeysHeader]])
+                       arguments: [id.uuidString.lowercased(), unit.json, unit.orderKeysText])
         return unit
     }
 

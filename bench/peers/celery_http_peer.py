@@ -1,8 +1,8 @@
 """Celery + requests doing what a spool.http job does: each job is a POST of {"i": n} to the
 no-op worker app (`spool bench-app`), signed as docs/http-jobs.md describes (HMAC-SHA256 with
 SPOOL_HTTP_SECRET, a fresh nonce per request), over a keep-alive requests.Session per worker
-thread. Redis broker, no result backend, a thread pool of the bench's concurrency, as the
-celery peer."""
+thread (or greenlet, or process). Redis broker, no result backend; the pool is BENCH_CELERY_POOL
+(threads, gevent or prefork) with the bench's concurrency."""
 import hashlib
 import hmac
 import json
@@ -51,8 +51,10 @@ class CeleryHTTPPeer(CeleryPeer):
         call.delay(harness.payload(i), enqueued, out)
 
     def start_worker(self, concurrency, log):
+        # BENCH_CELERY_POOL: threads (default), gevent (Celery's advice for I/O-bound tasks) or prefork.
+        pool = os.environ.get("BENCH_CELERY_POOL", "threads")
         return harness.start_worker(
-            [sys.executable, "-m", "celery", "-A", "celery_http_peer", "worker", "--pool", "threads", "-c", str(concurrency),
+            [sys.executable, "-m", "celery", "-A", "celery_http_peer", "worker", "--pool", pool, "-c", str(concurrency),
              "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"], {}, log)
 
 
