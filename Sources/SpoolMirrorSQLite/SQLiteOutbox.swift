@@ -43,8 +43,8 @@ public struct SQLiteOutbox: Sendable {
     public static func record(_ buffer: OperationBuffer, in db: Database, id: UUID = UUID()) throws -> MirrorUnit? {
         guard !buffer.isEmpty else { return nil }
         let unit = MirrorUnit(id: id, operations: buffer.collapsed, committedAt: Date())
-        try db.execute(sql: "INSERT INTO \(table) (id, body, order_keys) VALUES (?, ?, ?)",
-                       arguments: [id.uuidString.lowercased(), unit.json, unit.orderKeysText])
+        try db.cachedStatement(sql: "INSERT INTO \(table) (id, body, order_keys) VALUES (?, ?, ?)")
+            .execute(arguments: [id.uuidString.lowercased(), unit.json, unit.orderKeysText])
         return unit
     }
 
