@@ -12,6 +12,7 @@ struct PostgresMigrationTextTests {
         ("1-jobs", 0x3aad087289c0686d),
         ("2-queue-index", 0x8ab71c950a073fcb),
         ("3-finish-and-claim", 0x36125b8be998aec1),
+        ("4-job-ends", 0xdcc39c75f3b04957),
     ]
 
     @Test("every released migration's text is unchanged, in order")

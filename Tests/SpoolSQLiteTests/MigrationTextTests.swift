@@ -12,6 +12,8 @@ struct MigrationTextTests {
         ("2-messages", 0xab0d032fa1859f2a),
         ("3-priority-index", 0x508a6358ec8c7f1),
         ("4-seq-from-id", 0x1045429be62d6f20),
+        ("5-job-ends", 0x4cf0742818361f01),
+        ("6-message-order-keys", 0x9f7d3fd90a54cc66),
     ]
 
     @Test("every released migration's text is unchanged, in order")
