@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "SpoolSQS", targets: ["SpoolSQS"]),
         .library(name: "SpoolHTTP", targets: ["SpoolHTTP"]),
         .library(name: "SpoolMirror", targets: ["SpoolMirror"]),
+        .library(name: "SpoolMirrorPostgres", targets: ["SpoolMirrorPostgres"]),
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "AMQPFrameFuzz", targets: ["AMQPFrameFuzz"]),
         .executable(name: "SQSResponseFuzz", targets: ["SQSResponseFuzz"]),
@@ -98,6 +99,15 @@ let package = Package(
                 "SpoolMirror",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "SpoolMirrorPostgres",
+            dependencies: [
+                "SpoolCore",
+                "SpoolMirror",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -208,8 +218,10 @@ let package = Package(
         .testTarget(
             name: "SpoolMirrorTests",
             dependencies: [
-                "SpoolMirror", "SpoolMirrorSQLite", "SpoolCore", "SpoolTestSupport", "SpoolSQLite", "SpoolAMQP", "SpoolSQS", "SQSClient",
+                "SpoolMirror", "SpoolMirrorSQLite", "SpoolMirrorPostgres", "SpoolCore", "SpoolTestSupport", "SpoolSQLite", "SpoolAMQP", "SpoolSQS",
+                "SQSClient",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(
