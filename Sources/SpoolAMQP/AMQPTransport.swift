@@ -39,11 +39,21 @@ public final class AMQPTransport: Transport {
     public struct Configuration: Sendable {
         /// How many unsettled messages the broker hands this endpoint per destination.
         public var prefetch: UInt16
+        /// Declares destination queues (not their dead-letter and delay queues) with
+        /// `x-single-active-consumer`: however many endpoints consume a destination, the broker
+        /// delivers to one at a time, in queue order, and another takes over when it goes.
+        /// Every endpoint that declares the queue must agree (RabbitMQ refuses a declaration
+        /// with other arguments).
+        public var singleActiveConsumer: Bool
 
         /// Creates a configuration.
-        public init(prefetch: UInt16 = 32) {
+        public init(prefetch: UInt16 = 32, singleActiveConsumer: Bool = false) {
             self.prefetch = prefetch
+            self.singleActiveConsumer = singleActiveConsumer
         }
+
+        /// The arguments destination queues are declared with.
+        var destinationArguments: AMQPTable { singleActiveConsumer ? ["x-single-active-consumer": .boolean(true)] : [:] }
     }
 
     /// A delivery handed out and not settled yet.
@@ -99,7 +109,7 @@ public final class AMQPTransport: Transport {
     public func publish(_ messages: [TransportMessage], to destination: String) async throws {
         try Self.validate(destination)
         guard !messages.isEmpty else { return }
-        try await declare(destination)
+        try await declare(destination, arguments: configuration.destinationArguments)
         let outgoing = messages.map { AMQPTransportEnvelope.outgoing($0, to: destination) }
         try await withPublisher { try await $0.publish(contentsOf: outgoing) }
     }
@@ -158,8 +168,10 @@ public final class AMQPTransport: Transport {
     /// The queue's ready messages (`queue.declare`'s count); RabbitMQ does not tell how many
     /// consumers hold unacknowledged.
     public func backlog(of destination: String) async throws -> TransportBacklog {
-        try await declare(destination)
-        let declaration = try await withPublisher { try await $0.queueDeclare(destination, durable: true) }
+        try await declare(destination, arguments: configuration.destinationArguments)
+        let declaration = try await withPublisher {
+            try await $0.queueDeclare(destination, durable: true, arguments: configuration.destinationArguments)
+        }
         return TransportBacklog(waiting: Int(declaration.messageCount), inFlight: nil)
     }
 
@@ -198,7 +210,8 @@ public final class AMQPTransport: Transport {
             guard !state.closed else { throw Self.closedError }
             if let task = state.inboxes[destination] { return task }
             let task = Task { [connection, configuration] in
-                try await TransportInbox.open(destination, on: connection, prefetch: configuration.prefetch)
+                try await TransportInbox.open(destination, on: connection, prefetch: configuration.prefetch,
+                                              arguments: configuration.destinationArguments)
             }
             state.inboxes[destination] = task
             return task

@@ -26,12 +26,12 @@ final class TransportInbox: Sendable {
         self.consumer = consumer
     }
 
-    /// Opens a channel on `connection`, declares `destination` and starts consuming it.
-    static func open(_ destination: String, on connection: AMQPConnection, prefetch: UInt16) async throws -> TransportInbox {
+    /// Opens a channel on `connection`, declares `destination` (with `arguments`) and starts consuming it.
+    static func open(_ destination: String, on connection: AMQPConnection, prefetch: UInt16, arguments: AMQPTable) async throws -> TransportInbox {
         let channel = try await connection.openChannel()
         do {
             try await channel.basicQos(prefetchCount: prefetch)
-            try await channel.queueDeclare(destination, durable: true)
+            try await channel.queueDeclare(destination, durable: true, arguments: arguments)
             let consumer = try await channel.consume(queue: destination)
             let inbox = TransportInbox(destination: destination, channel: channel, consumer: consumer)
             Task { await inbox.pump() }

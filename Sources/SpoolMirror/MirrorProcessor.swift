@@ -79,7 +79,8 @@ public struct MirrorPublisher: Sendable {
 
 /// Consumes units from a transport and applies them to a mirror: a unit that cannot be read or
 /// can never apply is dead-lettered with the reason, and processing goes on; one that fails for a
-/// reason that may pass is tried again after `retryDelay`.
+/// reason that may pass is tried again in place after `retryDelay`, still held, so that units of
+/// the same entities stay in publish order.
 public struct MirrorProcessor: Sendable {
     /// What the processor did, so far.
     public struct Counts: Sendable, Equatable {
@@ -89,7 +90,7 @@ public struct MirrorProcessor: Sendable {
         public var duplicates = 0
         /// Units dead-lettered.
         public var deadLettered = 0
-        /// Units handed back to be tried again.
+        /// Times a unit failed for a reason that may pass and was tried again in place.
         public var retried = 0
 
         /// No units yet.
@@ -102,7 +103,7 @@ public struct MirrorProcessor: Sendable {
     public let destination: String
     /// The mirror they are applied to.
     public let target: any MirrorTarget
-    /// How long a unit that failed for a passing reason waits.
+    /// How long a unit that failed for a passing reason waits before it is tried again.
     public var retryDelay: Duration = .seconds(5)
     /// How long a received unit stays hidden from other processors after this one's process
     /// died without settling it.
@@ -121,7 +122,7 @@ public struct MirrorProcessor: Sendable {
         case duplicate
         /// Dead-lettered.
         case deadLettered
-        /// Handed back to be tried again.
+        /// Failed for a reason that may pass; tried again in place.
         case retried
     }
 
@@ -149,38 +150,59 @@ public struct MirrorProcessor: Sendable {
             }
         }
         guard !received.isEmpty else { return }
-        do {
-            let applied = try target.apply(received.map(\.unit))
-            for ((delivery, unit), didApply) in zip(received, applied) {
-                settled(unit, applied: didApply, into: &counts)
-                try await transport.acknowledge(delivery)
-            }
-        } catch is SpoolError {
-            for (delivery, unit) in received { try await processAlone(delivery, unit, into: &counts) }
-        } catch {
-            logger.warning("mirror units failed; tried again", metadata: ["units": "\(received.count)", "error": "\(error)"])
-            for (delivery, _) in received {
-                try await transport.retry(delivery, after: retryDelay)
-                counts.retried += 1
-                observer?(.retried, nil)
+        var failures = 0
+        while true {
+            do {
+                let applied = try target.apply(received.map(\.unit))
+                for ((delivery, unit), didApply) in zip(received, applied) {
+                    settled(unit, applied: didApply, into: &counts)
+                    try await acknowledge(delivery)
+                }
+                return
+            } catch is SpoolError {
+                for (delivery, unit) in received { try await processAlone(delivery, unit, into: &counts) }
+                return
+            } catch {
+                // A failure that may pass (the mirror busy): the batch is tried again in place,
+                // still held, so that no later unit of the same entities overtakes it.
+                failures += 1
+                logger.warning("mirror units failed; trying again", metadata: ["units": "\(received.count)", "error": "\(error)", "failures": "\(failures)"])
+                counts.retried += received.count
+                for _ in received { observer?(.retried, nil) }
+                try await Task.sleep(for: retryDelay)
             }
         }
     }
 
     private func processAlone(_ delivery: TransportDelivery, _ unit: MirrorUnit, into counts: inout Counts) async throws {
+        while true {
+            do {
+                settled(unit, applied: try target.apply(unit), into: &counts)
+                try await acknowledge(delivery)
+                return
+            } catch let error as SpoolError {
+                logger.warning("mirror unit dead-lettered", metadata: ["unit": "\(unit.id)", "reason": "\(error.message)"])
+                try await transport.deadLetter(delivery, reason: error.message)
+                counts.deadLettered += 1
+                observer?(.deadLettered, nil)
+                return
+            } catch {
+                logger.warning("mirror unit failed; trying again", metadata: ["unit": "\(unit.id)", "error": "\(error)"])
+                counts.retried += 1
+                observer?(.retried, nil)
+                try await Task.sleep(for: retryDelay)
+            }
+        }
+    }
+
+    /// Acknowledges `delivery`; one that is no longer held (its visibility passed while the unit
+    /// was tried again, and another processor has it) is left to that processor: applying it
+    /// again changes nothing.
+    private func acknowledge(_ delivery: TransportDelivery) async throws {
         do {
-            settled(unit, applied: try target.apply(unit), into: &counts)
             try await transport.acknowledge(delivery)
-        } catch let error as SpoolError {
-            logger.warning("mirror unit dead-lettered", metadata: ["unit": "\(unit.id)", "reason": "\(error.message)"])
-            try await transport.deadLetter(delivery, reason: error.message)
-            counts.deadLettered += 1
-            observer?(.deadLettered, nil)
-        } catch {
-            logger.warning("mirror unit failed; tried again", metadata: ["unit": "\(unit.id)", "error": "\(error)"])
-            try await transport.retry(delivery, after: retryDelay)
-            counts.retried += 1
-            observer?(.retried, nil)
+        } catch let error as SpoolError where error.code == .invalidState {
+            logger.debug("mirror unit no longer held; left to its new holder", metadata: ["message": "\(delivery.message.id)"])
         }
     }
 

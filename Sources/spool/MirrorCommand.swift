@@ -52,7 +52,7 @@ struct MirrorProcessCommand: AsyncParsableCommand {
             let target = try SQLiteMirror(path: path, schema: try MirrorSchema.load(schema, option: "--schema"),
                                           fileDirectory: URL(fileURLWithPath: files ?? path + ".files"))
             let store: (any JobStore)? = if case .table = location.kind { try options.openSQLite() } else { nil }
-            let opened = try await location.open(store: store)
+            let opened = try await location.open(store: store, ordered: true)
             guard visibility.isFinite, visibility >= 1 else { throw SpoolError(.invalidArgument, "--visibility must be at least 1 second") }
             var processor = MirrorProcessor(transport: opened, destination: destination, target: target)
             processor.visibility = .milliseconds(Int64(visibility * 1000))
@@ -107,7 +107,7 @@ struct MirrorStatusCommand: AsyncParsableCommand {
                 applied = try SQLiteMirror.status(at: try MirrorSchema.sqlitePath(mirror))
             }
             let store: (any JobStore)? = if case .table = location.kind { try options.openSQLite() } else { nil }
-            let opened = try await location.open(store: store)
+            let opened = try await location.open(store: store, ordered: true)
             let waiting = try await opened.backlog(of: destination)
             let dead = try await opened.backlog(of: opened.deadLetterDestination(for: destination))
             try? await opened.close()

@@ -129,7 +129,7 @@ struct ServeCommand: AsyncParsableCommand {
             let location = try TransportLocation(transport)
             let destination = try location.requireDestination(option: "--mirror-transport")
             return MirrorDestination(schema: try MirrorSchema.load(schema, option: "--mirror-schema"),
-                                     transport: try await location.open(store: store), destination: destination)
+                                     transport: try await location.open(store: store, ordered: true), destination: destination)
         default:
             throw SpoolError(.invalidArgument, "--mirror-schema and --mirror-transport go together")
         }

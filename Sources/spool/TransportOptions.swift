@@ -70,8 +70,11 @@ struct TransportLocation: Sendable {
         return destination
     }
 
-    /// Opens the transport; `store` serves the table queue, which needs the SQLite store.
-    func open(store: (any JobStore)?) async throws -> any Transport {
+    /// Opens the transport; `store` serves the table queue, which needs the SQLite store. With
+    /// `ordered`, RabbitMQ destinations are single-active-consumer queues, so that units of a
+    /// mirror are handled one at a time in publish order (the table queue orders by the units'
+    /// keys in any case).
+    func open(store: (any JobStore)?, ordered: Bool = false) async throws -> any Transport {
         switch kind {
         case .table:
             guard let sqlite = store as? SQLiteStore else {
@@ -79,7 +82,7 @@ struct TransportLocation: Sendable {
             }
             return TableQueue(store: sqlite)
         case let .amqp(url):
-            return try await AMQPTransport.connect(url: url)
+            return try await AMQPTransport.connect(url: url, configuration: .init(singleActiveConsumer: ordered))
         case let .sqs(region):
             do {
                 return SQSTransport(client: SQSClient(configuration: try AWSConfiguration.sqs(region: region)))

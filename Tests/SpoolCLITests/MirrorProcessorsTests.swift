@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SpoolAMQP
 import SpoolCore
 import SpoolMirror
 import SpoolMirrorSQLite
@@ -18,8 +19,8 @@ struct MirrorProcessorsTests {
     /// last unit that touched it.
     /// Returns the ids of the counters' units by counter, in publish order.
     @discardableResult
-    private static func publish(_ count: Int, schema: MirrorSchema, to queue: TableQueue) async throws -> [[String]] {
-        let publisher = MirrorPublisher(transport: queue, destination: "mirror")
+    private static func publish(_ count: Int, schema: MirrorSchema, to queue: any Transport, destination: String = "mirror") async throws -> [[String]] {
+        let publisher = MirrorPublisher(transport: queue, destination: destination)
         var counters = OperationBuffer(schema: schema)
         for k in 0..<10 { try counters.record(.add("Page", "counter-\(k)", ["name": .string("Counter \(k)"), "views": .integer(-1)])) }
         try await publisher.publish(counters)
@@ -51,31 +52,44 @@ struct MirrorProcessorsTests {
         return backlog.waiting + (backlog.inFlight ?? 0)
     }
 
-    private static func waitUntilDrained(_ store: SQLiteStore, processes: [ChildProcess], timeout: Duration = .seconds(120)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await Self.left(store) == 0 { return }
-            guard processes.allSatisfy(\.isRunning) else { throw ServerError("a processor exited") }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw ServerError("the mirror queue was not drained in time")
-    }
-
     @Test("three processors on one table queue apply 600 units touching 10 shared pages: each page ends at its last unit")
     func threeProcessors() async throws {
         let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.path("spool.db"))
+        try await Self.threeProcessors(directory, publishTo: TableQueue(store: store), destination: "mirror",
+                                       transport: "table:mirror", store: "sqlite:" + directory.path("spool.db"))
+    }
+
+    @Test("three processors on one RabbitMQ queue (single active consumer) apply 600 units touching 10 shared pages in publish order",
+          .enabled(if: RabbitMQServer.shouldRun, "SPOOL_SKIP_RABBITMQ=1"))
+    func threeProcessorsOnRabbitMQ() async throws {
+        let directory = try TemporaryDirectory()
+        let broker = try await RabbitMQServer.start()
+        let queue = "mirror-\(UUID().uuidString.prefix(8).lowercased())"
+        let publisher = try await AMQPTransport.connect(url: broker.url, configuration: .init(singleActiveConsumer: true))
+        try await Self.threeProcessors(directory, publishTo: publisher, destination: queue, transport: broker.url + "/" + queue, store: nil)
+        try await publisher.close()
+    }
+
+    /// Publishes 600 units to `destination`, runs three `spool mirror process` on `transport`
+    /// until every unit is applied, and checks the mirror and the order of each page's units.
+    private static func threeProcessors(_ directory: TemporaryDirectory, publishTo publisher: any Transport, destination: String,
+                                        transport: String, store: String?) async throws {
         try Self.schemaJSON.write(toFile: directory.path("schema.json"), atomically: true, encoding: .utf8)
         let schema = try MirrorSchema(json: Self.schemaJSON)
-        let store = try SQLiteStore(path: directory.path("spool.db"))
-        let byCounter = try await Self.publish(600, schema: schema, to: TableQueue(store: store))
+        let byCounter = try await Self.publish(600, schema: schema, to: publisher, destination: destination)
         let processors = try (0..<3).map { index in
-            try SpoolProcess.start(["mirror", "process", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table:mirror",
+            try SpoolProcess.start(["mirror", "process", "--transport", transport,
                                     "--mirror", "sqlite:" + directory.path("mirror.db"), "--schema", directory.path("schema.json"),
-                                    "--files", directory.path("files")],
+                                    "--files", directory.path("files")] + (store.map { ["--store", $0] } ?? []),
                                    log: directory.path("processor-\(index).log"))
         }
         defer { for process in processors { process.terminate() } }
-        try await Self.waitUntilDrained(store, processes: processors)
+        let deadline = ContinuousClock.now + .seconds(120)
+        while (try? SQLiteMirror.status(at: directory.path("mirror.db")).applied) ?? 0 < 601, ContinuousClock.now < deadline {
+            guard processors.allSatisfy(\.isRunning) else { throw ServerError("a processor exited") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         try Self.checkMirror(directory.path("mirror.db"), schema: schema, units: 600, directory: directory)
         // The mirror records applied units in commit order (their row numbers): the units of
         // each counter must have been applied in the order they were published.
