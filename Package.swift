@@ -90,7 +90,7 @@ let package = Package(
         ),
         .target(
             name: "SpoolMirror",
-            dependencies: ["SpoolCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["SpoolCore", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "SpoolMirrorSQLite",
@@ -98,7 +98,6 @@ let package = Package(
                 "SpoolCore",
                 "SpoolMirror",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -106,6 +105,7 @@ let package = Package(
             dependencies: [
                 "SpoolCore",
                 "SpoolMirror",
+                "SpoolPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -154,6 +154,7 @@ let package = Package(
                 "SpoolHTTP",
                 "SpoolMirror",
                 "SpoolMirrorSQLite",
+                "SpoolMirrorPostgres",
                 "SpoolCore",
                 "SpoolSQLite",
                 "SpoolPostgres",
@@ -219,7 +220,7 @@ let package = Package(
             name: "SpoolMirrorTests",
             dependencies: [
                 "SpoolMirror", "SpoolMirrorSQLite", "SpoolMirrorPostgres", "SpoolCore", "SpoolTestSupport", "SpoolSQLite", "SpoolAMQP", "SpoolSQS",
-                "SQSClient",
+                "SQSClient", "SpoolPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]

@@ -9,15 +9,15 @@ public protocol MirrorTarget: Sendable {
     /// Applies `unit` in one transaction unless it was applied before; returns whether it was
     /// applied now. Throws ``SpoolError`` for a unit that can never apply (then it is
     /// dead-lettered), any other error for a failure that may pass (then it is tried again).
-    func apply(_ unit: MirrorUnit) throws -> Bool
+    func apply(_ unit: MirrorUnit) async throws -> Bool
 
     /// Applies `units` in order, in one transaction where the mirror can; returns for each
     /// whether it was applied now. Throws as ``apply(_:)-(MirrorUnit)`` does, and then applies
     /// none of them.
-    func apply(_ units: [MirrorUnit]) throws -> [Bool]
+    func apply(_ units: [MirrorUnit]) async throws -> [Bool]
 
     /// What the mirror has applied so far.
-    func status() throws -> MirrorStatus
+    func status() async throws -> MirrorStatus
 }
 
 /// What a mirror has applied: how many units, and the last one.
@@ -153,7 +153,7 @@ public struct MirrorProcessor: Sendable {
         var failures = 0
         while true {
             do {
-                let applied = try target.apply(received.map(\.unit))
+                let applied = try await target.apply(received.map(\.unit))
                 for ((delivery, unit), didApply) in zip(received, applied) {
                     settled(unit, applied: didApply, into: &counts)
                     try await acknowledge(delivery)
@@ -177,7 +177,7 @@ public struct MirrorProcessor: Sendable {
     private func processAlone(_ delivery: TransportDelivery, _ unit: MirrorUnit, into counts: inout Counts) async throws {
         while true {
             do {
-                settled(unit, applied: try target.apply(unit), into: &counts)
+                settled(unit, applied: try await target.apply(unit), into: &counts)
                 try await acknowledge(delivery)
                 return
             } catch let error as SpoolError {

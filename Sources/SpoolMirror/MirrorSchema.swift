@@ -54,7 +54,7 @@ public struct MirrorSchema: Sendable {
     }
 
     /// The type named `name`, or an error naming it.
-    func type(_ name: String) throws -> MirrorEntityType {
+    public func type(_ name: String) throws -> MirrorEntityType {
         guard let type = types[name] else { throw SpoolError(.invalidArgument, "mirror type '\(name.prefix(63))' is not declared") }
         return type
     }

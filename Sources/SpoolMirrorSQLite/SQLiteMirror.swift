@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GRDB
 import SpoolCore
@@ -19,6 +18,7 @@ public final class SQLiteMirror: MirrorTarget {
     public let schema: MirrorSchema
     /// Where file fields are written.
     public let fileDirectory: URL
+    private let files: MirrorFiles
     private let database: DatabaseQueue
 
     /// Opens (creating) the mirror at `path`, creating each type's table and adding the columns
@@ -26,7 +26,7 @@ public final class SQLiteMirror: MirrorTarget {
     public init(path: String, schema: MirrorSchema, fileDirectory: URL) throws {
         self.schema = schema
         self.fileDirectory = fileDirectory
-        try FileManager.default.createDirectory(at: fileDirectory, withIntermediateDirectories: true)
+        files = try MirrorFiles(directory: fileDirectory)
         // Several processors may share the mirror: write-ahead log (GRDB writes in immediate transactions),
         // and waiting for another's write lock instead of failing at once.
         var configuration = Configuration()
@@ -74,11 +74,7 @@ public final class SQLiteMirror: MirrorTarget {
     /// was applied before; returns for each whether it was applied now. When the tables refuse
     /// one, nothing is applied and ``SpoolError`` names it: apply them one by one to find it.
     public func apply(_ units: [MirrorUnit]) throws -> [Bool] {
-        for unit in units {
-            for operation in unit.operations {
-                for case .file(let bytes) in operation.fields.values { try writeFile(bytes) }
-            }
-        }
+        try files.write(units)
         let (applied, replaced) = try database.write { db -> ([Bool], Set<String>) in
             var replaced: Set<String> = []
             let applied = try units.map { unit in
@@ -143,7 +139,7 @@ public final class SQLiteMirror: MirrorTarget {
             var values: [String: MirrorValue] = [:]
             // A column dropped by hand leaves its field out (GRDB traps on a missing column).
             for (name, fieldType) in declared.fields where row.hasColumn(name) {
-                values[name] = try Self.value(row[name], as: fieldType, in: fileDirectory)
+                values[name] = try Self.value(row[name], as: fieldType, files: files)
             }
             return values
         }
@@ -176,12 +172,6 @@ public final class SQLiteMirror: MirrorTarget {
         }
     }
 
-    private func writeFile(_ bytes: [UInt8]) throws {
-        let url = fileDirectory.appendingPathComponent(Self.fileName(bytes))
-        guard !FileManager.default.fileExists(atPath: url.path) else { return }
-        try Data(bytes).write(to: url, options: .atomic)
-    }
-
     /// The files the row `operation` touches names now, in the fields it may change.
     private func fileNames(of operation: MirrorOperation, in db: Database) throws -> Set<String> {
         guard let type = schema.types[operation.type] else { return [] }
@@ -203,11 +193,7 @@ public final class SQLiteMirror: MirrorTarget {
                 }
             }
         }
-        for name in unnamed { try? FileManager.default.removeItem(at: fileDirectory.appendingPathComponent(name)) }
-    }
-
-    static func fileName(_ bytes: [UInt8]) -> String {
-        Hex.encode(SHA256.hash(data: bytes))
+        for name in unnamed { files.remove(name) }
     }
 
     static func quoted(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
@@ -229,11 +215,11 @@ public final class SQLiteMirror: MirrorTarget {
         case .bool(let flag): (flag ? 1 : 0).databaseValue
         case .date(let date): ISO8601.formatMicroseconds(date).databaseValue
         case .json(let json): json.compactText.databaseValue
-        case .file(let bytes): fileName(bytes).databaseValue
+        case .file(let bytes): MirrorFiles.name(bytes).databaseValue
         }
     }
 
-    static func value(_ stored: DatabaseValue, as type: MirrorFieldType, in directory: URL) throws -> MirrorValue {
+    static func value(_ stored: DatabaseValue, as type: MirrorFieldType, files: MirrorFiles) throws -> MirrorValue {
         if stored.isNull { return .null }
         switch type {
         case .string: return String.fromDatabaseValue(stored).map(MirrorValue.string) ?? .null
@@ -244,7 +230,7 @@ public final class SQLiteMirror: MirrorTarget {
         case .json: return try String.fromDatabaseValue(stored).map { .json(try JSONValue.parse($0)) } ?? .null
         case .file:
             guard let name = String.fromDatabaseValue(stored) else { return .null }
-            return .file(Array(try Data(contentsOf: directory.appendingPathComponent(name))))
+            return .file(try files.read(name))
         }
     }
 }

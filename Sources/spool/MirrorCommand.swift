@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SpoolCore
 import SpoolMirror
+import SpoolMirrorPostgres
 import SpoolMirrorSQLite
 import SpoolServer
 
@@ -23,13 +24,13 @@ struct MirrorProcessCommand: AsyncParsableCommand {
     @Option(help: "Where units come from: table:QUEUE (the store's table queue), amqp://USER:PASSWORD@HOST:PORT/VHOST/QUEUE or sqs://QUEUE[?region=R].")
     var transport: String
 
-    @Option(help: "The mirror: sqlite:PATH.")
+    @Option(help: "The mirror: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE[?schema=S].")
     var mirror: String
 
     @Option(help: "The entity types, as JSON: {\"types\": [{\"name\": \"Page\", \"key\": \"id\", \"fields\": {\"name\": \"string\"}}]}.")
     var schema: String
 
-    @Option(help: "Where file fields are written (default: the mirror's path with .files).")
+    @Option(help: "Where file fields are written (default: an SQLite mirror's path with .files; for PostgreSQL, spool-mirror-files here).")
     var files: String?
 
     @Option(help: "Seconds a received unit stays hidden from other processors after this process died without settling it.")
@@ -48,9 +49,14 @@ struct MirrorProcessCommand: AsyncParsableCommand {
         try await reportingErrors {
             let location = try TransportLocation(transport)
             let destination = try location.requireDestination(option: "--transport")
-            let path = try MirrorSchema.sqlitePath(mirror)
-            let target = try SQLiteMirror(path: path, schema: try MirrorSchema.load(schema, option: "--schema"),
-                                          fileDirectory: URL(fileURLWithPath: files ?? path + ".files"))
+            let declared = try MirrorSchema.load(schema, option: "--schema")
+            let target: any MirrorTarget
+            if MirrorSchema.isPostgres(mirror) {
+                target = try await PostgresMirror(url: mirror, schema: declared, fileDirectory: URL(fileURLWithPath: files ?? "spool-mirror-files"))
+            } else {
+                let path = try MirrorSchema.sqlitePath(mirror)
+                target = try SQLiteMirror(path: path, schema: declared, fileDirectory: URL(fileURLWithPath: files ?? path + ".files"))
+            }
             let store: (any JobStore)? = if case .table = location.kind { try options.openSQLite() } else { nil }
             let opened = try await location.open(store: store, ordered: true)
             guard visibility.isFinite, visibility >= 1 else { throw SpoolError(.invalidArgument, "--visibility must be at least 1 second") }
@@ -72,6 +78,7 @@ struct MirrorProcessCommand: AsyncParsableCommand {
                 try await processor.processBatch(wait: .seconds(1), into: &counts)
                 if counts == before { break }
             }
+            await (target as? PostgresMirror)?.close()
             if options.json {
                 try Output.json(["applied": counts.applied, "duplicates": counts.duplicates, "deadLettered": counts.deadLettered, "retried": counts.retried])
             } else {
@@ -92,7 +99,7 @@ struct MirrorStatusCommand: AsyncParsableCommand {
     @Option(help: "Where units wait: table:QUEUE, amqp://USER:PASSWORD@HOST:PORT/VHOST/QUEUE or sqs://QUEUE[?region=R].")
     var transport: String
 
-    @Option(help: "The mirror: sqlite:PATH (read, never changed).")
+    @Option(help: "The mirror: sqlite:PATH or postgres://… (read, never changed).")
     var mirror: String?
 
     @OptionGroup var options: StoreOptions
@@ -104,7 +111,8 @@ struct MirrorStatusCommand: AsyncParsableCommand {
             let destination = try location.requireDestination(option: "--transport")
             var applied: MirrorStatus?
             if let mirror {
-                applied = try SQLiteMirror.status(at: try MirrorSchema.sqlitePath(mirror))
+                applied = MirrorSchema.isPostgres(mirror) ? try await PostgresMirror.status(url: mirror)
+                    : try SQLiteMirror.status(at: try MirrorSchema.sqlitePath(mirror))
             }
             let store: (any JobStore)? = if case .table = location.kind { try options.openSQLite() } else { nil }
             let opened = try await location.open(store: store, ordered: true)
@@ -142,9 +150,14 @@ struct MirrorStatusCommand: AsyncParsableCommand {
 extension MirrorSchema {
     /// The path of a `--mirror sqlite:PATH`; any other mirror is refused.
     static func sqlitePath(_ mirror: String) throws -> String {
-        guard mirror.hasPrefix("sqlite:") else { throw SpoolError(.invalidArgument, "--mirror '\(Redaction.url(mirror))': use sqlite:PATH") }
+        guard mirror.hasPrefix("sqlite:") else {
+            throw SpoolError(.invalidArgument, "--mirror '\(Redaction.url(mirror))': use sqlite:PATH or postgres://…")
+        }
         return String(mirror.dropFirst("sqlite:".count))
     }
+
+    /// Whether a `--mirror` names a PostgreSQL database.
+    static func isPostgres(_ mirror: String) -> Bool { mirror.hasPrefix("postgres://") || mirror.hasPrefix("postgresql://") }
 
     /// The declaration in the file at `path`, which `option` named; unreadable or invalid is
     /// refused naming the option and the file.

@@ -2,6 +2,7 @@ import Foundation
 import SpoolCore
 import SpoolMirror
 import SpoolMirrorSQLite
+import SpoolPostgres
 import SpoolSQLite
 import SpoolTestSupport
 import Testing
@@ -9,13 +10,18 @@ import Testing
 /// `spool mirror process` on the SQLite store's table queue, as the README runs it.
 @Suite("spool mirror")
 struct MirrorCommandTests {
+    /// The seed's `Page` type, written to `schema.json` in `directory`: its path and the schema.
+    static func pageSchema(in directory: TemporaryDirectory) throws -> (String, MirrorSchema) {
+        let path = directory.path("schema.json")
+        let text = #"{"types": [{"name": "Page", "fields": {"name": "string", "slug": "string", "discoveredDate": "date"}}]}"#
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return (path, try MirrorSchema(json: text))
+    }
+
     @Test("units published at commit are applied to the mirror; one that does not fit is dead-lettered with its reason; the queue is empty afterwards")
     func process() async throws {
         let directory = try TemporaryDirectory()
-        let schemaPath = directory.path("schema.json")
-        try #"{"types": [{"name": "Page", "fields": {"name": "string", "slug": "string", "discoveredDate": "date"}}]}"#
-            .write(toFile: schemaPath, atomically: true, encoding: .utf8)
-        let schema = try MirrorSchema(json: try String(contentsOfFile: schemaPath, encoding: .utf8))
+        let (schemaPath, schema) = try Self.pageSchema(in: directory)
         let store = try SQLiteStore(path: directory.path("spool.db"))
         let queue = TableQueue(store: store)
         let publisher = MirrorPublisher(transport: queue, destination: "mirror")
@@ -62,9 +68,7 @@ struct MirrorCommandTests {
     @Test("POST /v1/mirror/units from an app in any language: checked, collapsed, published; spool mirror process applies it; bad units are refused by name")
     func overHTTP() async throws {
         let directory = try TemporaryDirectory()
-        let schemaPath = directory.path("schema.json")
-        try #"{"types": [{"name": "Page", "fields": {"name": "string", "slug": "string", "discoveredDate": "date"}}]}"#
-            .write(toFile: schemaPath, atomically: true, encoding: .utf8)
+        let (schemaPath, _) = try Self.pageSchema(in: directory)
         let store = "sqlite:" + directory.path("spool.db")
         let server = try await ServeProcess.start(["--no-worker", "--store", store, "--mirror-schema", schemaPath, "--mirror-transport", "table:mirror"],
                                                   log: directory.path("serve.log"))
@@ -153,5 +157,32 @@ struct MirrorCommandTests {
         let shown = try JSONDecoder().decode([String: JSONValue].self, from: Data(result.stdout.utf8))
         #expect(shown["unitsApplied"] == .number(50) && shown["operations"] == .number(500), "\(result.stdout)")
         if case .number(let perSecond)? = shown["operationsPerSecond"] { #expect(perSecond > 0) } else { Issue.record("\(result.stdout)") }
+    }
+
+    @Test("spool mirror process --mirror postgres://… applies units to typed PostgreSQL tables; spool mirror status reads it",
+          .enabled(if: PostgresServer.shouldRun))
+    func postgresMirror() async throws {
+        let directory = try TemporaryDirectory()
+        let (schemaPath, schema) = try Self.pageSchema(in: directory)
+        let store = try SQLiteStore(path: directory.path("spool.db"))
+        let publisher = MirrorPublisher(transport: TableQueue(store: store), destination: "mirror")
+        var unit = OperationBuffer(schema: schema)
+        try unit.record(.add("Page", "home-page", ["name": .string("Home"), "slug": .string("home-page"),
+                                                   "discoveredDate": .date(Date(timeIntervalSince1970: 1_764_921_600))]))
+        try await publisher.publish(unit)
+        var second = OperationBuffer(schema: schema)
+        try second.record(.modify("Page", "home-page", ["name": .string("Start")]))
+        try await publisher.publish(second)
+        let server = try await PostgresServer.shared()
+        let url = server.url(database: try server.createDatabase(), schema: "mirror")
+        let result = try await SpoolProcess.run(["mirror", "process", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table:mirror",
+                                                 "--mirror", url, "--schema", schemaPath, "--files", directory.path("files"), "--once", "--json"])
+        #expect(result.status == 0 && result.stdout.contains(#""applied" : 2"#), "\(result.stdout) \(result.stderr)")
+        let rows = try server.psql("SELECT id, name, slug, extract(epoch FROM \"discoveredDate\")::bigint FROM mirror.\"Page\"",
+                                   database: try PostgresLocation(url: url).database)
+        #expect(rows.contains("home-page|Start|home-page|1764921600"), "exactly the row, typed: \(rows)")
+        let status = try await SpoolProcess.run(["mirror", "status", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table:mirror",
+                                                 "--mirror", url, "--json"])
+        #expect(status.status == 0 && status.stdout.contains(#""applied" : 2"#), "\(status.stdout) \(status.stderr)")
     }
 }
