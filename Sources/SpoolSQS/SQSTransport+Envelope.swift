@@ -5,6 +5,21 @@ import SpoolCore
 extension SQSTransport {
     /// The SQS message carrying `message`: its id and headers in attributes, its body as text
     /// when SQS accepts it as it is, else base64.
+    /// The message SQS carries for `message`; to a FIFO queue (`fifo`) with its group and
+    /// deduplication id: messages with ordering keys share one group, so they are handled one at
+    /// a time in publish order (a unit may touch several entities, so no finer grouping is
+    /// safe), others each have a group of their own; the deduplication id is the message id
+    /// (SQS drops a second send of it within five minutes), or the body's hash when the id does
+    /// not fit.
+    static func outgoing(_ message: TransportMessage, fifo: Bool) throws -> SQSOutgoingMessage {
+        var outgoing = try outgoing(message)
+        guard fifo else { return outgoing }
+        let fits = !message.id.isEmpty && message.id.utf8.count <= 128 && message.id.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 32 && $0.value < 127 }
+        outgoing.groupID = orderKeys(message.headers).isEmpty ? (fits ? message.id : UUID().uuidString) : "spool-ordered"
+        outgoing.deduplicationID = fits ? message.id : nil
+        return outgoing
+    }
+
     static func outgoing(_ message: TransportMessage) throws -> SQSOutgoingMessage {
         var attributes: [String: SQSMessageAttribute] = [idAttribute: .string(message.id)]
         if !message.headers.isEmpty {

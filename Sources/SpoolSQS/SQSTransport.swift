@@ -103,7 +103,8 @@ public final class SQSTransport: Transport {
 
     public func publish(_ messages: [TransportMessage], to destination: String) async throws {
         let queue = try await queueURL(destination)
-        let outgoing = try messages.map { (entry: try Self.outgoing($0), label: "message \($0.id) for \(destination)") }
+        let fifo = try Self.isFIFO(destination)
+        let outgoing = try messages.map { (entry: try Self.outgoing($0, fifo: fifo), label: "message \($0.id) for \(destination)") }
         try await sends.submit(outgoing, to: queue)
     }
 
@@ -118,6 +119,9 @@ public final class SQSTransport: Transport {
             let seconds = Int(delay.components.seconds) + (delay.components.attoseconds > 0 ? 1 : 0)
             try await changes.submit([((held.receiptHandle, seconds), Self.label(delivery))], to: held.queueURL)
             return
+        }
+        guard try !Self.isFIFO(held.delivery.destination) else {
+            throw SpoolError(.invalidArgument, "a FIFO queue cannot hold \(held.delivery.destination)'s message back for more than 12 hours")
         }
         var message = try Self.outgoing(held.delivery.message)
         let due = Date().addingTimeInterval(delay.seconds)
@@ -154,16 +158,22 @@ public final class SQSTransport: Transport {
         "message \(delivery.message.id) from \(delivery.destination)"
     }
 
-    /// The queue name of `destination`: `.` becomes `-`; anything but letters, digits, `-` and
-    /// `_` is refused, as is a name over 80 characters.
+    /// The queue name of `destination`: `.` becomes `-`, but a final `.fifo` stays and names a
+    /// FIFO queue; anything but letters, digits, `-` and `_` is refused, as is a name over 80
+    /// characters.
     public static func queueName(_ destination: String) throws -> String {
-        let name = destination.replacingOccurrences(of: ".", with: "-")
+        let fifo = destination.hasSuffix(".fifo") && destination.count > 5
+        let base = fifo ? String(destination.dropLast(5)) : destination
+        let name = base.replacingOccurrences(of: ".", with: "-") + (fifo ? ".fifo" : "")
         guard !name.isEmpty, name.count <= 80,
-              name.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }) else {
+              name.dropLast(fifo ? 5 : 0).unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }) else {
             throw SpoolError(.invalidArgument, "destination '\(destination.prefix(100))' cannot be an SQS queue name: use letters, digits, '.', '-' and '_', at most 80")
         }
         return name
     }
+
+    /// Whether `destination` is a FIFO queue (its name ends in `.fifo`).
+    static func isFIFO(_ destination: String) throws -> Bool { try queueName(destination).hasSuffix(".fifo") }
 
     public func backlog(of destination: String) async throws -> TransportBacklog {
         let attributes = try await client.getQueueAttributes(try await queueURL(destination),
@@ -177,7 +187,8 @@ public final class SQSTransport: Transport {
         let task = try state.withLock { state in
             guard !state.closed else { throw Self.closedError }
             if let task = state.queues[name] { return task }
-            let task = Task { [client] in try await client.createQueue(name) }
+            let attributes = name.hasSuffix(".fifo") ? ["FifoQueue": "true", "ContentBasedDeduplication": "true"] : [:]
+            let task = Task { [client] in try await client.createQueue(name, attributes: attributes) }
             state.queues[name] = task
             return task
         }

@@ -15,10 +15,10 @@ import Testing
 struct MirrorTransportTests {
     static let schema = try! MirrorSchema([try! MirrorEntityType("Page", fields: ["name": .string, "slug": .string, "discoveredDate": .date])])
 
-    static func scenario(_ transport: any Transport) async throws {
+    static func scenario(_ transport: any Transport, suffix: String = "") async throws {
         let directory = try TemporaryDirectory()
         let mirror = try SQLiteMirror(path: directory.path("mirror.db"), schema: schema, fileDirectory: URL(fileURLWithPath: directory.path("files")))
-        let destination = "mirror-\(UUID().uuidString.prefix(8).lowercased())"
+        let destination = "mirror-\(UUID().uuidString.prefix(8).lowercased())" + suffix
         let publisher = MirrorPublisher(transport: transport, destination: destination)
         let processor = MirrorProcessor(transport: transport, destination: destination, target: mirror)
         func commit(_ operations: [MirrorOperation]) async throws {
@@ -59,13 +59,14 @@ struct MirrorTransportTests {
         try await Self.scenario(try await AMQPTransport.connect(url: broker.url))
     }
 
-    @Test("through SQS (moto)", .enabled(if: MotoServer.shouldRun, "SPOOL_SKIP_MOTO=1"))
-    func sqs() async throws {
+    @Test("through SQS (moto), a standard queue and a FIFO queue", .enabled(if: MotoServer.shouldRun, "SPOOL_SKIP_MOTO=1"),
+          arguments: ["", ".fifo"])
+    func sqs(suffix: String) async throws {
         let moto = try await MotoServer.start()
         let client = SQSClient(configuration: try AWSConfiguration.sqs(environment: [
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
             "AWS_ENDPOINT_URL_SQS": moto.endpoint, "HOME": "/nonexistent",
         ]))
-        try await Self.scenario(SQSTransport(client: client))
+        try await Self.scenario(SQSTransport(client: client), suffix: suffix)
     }
 }

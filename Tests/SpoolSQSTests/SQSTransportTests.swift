@@ -32,10 +32,40 @@ struct SQSTransportTests {
     func queueNames() throws {
         #expect(try SQSTransport.queueName("mirror.changes") == "mirror-changes")
         #expect(try SQSTransport.queueName("jobs.dead") == "jobs-dead")
+        #expect(try SQSTransport.queueName("mirror.units.fifo") == "mirror-units.fifo", "a final .fifo names a FIFO queue")
+        #expect(try SQSTransport.queueName("mirror.fifo.dead") == "mirror-fifo-dead", "its dead letters go to a standard queue")
         for bad in ["", "with space", "slash/name", String(repeating: "x", count: 81), "ünïcode"] {
             let error = #expect(throws: SpoolError.self) { _ = try SQSTransport.queueName(bad) }
             #expect(error?.code == .invalidArgument, "\(bad)")
         }
+    }
+
+    @Test("a .fifo destination: messages with ordering keys come one at a time in publish order to any receiver; a message sent twice arrives once")
+    func fifo() async throws {
+        let client = try await motoClient()
+        let publisher = SQSTransport(client: client)
+        let destination = "ordered-\(UUID().uuidString.prefix(8).lowercased()).fifo"
+        let keys = try JSONPayload(encoding: ["Page/a"]).text
+        let messages = (0..<6).map { TransportMessage(id: "m\($0)", headers: [orderKeysHeader: keys], text: "\($0)") }
+        try await publisher.publish(messages, to: destination)
+        try await publisher.publish(messages[0], to: destination)
+        let first = SQSTransport(client: client), second = SQSTransport(client: client)
+        var order: [String] = []
+        var round = 0
+        while order.count < 6, round < 60 {
+            round += 1
+            let receiver = round.isMultiple(of: 2) ? first : second
+            let taken = try await receiver.receive(from: destination, limit: 1, wait: .seconds(1), visibility: .seconds(30))
+            if let delivery = taken.first {
+                #expect(try await (round.isMultiple(of: 2) ? second : first).receive(from: destination, limit: 1, wait: .milliseconds(200),
+                                                                                    visibility: .seconds(30)).isEmpty,
+                        "while one is held, the other receiver gets none of the group")
+                order.append(delivery.message.id)
+                try await receiver.acknowledge(delivery)
+            }
+        }
+        #expect(order == ["m0", "m1", "m2", "m3", "m4", "m5"], "publish order, and m0's second send dropped")
+        for transport in [publisher, first, second] { try await transport.close() }
     }
 
     @Test("text bodies go as they are, other bodies base64; a plain SQS message from another client arrives with its attributes as headers")
