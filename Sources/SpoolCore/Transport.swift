@@ -62,6 +62,11 @@ public protocol Transport: Sendable {
     /// ``SpoolError/Code/invalidState``.
     func acknowledge(_ delivery: TransportDelivery) async throws
 
+    /// Acknowledges several deliveries, in one transaction or request where the transport can.
+    /// Each that is held is settled; then, if any receipt was stale, the call throws
+    /// ``SpoolError/Code/invalidState`` naming it. The default settles them one by one.
+    func acknowledge(_ deliveries: [TransportDelivery]) async throws
+
     /// Returns a delivery to its destination, to be delivered again after `delay`.
     func retry(_ delivery: TransportDelivery, after delay: Duration) async throws
 
@@ -97,6 +102,18 @@ public struct TransportBacklog: Sendable, Hashable, Codable {
 }
 
 extension Transport {
+    public func acknowledge(_ deliveries: [TransportDelivery]) async throws {
+        var stale: (any Error)?
+        for delivery in deliveries {
+            do {
+                try await acknowledge(delivery)
+            } catch let error as SpoolError where error.code == .invalidState {
+                stale = stale ?? error
+            }
+        }
+        if let stale { throw stale }
+    }
+
     /// Where dead letters of `destination` go: `<destination>.dead`.
     public func deadLetterDestination(for destination: String) -> String { destination + ".dead" }
 

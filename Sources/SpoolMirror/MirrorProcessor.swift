@@ -108,6 +108,8 @@ public struct MirrorProcessor: Sendable {
     /// How long a received unit stays hidden from other processors after this one's process
     /// died without settling it.
     public var visibility: Duration = .seconds(60)
+    /// The most units received and applied at once (in one mirror transaction).
+    public var batchSize = 100
     /// The log.
     public var logger = Logger(label: "spool.mirror")
     /// Told of every unit as it is settled: what happened to it, and for an applied unit the
@@ -139,7 +141,7 @@ public struct MirrorProcessor: Sendable {
     /// dead-lettered.
     public func processBatch(wait: Duration, into counts: inout Counts) async throws {
         var received: [(delivery: TransportDelivery, unit: MirrorUnit)] = []
-        for delivery in try await transport.receive(from: destination, limit: 32, wait: wait, visibility: visibility) {
+        for delivery in try await transport.receive(from: destination, limit: batchSize, wait: wait, visibility: visibility) {
             do {
                 received.append((delivery, try MirrorUnit(json: String(decoding: delivery.message.body, as: UTF8.self), schema: target.schema)))
             } catch let error as SpoolError {
@@ -154,10 +156,8 @@ public struct MirrorProcessor: Sendable {
         while true {
             do {
                 let applied = try await target.apply(received.map(\.unit))
-                for ((delivery, unit), didApply) in zip(received, applied) {
-                    settled(unit, applied: didApply, into: &counts)
-                    try await acknowledge(delivery)
-                }
+                for ((_, unit), didApply) in zip(received, applied) { settled(unit, applied: didApply, into: &counts) }
+                try await acknowledge(received.map(\.delivery))
                 return
             } catch is SpoolError {
                 for (delivery, unit) in received { try await processAlone(delivery, unit, into: &counts) }
@@ -178,7 +178,7 @@ public struct MirrorProcessor: Sendable {
         while true {
             do {
                 settled(unit, applied: try await target.apply(unit), into: &counts)
-                try await acknowledge(delivery)
+                try await acknowledge([delivery])
                 return
             } catch let error as SpoolError {
                 logger.warning("mirror unit dead-lettered", metadata: ["unit": "\(unit.id)", "reason": "\(error.message)"])
@@ -195,14 +195,14 @@ public struct MirrorProcessor: Sendable {
         }
     }
 
-    /// Acknowledges `delivery`; one that is no longer held (its visibility passed while the unit
-    /// was tried again, and another processor has it) is left to that processor: applying it
-    /// again changes nothing.
-    private func acknowledge(_ delivery: TransportDelivery) async throws {
+    /// Acknowledges `deliveries` together; one that is no longer held (its visibility passed
+    /// while the unit was tried again, and another processor has it) is left to that processor:
+    /// applying it again changes nothing.
+    private func acknowledge(_ deliveries: [TransportDelivery]) async throws {
         do {
-            try await transport.acknowledge(delivery)
+            try await transport.acknowledge(deliveries)
         } catch let error as SpoolError where error.code == .invalidState {
-            logger.debug("mirror unit no longer held; left to its new holder", metadata: ["message": "\(delivery.message.id)"])
+            logger.debug("mirror unit no longer held; left to its new holder", metadata: ["reason": "\(error.message)"])
         }
     }
 

@@ -106,6 +106,26 @@ public final class TableQueue: Transport {
         }
     }
 
+    /// Settles every held one of `deliveries` in one write transaction.
+    public func acknowledge(_ deliveries: [TransportDelivery]) async throws {
+        let receipts = try deliveries.map { (delivery: $0, receipt: try Self.parse($0)) }
+        let stale = try await store.write { db -> TransportDelivery? in
+            let delete = try db.cachedStatement(sql: "DELETE FROM messages WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL")
+            let keys = try db.cachedStatement(sql: "DELETE FROM message_keys WHERE seq = ?")
+            var stale: TransportDelivery?
+            for (delivery, (seq, count)) in receipts {
+                try delete.execute(arguments: [seq, count])
+                guard db.changesCount == 1 else {
+                    stale = stale ?? delivery
+                    continue
+                }
+                try keys.execute(arguments: [seq])
+            }
+            return stale
+        }
+        if let stale { try Self.requireSettledError(stale) }
+    }
+
     public func retry(_ delivery: TransportDelivery, after delay: Duration) async throws {
         let (seq, deliveries) = try Self.parse(delivery)
         let at = SQLiteRows.micros(Date().addingTimeInterval(delay.seconds))
@@ -168,8 +188,10 @@ public final class TableQueue: Transport {
     }
 
     private static func requireSettled(_ db: Database, _ delivery: TransportDelivery) throws {
-        guard db.changesCount == 1 else {
-            throw SpoolError(.invalidState, "delivery \(delivery.receipt) of message \(delivery.message.id) is no longer held")
-        }
+        guard db.changesCount == 1 else { try requireSettledError(delivery) }
+    }
+
+    private static func requireSettledError(_ delivery: TransportDelivery) throws -> Never {
+        throw SpoolError(.invalidState, "delivery \(delivery.receipt) of message \(delivery.message.id) is no longer held")
     }
 }

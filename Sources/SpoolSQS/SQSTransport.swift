@@ -113,6 +113,22 @@ public final class SQSTransport: Transport {
         try await deletes.submit([(held.receiptHandle, Self.label(delivery))], to: held.queueURL)
     }
 
+    /// Deletes the held ones of `deliveries` in batches of ten per queue, together.
+    public func acknowledge(_ deliveries: [TransportDelivery]) async throws {
+        var stale: (any Error)?
+        var byQueue: [String: [(String, String)]] = [:]
+        for delivery in deliveries {
+            do {
+                let held = try release(delivery)
+                byQueue[held.queueURL, default: []].append((held.receiptHandle, Self.label(delivery)))
+            } catch let error as SpoolError where error.code == .invalidState {
+                stale = stale ?? error
+            }
+        }
+        for (queue, entries) in byQueue { try await deletes.submit(entries, to: queue) }
+        if let stale { throw stale }
+    }
+
     public func retry(_ delivery: TransportDelivery, after delay: Duration) async throws {
         let held = try release(delivery)
         if delay <= Self.maximumVisibility {

@@ -145,6 +145,27 @@ public enum TransportConformance {
             try await transport.acknowledge(left)
             try await transport.close()
         },
+        TransportConformanceCase("deliveries acknowledged together are gone; a stale one among them is named after the others were settled") { fixture in
+            let transport = try await fixture.endpoint()
+            let destination = fixture.destination + ".together"
+            try await transport.publish((1...3).map { TransportMessage(id: "t-\($0)", text: "\($0)") }, to: destination)
+            var held: [TransportDelivery] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while held.count < 3, ContinuousClock.now < deadline {
+                held += try await transport.receive(from: destination, limit: 3 - held.count, wait: short, visibility: long)
+            }
+            try expectEqual(held.count, 3, "three received")
+            try await transport.acknowledge(held[0])
+            do {
+                try await transport.acknowledge(held)
+                throw ConformanceFailure("acknowledging a settled delivery again among others did not throw")
+            } catch let error as SpoolError {
+                try expectEqual(error.code, .invalidState, "the stale receipt's error")
+            }
+            let after = try await transport.receive(from: destination, limit: 3, wait: short, visibility: long)
+            try expect(after.isEmpty, "the two held ones were settled with it: \(after.map(\.message.id))")
+            try await transport.close()
+        },
         TransportConformanceCase("the backlog counts what waits, and what a receiver holds where the transport can tell") { fixture in
             let transport = try await fixture.endpoint()
             let destination = fixture.destination + ".backlog"
