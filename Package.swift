@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "SpoolHTTP", targets: ["SpoolHTTP"]),
         .library(name: "SpoolMirror", targets: ["SpoolMirror"]),
         .library(name: "SpoolMirrorPostgres", targets: ["SpoolMirrorPostgres"]),
+        .library(name: "SpoolReplication", targets: ["SpoolReplication"]),
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "AMQPFrameFuzz", targets: ["AMQPFrameFuzz"]),
         .executable(name: "SQSResponseFuzz", targets: ["SQSResponseFuzz"]),
@@ -99,6 +100,10 @@ let package = Package(
                 "SpoolMirror",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
+        ),
+        .target(
+            name: "SpoolReplication",
+            dependencies: ["SpoolCore"]
         ),
         .target(
             name: "SpoolMirrorPostgres",
@@ -224,6 +229,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
+        ),
+        .testTarget(
+            name: "SpoolReplicationTests",
+            dependencies: ["SpoolReplication", "SpoolCore", "SpoolTestSupport"]
         ),
         .testTarget(
             name: "SpoolHTTPTests",

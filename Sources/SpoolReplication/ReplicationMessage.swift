@@ -1,0 +1,99 @@
+import SpoolCore
+
+/// What primary and secondary say to each other (DESIGN §8), and its wire form.
+///
+/// Every message is a frame: a 4-byte big-endian length of what follows, a 1-byte type, then the
+/// type's fields (big-endian integers; text as a 2-byte length and UTF-8):
+///
+/// | type | message | fields |
+/// | ---: | --- | --- |
+/// | 1 | ``hello(version:position:)`` | `"spool-replication"` (text), version (2 bytes), position |
+/// | 2 | ``begin(transaction:)`` | transaction (8 bytes) |
+/// | 3 | ``page(number:bytes:)`` | page number (4 bytes), the page's bytes (the rest) |
+/// | 4 | ``commit(transaction:pages:checksum:)`` | transaction (8), database size in pages (4), checksum (32) |
+/// | 5 | ``keepAlive`` | none |
+/// | 6 | ``refusal(_:)`` | reason (text) |
+///
+/// A position is a transaction number (8 bytes; 0 for an empty store) and the running SHA-256
+/// of every transaction up to it (32 bytes; zeros for an empty store).
+public enum ReplicationMessage: Sendable, Hashable {
+    /// The secondary's greeting: the protocol's version and the last transaction it applied.
+    case hello(version: UInt16, position: ReplicationPosition)
+    /// A transaction starts.
+    case begin(transaction: UInt64)
+    /// One page the transaction writes.
+    case page(number: UInt32, bytes: [UInt8])
+    /// The transaction ends: the database's size after it, and the running checksum through it.
+    case commit(transaction: UInt64, pages: UInt32, checksum: [UInt8])
+    /// Nothing to say, but alive.
+    case keepAlive
+    /// Why the sender closes the connection.
+    case refusal(String)
+
+    /// The protocol identifier of ``hello(version:position:)``.
+    public static let identifier = "spool-replication"
+    /// The protocol version this code speaks.
+    public static let version: UInt16 = 1
+    /// The longest frame accepted: a page of 64 KiB and its header, with room to spare.
+    public static let maximumFrame = 1 << 17
+
+    /// The message's frame.
+    public var frame: [UInt8] {
+        var body: [UInt8] = []
+        switch self {
+        case let .hello(version, position):
+            body.append(1)
+            Self.appendText(Self.identifier, to: &body)
+            Self.append(UInt64(version), bytes: 2, to: &body)
+            Self.append(position.transaction, bytes: 8, to: &body)
+            body += position.checksum
+        case .begin(let transaction):
+            body.append(2)
+            Self.append(transaction, bytes: 8, to: &body)
+        case let .page(number, bytes):
+            body.append(3)
+            Self.append(UInt64(number), bytes: 4, to: &body)
+            body += bytes
+        case let .commit(transaction, pages, checksum):
+            body.append(4)
+            Self.append(transaction, bytes: 8, to: &body)
+            Self.append(UInt64(pages), bytes: 4, to: &body)
+            body += checksum
+        case .keepAlive:
+            body.append(5)
+        case .refusal(let reason):
+            body.append(6)
+            Self.appendText(reason, to: &body)
+        }
+        var frame: [UInt8] = []
+        Self.append(UInt64(body.count), bytes: 4, to: &frame)
+        return frame + body
+    }
+
+    private static func append(_ value: UInt64, bytes: Int, to out: inout [UInt8]) {
+        for shift in stride(from: (bytes - 1) * 8, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
+    private static func appendText(_ text: String, to out: inout [UInt8]) {
+        let utf8 = Array(text.utf8.prefix(65_535))
+        append(UInt64(utf8.count), bytes: 2, to: &out)
+        out += utf8
+    }
+}
+
+/// Where a secondary stands: the last transaction applied, and the running checksum through it.
+public struct ReplicationPosition: Sendable, Hashable {
+    /// The transaction number; 0 for an empty store.
+    public var transaction: UInt64
+    /// The running SHA-256 through it, 32 bytes; zeros for an empty store.
+    public var checksum: [UInt8]
+
+    /// The position of an empty store.
+    public static let empty = ReplicationPosition(transaction: 0, checksum: Array(repeating: 0, count: 32))
+
+    /// A position.
+    public init(transaction: UInt64, checksum: [UInt8]) {
+        self.transaction = transaction
+        self.checksum = checksum
+    }
+}
