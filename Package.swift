@@ -103,7 +103,7 @@ let package = Package(
         ),
         .target(
             name: "SpoolReplication",
-            dependencies: ["SpoolCore"]
+            dependencies: ["SpoolCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "SpoolMirrorPostgres",

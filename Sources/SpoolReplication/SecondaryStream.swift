@@ -1,0 +1,112 @@
+import SpoolCore
+
+/// The secondary's side of the stream, without sockets: it takes the primary's messages one by
+/// one and says when a transaction may be applied — only once its commit arrived and its
+/// checksum, chained from the secondary's position, matches. Anything out of order, a gap, or
+/// a checksum mismatch ends the stream with an error, and nothing of that transaction is
+/// applied. A connection lost mid-transaction discards what arrived of it (``disconnected()``).
+public struct SecondaryStream: Sendable {
+    /// What to do after a message.
+    public enum Action: Sendable, Hashable {
+        /// Nothing yet.
+        case none
+        /// Apply this whole transaction atomically; the position moves to it.
+        case apply(ReplicationTransaction)
+    }
+
+    private enum State: Sendable, Hashable {
+        case between
+        case receiving(number: UInt64, pages: [ReplicationTransaction.Page], bytes: Int)
+        case ended
+    }
+
+    /// The last transaction applied, and the running checksum through it.
+    public private(set) var position: ReplicationPosition
+    private var state = State.between
+    /// The most page bytes one transaction may carry before the stream is refused.
+    public var maximumTransactionBytes = 1 << 30
+
+    /// A stream picking up after `position`.
+    public init(position: ReplicationPosition) { self.position = position }
+
+    /// The greeting to send first.
+    public var hello: ReplicationMessage { .hello(version: ReplicationMessage.version, position: position) }
+
+    /// Takes the primary's next message.
+    public mutating func receive(_ message: ReplicationMessage) throws(ReplicationStreamError) -> Action {
+        switch (state, message) {
+        case (.ended, _):
+            throw .ended
+        case (_, .keepAlive):
+            return .none
+        case (_, .refusal(let reason)):
+            state = .ended
+            throw .refused(reason)
+        case (.between, .begin(let number)):
+            guard number == position.transaction + 1 else {
+                state = .ended
+                throw .outOfOrder("transaction \(number) begins after \(position.transaction)")
+            }
+            state = .receiving(number: number, pages: [], bytes: 0)
+            return .none
+        case (.receiving(let number, var pages, let bytes), .page(let page, let content)):
+            guard bytes + content.count <= maximumTransactionBytes else {
+                state = .ended
+                throw .tooLarge(transaction: number)
+            }
+            pages.append(.init(number: page, bytes: content))
+            state = .receiving(number: number, pages: pages, bytes: bytes + content.count)
+            return .none
+        case (.receiving(let number, let pages, _), .commit(let committed, let databasePages, let checksum)):
+            state = .ended
+            guard committed == number else { throw .outOfOrder("commit of \(committed) inside transaction \(number)") }
+            let transaction = ReplicationTransaction(number: number, pages: pages, databasePages: databasePages, checksum: checksum)
+            guard transaction.checksum(after: position.checksum) == checksum else { throw .checksumMismatch(transaction: number) }
+            state = .between
+            position = ReplicationPosition(transaction: number, checksum: checksum)
+            return .apply(transaction)
+        default:
+            state = .ended
+            throw .outOfOrder("\(Self.name(message)) was not expected here")
+        }
+    }
+
+    /// The connection was lost: what arrived of an unfinished transaction is discarded, and the
+    /// stream may start again from the position with a new greeting.
+    public mutating func disconnected() { state = .between }
+
+    private static func name(_ message: ReplicationMessage) -> String {
+        switch message {
+        case .hello: "a greeting"
+        case .begin(let number): "begin of \(number)"
+        case .page(let number, _): "page \(number)"
+        case .commit(let number, _, _): "commit of \(number)"
+        case .keepAlive: "a keep-alive"
+        case .refusal: "a refusal"
+        }
+    }
+}
+
+/// Why a secondary ends its stream; it reconnects and resumes from its position.
+public enum ReplicationStreamError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The primary said why it closes.
+    case refused(String)
+    /// A message out of order: a gap, a second begin, a page outside a transaction.
+    case outOfOrder(String)
+    /// A transaction whose checksum does not follow from the secondary's history.
+    case checksumMismatch(transaction: UInt64)
+    /// A transaction larger than the secondary accepts.
+    case tooLarge(transaction: UInt64)
+    /// The stream already ended.
+    case ended
+
+    public var description: String {
+        switch self {
+        case .refused(let reason): "the primary refused: \(reason)"
+        case .outOfOrder(let what): "out of order: \(what)"
+        case .checksumMismatch(let number): "the checksum of transaction \(number) does not match this secondary's history"
+        case .tooLarge(let number): "transaction \(number) is larger than this secondary accepts"
+        case .ended: "the stream ended"
+        }
+    }
+}
