@@ -58,7 +58,9 @@ extension RabbitMQIntegrationTests {
                 return output
             }
         }
-        #expect(breakOutput.contains("Closed 2 connections"), "close_all_connections said: \(breakOutput)")
+        // Other tests may hold connections to the shared broker at that moment: at least this test's two were closed.
+        let closed = breakOutput.components(separatedBy: "Closed ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+        #expect(closed >= 2, "close_all_connections said: \(breakOutput)")
         #expect(confirmed.count >= 2_000)
         #expect(received.all.isSuperset(of: confirmed.all))
         try await publisher.queueDelete(queue)
