@@ -110,10 +110,12 @@ public final class SQLiteMirror: MirrorTarget {
     }
 
     /// What the mirror at `path` applied, read without changing it; a missing file is refused.
+    /// The connection is an ordinary one that only reads: a read-only connection to a database in
+    /// WAL mode cannot recover or checkpoint the log that a processor killed mid-write leaves.
     public static func status(at path: String) throws -> MirrorStatus {
         guard FileManager.default.fileExists(atPath: path) else { throw SpoolError(.invalidArgument, "no mirror at \(path)") }
         var configuration = Configuration()
-        configuration.readonly = true
+        configuration.busyMode = .timeout(30)
         return try DatabaseQueue(path: path, configuration: configuration).read { db in
             guard try db.tableExists("spool_mirror_units") else { return MirrorStatus(applied: 0, last: nil) }
             return try status(db)
