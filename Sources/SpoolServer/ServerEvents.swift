@@ -37,6 +37,8 @@ public final class ServerEvents: Sendable {
         let ended = event.endedJob
         let now = ContinuousClock.now
         let targets: [EventSubscriber]? = subscribers.withLock { state in
+            // Without clients nothing is remembered: the embedded dispatcher's every end passes here.
+            guard !state.all.isEmpty else { return nil }
             if let ended, !state.recentEnds.insert(ended.id, ended.state, now: now) { return nil }
             return state.all.values.filter { $0.filter.admits(event) && ($0.view == .full || ended != nil) }
         }

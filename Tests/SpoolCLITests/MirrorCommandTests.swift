@@ -11,6 +11,19 @@ import Testing
 @Suite("spool mirror")
 struct MirrorCommandTests {
     /// The seed's `Page` type, written to `schema.json` in `directory`: its path and the schema.
+    /// The seed's two units: add page home-page, then rename it Start (with `alsoAdding`, a
+    /// page of that key too, in the second unit).
+    static func publishHomePage(_ schema: MirrorSchema, with publisher: MirrorPublisher, alsoAdding extra: String? = nil) async throws {
+        var unit = OperationBuffer(schema: schema)
+        try unit.record(.add("Page", "home-page", ["name": .string("Home"), "slug": .string("home-page"),
+                                                   "discoveredDate": .date(Date(timeIntervalSince1970: 1_764_921_600))]))
+        try await publisher.publish(unit)
+        var second = OperationBuffer(schema: schema)
+        try second.record(.modify("Page", "home-page", ["name": .string("Start")]))
+        if let extra { try second.record(.add("Page", extra, ["name": .string("About")])) }
+        try await publisher.publish(second)
+    }
+
     static func pageSchema(in directory: TemporaryDirectory) throws -> (String, MirrorSchema) {
         let path = directory.path("schema.json")
         let text = #"{"types": [{"name": "Page", "fields": {"name": "string", "slug": "string", "discoveredDate": "date"}}]}"#
@@ -25,14 +38,7 @@ struct MirrorCommandTests {
         let store = try SQLiteStore(path: directory.path("spool.db"))
         let queue = TableQueue(store: store)
         let publisher = MirrorPublisher(transport: queue, destination: "mirror")
-        var unit = OperationBuffer(schema: schema)
-        try unit.record(.add("Page", "home-page", ["name": .string("Home"), "slug": .string("home-page"),
-                                                   "discoveredDate": .date(Date(timeIntervalSince1970: 1_764_921_600))]))
-        try await publisher.publish(unit)
-        var second = OperationBuffer(schema: schema)
-        try second.record(.modify("Page", "home-page", ["name": .string("Start")]))
-        try second.record(.add("Page", "about", ["name": .string("About")]))
-        try await publisher.publish(second)
+        try await Self.publishHomePage(schema, with: publisher, alsoAdding: "about")
         try await queue.publish(TransportMessage(id: "bad", text: #"{"unit":"\#(UUID().uuidString)","operations":[{"op":"add","type":"Post","key":"x","fields":{}}]}"#),
                                 to: "mirror")
         #expect(try await publisher.publish(OperationBuffer(schema: schema)) == nil, "an empty unit publishes nothing")
@@ -166,13 +172,7 @@ struct MirrorCommandTests {
         let (schemaPath, schema) = try Self.pageSchema(in: directory)
         let store = try SQLiteStore(path: directory.path("spool.db"))
         let publisher = MirrorPublisher(transport: TableQueue(store: store), destination: "mirror")
-        var unit = OperationBuffer(schema: schema)
-        try unit.record(.add("Page", "home-page", ["name": .string("Home"), "slug": .string("home-page"),
-                                                   "discoveredDate": .date(Date(timeIntervalSince1970: 1_764_921_600))]))
-        try await publisher.publish(unit)
-        var second = OperationBuffer(schema: schema)
-        try second.record(.modify("Page", "home-page", ["name": .string("Start")]))
-        try await publisher.publish(second)
+        try await Self.publishHomePage(schema, with: publisher)
         let server = try await PostgresServer.shared()
         let url = server.url(database: try server.createDatabase(), schema: "mirror")
         let result = try await SpoolProcess.run(["mirror", "process", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table:mirror",
