@@ -43,7 +43,7 @@ public struct TransportDelivery: Hashable, Sendable {
 }
 
 /// Moves messages between processes with at-least-once delivery (DESIGN §5): publish, receive
-/// with acknowledgement, return for retry, and dead-lettering. The SQLite store's table queue,
+/// with acknowledgement, return for retry, and dead-lettering. The stores' table queues (`TableQueue`, `PostgresTableQueue`),
 /// RabbitMQ (`AMQPTransport`), Amazon SQS (`SQSTransport`) and ``InMemoryTransport`` implement
 /// it; the transport conformance suite in SpoolTestSupport is its definition of correct (see
 /// <doc:ImplementingATransport>).

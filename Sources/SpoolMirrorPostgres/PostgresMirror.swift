@@ -135,6 +135,16 @@ public final class PostgresMirror: MirrorTarget {
         }
     }
 
+    /// How many rows `type`'s table holds.
+    public func count(_ type: String) async throws -> Int {
+        let declared = try schema.type(type)
+        return try await withConnection { connection in
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(Self.quoted(declared.name))"), logger: self.logger)
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
+        }
+    }
+
     /// Closes the connection; call it before dropping the mirror.
     public func close() async {
         if let open = connection.withLock({ value -> PostgresConnection? in defer { value = nil }; return value }) { try? await open.close() }

@@ -35,6 +35,10 @@ struct PostgresSchema: Sendable {
     var quotaHolders: String { "\(prefix)spool_quota_holders" }
     var dispatchers: String { "\(prefix)spool_dispatchers" }
     var cron: String { "\(prefix)spool_cron" }
+    /// The table queue's messages (``PostgresTableQueue``).
+    var messages: String { "\(prefix)spool_messages" }
+    /// The ordering keys of the table queue's messages not yet settled.
+    var messageKeys: String { "\(prefix)spool_message_keys" }
     /// The function behind a dispatcher's common step (``finishAndClaimFunction``).
     var finishAndClaim: String { "\(prefix)spool_finish_and_claim" }
     var migrationsTable: String { "\(prefix)spool_migrations" }
@@ -133,6 +137,31 @@ struct PostgresSchema: Sendable {
             ("4-job-ends", [
                 "CREATE TABLE \(followers) (id uuid PRIMARY KEY, until bigint NOT NULL)",
                 finishAndClaimFunction(announcingEnds: true),
+            ]),
+            // The store's own message queue (``PostgresTableQueue``), with ordering keys.
+            ("5-messages", [
+                """
+                CREATE TABLE \(messages) (
+                    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    destination text COLLATE "C" NOT NULL,
+                    id text NOT NULL,
+                    headers text NOT NULL,
+                    body bytea NOT NULL,
+                    published_at bigint NOT NULL,
+                    available_at bigint NOT NULL,
+                    deliveries bigint NOT NULL DEFAULT 0,
+                    leased_until bigint,
+                    holder text,
+                    ordered boolean NOT NULL DEFAULT false
+                )
+                """,
+                "CREATE INDEX spool_messages_destination ON \(messages) (destination, seq)",
+                "CREATE INDEX spool_messages_holder ON \(messages) (holder) WHERE holder IS NOT NULL",
+                """
+                CREATE TABLE \(messageKeys) (destination text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, seq bigint NOT NULL,
+                                             PRIMARY KEY (destination, key, seq))
+                """,
+                "CREATE INDEX spool_message_keys_seq ON \(messageKeys) (seq)",
             ]),
         ]
     }

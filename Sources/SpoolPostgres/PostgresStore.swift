@@ -27,6 +27,8 @@ public final class PostgresStore: JobStore {
     let schema: PostgresSchema
     let pool: PostgresPool
     let logger: Logger
+    /// Wakes this instance's table-queue receivers when it publishes (``PostgresTableQueue``).
+    let publishSignals = PublishSignals()
     private let listener: PostgresListener
     private let endListener: PostgresListener
 

@@ -39,13 +39,8 @@ public final class TableQueue: Transport {
 
     public func receive(from destination: String, limit: Int, wait: Duration, visibility: Duration) async throws -> [TransportDelivery] {
         guard limit > 0 else { return [] }
-        let deadline = ContinuousClock.now + wait
-        while true {
-            // A fresh subscription each round: cancelling a stream's waiting reader finishes it.
-            let signals = store.publishSignals.subscribe()
-            let deliveries = try await take(from: destination, limit: limit, visibility: visibility)
-            if !deliveries.isEmpty || ContinuousClock.now >= deadline { return deliveries }
-            await Self.nextPublish(to: destination, in: signals, within: min(.milliseconds(20), deadline - ContinuousClock.now))
+        return try await store.publishSignals.poll(destination, wait: wait) {
+            try await take(from: destination, limit: limit, visibility: visibility)
         }
     }
 
@@ -80,66 +75,55 @@ public final class TableQueue: Transport {
                 let headersText: String = row[2], body: Data = row[3]
                 let headers = (try? JSONPayload(unchecked: headersText).decode([String: String].self)) ?? [:]
                 return TransportDelivery(message: TransportMessage(id: row[1], headers: headers, body: Array(body)),
-                                         destination: destination, deliveryCount: deliveries, receipt: "\(seq):\(deliveries)")
+                                         destination: destination, deliveryCount: deliveries, receipt: TableQueueReceipt(seq: seq, deliveries: deliveries).text)
             }
-        }
-    }
-
-    private static func nextPublish(to destination: String, in signals: AsyncStream<String>, within interval: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await published in signals where published == destination { return }
-            }
-            group.addTask { try? await Task.sleep(for: max(interval, .milliseconds(1))) }
-            await group.next()
-            group.cancelAll()
         }
     }
 
     public func acknowledge(_ delivery: TransportDelivery) async throws {
-        let (seq, deliveries) = try Self.parse(delivery)
+        let receipt = try TableQueueReceipt(delivery)
         try await store.write { db in
             try db.execute(sql: "DELETE FROM messages WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL",
-                           arguments: [seq, deliveries])
+                           arguments: [receipt.seq, receipt.deliveries])
             try Self.requireSettled(db, delivery)
-            try db.execute(sql: "DELETE FROM message_keys WHERE seq = ?", arguments: [seq])
+            try db.execute(sql: "DELETE FROM message_keys WHERE seq = ?", arguments: [receipt.seq])
         }
     }
 
     /// Settles every held one of `deliveries` in one write transaction.
     public func acknowledge(_ deliveries: [TransportDelivery]) async throws {
-        let receipts = try deliveries.map { (delivery: $0, receipt: try Self.parse($0)) }
+        let receipts = try deliveries.map { (delivery: $0, receipt: try TableQueueReceipt($0)) }
         let stale = try await store.write { db -> TransportDelivery? in
             let delete = try db.cachedStatement(sql: "DELETE FROM messages WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL")
             let keys = try db.cachedStatement(sql: "DELETE FROM message_keys WHERE seq = ?")
             var stale: TransportDelivery?
-            for (delivery, (seq, count)) in receipts {
-                try delete.execute(arguments: [seq, count])
+            for (delivery, receipt) in receipts {
+                try delete.execute(arguments: [receipt.seq, receipt.deliveries])
                 guard db.changesCount == 1 else {
                     stale = stale ?? delivery
                     continue
                 }
-                try keys.execute(arguments: [seq])
+                try keys.execute(arguments: [receipt.seq])
             }
             return stale
         }
-        if let stale { try Self.requireSettledError(stale) }
+        if let stale { throw TableQueueReceipt.notHeld(stale) }
     }
 
     public func retry(_ delivery: TransportDelivery, after delay: Duration) async throws {
-        let (seq, deliveries) = try Self.parse(delivery)
+        let receipt = try TableQueueReceipt(delivery)
         let at = SQLiteRows.micros(Date().addingTimeInterval(delay.seconds))
         try await store.write { db in
             try db.execute(sql: """
                 UPDATE messages SET leased_until = NULL, holder = NULL, available_at = ?
                 WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL
-                """, arguments: [at, seq, deliveries])
+                """, arguments: [at, receipt.seq, receipt.deliveries])
             try Self.requireSettled(db, delivery)
         }
     }
 
     public func deadLetter(_ delivery: TransportDelivery, reason: String) async throws {
-        let (seq, deliveries) = try Self.parse(delivery)
+        let receipt = try TableQueueReceipt(delivery)
         var headers = delivery.message.headers
         headers[deadLetterReasonHeader] = reason
         let headersText = try JSONPayload(encoding: headers).text
@@ -150,10 +134,10 @@ public final class TableQueue: Transport {
                 UPDATE messages SET destination = ?, headers = ?, available_at = ?, deliveries = 0, leased_until = NULL, holder = NULL,
                                     seq = (SELECT MAX(seq) + 1 FROM messages), ordered = 0
                 WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL
-                """, arguments: [target, headersText, now, seq, deliveries])
+                """, arguments: [target, headersText, now, receipt.seq, receipt.deliveries])
             try Self.requireSettled(db, delivery)
             // A dead letter holds back nothing.
-            try db.execute(sql: "DELETE FROM message_keys WHERE seq = ?", arguments: [seq])
+            try db.execute(sql: "DELETE FROM message_keys WHERE seq = ?", arguments: [receipt.seq])
         }
         store.publishSignals.published(to: target)
     }
@@ -179,19 +163,7 @@ public final class TableQueue: Transport {
         }
     }
 
-    private static func parse(_ delivery: TransportDelivery) throws -> (Int64, Int) {
-        let parts = delivery.receipt.split(separator: ":")
-        guard parts.count == 2, let seq = Int64(parts[0]), let deliveries = Int(parts[1]) else {
-            throw SpoolError(.invalidArgument, "'\(delivery.receipt)' is not a table-queue receipt")
-        }
-        return (seq, deliveries)
-    }
-
     private static func requireSettled(_ db: Database, _ delivery: TransportDelivery) throws {
-        guard db.changesCount == 1 else { try requireSettledError(delivery) }
-    }
-
-    private static func requireSettledError(_ delivery: TransportDelivery) throws -> Never {
-        throw SpoolError(.invalidState, "delivery \(delivery.receipt) of message \(delivery.message.id) is no longer held")
+        guard db.changesCount == 1 else { throw TableQueueReceipt.notHeld(delivery) }
     }
 }

@@ -57,7 +57,7 @@ struct MirrorProcessCommand: AsyncParsableCommand {
                 let path = try MirrorSchema.sqlitePath(mirror)
                 target = try SQLiteMirror(path: path, schema: declared, fileDirectory: URL(fileURLWithPath: files ?? path + ".files"))
             }
-            let store: (any JobStore)? = if case .table = location.kind { try options.openSQLite() } else { nil }
+            let store: (any JobStore)? = if case .table = location.kind { try await options.open() } else { nil }
             let opened = try await location.open(store: store, ordered: true)
             guard visibility.isFinite, visibility >= 1 else { throw SpoolError(.invalidArgument, "--visibility must be at least 1 second") }
             var processor = MirrorProcessor(transport: opened, destination: destination, target: target)
@@ -114,7 +114,7 @@ struct MirrorStatusCommand: AsyncParsableCommand {
                 applied = MirrorSchema.isPostgres(mirror) ? try await PostgresMirror.status(url: mirror)
                     : try SQLiteMirror.status(at: try MirrorSchema.sqlitePath(mirror))
             }
-            let store: (any JobStore)? = if case .table = location.kind { try options.openSQLite() } else { nil }
+            let store: (any JobStore)? = if case .table = location.kind { try await options.open() } else { nil }
             let opened = try await location.open(store: store, ordered: true)
             let waiting = try await opened.backlog(of: destination)
             let dead = try await opened.backlog(of: opened.deadLetterDestination(for: destination))

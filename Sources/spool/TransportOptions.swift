@@ -3,12 +3,13 @@ import Foundation
 import SQSClient
 import SpoolAMQP
 import SpoolCore
+import SpoolPostgres
 import SpoolSQLite
 import SpoolSQS
 import SpoolServer
 
 /// A transport named on the command line, and the destination it names (if any):
-/// `table[:QUEUE]` (the SQLite store's table queue), `amqp://USER:PASSWORD@HOST:PORT/VHOST[/QUEUE]`
+/// `table[:QUEUE]` (the store's own table queue, SQLite or PostgreSQL), `amqp://USER:PASSWORD@HOST:PORT/VHOST[/QUEUE]`
 /// (RabbitMQ; the queue after the virtual host, URL-encoded), or `sqs://QUEUE[?region=R]` (Amazon
 /// SQS, endpoint and credentials from the AWS environment; `sqs:` alone names no queue).
 struct TransportLocation: Sendable {
@@ -70,17 +71,16 @@ struct TransportLocation: Sendable {
         return destination
     }
 
-    /// Opens the transport; `store` serves the table queue, which needs the SQLite store. With
+    /// Opens the transport; `store` serves the table queue (an SQLite or PostgreSQL store). With
     /// `ordered`, RabbitMQ destinations are single-active-consumer queues, so that units of a
     /// mirror are handled one at a time in publish order (the table queue orders by the units'
     /// keys in any case).
     func open(store: (any JobStore)?, ordered: Bool = false) async throws -> any Transport {
         switch kind {
         case .table:
-            guard let sqlite = store as? SQLiteStore else {
-                throw SpoolError(.invalidArgument, "the table transport is the SQLite store's own queue; this store is not SQLite")
-            }
-            return TableQueue(store: sqlite)
+            if let sqlite = store as? SQLiteStore { return TableQueue(store: sqlite) }
+            if let postgres = store as? PostgresStore { return PostgresTableQueue(store: postgres) }
+            throw SpoolError(.invalidArgument, "the table transport is the store's own queue: give --store sqlite:PATH or postgres://…")
         case let .amqp(url):
             return try await AMQPTransport.connect(url: url, configuration: .init(singleActiveConsumer: ordered))
         case let .sqs(region):
@@ -99,11 +99,15 @@ struct TransportOptions: ParsableArguments {
             help: "A transport to check (repeatable): table, amqp://USER:PASSWORD@HOST:PORT/VHOST, or sqs://QUEUE[?region=R] (AWS_* variables give the endpoint and credentials).")
     var transports: [String] = []
 
-    /// The transports the self-test checks: the SQLite store's table queue when no transport is
+    /// The transports the self-test checks: the store's table queue when no transport is
     /// given, else each one given, opened by each check. A malformed one is refused at once.
     func named(store: any JobStore) throws -> [StatusCheck.NamedTransport] {
         if transports.isEmpty {
-            return (store as? SQLiteStore).map { [StatusCheck.NamedTransport(name: "table-queue", transport: TableQueue(store: $0))] } ?? []
+            if let sqlite = store as? SQLiteStore { return [StatusCheck.NamedTransport(name: "table-queue", transport: TableQueue(store: sqlite))] }
+            if let postgres = store as? PostgresStore {
+                return [StatusCheck.NamedTransport(name: "table-queue", transport: PostgresTableQueue(store: postgres))]
+            }
+            return []
         }
         return try transports.map { text in
             let location = try TransportLocation(text)

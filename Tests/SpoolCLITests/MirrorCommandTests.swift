@@ -165,24 +165,26 @@ struct MirrorCommandTests {
         if case .number(let perSecond)? = shown["operationsPerSecond"] { #expect(perSecond > 0) } else { Issue.record("\(result.stdout)") }
     }
 
-    @Test("spool mirror process --mirror postgres://… applies units to typed PostgreSQL tables; spool mirror status reads it",
+    @Test("all on PostgreSQL: units through the PostgreSQL store's table queue, applied by spool mirror process to typed PostgreSQL tables; spool mirror status reads both",
           .enabled(if: PostgresServer.shouldRun))
     func postgresMirror() async throws {
         let directory = try TemporaryDirectory()
         let (schemaPath, schema) = try Self.pageSchema(in: directory)
-        let store = try SQLiteStore(path: directory.path("spool.db"))
-        let publisher = MirrorPublisher(transport: TableQueue(store: store), destination: "mirror")
-        try await Self.publishHomePage(schema, with: publisher)
         let server = try await PostgresServer.shared()
-        let url = server.url(database: try server.createDatabase(), schema: "mirror")
-        let result = try await SpoolProcess.run(["mirror", "process", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table:mirror",
+        let database = try server.createDatabase()
+        let storeURL = server.url(database: database, schema: "spool"), url = server.url(database: database, schema: "mirror")
+        let store = try await PostgresStore(url: storeURL, maximumConnections: 2)
+        let publisher = MirrorPublisher(transport: PostgresTableQueue(store: store), destination: "mirror")
+        try await Self.publishHomePage(schema, with: publisher)
+        let result = try await SpoolProcess.run(["mirror", "process", "--store", storeURL, "--transport", "table:mirror",
                                                  "--mirror", url, "--schema", schemaPath, "--files", directory.path("files"), "--once", "--json"])
         #expect(result.status == 0 && result.stdout.contains(#""applied" : 2"#), "\(result.stdout) \(result.stderr)")
-        let rows = try server.psql("SELECT id, name, slug, extract(epoch FROM \"discoveredDate\")::bigint FROM mirror.\"Page\"",
-                                   database: try PostgresLocation(url: url).database)
+        let rows = try server.psql("SELECT id, name, slug, extract(epoch FROM \"discoveredDate\")::bigint FROM mirror.\"Page\"", database: database)
         #expect(rows.contains("home-page|Start|home-page|1764921600"), "exactly the row, typed: \(rows)")
-        let status = try await SpoolProcess.run(["mirror", "status", "--store", "sqlite:" + directory.path("spool.db"), "--transport", "table:mirror",
-                                                 "--mirror", url, "--json"])
+        let status = try await SpoolProcess.run(["mirror", "status", "--store", storeURL, "--transport", "table:mirror", "--mirror", url, "--json"])
         #expect(status.status == 0 && status.stdout.contains(#""applied" : 2"#), "\(status.stdout) \(status.stderr)")
+        #expect(try await PostgresTableQueue(store: store).backlog(of: "mirror") == TransportBacklog(waiting: 0, inFlight: 0),
+                "the store's queue is empty afterwards")
+        await store.close()
     }
 }

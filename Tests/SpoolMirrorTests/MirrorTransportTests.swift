@@ -3,7 +3,9 @@ import SQSClient
 import SpoolAMQP
 import SpoolCore
 import SpoolMirror
+import SpoolMirrorPostgres
 import SpoolMirrorSQLite
+import SpoolPostgres
 import SpoolSQLite
 import SpoolSQS
 import SpoolTestSupport
@@ -15,9 +17,10 @@ import Testing
 struct MirrorTransportTests {
     static let schema = try! MirrorSchema([try! MirrorEntityType("Page", fields: ["name": .string, "slug": .string, "discoveredDate": .date])])
 
-    static func scenario(_ transport: any Transport, suffix: String = "") async throws {
+    static func scenario(_ transport: any Transport, suffix: String = "", mirror given: (any ScenarioMirror)? = nil) async throws {
         let directory = try TemporaryDirectory()
-        let mirror = try SQLiteMirror(path: directory.path("mirror.db"), schema: schema, fileDirectory: URL(fileURLWithPath: directory.path("files")))
+        let mirror: any ScenarioMirror = try given
+            ?? SQLiteMirror(path: directory.path("mirror.db"), schema: schema, fileDirectory: URL(fileURLWithPath: directory.path("files")))
         let destination = "mirror-\(UUID().uuidString.prefix(8).lowercased())" + suffix
         let publisher = MirrorPublisher(transport: transport, destination: destination)
         let processor = MirrorProcessor(transport: transport, destination: destination, target: mirror)
@@ -35,14 +38,14 @@ struct MirrorTransportTests {
         let discovered = Date(timeIntervalSince1970: 1_764_921_600)
         try await commit([.add("Page", "home-page", ["name": .string("Home"), "slug": .string("home-page"), "discoveredDate": .date(discovered)])])
         try await process()
-        #expect(try mirror.count("Page") == 1)
-        #expect(try mirror.row("Page", key: "home-page") == ["name": .string("Home"), "slug": .string("home-page"), "discoveredDate": .date(discovered)])
+        #expect(try await mirror.pages() == 1)
+        #expect(try await mirror.page("home-page") == ["name": .string("Home"), "slug": .string("home-page"), "discoveredDate": .date(discovered)])
         try await commit([.modify("Page", "home-page", ["name": .string("Start")])])
         try await process()
-        #expect(try mirror.row("Page", key: "home-page")?["name"] == .string("Start"))
+        #expect(try await mirror.page("home-page")?["name"] == .string("Start"))
         try await commit([.delete("Page", "home-page")])
         try await process()
-        #expect(try mirror.count("Page") == 0)
+        #expect(try await mirror.pages() == 0)
         #expect(try await transport.receive(from: destination, limit: 10, wait: .milliseconds(500), visibility: .seconds(30)).isEmpty, "the queue is empty")
         try await transport.close()
     }
@@ -51,6 +54,19 @@ struct MirrorTransportTests {
     func tableQueue() async throws {
         let directory = try TemporaryDirectory()
         try await Self.scenario(TableQueue(store: try SQLiteStore(path: directory.path("spool.db"))))
+    }
+
+    @Test("through the PostgreSQL store's table queue, into a PostgreSQL mirror", .enabled(if: PostgresServer.shouldRun))
+    func postgresTableQueue() async throws {
+        let server = try await PostgresServer.shared()
+        let database = try server.createDatabase()
+        let store = try await PostgresStore(url: server.url(database: database, schema: "spool"), maximumConnections: 2)
+        let directory = try TemporaryDirectory()
+        let mirror = try await PostgresMirror(url: server.url(database: database, schema: "mirror"), schema: Self.schema,
+                                              fileDirectory: URL(fileURLWithPath: directory.path("files")))
+        try await Self.scenario(PostgresTableQueue(store: store), mirror: mirror)
+        await mirror.close()
+        await store.close()
     }
 
     @Test("through RabbitMQ", .enabled(if: RabbitMQServer.shouldRun, "SPOOL_SKIP_RABBITMQ=1"))
@@ -69,4 +85,20 @@ struct MirrorTransportTests {
         ]))
         try await Self.scenario(SQSTransport(client: client), suffix: suffix)
     }
+}
+
+/// A mirror the scenario reads back: the Page with a key, and how many Pages there are.
+protocol ScenarioMirror: MirrorTarget {
+    func page(_ key: String) async throws -> [String: MirrorValue]?
+    func pages() async throws -> Int
+}
+
+extension SQLiteMirror: ScenarioMirror {
+    func page(_ key: String) async throws -> [String: MirrorValue]? { try row("Page", key: key) }
+    func pages() async throws -> Int { try count("Page") }
+}
+
+extension PostgresMirror: ScenarioMirror {
+    func page(_ key: String) async throws -> [String: MirrorValue]? { try await row("Page", key: key) }
+    func pages() async throws -> Int { try await count("Page") }
 }

@@ -13,6 +13,7 @@ struct PostgresMigrationTextTests {
         ("2-queue-index", 0x8ab71c950a073fcb),
         ("3-finish-and-claim", 0x36125b8be998aec1),
         ("4-job-ends", 0xdcc39c75f3b04957),
+        ("5-messages", 0x4c357dd6e5cb0a48),
     ]
 
     @Test("every released migration's text is unchanged, in order")
