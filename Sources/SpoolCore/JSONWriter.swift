@@ -4,61 +4,64 @@
 /// Its output matches `JSONEncoder` with `.sortedKeys` and `.withoutEscapingSlashes` byte for
 /// byte, provided the caller writes object members in sorted key order.
 public struct JSONWriter: Sendable {
-    /// The text written so far.
-    public private(set) var text: String
+    /// The bytes written so far (UTF-8).
+    public private(set) var bytes: [UInt8]
     private var needsComma = false
+
+    /// The text written so far.
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
 
     /// An empty writer with room for `capacity` bytes.
     public init(capacity: Int = 256) {
-        text = ""
-        text.reserveCapacity(capacity)
+        bytes = []
+        bytes.reserveCapacity(capacity)
     }
 
     /// Writes an object: `body` writes its members with ``member(_:)`` before each value.
     public mutating func object(_ body: (inout JSONWriter) -> Void) {
-        open("{")
+        open(UInt8(ascii: "{"))
         body(&self)
-        close("}")
+        close(UInt8(ascii: "}"))
     }
 
     /// Writes an array: `body` writes its elements.
     public mutating func array(_ body: (inout JSONWriter) -> Void) {
-        open("[")
+        open(UInt8(ascii: "["))
         body(&self)
-        close("]")
+        close(UInt8(ascii: "]"))
     }
 
     /// Starts the member `key` of the object being written; the next value written is its value.
     public mutating func member(_ key: String) {
         string(key)
-        text.append(":")
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
     /// Writes a string, escaped.
     public mutating func string(_ value: String) {
         separate()
-        text.append("\"")
-        var plainStart = value.utf8.startIndex
-        let utf8 = value.utf8
-        var index = plainStart
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            if byte == 0x22 || byte == 0x5C || byte < 0x20 {
-                text.append(contentsOf: value[plainStart..<index])
-                text.append(JSONWriter.escape(byte))
-                plainStart = utf8.index(after: index)
+        bytes.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { utf8 in
+            var plainStart = 0
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
+                if byte == 0x22 || byte == 0x5C || byte < 0x20 {
+                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[plainStart..<index]))
+                    bytes.append(contentsOf: JSONWriter.escape(byte).utf8)
+                    plainStart = index + 1
+                }
             }
-            index = utf8.index(after: index)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[plainStart...]))
         }
-        text.append(contentsOf: value[plainStart..<utf8.endIndex])
-        text.append("\"")
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// Writes a whole number.
     public mutating func int(_ value: Int) {
         separate()
-        text.append(String(value))
+        appendDigits(Int64(value))
     }
 
     /// Writes a number: whole numbers below 10¹⁵ without a fraction, others as Swift prints
@@ -66,30 +69,30 @@ public struct JSONWriter: Sendable {
     public mutating func number(_ value: Double) {
         separate()
         if !value.isFinite {
-            text.append("null")
+            bytes.append(contentsOf: "null".utf8)
         } else if value.rounded() == value, abs(value) < 1e15 {
-            text.append(String(Int64(value)))
+            appendDigits(Int64(value))
         } else {
-            text.append(value.description)
+            bytes.append(contentsOf: value.description.utf8)
         }
     }
 
     /// Writes `true` or `false`.
     public mutating func bool(_ value: Bool) {
         separate()
-        text.append(value ? "true" : "false")
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
     /// Writes `null`.
     public mutating func null() {
         separate()
-        text.append("null")
+        bytes.append(contentsOf: "null".utf8)
     }
 
     /// Writes text already known to be one valid JSON document, as it is.
     public mutating func raw(_ json: String) {
         separate()
-        text.append(json)
+        bytes.append(contentsOf: json.utf8)
     }
 
     /// Writes `value`, or `null` when it is `nil`.
@@ -97,19 +100,31 @@ public struct JSONWriter: Sendable {
         if let value { write(&self, value) } else { null() }
     }
 
-    private mutating func open(_ bracket: String) {
+    /// The decimal digits of `value`, without a string in between.
+    private mutating func appendDigits(_ value: Int64) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(truncatingIfNeeded: 0x30 + magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[start...].reverse()
+    }
+
+    private mutating func open(_ bracket: UInt8) {
         separate()
-        text.append(bracket)
+        bytes.append(bracket)
         needsComma = false
     }
 
-    private mutating func close(_ bracket: String) {
-        text.append(bracket)
+    private mutating func close(_ bracket: UInt8) {
+        bytes.append(bracket)
         needsComma = true
     }
 
     private mutating func separate() {
-        if needsComma { text.append(",") }
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
         needsComma = true
     }
 

@@ -135,6 +135,33 @@ public let orderKeysHeader = "x-spool-order-keys"
 
 /// The ordering keys `headers` name in ``orderKeysHeader``; none when absent or malformed.
 public func orderKeys(_ headers: [String: String]) -> [String] {
-    guard let text = headers[orderKeysHeader], let keys = try? JSONPayload(unchecked: text).decode([String].self) else { return [] }
+    guard let text = headers[orderKeysHeader], case .array(let items)? = try? JSONValue.parse(text) else { return [] }
+    var keys: [String] = []
+    keys.reserveCapacity(items.count)
+    for item in items {
+        guard case .string(let key) = item else { return [] }
+        keys.append(key)
+    }
     return keys
+}
+
+extension TransportMessage {
+    /// `headers` as the table queues store them: a JSON object, keys sorted.
+    public static func headersJSON(_ headers: [String: String]) -> String {
+        var writer = JSONWriter(capacity: 32 + headers.count * 48)
+        writer.object { writer in
+            for name in headers.keys.sorted() {
+                writer.member(name)
+                writer.string(headers[name]!)
+            }
+        }
+        return writer.text
+    }
+
+    /// Headers read back from ``headersJSON(_:)``; members that are not strings are left out,
+    /// and a text that is not an object gives none.
+    public static func headers(json text: String) -> [String: String] {
+        guard case .object(let members)? = try? JSONValue.parse(text) else { return [:] }
+        return members.compactMapValues(\.string)
+    }
 }

@@ -110,6 +110,10 @@ public struct MirrorProcessor: Sendable {
     public var visibility: Duration = .seconds(60)
     /// The most units received and applied at once (in one mirror transaction).
     public var batchSize = 100
+    /// How long a batch that came short waits for more units before it is applied: a few
+    /// milliseconds of lag buy batches that cost the mirror and the transport one transaction
+    /// each instead of one per unit. Zero applies whatever came at once.
+    public var gather: Duration = .milliseconds(5)
     /// The log.
     public var logger = Logger(label: "spool.mirror")
     /// Told of every unit as it is settled: what happened to it, and for an applied unit the
@@ -141,7 +145,12 @@ public struct MirrorProcessor: Sendable {
     /// dead-lettered.
     public func processBatch(wait: Duration, into counts: inout Counts) async throws {
         var received: [(delivery: TransportDelivery, unit: MirrorUnit)] = []
-        for delivery in try await transport.receive(from: destination, limit: batchSize, wait: wait, visibility: visibility) {
+        var deliveries = try await transport.receive(from: destination, limit: batchSize, wait: wait, visibility: visibility)
+        if !deliveries.isEmpty, gather > .zero, deliveries.count < batchSize {
+            try await Task.sleep(for: gather)
+            deliveries += try await transport.receive(from: destination, limit: batchSize - deliveries.count, wait: .zero, visibility: visibility)
+        }
+        for delivery in deliveries {
             do {
                 received.append((delivery, try MirrorUnit(json: String(decoding: delivery.message.body, as: UTF8.self), schema: target.schema)))
             } catch let error as SpoolError {

@@ -36,8 +36,11 @@ public struct MirrorUnit: Sendable, Hashable {
     /// The entities the unit touches, as ordering keys (`TYPE/KEY`, each once, in order of first
     /// touch): units sharing an entity are applied one at a time, in publish order.
     public var orderKeys: [String] {
+        let keys = operations.map { $0.type + "/" + $0.key }
+        // A collapsed unit names each entity once; only a unit built by hand may repeat one.
+        guard keys.count > 1, Set(keys).count < keys.count else { return keys }
         var seen: Set<String> = []
-        return operations.map { "\($0.type)/\($0.key)" }.filter { seen.insert($0).inserted }
+        return keys.filter { seen.insert($0).inserted }
     }
 
     /// ``orderKeys`` as the ``orderKeysHeader`` carries them: a JSON array.

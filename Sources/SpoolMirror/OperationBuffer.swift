@@ -59,8 +59,9 @@ public struct OperationBuffer: Sendable {
             throw SpoolError(.invalidArgument, "\(type.name) \(operation.key): a delete carries no fields")
         }
         let entity = Entity(type: operation.type, key: operation.key)
+        let previous = net[entity]
         let next: Net?
-        switch (net[entity], operation.kind) {
+        switch (previous, operation.kind) {
         case (nil, .add): next = .add(operation.fields)
         case (nil, .modify): next = .modify(operation.fields)
         case (nil, .delete): next = .delete
@@ -77,9 +78,13 @@ public struct OperationBuffer: Sendable {
         case (.delete?, .modify), (.delete?, .delete):
             throw SpoolError(.invalidArgument, "\(type.name) \(operation.key): \(operation.kind.rawValue) after its delete in the same unit")
         }
-        if net[entity] == nil { order.append(entity) }
-        net[entity] = next
-        if next == nil { order.removeAll { $0 == entity } }
+        if let next {
+            if previous == nil { order.append(entity) }
+            net[entity] = next
+        } else {
+            net[entity] = nil
+            order.removeAll { $0 == entity }
+        }
     }
 
     /// The collapsed operations, in the order the unit first touched each entity.

@@ -20,6 +20,35 @@ public final class SQLiteMirror: MirrorTarget {
     public let fileDirectory: URL
     private let files: MirrorFiles
     private let database: DatabaseQueue
+    private let tables: [String: Table]
+
+    /// What applying operations of one type needs, worked out once: its statements' text, its
+    /// fields in column order, its file fields, and each column's quoted name.
+    private struct Table: Sendable {
+        let type: MirrorEntityType
+        let fields: [String]
+        let fileFields: [String]
+        let quotedColumns: [String: String]
+        let insert: String
+        let delete: String
+
+        init(_ type: MirrorEntityType) {
+            self.type = type
+            let fields = type.fields.keys.sorted()
+            self.fields = fields
+            fileFields = fields.filter { type.fields[$0] == .file }
+            quotedColumns = Dictionary(uniqueKeysWithValues: fields.map { ($0, SQLiteMirror.quoted($0)) })
+            let table = SQLiteMirror.quoted(type.name), key = SQLiteMirror.quoted(type.key)
+            let columns = ([key] + fields.map(SQLiteMirror.quoted)).joined(separator: ", ")
+            insert = "INSERT OR REPLACE INTO \(table) (\(columns)) VALUES (\(Array(repeating: "?", count: fields.count + 1).joined(separator: ", ")))"
+            delete = "DELETE FROM \(table) WHERE \(key) = ?"
+        }
+
+        /// The update of the fields `names` (sorted), the key last.
+        func update(_ names: [String]) -> String {
+            "UPDATE \(SQLiteMirror.quoted(type.name)) SET \(names.map { quotedColumns[$0]! + " = ?" }.joined(separator: ", ")) WHERE \(SQLiteMirror.quoted(type.key)) = ?"
+        }
+    }
 
     /// Opens (creating) the mirror at `path`, creating each type's table and adding the columns
     /// of fields declared since; a column whose type differs from its declaration is refused.
@@ -27,6 +56,7 @@ public final class SQLiteMirror: MirrorTarget {
         self.schema = schema
         self.fileDirectory = fileDirectory
         files = try MirrorFiles(directory: fileDirectory)
+        tables = schema.types.mapValues(Table.init)
         // Several processors may share the mirror: write-ahead log (GRDB writes in immediate transactions),
         // and waiting for another's write lock instead of failing at once.
         var configuration = Configuration()
@@ -154,31 +184,28 @@ public final class SQLiteMirror: MirrorTarget {
 
     /// Applies one operation with statements prepared once per connection and kept.
     private func apply(_ operation: MirrorOperation, in db: Database) throws {
-        let type = try schema.types[operation.type].orThrow("mirror type '\(operation.type)' is not declared")
-        let table = Self.quoted(type.name), key = Self.quoted(type.key)
+        let table = try tables[operation.type].orThrow("mirror type '\(operation.type)' is not declared")
         switch operation.kind {
         case .add:
-            let names = type.fields.keys.sorted()
-            let columns = ([type.key] + names).map(Self.quoted).joined(separator: ", ")
-            let marks = Array(repeating: "?", count: names.count + 1).joined(separator: ", ")
-            let values = [operation.key.databaseValue] + names.map { Self.databaseValue(operation.fields[$0] ?? .null) }
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO \(table) (\(columns)) VALUES (\(marks))").execute(arguments: StatementArguments(values))
+            var values = [operation.key.databaseValue]
+            values.reserveCapacity(table.fields.count + 1)
+            for name in table.fields { values.append(Self.databaseValue(operation.fields[name] ?? .null)) }
+            try db.cachedStatement(sql: table.insert).execute(arguments: StatementArguments(values))
         case .modify:
             let names = operation.fields.keys.sorted()
             guard !names.isEmpty else { return }
-            let assignments = names.map { "\(Self.quoted($0)) = ?" }.joined(separator: ", ")
             let values = names.map { Self.databaseValue(operation.fields[$0]!) } + [operation.key.databaseValue]
-            try db.cachedStatement(sql: "UPDATE \(table) SET \(assignments) WHERE \(key) = ?").execute(arguments: StatementArguments(values))
+            try db.cachedStatement(sql: table.update(names)).execute(arguments: StatementArguments(values))
         case .delete:
-            try db.cachedStatement(sql: "DELETE FROM \(table) WHERE \(key) = ?").execute(arguments: [operation.key])
+            try db.cachedStatement(sql: table.delete).execute(arguments: [operation.key])
         }
     }
 
     /// The files the row `operation` touches names now, in the fields it may change.
     private func fileNames(of operation: MirrorOperation, in db: Database) throws -> Set<String> {
-        guard let type = schema.types[operation.type] else { return [] }
-        let columns = type.fields.filter { $0.value == .file && (operation.kind != .modify || operation.fields[$0.key] != nil) }.map(\.key)
-        guard !columns.isEmpty, let row = try Row.fetchOne(db, sql: "SELECT \(columns.map(Self.quoted).joined(separator: ", ")) FROM \(Self.quoted(type.name)) WHERE \(Self.quoted(type.key)) = ?", arguments: [operation.key]) else {
+        guard let table = tables[operation.type], !table.fileFields.isEmpty else { return [] }
+        let columns = table.fileFields.filter { operation.kind != .modify || operation.fields[$0] != nil }
+        guard !columns.isEmpty, let row = try Row.fetchOne(db, sql: "SELECT \(columns.map(Self.quoted).joined(separator: ", ")) FROM \(Self.quoted(table.type.name)) WHERE \(Self.quoted(table.type.key)) = ?", arguments: [operation.key]) else {
             return []
         }
         return Set(columns.compactMap { String.fromDatabaseValue(row[$0]) })

@@ -29,9 +29,11 @@ public struct SQLiteOutbox: Sendable {
         self.writer = writer
     }
 
-    /// Creates the outbox table if it does not exist.
+    /// Creates the outbox table if it does not exist. Its `seq` grows with each unit (a unit's
+    /// rowid is one more than the largest left); a relay removes only units it read, so the order
+    /// holds without `AUTOINCREMENT`, which would write one more page at every commit.
     public static func createTable(in db: Database) throws {
-        try db.execute(sql: "CREATE TABLE IF NOT EXISTS \(table) (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL)")
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS \(table) (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL)")
         if try !db.columns(in: table).contains(where: { $0.name == "order_keys" }) {
             try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN order_keys TEXT")
         }
@@ -71,5 +73,13 @@ public struct SQLiteOutbox: Sendable {
             try db.execute(sql: "DELETE FROM \(Self.table) WHERE seq <= ?", arguments: [rows.last!.seq])
         }
         return rows.count
+    }
+
+    /// Relays until the task is cancelled: at once while units wait, and when the outbox ran
+    /// short, again after `interval`, so that units committed meanwhile go together.
+    public func run(to transport: any Transport, destination: String, limit: Int = 500, interval: Duration = .milliseconds(5)) async throws {
+        while !Task.isCancelled {
+            if try await relay(to: transport, destination: destination, limit: limit) < limit { try await Task.sleep(for: interval) }
+        }
     }
 }

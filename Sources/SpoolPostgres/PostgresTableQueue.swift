@@ -29,7 +29,7 @@ public final class PostgresTableQueue: Transport {
         guard !messages.isEmpty else { return }
         let now = PostgresRows.micros(Date())
         let keys = messages.map { orderKeys($0.headers) }
-        let ids = messages.map(\.id), headers = try messages.map { try JSONPayload(encoding: $0.headers).text }
+        let ids = messages.map(\.id), headers = messages.map { TransportMessage.headersJSON($0.headers) }
         let bodies = messages.map { ByteBuffer(bytes: $0.body) }, ordered = keys.map { !$0.isEmpty }
         let (schema, logger) = (store.schema, store.logger)
         try await store.transaction { connection in
@@ -100,7 +100,7 @@ public final class PostgresTableQueue: Transport {
             return rows.sorted { $0.0 < $1.0 }
         }
         return rows.map { seq, id, headersText, body, deliveries in
-            let headers = (try? JSONPayload(unchecked: headersText).decode([String: String].self)) ?? [:]
+            let headers = TransportMessage.headers(json: headersText)
             return TransportDelivery(message: TransportMessage(id: id, headers: headers, body: Array(body.readableBytesView)),
                                      destination: destination, deliveryCount: deliveries,
                                      receipt: TableQueueReceipt(seq: seq, deliveries: deliveries).text)
@@ -153,7 +153,7 @@ public final class PostgresTableQueue: Transport {
         let receipt = try TableQueueReceipt(delivery)
         var headers = delivery.message.headers
         headers[deadLetterReasonHeader] = reason
-        let headersText = try JSONPayload(encoding: headers).text
+        let headersText = TransportMessage.headersJSON(headers)
         let target = deadLetterDestination(for: delivery.destination)
         let now = PostgresRows.micros(Date())
         let (schema, logger) = (store.schema, store.logger)

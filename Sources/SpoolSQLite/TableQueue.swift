@@ -22,7 +22,7 @@ public final class TableQueue: Transport {
     public func publish(_ messages: [TransportMessage], to destination: String) async throws {
         guard !destination.isEmpty else { throw SpoolError(.invalidArgument, "destination must not be empty") }
         let now = SQLiteRows.micros(Date())
-        let rows = try messages.map { message in (message, try JSONPayload(encoding: message.headers).text, orderKeys(message.headers)) }
+        let rows = messages.map { message in (message, TransportMessage.headersJSON(message.headers), orderKeys(message.headers)) }
         try await store.write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO messages (destination, id, headers, body, available_at, ordered) VALUES (?, ?, ?, ?, ?, ?)
@@ -50,33 +50,40 @@ public final class TableQueue: Transport {
         let holder = self.holder
         return try await store.write { db in
             // Ordered messages whose key an earlier message still holds are passed over; a few
-            // more candidates than asked for are read so that a blocked one does not starve the rest.
-            var rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT seq, id, headers, body, deliveries, ordered FROM messages
+            // more candidates than asked for are read (without their bodies) so that a blocked
+            // one does not starve the rest.
+            var candidates: [(seq: Int64, ordered: Bool)] = []
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+                SELECT seq, ordered FROM messages
                 WHERE destination = ? AND available_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
                 ORDER BY seq LIMIT ?
                 """), arguments: [destination, nowMicros, nowMicros, limit * 4])
-            if rows.contains(where: { $0[5] as Int64 != 0 }) {
+            while let row = try rows.next() { candidates.append((row[0], row[1] as Int64 != 0)) }
+            if candidates.contains(where: \.ordered) {
                 let blocked = try db.cachedStatement(sql: """
                     SELECT EXISTS (SELECT 1 FROM message_keys AS earlier
                                    WHERE earlier.destination = ? AND earlier.seq < ? AND earlier.key IN
                                          (SELECT mine.key FROM message_keys AS mine WHERE mine.destination = ? AND mine.seq = ?))
                     """)
-                rows = try rows.filter { row in
-                    guard row[5] as Int64 != 0 else { return true }
-                    let seq: Int64 = row[0]
-                    return try !(Bool.fetchOne(blocked, arguments: [destination, seq, destination, seq]) ?? false)
+                candidates = try candidates.filter { candidate in
+                    guard candidate.ordered else { return true }
+                    return try !(Bool.fetchOne(blocked, arguments: [destination, candidate.seq, destination, candidate.seq]) ?? false)
                 }
             }
-            let lease = try db.cachedStatement(sql: "UPDATE messages SET deliveries = ?, leased_until = ?, holder = ? WHERE seq = ?")
-            return try rows.prefix(limit).map { row in
-                let seq: Int64 = row[0], deliveries: Int = row[4] + 1
-                try lease.execute(arguments: [deliveries, until, holder, seq])
-                let headersText: String = row[2], body: Data = row[3]
-                let headers = (try? JSONPayload(unchecked: headersText).decode([String: String].self)) ?? [:]
-                return TransportDelivery(message: TransportMessage(id: row[1], headers: headers, body: Array(body)),
-                                         destination: destination, deliveryCount: deliveries, receipt: TableQueueReceipt(seq: seq, deliveries: deliveries).text)
+            let lease = try db.cachedStatement(sql: """
+                UPDATE messages SET deliveries = deliveries + 1, leased_until = ?, holder = ? WHERE seq = ?
+                RETURNING id, headers, body, deliveries
+                """)
+            var deliveries: [TransportDelivery] = []
+            deliveries.reserveCapacity(min(limit, candidates.count))
+            for candidate in candidates.prefix(limit) {
+                guard let row = try Row.fetchOne(lease, arguments: [until, holder, candidate.seq]) else { continue }
+                let headersText: String = row[1], body: Data = row[2], count: Int = row[3]
+                deliveries.append(TransportDelivery(message: TransportMessage(id: row[0], headers: TransportMessage.headers(json: headersText), body: Array(body)),
+                                                    destination: destination, deliveryCount: count,
+                                                    receipt: TableQueueReceipt(seq: candidate.seq, deliveries: count).text))
             }
+            return deliveries
         }
     }
 
@@ -126,7 +133,7 @@ public final class TableQueue: Transport {
         let receipt = try TableQueueReceipt(delivery)
         var headers = delivery.message.headers
         headers[deadLetterReasonHeader] = reason
-        let headersText = try JSONPayload(encoding: headers).text
+        let headersText = TransportMessage.headersJSON(headers)
         let target = deadLetterDestination(for: delivery.destination)
         let now = SQLiteRows.micros(Date())
         try await store.write { db in

@@ -81,7 +81,7 @@ public final class DispatcherJournal: Sendable {
                 writer.string(state)
             }
         }
-        var line = Array(writer.text.utf8)
+        var line = writer.bytes
         line.append(0x0A)
         lock.withLock { _ in
             line.withUnsafeBytes { bytes in
