@@ -7,6 +7,41 @@ extension AMQPTransport {
         try await acknowledge(held)
     }
 
+    /// Settles `deliveries` with as few frames as the broker allows: on each channel, one
+    /// acknowledgement with `multiple` for the highest of them when this endpoint holds no
+    /// earlier delivery of that channel besides them (deliveries are handed out in the order the
+    /// broker sent them), else one each.
+    public func acknowledge(_ deliveries: [TransportDelivery]) async throws {
+        var stale: TransportDelivery?
+        let (runs, singles) = try state.withLock { state -> ([Held], [Held]) in
+            guard !state.closed else { throw Self.closedError }
+            var byInbox: [ObjectIdentifier: [Held]] = [:]
+            for delivery in deliveries {
+                guard let held = state.held.removeValue(forKey: delivery.receipt) else {
+                    stale = stale ?? delivery
+                    continue
+                }
+                byInbox[ObjectIdentifier(held.inbox), default: []].append(held)
+            }
+            var runs: [Held] = [], singles: [Held] = []
+            for (inbox, group) in byInbox {
+                let highest = group.max { $0.amqp.deliveryTag < $1.amqp.deliveryTag }!
+                let earlierLeft = state.held.values.contains {
+                    ObjectIdentifier($0.inbox) == inbox && $0.amqp.deliveryTag < highest.amqp.deliveryTag
+                }
+                if group.count > 1, !earlierLeft { runs.append(highest) } else { singles += group }
+            }
+            return (runs, singles)
+        }
+        for held in runs {
+            guard try await held.inbox.channel.ack(held.amqp, multiple: true) else { throw Self.brokenSince(held) }
+        }
+        for held in singles { try await acknowledge(held) }
+        if let stale {
+            throw SpoolError(.invalidState, "delivery \(stale.receipt) of message \(stale.message.id) is no longer held")
+        }
+    }
+
     public func retry(_ delivery: TransportDelivery, after delay: Duration) async throws {
         let retryDelay = try RetryDelay(delay)
         let held = try release(delivery)
@@ -56,12 +91,14 @@ extension AMQPTransport {
     }
 
     private func acknowledge(_ held: Held) async throws {
-        guard try await held.inbox.channel.ack(held.amqp) else {
-            throw SpoolError(.invalidState, """
-                delivery \(held.delivery.receipt) of message \(held.delivery.message.id) came from a connection that \
-                broke since; the broker delivers it again
-                """)
-        }
+        guard try await held.inbox.channel.ack(held.amqp) else { throw Self.brokenSince(held) }
+    }
+
+    private static func brokenSince(_ held: Held) -> SpoolError {
+        SpoolError(.invalidState, """
+            delivery \(held.delivery.receipt) of message \(held.delivery.message.id) came from a connection that \
+            broke since; the broker delivers it again
+            """)
     }
 
     /// Takes a handed-out delivery out of the endpoint's hands; a receipt this endpoint does not

@@ -131,7 +131,7 @@ struct MirrorBenchCommand: AsyncParsableCommand {
         if transport == "table" {
             opened = TableQueue(store: try SQLiteStore(path: directory.appendingPathComponent("spool.db").path))
         } else {
-            opened = try await TransportLocation(transport).open(store: nil)
+            opened = try await TransportLocation(transport).open(store: nil, prefetch: 256)
         }
         let mirror = try SQLiteMirror(path: directory.appendingPathComponent("mirror.db").path, schema: Self.schema, fileDirectory: directory.appendingPathComponent("files"))
         let outbox = SQLiteOutbox(writer: app)

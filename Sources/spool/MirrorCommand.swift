@@ -58,7 +58,7 @@ struct MirrorProcessCommand: AsyncParsableCommand {
                 target = try SQLiteMirror(path: path, schema: declared, fileDirectory: URL(fileURLWithPath: files ?? path + ".files"))
             }
             let store: (any JobStore)? = if case .table = location.kind { try await options.open() } else { nil }
-            let opened = try await location.open(store: store, ordered: true)
+            let opened = try await location.open(store: store, ordered: true, prefetch: 256)
             guard visibility.isFinite, visibility >= 1 else { throw SpoolError(.invalidArgument, "--visibility must be at least 1 second") }
             var processor = MirrorProcessor(transport: opened, destination: destination, target: target)
             processor.visibility = .milliseconds(Int64(visibility * 1000))
@@ -115,7 +115,7 @@ struct MirrorStatusCommand: AsyncParsableCommand {
                     : try SQLiteMirror.status(at: try MirrorSchema.sqlitePath(mirror))
             }
             let store: (any JobStore)? = if case .table = location.kind { try await options.open() } else { nil }
-            let opened = try await location.open(store: store, ordered: true)
+            let opened = try await location.open(store: store, ordered: true, prefetch: 256)
             let waiting = try await opened.backlog(of: destination)
             let dead = try await opened.backlog(of: opened.deadLetterDestination(for: destination))
             try? await opened.close()

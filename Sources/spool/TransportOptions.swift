@@ -74,15 +74,16 @@ struct TransportLocation: Sendable {
     /// Opens the transport; `store` serves the table queue (an SQLite or PostgreSQL store). With
     /// `ordered`, RabbitMQ destinations are single-active-consumer queues, so that units of a
     /// mirror are handled one at a time in publish order (the table queue orders by the units'
-    /// keys in any case).
-    func open(store: (any JobStore)?, ordered: Bool = false) async throws -> any Transport {
+    /// keys in any case); `prefetch` is how many messages a RabbitMQ consumer may hold unsettled
+    /// (a mirror processor takes up to 100 at once, so it asks for more than that).
+    func open(store: (any JobStore)?, ordered: Bool = false, prefetch: UInt16 = 32) async throws -> any Transport {
         switch kind {
         case .table:
             if let sqlite = store as? SQLiteStore { return TableQueue(store: sqlite) }
             if let postgres = store as? PostgresStore { return PostgresTableQueue(store: postgres) }
             throw SpoolError(.invalidArgument, "the table transport is the store's own queue: give --store sqlite:PATH or postgres://…")
         case let .amqp(url):
-            return try await AMQPTransport.connect(url: url, configuration: .init(singleActiveConsumer: ordered))
+            return try await AMQPTransport.connect(url: url, configuration: .init(prefetch: prefetch, singleActiveConsumer: ordered))
         case let .sqs(region):
             do {
                 return SQSTransport(client: SQSClient(configuration: try AWSConfiguration.sqs(region: region)))

@@ -42,6 +42,24 @@ struct AMQPTransportTests {
         try await transport.close()
     }
 
+    @Test func deliveriesAcknowledgedTogetherLeaveAnEarlierHeldOneUnsettled() async throws {
+        let fixture = try await AMQPTransportFixture.make()
+        let transport = try await fixture.endpoint()
+        try await transport.publish((1...6).map { TransportMessage(id: "m\($0)", text: "\($0)") }, to: fixture.destination)
+        var held: [TransportDelivery] = []
+        while held.count < 6 { held += try await transport.receive(from: fixture.destination, limit: 6 - held.count, wait: .seconds(5), visibility: .seconds(60)) }
+        #expect(held.map(\.message.id) == ["m1", "m2", "m3", "m4", "m5", "m6"])
+        try await transport.acknowledge(Array(held[..<3]))   // one frame (multiple): nothing earlier is held
+        try await transport.acknowledge([held[4], held[5]])  // m4 is still held: one by one
+        try await transport.close()
+        let other = try await fixture.endpoint()
+        let again = try await other.receive(from: fixture.destination, limit: 6, wait: .seconds(5), visibility: .seconds(60))
+        #expect(again.map(\.message.id) == ["m4"], "only the unsettled one comes back")
+        try await other.acknowledge(again)
+        #expect(try await other.receive(from: fixture.destination, limit: 6, wait: .milliseconds(300), visibility: .seconds(60)).isEmpty)
+        try await other.close()
+    }
+
     @Test func aDeliveryNotSettledWithinItsVisibilityIsDeliveredAgainAndItsReceiptGoesStale() async throws {
         let fixture = try await AMQPTransportFixture.make()
         let transport = try await fixture.endpoint()
