@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "SpoolMirror", targets: ["SpoolMirror"]),
         .library(name: "SpoolMirrorPostgres", targets: ["SpoolMirrorPostgres"]),
         .library(name: "SpoolReplication", targets: ["SpoolReplication"]),
+        .library(name: "SpoolReplicationSQLite", targets: ["SpoolReplicationSQLite"]),
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "AMQPFrameFuzz", targets: ["AMQPFrameFuzz"]),
         .executable(name: "SQSResponseFuzz", targets: ["SQSResponseFuzz"]),
@@ -104,6 +105,10 @@ let package = Package(
         .target(
             name: "SpoolReplication",
             dependencies: ["SpoolCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "SpoolReplicationSQLite",
+            dependencies: ["SpoolCore", "SpoolReplication", .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         .target(
             name: "SpoolMirrorPostgres",
@@ -232,7 +237,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolReplicationTests",
-            dependencies: ["SpoolReplication", "SpoolCore", "SpoolTestSupport"]
+            dependencies: ["SpoolReplication", "SpoolReplicationSQLite", "SpoolCore", "SpoolTestSupport"]
         ),
         .testTarget(
             name: "SpoolHTTPTests",

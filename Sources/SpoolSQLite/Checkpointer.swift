@@ -8,6 +8,10 @@ import Synchronization
 /// checkpoints passively every 20 ms while commits happen (every 200 ms while idle). The
 /// automatic checkpoint stays on at a high threshold, so the log cannot grow without bound
 /// when this thread cannot keep up.
+///
+/// A store file that is replicated (it has the table `spool_replication_seq`, made by the
+/// replication capture) is checkpointed by the capture alone, which must see every frame of the
+/// log before the log restarts; this thread then only watches for the table to go.
 final class Checkpointer: Sendable {
     /// Pages in the log past which the committing connection checkpoints itself.
     static let fallbackPages = 10_000
@@ -53,12 +57,19 @@ final class Checkpointer: Sendable {
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         var connection: DatabaseQueue?
         var busy = true
+        var replicated = false
+        var lookedForReplication = ContinuousClock.now - .seconds(10)
         while !stopping.load(ordering: .acquiring) {
             usleep(busy ? Checkpointer.busyInterval : 200_000)
             busy = commits.exchange(0, ordering: .relaxed) > 0
             guard busy else { continue }
             do {
                 if connection == nil { connection = try DatabaseQueue(path: path, configuration: configuration) }
+                if ContinuousClock.now - lookedForReplication > .seconds(1) {
+                    lookedForReplication = ContinuousClock.now
+                    replicated = try connection?.read { db in try db.tableExists("spool_replication_seq") } ?? false
+                }
+                guard !replicated else { continue }
                 _ = try connection?.writeWithoutTransaction { db in try db.checkpoint(.passive) }
             } catch {
                 continue

@@ -1,0 +1,145 @@
+import Foundation
+import SpoolCore
+import SpoolReplication
+
+/// Captures every committed transaction of an SQLite file in WAL mode, whichever process wrote
+/// it, by reading the file's write-ahead log (`-wal`) as it grows.
+///
+/// SQLite restarts its log (writes new frames over old ones) only when every frame was copied
+/// back into the file and no reader still reads from the log. The capture keeps a read
+/// transaction open at all times, so the log cannot restart under it while other processes
+/// write; ``checkpoint()`` lets it restart at a moment the capture chose: with the write lock
+/// held (no process can commit), it reads the log to its end, releases its read, copies the log
+/// back, releases the lock, and writes one row of its own (`spool_replication_seq`), which
+/// restarts the log if no other writer did first, and whose frame its new read then keeps in the
+/// log. A restart is accepted only when the copy was whole (so every frame of the old log had
+/// been read); any other (a process copying the log back and restarting it on its own between two
+/// reads) is thrown as ``WALCaptureError/logRestartedUnseen``, never passed over. Processes
+/// writing a replicated file should leave checkpoints to the capture (Spool's stores do, once
+/// the file has `spool_replication_seq`); one that does not makes that error likely.
+///
+/// Each transaction is numbered from the capture's starting position and carries the running
+/// checksum of the history (``ReplicationTransaction/checksum(after:)``). Not for concurrent
+/// use: one task polls.
+public final class WALCapture: @unchecked Sendable {
+    /// The store file.
+    public let path: String
+    /// The last transaction captured.
+    public private(set) var position: ReplicationPosition
+    /// How many times the log restarted under the capture (each after it was read whole).
+    public private(set) var logRestarts = 0
+    private let reader: SQLiteHandle
+    private let writer: SQLiteHandle
+    private let checkpointer: SQLiteHandle
+    private let log: FileHandle
+    private var frames: WALReader?
+
+    /// Starts capturing the file at `path` (created, in WAL mode, when missing) from its log's
+    /// first frame, numbering transactions after `position`. The file's content before the log's
+    /// first frame is not captured: start from an empty file, or from a snapshot taken at
+    /// `position`.
+    public init(path: String, position: ReplicationPosition = .empty) throws {
+        self.path = path
+        self.position = position
+        writer = try SQLiteHandle(path: path, create: true)
+        let mode = try writer.text("PRAGMA journal_mode = WAL")
+        guard mode?.lowercased() == "wal" else {
+            throw SpoolError(.invalidState, "replication needs \(path) in WAL mode; it is in \(mode ?? "an unknown") mode")
+        }
+        try writer.execute("CREATE TABLE IF NOT EXISTS spool_replication_seq (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)")
+        reader = try SQLiteHandle(path: path)
+        checkpointer = try SQLiteHandle(path: path)
+        try Self.beginRead(reader)
+        guard let log = FileHandle(forReadingAtPath: path + "-wal") else {
+            throw SpoolError(.storeUnavailable, "cannot read the write-ahead log of \(path)")
+        }
+        self.log = log
+    }
+
+    deinit { try? log.close() }
+
+    /// The transactions committed since the last call, in commit order.
+    public func poll() throws -> [ReplicationTransaction] {
+        let header = try readHeader()
+        guard let header else { return [] }
+        if let frames, frames.header != header {
+            throw WALCaptureError.logRestartedUnseen(path: path, seen: "checkpoint sequence \(frames.header.checkpointSequence) became \(header.checkpointSequence) between reads")
+        }
+        if frames == nil { frames = WALReader(header: header) }
+        try log.seek(toOffset: UInt64(frames!.offset))
+        let bytes = try log.readToEnd() ?? Data()
+        return frames!.transactions(in: bytes).map { captured in
+            var transaction = ReplicationTransaction(number: position.transaction + 1, pages: captured.pages,
+                                                     databasePages: captured.databasePages, checksum: [])
+            transaction.checksum = transaction.checksum(after: position.checksum)
+            position = ReplicationPosition(transaction: transaction.number, checksum: transaction.checksum)
+            return transaction
+        }
+    }
+
+    /// Captures what is left in the log, then lets the log restart (see the type's
+    /// discussion); returns the transactions captured, its own write last when the log went on
+    /// without restarting (otherwise that write is the first of the next ``poll()``).
+    public func checkpoint() throws -> [ReplicationTransaction] {
+        try writer.execute("BEGIN IMMEDIATE")
+        var captured: [ReplicationTransaction]
+        let before: WALReader.Header?
+        let whole: Bool
+        do {
+            captured = try poll()
+            before = frames?.header
+            try reader.execute("COMMIT")
+            let copied = try checkpointer.integers("PRAGMA wal_checkpoint(PASSIVE)")
+            whole = copied.count == 3 && copied[1] == copied[2]
+            try writer.execute("COMMIT")
+            try writer.execute("""
+                BEGIN IMMEDIATE;
+                INSERT INTO spool_replication_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1;
+                COMMIT
+                """)
+        } catch {
+            try? writer.execute("ROLLBACK")
+            try? Self.beginRead(reader)
+            throw error
+        }
+        try Self.beginRead(reader)
+        guard let now = try readHeader() else {
+            throw WALCaptureError.logRestartedUnseen(path: path, seen: "the log has no header after the capture's checkpoint")
+        }
+        if let before, now != before {
+            guard whole, now.checkpointSequence == before.checkpointSequence &+ 1 else {
+                throw WALCaptureError.logRestartedUnseen(path: path, seen: """
+                    checkpoint sequence \(before.checkpointSequence) became \(now.checkpointSequence) across a checkpoint \
+                    that copied \(whole ? "the whole log" : "part of the log")
+                    """)
+            }
+            frames = WALReader(header: now)
+            logRestarts += 1
+        }
+        return captured + (try poll())
+    }
+
+    private func readHeader() throws -> WALReader.Header? {
+        try log.seek(toOffset: 0)
+        return WALReader.header(try log.read(upToCount: WALReader.headerSize) ?? Data())
+    }
+
+    private static func beginRead(_ reader: SQLiteHandle) throws {
+        try reader.execute("BEGIN")
+        _ = try reader.text("SELECT count(*) FROM spool_replication_seq")
+    }
+}
+
+/// Why a capture cannot go on from where it is.
+public enum WALCaptureError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The log restarted while frames of it may not have been captured: the history must start
+    /// again from a snapshot.
+    case logRestartedUnseen(path: String, seen: String)
+
+    public var description: String {
+        switch self {
+        case let .logRestartedUnseen(path, seen):
+            "the write-ahead log of \(path) restarted where the capture could not see it (\(seen)); secondaries need a snapshot"
+        }
+    }
+}

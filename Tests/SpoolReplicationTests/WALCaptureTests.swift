@@ -1,0 +1,176 @@
+import Foundation
+import SpoolCore
+import SpoolReplication
+import SpoolReplicationSQLite
+import SpoolTestSupport
+import Testing
+
+/// Capturing a store file written by other processes: every committed transaction, in order,
+/// across the log's restarts, so that replaying them onto an empty file gives the same database.
+@Suite("Replication: capturing the write-ahead log", .timeLimit(.minutes(3)))
+struct WALCaptureTests {
+    /// A Python process that commits `count` transactions into `path` (WAL; automatic
+    /// checkpoints every `checkpointEvery` pages, 0 for none, as Spool's processes leave a
+    /// replicated store to the capture): inserts of random-sized rows, some updates and deletes.
+    static func writer(_ path: String, name: String, count: Int, checkpointEvery: Int = 0) throws -> Process {
+        let script = """
+            import random, sqlite3, sys
+            db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA wal_autocheckpoint=" + sys.argv[4])
+            db.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, owner TEXT, body BLOB)")
+            rng = random.Random(sys.argv[2])
+            for i in range(int(sys.argv[3])):
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT INTO rows (owner, body) VALUES (?, ?)", (sys.argv[2], rng.randbytes(rng.choice([10, 300, 5000]))))
+                if i % 7 == 3:
+                    db.execute("UPDATE rows SET body = ? WHERE id = (SELECT min(id) FROM rows WHERE owner = ?)", (rng.randbytes(50), sys.argv[2]))
+                if i % 11 == 5:
+                    db.execute("DELETE FROM rows WHERE id = (SELECT max(id) FROM rows WHERE owner = ?)", (sys.argv[2],))
+                db.execute("COMMIT")
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [MotoServer.python, "-c", script, path, name, "\(count)", "\(checkpointEvery)"]
+        try process.run()
+        return process
+    }
+
+    /// `integrity_check` and every row of `rows`, as Python's sqlite3 reads them from `path`.
+    static func content(_ path: String) throws -> String {
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [MotoServer.python, "-c", """
+            import hashlib, sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            print(db.execute("PRAGMA integrity_check").fetchone()[0])
+            rows = db.execute("SELECT id, owner, body FROM rows ORDER BY id").fetchall()
+            print(len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+            """, path]
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text
+    }
+
+    @Test("two writer processes and the capture's log restarts: the replayed file equals the store")
+    func twoWritersAndRestarts() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("store.db")
+        let capture = try WALCapture(path: path)
+        let writers = try [Self.writer(path, name: "a", count: 400), Self.writer(path, name: "b", count: 400)]
+        var captured: [ReplicationTransaction] = []
+        var polls = 0
+        while writers.contains(where: \.isRunning) {
+            captured += try capture.poll()
+            polls += 1
+            if polls % 40 == 0 { captured += try capture.checkpoint() }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(writers.allSatisfy { $0.terminationStatus == 0 })
+        captured += try capture.checkpoint()
+        captured += try capture.poll()
+        #expect(captured.map(\.number) == Array(1...UInt64(captured.count)), "numbered in order without gaps")
+        #expect(captured.count >= 800, "each writer's 400 commits at least: \(captured.count)")
+        var checksum = ReplicationPosition.empty.checksum
+        for transaction in captured {
+            #expect(transaction.checksum == transaction.checksum(after: checksum))
+            checksum = transaction.checksum
+        }
+        #expect(capture.position == ReplicationPosition(transaction: UInt64(captured.count), checksum: checksum))
+        #expect(capture.logRestarts > 0, "the capture's checkpoints restarted the log")
+        let replica = try ReplicaFile(path: directory.path("replica.db"))
+        try replica.apply(captured)
+        let expected = try Self.content(path)
+        #expect(expected.hasPrefix("ok\n") && expected.contains("\n"), "\(expected)")
+        #expect(try Self.content(replica.path) == expected)
+    }
+
+    @Test("writers that checkpoint on their own: the capture either replays exactly or says the log restarted unseen, never wrong")
+    func writersThatCheckpoint() async throws {
+        var replayed = 0
+        for round in 0..<5 {
+            let directory = try TemporaryDirectory()
+            let path = directory.path("store.db")
+            let capture = try WALCapture(path: path)
+            let writers = try [Self.writer(path, name: "a\(round)", count: 300, checkpointEvery: 5),
+                               Self.writer(path, name: "b\(round)", count: 300, checkpointEvery: 5)]
+            var captured: [ReplicationTransaction] = []
+            var unseen: WALCaptureError?
+            var polls = 0
+            while writers.contains(where: \.isRunning) || unseen == nil && polls == 0 {
+                do {
+                    if unseen == nil {
+                        captured += try capture.poll()
+                        polls += 1
+                        if polls % 10 == 0 { captured += try capture.checkpoint() }
+                    }
+                } catch let error as WALCaptureError {
+                    unseen = error
+                }
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            if unseen == nil {
+                do {
+                    captured += try capture.checkpoint()
+                } catch let error as WALCaptureError {
+                    unseen = error
+                }
+            }
+            guard unseen == nil else { continue }
+            let replica = try ReplicaFile(path: directory.path("replica.db"))
+            try replica.apply(captured)
+            #expect(try Self.content(replica.path) == Self.content(path), "round \(round): captured without a complaint, so it must be exact")
+            replayed += 1
+        }
+        #expect(replayed > 0, "most rounds capture everything; a restart unseen is the exception")
+    }
+}
+
+/// The log reader on a real log: whole transactions only, and a damaged frame ends the log.
+@Suite("Replication: reading the write-ahead log")
+struct WALReaderTests {
+    /// The log of a file into which a Python process committed 20 transactions, never copied back.
+    static func log() throws -> [UInt8] {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("store.db")
+        let capture = try WALCapture(path: path)   // holds the log open, so it stays whole
+        let writer = try WALCaptureTests.writer(path, name: "w", count: 20)
+        writer.waitUntilExit()
+        _ = capture
+        return Array(try Data(contentsOf: URL(fileURLWithPath: path + "-wal")))
+    }
+
+    @Test("a whole log gives every transaction; bytes cut inside a transaction give those before it, and the rest later")
+    func wholeAndCut() throws {
+        let log = try Self.log()
+        guard let header = WALReader.header(log) else { Issue.record("no header"); return }
+        var whole = WALReader(header: header)
+        let all = whole.transactions(in: log[WALReader.headerSize...])
+        #expect(all.count == 22, "the capture's table, the writer's table and its 20 commits: \(all.count)")
+        #expect(whole.offset == log.count)
+        var cut = WALReader(header: header)
+        let frame = WALReader.frameHeaderSize + header.pageSize
+        let first = cut.transactions(in: log[WALReader.headerSize..<(log.count - frame / 2)])
+        #expect(first == Array(all.dropLast()), "the last transaction is left for later")
+        let rest = cut.transactions(in: log[cut.offset...])
+        #expect(rest == [all.last!])
+    }
+
+    @Test("a flipped byte in a frame ends the log there: nothing from that transaction on")
+    func damaged() throws {
+        var log = try Self.log()
+        guard let header = WALReader.header(log) else { Issue.record("no header"); return }
+        var whole = WALReader(header: header)
+        let all = whole.transactions(in: log[WALReader.headerSize...])
+        let frame = WALReader.frameHeaderSize + header.pageSize
+        let middle = WALReader.headerSize + (log.count - WALReader.headerSize) / frame / 2 * frame + 100
+        log[middle] ^= 0x40
+        var reader = WALReader(header: header)
+        let read = reader.transactions(in: log[WALReader.headerSize...])
+        #expect(read.count < all.count && read == Array(all.prefix(read.count)), "\(read.count) of \(all.count)")
+        #expect(WALReader.header(Array(log.prefix(20)) + Array(repeating: 0, count: 12)) == nil, "a damaged header is no header")
+    }
+}
