@@ -108,7 +108,14 @@ let package = Package(
         ),
         .target(
             name: "SpoolReplicationSQLite",
-            dependencies: ["SpoolCore", "SpoolReplication", .product(name: "GRDBSQLite", package: "GRDB.swift")]
+            dependencies: [
+                "SpoolCore",
+                "SpoolReplication",
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "SpoolMirrorPostgres",
@@ -158,6 +165,7 @@ let package = Package(
         .executableTarget(
             name: "spool",
             dependencies: [
+                "SpoolReplicationSQLite",
                 "SpoolBench",
                 "SQSClient",
                 "SpoolSQS",

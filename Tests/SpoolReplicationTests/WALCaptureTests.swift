@@ -9,58 +9,12 @@ import Testing
 /// across the log's restarts, so that replaying them onto an empty file gives the same database.
 @Suite("Replication: capturing the write-ahead log", .timeLimit(.minutes(3)))
 struct WALCaptureTests {
-    /// A Python process that commits `count` transactions into `path` (WAL; automatic
-    /// checkpoints every `checkpointEvery` pages, 0 for none, as Spool's processes leave a
-    /// replicated store to the capture): inserts of random-sized rows, some updates and deletes.
-    static func writer(_ path: String, name: String, count: Int, checkpointEvery: Int = 0) throws -> Process {
-        let script = """
-            import random, sqlite3, sys
-            db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA wal_autocheckpoint=" + sys.argv[4])
-            db.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, owner TEXT, body BLOB)")
-            rng = random.Random(sys.argv[2])
-            for i in range(int(sys.argv[3])):
-                db.execute("BEGIN IMMEDIATE")
-                db.execute("INSERT INTO rows (owner, body) VALUES (?, ?)", (sys.argv[2], rng.randbytes(rng.choice([10, 300, 5000]))))
-                if i % 7 == 3:
-                    db.execute("UPDATE rows SET body = ? WHERE id = (SELECT min(id) FROM rows WHERE owner = ?)", (rng.randbytes(50), sys.argv[2]))
-                if i % 11 == 5:
-                    db.execute("DELETE FROM rows WHERE id = (SELECT max(id) FROM rows WHERE owner = ?)", (sys.argv[2],))
-                db.execute("COMMIT")
-            """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [MotoServer.python, "-c", script, path, name, "\(count)", "\(checkpointEvery)"]
-        try process.run()
-        return process
-    }
-
-    /// `integrity_check` and every row of `rows`, as Python's sqlite3 reads them from `path`.
-    static func content(_ path: String) throws -> String {
-        let process = Process()
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [MotoServer.python, "-c", """
-            import hashlib, sqlite3, sys
-            db = sqlite3.connect(sys.argv[1])
-            print(db.execute("PRAGMA integrity_check").fetchone()[0])
-            rows = db.execute("SELECT id, owner, body FROM rows ORDER BY id").fetchall()
-            print(len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-            """, path]
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text
-    }
-
     @Test("two writer processes and the capture's log restarts: the replayed file equals the store")
     func twoWritersAndRestarts() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("store.db")
         let capture = try WALCapture(path: path)
-        let writers = try [Self.writer(path, name: "a", count: 400), Self.writer(path, name: "b", count: 400)]
+        let writers = try [SQLiteScripts.writer(path, name: "a", count: 400), SQLiteScripts.writer(path, name: "b", count: 400)]
         var captured: [ReplicationTransaction] = []
         var polls = 0
         while writers.contains(where: \.isRunning) {
@@ -83,9 +37,9 @@ struct WALCaptureTests {
         #expect(capture.logRestarts > 0, "the capture's checkpoints restarted the log")
         let replica = try ReplicaFile(path: directory.path("replica.db"))
         try replica.apply(captured)
-        let expected = try Self.content(path)
+        let expected = try SQLiteScripts.content(path)
         #expect(expected.hasPrefix("ok\n") && expected.contains("\n"), "\(expected)")
-        #expect(try Self.content(replica.path) == expected)
+        #expect(try SQLiteScripts.content(replica.path) == expected)
     }
 
     @Test("writers that checkpoint on their own: the capture either replays exactly or says the log restarted unseen, never wrong")
@@ -95,8 +49,8 @@ struct WALCaptureTests {
             let directory = try TemporaryDirectory()
             let path = directory.path("store.db")
             let capture = try WALCapture(path: path)
-            let writers = try [Self.writer(path, name: "a\(round)", count: 300, checkpointEvery: 5),
-                               Self.writer(path, name: "b\(round)", count: 300, checkpointEvery: 5)]
+            let writers = try [SQLiteScripts.writer(path, name: "a\(round)", count: 300, checkpointEvery: 5),
+                               SQLiteScripts.writer(path, name: "b\(round)", count: 300, checkpointEvery: 5)]
             var captured: [ReplicationTransaction] = []
             var unseen: WALCaptureError?
             var polls = 0
@@ -122,7 +76,7 @@ struct WALCaptureTests {
             guard unseen == nil else { continue }
             let replica = try ReplicaFile(path: directory.path("replica.db"))
             try replica.apply(captured)
-            #expect(try Self.content(replica.path) == Self.content(path), "round \(round): captured without a complaint, so it must be exact")
+            #expect(try SQLiteScripts.content(replica.path) == SQLiteScripts.content(path), "round \(round): captured without a complaint, so it must be exact")
             replayed += 1
         }
         #expect(replayed > 0, "most rounds capture everything; a restart unseen is the exception")
@@ -137,7 +91,7 @@ struct WALReaderTests {
         let directory = try TemporaryDirectory()
         let path = directory.path("store.db")
         let capture = try WALCapture(path: path)   // holds the log open, so it stays whole
-        let writer = try WALCaptureTests.writer(path, name: "w", count: 20)
+        let writer = try SQLiteScripts.writer(path, name: "w", count: 20)
         writer.waitUntilExit()
         _ = capture
         return Array(try Data(contentsOf: URL(fileURLWithPath: path + "-wal")))

@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SpoolCore
+import SpoolReplication
+import Synchronization
+
+/// A secondary: connects to a primary, greets with its position, and applies each transaction
+/// that arrives whole with a checksum that follows from its history (``SecondaryStream``) to its
+/// copy of the store. After any failure (a refusal, a checksum mismatch, a lost or silent
+/// connection) it reconnects with backoff and resumes from the last transaction it applied.
+///
+/// Applying is crash-safe: the transactions of one batch go first to a journal
+/// (`PATH-replication-journal`, the protocol's own frames) synced to disk, then into the copy,
+/// then the position (`PATH-replication`, transaction number and checksum) is replaced; a
+/// secondary that starts with a journal left behind applies what of it is whole and follows its
+/// position. Nothing else may write the copy; reading it while transactions are applied is not
+/// yet safe.
+public final class ReplicationSecondary: Sendable {
+    /// The copy of the store.
+    public let path: String
+    /// The primary.
+    public let primary: (host: String, port: Int)
+    /// How long the primary may say nothing (it sends keep-alives) before the connection is dropped.
+    public let silence: Duration
+    private let replica: ReplicaFile
+    private let durable: Mutex<ReplicationPosition>
+    private let logger: Logger
+
+    /// A secondary keeping `path` a copy of the primary at `host`:`port`; finishes what a
+    /// crash left in its journal first.
+    public init(path: String, primaryHost host: String, port: Int, silence: Duration = .seconds(15),
+                logger: Logger = Logger(label: "spool.replication")) throws {
+        self.path = path
+        primary = (host, port)
+        self.silence = silence
+        self.logger = logger
+        replica = try ReplicaFile(path: path)
+        durable = Mutex(try Self.readPosition(path + "-replication"))
+        try recover()
+    }
+
+    /// The last transaction applied.
+    public var position: ReplicationPosition { durable.withLock { $0 } }
+
+    /// Follows the primary until the task is cancelled.
+    public func run() async throws {
+        var backoff = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                try await follow()
+                backoff = .milliseconds(100)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("replication connection ended; reconnecting", metadata: ["reason": "\(error)", "in": "\(backoff)"])
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(5))
+        }
+    }
+
+    /// One connection: greet, then apply what arrives until it ends.
+    private func follow() async throws {
+        let silence = self.silence
+        let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(5))
+            .connect(host: primary.host, port: primary.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let idle = TimeAmount.nanoseconds(Int64(silence.components.seconds) * 1_000_000_000
+                                                      + silence.components.attoseconds / 1_000_000_000)
+                    try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(readTimeout: idle), SilenceCloser()])
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        try await connection.executeThenClose { inbound, outbound in
+            var stream = SecondaryStream(position: position)
+            var decoder = ReplicationDecoder()
+            try await outbound.write(ByteBuffer(bytes: stream.hello.frame))
+            for try await bytes in inbound {
+                decoder.feed(bytes.readableBytesView)
+                var batch: [ReplicationTransaction] = []
+                var frames: [UInt8] = []
+                do {
+                    while let message = try decoder.next() {
+                        if case .apply(let transaction) = try stream.receive(message) {
+                            batch.append(transaction)
+                            frames += transaction.messages.flatMap(\.frame)
+                        }
+                    }
+                } catch {
+                    // What arrived whole before the fault is applied; the rest is not.
+                    try apply(batch, frames: frames)
+                    throw error
+                }
+                try apply(batch, frames: frames)
+            }
+        }
+    }
+
+    /// Journals, applies and records `batch`.
+    private func apply(_ batch: [ReplicationTransaction], frames: [UInt8]) throws {
+        guard let last = batch.last else { return }
+        let journal = path + "-replication-journal"
+        try Self.writeSynced(Data(frames), to: journal)
+        try replica.apply(batch)
+        let position = ReplicationPosition(transaction: last.number, checksum: last.checksum)
+        try Self.writePosition(position, to: path + "-replication")
+        try FileManager.default.removeItem(atPath: journal)
+        durable.withLock { $0 = position }
+    }
+
+    /// Applies what of a journal left by a crash is whole and follows the position.
+    private func recover() throws {
+        let journal = path + "-replication-journal"
+        guard let data = FileManager.default.contents(atPath: journal) else { return }
+        var stream = SecondaryStream(position: position)
+        var decoder = ReplicationDecoder()
+        decoder.feed(data)
+        var whole: [ReplicationTransaction] = []
+        while let message = try? decoder.next(), let action = try? stream.receive(message) {
+            if case .apply(let transaction) = action { whole.append(transaction) }
+        }
+        if let last = whole.last {
+            try replica.apply(whole)
+            let position = ReplicationPosition(transaction: last.number, checksum: last.checksum)
+            try Self.writePosition(position, to: path + "-replication")
+            durable.withLock { $0 = position }
+            logger.info("replication journal applied after a crash", metadata: ["transactions": "\(whole.count)"])
+        }
+        try FileManager.default.removeItem(atPath: journal)
+    }
+
+    // MARK: Position file
+
+    private static let positionMagic = Array("spool-replication-position-1\n".utf8)
+
+    static func readPosition(_ file: String) throws -> ReplicationPosition {
+        guard let data = FileManager.default.contents(atPath: file) else { return .empty }
+        let bytes = Array(data)
+        guard bytes.count == positionMagic.count + 40, bytes.starts(with: positionMagic) else {
+            throw SpoolError(.invalidState, "\(file) is not a replication position; remove it and the copy to start over")
+        }
+        let body = bytes[positionMagic.count...]
+        let number = body.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return ReplicationPosition(transaction: number, checksum: Array(body.dropFirst(8)))
+    }
+
+    static func writePosition(_ position: ReplicationPosition, to file: String) throws {
+        var bytes = positionMagic
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: position.transaction >> UInt64(shift))) }
+        bytes += position.checksum
+        let temporary = file + ".new"
+        try writeSynced(Data(bytes), to: temporary)
+        guard rename(temporary, file) == 0 else { throw SpoolError(.storeUnavailable, "cannot replace \(file): \(String(cString: strerror(errno)))") }
+    }
+
+    private static func writeSynced(_ data: Data, to file: String) throws {
+        guard FileManager.default.createFile(atPath: file, contents: data), let handle = FileHandle(forWritingAtPath: file) else {
+            throw SpoolError(.storeUnavailable, "cannot write \(file)")
+        }
+        defer { try? handle.close() }
+        try handle.synchronize()
+    }
+}
+
+/// Closes a connection on which nothing was read for the idle handler's time.
+private final class SilenceCloser: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}

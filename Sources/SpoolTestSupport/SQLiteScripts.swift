@@ -1,0 +1,54 @@
+import Foundation
+
+/// Python programs that use an SQLite file the way another process would: tests of replication
+/// use them as writers of a store and as a second opinion on its content.
+public enum SQLiteScripts {
+    /// A Python process that commits `count` transactions into `path` (WAL; automatic
+    /// checkpoints every `checkpointEvery` pages, 0 for none, as Spool's processes leave a
+    /// replicated store to the capture): inserts of random-sized rows, some updates and deletes,
+    /// with `pause` seconds between commits.
+    public static func writer(_ path: String, name: String, count: Int, checkpointEvery: Int = 0, pause: Double = 0) throws -> Process {
+        let script = """
+            import random, sqlite3, sys, time
+            db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA wal_autocheckpoint=" + sys.argv[4])
+            db.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, owner TEXT, body BLOB)")
+            rng = random.Random(sys.argv[2])
+            for i in range(int(sys.argv[3])):
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT INTO rows (owner, body) VALUES (?, ?)", (sys.argv[2], rng.randbytes(rng.choice([10, 300, 5000]))))
+                if i % 7 == 3:
+                    db.execute("UPDATE rows SET body = ? WHERE id = (SELECT min(id) FROM rows WHERE owner = ?)", (rng.randbytes(50), sys.argv[2]))
+                if i % 11 == 5:
+                    db.execute("DELETE FROM rows WHERE id = (SELECT max(id) FROM rows WHERE owner = ?)", (sys.argv[2],))
+                db.execute("COMMIT")
+                if float(sys.argv[5]) > 0:
+                    time.sleep(float(sys.argv[5]))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [MotoServer.python, "-c", script, path, name, "\(count)", "\(checkpointEvery)", "\(pause)"]
+        try process.run()
+        return process
+    }
+
+    /// `integrity_check` and every row of `rows`, as Python's sqlite3 reads them from `path`.
+    public static func content(_ path: String) throws -> String {
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [MotoServer.python, "-c", """
+            import hashlib, sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            print(db.execute("PRAGMA integrity_check").fetchone()[0])
+            rows = db.execute("SELECT id, owner, body FROM rows ORDER BY id").fetchall()
+            print(len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+            """, path]
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text
+    }
+}

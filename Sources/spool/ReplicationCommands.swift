@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import SpoolCore
+import SpoolReplicationSQLite
+import SpoolServer
+
+/// `spool replicate`: the primary of an SQLite store.
+struct ReplicateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replicate",
+        abstract: "Capture every commit of an SQLite store and stream it to secondaries.",
+        discussion: """
+            Captures each committed transaction of the store file, whichever process wrote it, from its \
+            write-ahead log, keeps the latest in a retained log, and streams them to each `spool secondary` \
+            from the position it greets with. Runs until stopped. Start it before the store is first \
+            written: a secondary behind the retained log needs a snapshot, which this version does not send yet.
+            """)
+
+    @Option(help: "Where secondaries connect: HOST:PORT (port 0 picks one; the address is printed).")
+    var listen: String = "127.0.0.1:7071"
+
+    @Option(help: "The most page bytes the retained log keeps.")
+    var retainBytes: Int = 256 << 20
+
+    @Option(help: "How many seconds the retained log keeps a transaction.")
+    var retainSeconds: Double = 3600
+
+    @OptionGroup var options: StoreOptions
+
+    func run() async throws {
+        options.bootstrapLogging()
+        try await reportingErrors {
+            let (host, port) = try ServerConfiguration.hostAndPort(listen, option: "--listen")
+            guard retainBytes > 0, retainSeconds.isFinite, retainSeconds > 0 else {
+                throw SpoolError(.invalidArgument, "--retain-bytes and --retain-seconds must be positive")
+            }
+            var configuration = ReplicationPrimary.Configuration()
+            configuration.limits = .init(bytes: retainBytes, age: .milliseconds(Int64(retainSeconds * 1000)))
+            let primary = try await ReplicationPrimary(path: try options.sqlitePath(), host: host, port: port, configuration: configuration)
+            print("spool replicate: primary of \(primary.path), secondaries connect to \(primary.address.host):\(primary.address.port)")
+            fflush(nil)
+            try await primary.run()
+        }
+    }
+}
+
+/// `spool secondary`: a copy of a primary's SQLite store, kept up to date.
+struct SecondaryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secondary",
+        abstract: "Keep a copy of a primary's SQLite store, applying each transaction it streams.",
+        discussion: """
+            Connects to `spool replicate`, greets with the last transaction applied, and applies each later \
+            transaction whole, once its checksum follows from the copy's history; reconnects with backoff \
+            after any failure and resumes. The copy's position is kept next to it (PATH-replication).
+            """)
+
+    @Option(help: "The primary: HOST:PORT.")
+    var primary: String
+
+    @OptionGroup var options: StoreOptions
+
+    func run() async throws {
+        options.bootstrapLogging()
+        try await reportingErrors {
+            let (host, port) = try ServerConfiguration.hostAndPort(primary, option: "--primary")
+            let secondary = try ReplicationSecondary(path: try options.sqlitePath(), primaryHost: host, port: port)
+            print("spool secondary: copy \(secondary.path) at transaction \(secondary.position.transaction), following \(host):\(port)")
+            fflush(nil)
+            try await secondary.run()
+        }
+    }
+}

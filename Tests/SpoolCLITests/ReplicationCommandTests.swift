@@ -1,0 +1,78 @@
+import Foundation
+import SpoolTestSupport
+import Testing
+
+/// `spool replicate` and `spool secondary` as separate processes on loopback, with other
+/// processes writing the primary's store.
+@Suite("spool replicate and spool secondary", .timeLimit(.minutes(3)))
+struct ReplicationCommandTests {
+    /// Waits for `text` in the file at `log` and returns what follows it up to the line's end.
+    static func line(after text: String, in log: String) async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let content = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let range = content.range(of: text) { return String(content[range.upperBound...].prefix { $0 != "\n" }) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ConformanceFailure("'\(text)' never appeared in \(log): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    }
+
+    /// Waits until `secondary` has the same content as `primary`, as SQLite reads them.
+    static func converge(_ secondary: String, _ primary: String) async throws {
+        let expected = try SQLiteScripts.content(primary)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var seen = ""
+        while ContinuousClock.now < deadline {
+            seen = try SQLiteScripts.content(secondary)
+            if seen == expected { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        Issue.record("the secondary never matched the primary: \(seen) against \(expected)")
+    }
+
+    @Test("writers on the primary's store, a secondary killed with SIGKILL mid-stream and restarted: it ends equal to the primary")
+    func followsThroughAKill() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
+        let primary = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", "127.0.0.1:0"],
+                                             log: directory.path("primary.log"))
+        defer { primary.terminate() }
+        let address = try await Self.line(after: "secondaries connect to ", in: directory.path("primary.log"))
+        let writers = try [SQLiteScripts.writer(primaryPath, name: "a", count: 300, pause: 0.002),
+                           SQLiteScripts.writer(primaryPath, name: "b", count: 300, pause: 0.002)]
+        var secondary = try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + secondaryPath],
+                                               log: directory.path("secondary-1.log"))
+        try await Task.sleep(for: .milliseconds(400))
+        secondary.signal(SIGKILL)
+        _ = await secondary.waitForExit()
+        secondary = try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + secondaryPath],
+                                           log: directory.path("secondary-2.log"))
+        defer { secondary.terminate() }
+        let resumed = try await Self.line(after: "at transaction ", in: directory.path("secondary-2.log"))
+        #expect((Int(resumed.prefix { $0.isNumber }) ?? 0) > 0, "the restarted secondary resumed from what it had applied: \(resumed)")
+        for writer in writers { writer.waitUntilExit() }
+        #expect(writers.allSatisfy { $0.terminationStatus == 0 })
+        try await Self.converge(secondaryPath, primaryPath)
+    }
+
+    @Test("a secondary whose position is not the primary's history is refused with the reason and never changes its copy")
+    func foreignPositionIsRefused() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
+        let primary = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", "127.0.0.1:0"],
+                                             log: directory.path("primary.log"))
+        defer { primary.terminate() }
+        let address = try await Self.line(after: "secondaries connect to ", in: directory.path("primary.log"))
+        let writer = try SQLiteScripts.writer(primaryPath, name: "a", count: 20)
+        writer.waitUntilExit()
+        // A copy that claims transaction 3 with a checksum of its own.
+        let magic = Array("spool-replication-position-1\n".utf8)
+        let position = magic + [0, 0, 0, 0, 0, 0, 0, 3] + Array(repeating: 0xAB, count: 32)
+        try Data(position).write(to: URL(fileURLWithPath: secondaryPath + "-replication"))
+        let secondary = try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + secondaryPath],
+                                               log: directory.path("secondary.log"))
+        defer { secondary.terminate() }
+        _ = try await Self.line(after: "is not in this primary's history", in: directory.path("secondary.log"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: secondaryPath)).isEmpty, "nothing was applied")
+    }
+}
