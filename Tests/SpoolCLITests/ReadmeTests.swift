@@ -100,7 +100,7 @@ struct ReadmeTests {
         let bin = try Self.toolDirectory(in: directory)
         let work = directory.path("work")
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let port = try LoopbackSocket.freePort()
+        let port = try LoopbackSocket.freePort(), replicationPort = try LoopbackSocket.freePort()
         var broker: Int?
         if RabbitMQServer.shouldRun { broker = try await RabbitMQServer.start().port }
 
@@ -115,6 +115,7 @@ struct ReadmeTests {
             for (offset, line) in block.lines.enumerated() {
                 var line = line.replacingOccurrences(of: "/tmp/", with: work + "/")
                     .replacingOccurrences(of: "127.0.0.1:7070", with: "127.0.0.1:\(port)")
+                    .replacingOccurrences(of: "127.0.0.1:7071", with: "127.0.0.1:\(replicationPort)")
                 if let broker { line = line.replacingOccurrences(of: "127.0.0.1:5672", with: "127.0.0.1:\(broker)") }
                 script.append(line)
                 origin[script.count] = (block.line + offset, line)
