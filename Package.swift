@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "spool", targets: ["spool"]),
         .executable(name: "AMQPFrameFuzz", targets: ["AMQPFrameFuzz"]),
         .executable(name: "SQSResponseFuzz", targets: ["SQSResponseFuzz"]),
+        .executable(name: "ReplicationFrameFuzz", targets: ["ReplicationFrameFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -215,6 +216,10 @@ let package = Package(
         .executableTarget(
             name: "SQSResponseFuzz",
             dependencies: ["SQSClient", "FuzzDriver"]
+        ),
+        .executableTarget(
+            name: "ReplicationFrameFuzz",
+            dependencies: ["SpoolReplication", "FuzzDriver"]
         ),
         .target(
             name: "SQSClient",

@@ -1,0 +1,40 @@
+/// The entry point of the `ReplicationFrameFuzz` libFuzzer target (SPI, not part of the public API).
+///
+/// It hands arbitrary bytes, in arbitrary pieces, to what reads a peer's bytes: the frame decoder,
+/// and the secondary's stream and the primary's answer to a greeting for every message decoded.
+/// They must return or throw, never trap: a trap here is a bug the fuzzer reports.
+@_spi(Fuzzing)
+public enum ReplicationFuzzing {
+    /// Runs one fuzz input.
+    public static func run(_ bytes: UnsafeRawBufferPointer) {
+        let input = Array(bytes)
+        var decoder = ReplicationDecoder()
+        var stream = SecondaryStream(position: .empty)
+        let log = ReplicationLog()
+        // The first byte chooses the size of the pieces the rest arrives in.
+        let piece = max(1, Int(input.first ?? 1))
+        var index = input.isEmpty ? 0 : 1
+        while index < input.count {
+            decoder.feed(input[index..<min(index + piece, input.count)])
+            index += piece
+            while true {
+                guard let message = try? decoder.next() else { break }
+                _ = PrimaryGreeting.answer(message, log: log)
+                _ = try? stream.receive(message)
+                _ = message.frame
+            }
+        }
+    }
+
+    /// Frames a primary and a secondary send, to start fuzzing from.
+    public static let seeds: [[UInt8]] = {
+        var page = ReplicationTransaction(number: 1, pages: [.init(number: 1, bytes: Array(repeating: 7, count: 64))], databasePages: 1, checksum: [])
+        page.checksum = page.checksum(after: ReplicationPosition.empty.checksum)
+        return [
+            [16] + ReplicationMessage.hello(version: 1, position: .empty).frame,
+            [3] + page.messages.flatMap(\.frame),
+            [255] + ReplicationMessage.keepAlive.frame + ReplicationMessage.refusal("no").frame,
+            [1] + ReplicationMessage.commit(transaction: 9, pages: 2, checksum: Array(repeating: 1, count: 32)).frame,
+        ]
+    }()
+}
