@@ -46,15 +46,16 @@ public final class ReplicationPrimary: Sendable {
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let logger: Logger
 
-    /// Starts capturing the store at `path` (see ``WALCapture/init(path:position:)``) and listens
+    /// Starts capturing the store at `path` from a snapshot of it (see
+    /// ``WALCapture/init(path:position:snapshot:)``: the first transaction is the store as it is) and listens
     /// on `host`:`port` (0 picks a free port); call ``run()`` to serve.
     public init(path: String, host: String, port: Int, configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "spool.replication")) async throws {
         self.path = path
         self.configuration = configuration
         self.logger = logger
-        let capture = try WALCapture(path: path)
-        state = Mutex(State(log: ReplicationLog(base: capture.position, limits: configuration.limits)))
+        let capture = try WALCapture(path: path, snapshot: true)
+        state = Mutex(State(log: ReplicationLog(base: .empty, limits: configuration.limits)))
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

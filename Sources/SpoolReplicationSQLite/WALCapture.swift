@@ -33,12 +33,15 @@ public final class WALCapture: @unchecked Sendable {
     private let checkpointer: SQLiteHandle
     private let log: FileHandle
     private var frames: WALReader?
+    private var pending: [ReplicationTransaction] = []
 
-    /// Starts capturing the file at `path` (created, in WAL mode, when missing) from its log's
-    /// first frame, numbering transactions after `position`. The file's content before the log's
-    /// first frame is not captured: start from an empty file, or from a snapshot taken at
-    /// `position`.
-    public init(path: String, position: ReplicationPosition = .empty) throws {
+    /// Starts capturing the file at `path` (created, in WAL mode, when missing), numbering
+    /// transactions after `position`. With `snapshot`, the first transaction is the file's whole
+    /// content at the start (an image of every page, taken under the write lock once the log was
+    /// copied back), so that a copy starting empty gets the store as it was, then every later
+    /// commit. Without it, the capture starts at the log's first frame and the file's content
+    /// before it is not captured: start from an empty file.
+    public init(path: String, position: ReplicationPosition = .empty, snapshot: Bool = false) throws {
         self.path = path
         self.position = position
         writer = try SQLiteHandle(path: path, create: true)
@@ -54,12 +57,19 @@ public final class WALCapture: @unchecked Sendable {
             throw SpoolError(.storeUnavailable, "cannot read the write-ahead log of \(path)")
         }
         self.log = log
+        if snapshot { pending = [try takeSnapshot()] }
     }
 
     deinit { try? log.close() }
 
     /// The transactions committed since the last call, in commit order.
     public func poll() throws -> [ReplicationTransaction] {
+        let taken = pending
+        pending = []
+        return taken + (try read())
+    }
+
+    private func read() throws -> [ReplicationTransaction] {
         let header = try readHeader()
         guard let header else { return [] }
         if let frames, frames.header != header {
@@ -68,13 +78,73 @@ public final class WALCapture: @unchecked Sendable {
         if frames == nil { frames = WALReader(header: header) }
         try log.seek(toOffset: UInt64(frames!.offset))
         let bytes = try log.readToEnd() ?? Data()
-        return frames!.transactions(in: bytes).map { captured in
-            var transaction = ReplicationTransaction(number: position.transaction + 1, pages: captured.pages,
-                                                     databasePages: captured.databasePages, checksum: [])
-            transaction.checksum = transaction.checksum(after: position.checksum)
-            position = ReplicationPosition(transaction: transaction.number, checksum: transaction.checksum)
-            return transaction
+        return frames!.transactions(in: bytes).map { next($0.pages, databasePages: $0.databasePages) }
+    }
+
+    /// The next transaction of the history: numbered, its checksum chained.
+    private func next(_ pages: [ReplicationTransaction.Page], databasePages: UInt32) -> ReplicationTransaction {
+        var transaction = ReplicationTransaction(number: position.transaction + 1, pages: pages, databasePages: databasePages, checksum: [])
+        transaction.checksum = transaction.checksum(after: position.checksum)
+        position = ReplicationPosition(transaction: transaction.number, checksum: transaction.checksum)
+        return transaction
+    }
+
+    /// The file's whole content as the next transaction: under the write lock, the log is read
+    /// through (its frames are in the image), copied back whole (tried again while a reader of
+    /// another process holds part of it), and every page of the file taken; then the log
+    /// restarts as after ``checkpoint()``.
+    private func takeSnapshot() throws -> ReplicationTransaction {
+        for _ in 0..<200 {
+            try writer.execute("BEGIN IMMEDIATE")
+            let image: [UInt8]
+            let before: WALReader.Header?
+            do {
+                before = try readHeader()
+                if let before {
+                    frames = WALReader(header: before)
+                    try log.seek(toOffset: UInt64(WALReader.headerSize))
+                    _ = frames!.transactions(in: try log.readToEnd() ?? Data())
+                }
+                try reader.execute("COMMIT")
+                let copied = try checkpointer.integers("PRAGMA wal_checkpoint(PASSIVE)")
+                guard copied.count == 3, copied[0] == 0, copied[1] == copied[2] else {
+                    try writer.execute("ROLLBACK")
+                    try Self.beginRead(reader)
+                    Thread.sleep(forTimeInterval: 0.01)
+                    continue
+                }
+                image = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+                try writer.execute("COMMIT")
+                try writer.execute("""
+                    BEGIN IMMEDIATE;
+                    INSERT INTO spool_replication_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1;
+                    COMMIT
+                    """)
+            } catch {
+                try? writer.execute("ROLLBACK")
+                try? Self.beginRead(reader)
+                throw error
+            }
+            try Self.beginRead(reader)
+            if let now = try readHeader(), let before, now != before {
+                guard now.checkpointSequence == before.checkpointSequence &+ 1 else {
+                    throw WALCaptureError.logRestartedUnseen(path: path, seen: "the log restarted twice while a snapshot was taken")
+                }
+                frames = WALReader(header: now)
+                logRestarts += 1
+            }
+            guard image.count >= 100 else { throw SpoolError(.invalidState, "\(path) is too short to be an SQLite file") }
+            let rawPageSize = Int(image[16]) << 8 | Int(image[17])
+            let pageSize = rawPageSize == 1 ? 65_536 : rawPageSize
+            guard pageSize >= 512, image.count % pageSize == 0 else {
+                throw SpoolError(.invalidState, "\(path) is not a whole number of \(pageSize)-byte pages")
+            }
+            let pages = stride(from: 0, to: image.count, by: pageSize).map { start in
+                ReplicationTransaction.Page(number: UInt32(start / pageSize + 1), bytes: Array(image[start..<(start + pageSize)]))
+            }
+            return next(pages, databasePages: UInt32(pages.count))
         }
+        throw SpoolError(.invalidState, "cannot take a snapshot of \(path): readers in other processes keep its log from being copied back")
     }
 
     /// Captures what is left in the log, then lets the log restart (see the type's

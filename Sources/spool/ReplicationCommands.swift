@@ -12,8 +12,8 @@ struct ReplicateCommand: AsyncParsableCommand {
         discussion: """
             Captures each committed transaction of the store file, whichever process wrote it, from its \
             write-ahead log, keeps the latest in a retained log, and streams them to each `spool secondary` \
-            from the position it greets with. Runs until stopped. Start it before the store is first \
-            written: a secondary behind the retained log needs a snapshot, which this version does not send yet.
+            from the position it greets with, starting with a snapshot of the store as it is. Runs until \
+            stopped. A secondary behind the retained log needs a newer snapshot, which this version does not send yet.
             """)
 
     @Option(help: "Where secondaries connect: HOST:PORT (port 0 picks one; the address is printed).")

@@ -75,4 +75,23 @@ struct ReplicationCommandTests {
         _ = try await Self.line(after: "is not in this primary's history", in: directory.path("secondary.log"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: secondaryPath)).isEmpty, "nothing was applied")
     }
+
+    @Test("a store written before the primary started: the secondary gets it whole (the primary's snapshot), then what follows")
+    func existingStore() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
+        let before = try SQLiteScripts.writer(primaryPath, name: "before", count: 200)
+        before.waitUntilExit()
+        let primary = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", "127.0.0.1:0"],
+                                             log: directory.path("primary.log"))
+        defer { primary.terminate() }
+        let address = try await Self.line(after: "secondaries connect to ", in: directory.path("primary.log"))
+        let secondary = try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + secondaryPath],
+                                               log: directory.path("secondary.log"))
+        defer { secondary.terminate() }
+        let after = try SQLiteScripts.writer(primaryPath, name: "after", count: 100)
+        after.waitUntilExit()
+        try await Self.converge(secondaryPath, primaryPath)
+        #expect(try SQLiteScripts.content(secondaryPath).contains("ok\n"), "the copy passes integrity_check")
+    }
 }
