@@ -45,12 +45,12 @@ struct WALCaptureTests {
     @Test("writers that checkpoint on their own: the capture either replays exactly or says the log restarted unseen, never wrong")
     func writersThatCheckpoint() async throws {
         var replayed = 0
-        for round in 0..<5 {
+        for round in 0..<4 {
             let directory = try TemporaryDirectory()
             let path = directory.path("store.db")
             let capture = try WALCapture(path: path)
-            let writers = try [SQLiteScripts.writer(path, name: "a\(round)", count: 300, checkpointEvery: 5),
-                               SQLiteScripts.writer(path, name: "b\(round)", count: 300, checkpointEvery: 5)]
+            let writers = try [SQLiteScripts.writer(path, name: "a\(round)", count: 150, checkpointEvery: 5),
+                               SQLiteScripts.writer(path, name: "b\(round)", count: 150, checkpointEvery: 5)]
             var captured: [ReplicationTransaction] = []
             var unseen: WALCaptureError?
             var polls = 0
