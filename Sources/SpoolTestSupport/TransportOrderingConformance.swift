@@ -28,10 +28,12 @@ public enum TransportOrderingConformance {
             try await first.acknowledge(taken[0])
             let next = try await take(second, destination)
             try expectEqual(next.map(\.message.id), ["a2"], "a1 settled: a2 goes; ab still waits for b1 and a2")
-            try await second.retry(next[0], after: .seconds(5))
+            try await second.retry(next[0], after: .seconds(2))
             try await first.acknowledge(taken[1])
-            try expectEqual(try await take(first, destination).map(\.message.id), [], "a2 returned for later still holds ab back")
-            let again = try await take(first, destination, wait: .seconds(20))
+            // Until its delay passes nothing goes (a loaded machine may already be past it): never ab.
+            var again = try await take(first, destination)
+            try expect(!again.contains { $0.message.id == "ab" }, "a2 returned for later still holds ab back: \(again.map(\.message.id))")
+            if again.isEmpty { again = try await take(first, destination, wait: .seconds(20)) }
             try expectEqual(again.map(\.message.id), ["a2"], "a2 once its delay passed")
             try await first.deadLetter(again[0], reason: "unreadable")
             let last = try await take(second, destination)
