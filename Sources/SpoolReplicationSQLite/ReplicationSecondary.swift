@@ -63,28 +63,19 @@ public final class ReplicationSecondary: Sendable {
         }
     }
 
-    /// One connection: greet, then apply what arrives until it ends. A connection on which no
-    /// whole message arrived for ``silence`` is closed: the primary sends keep-alives, so bytes
-    /// that never make a message (a damaged length, say) mean the stream is lost.
+    /// One connection: greet, then apply what arrives until it ends.
     private func follow() async throws {
+        let silence = self.silence
         let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
             .connect(host: primary.host, port: primary.port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
-        let lastMessage = Atomic<Int64>(Self.now())
-        let silence = Int64(self.silence.components.seconds) * 1_000_000_000 + self.silence.components.attoseconds / 1_000_000_000
-        let channel = connection.channel
-        let watchdog = Task {
-            while !Task.isCancelled {
-                try await Task.sleep(for: .milliseconds(max(1, silence / 3_000_000)))
-                if Self.now() - lastMessage.load(ordering: .relaxed) > silence {
-                    channel.close(promise: nil)
-                    return
+                channel.eventLoop.makeCompletedFuture {
+                    let idle = TimeAmount.nanoseconds(Int64(silence.components.seconds) * 1_000_000_000
+                                                      + silence.components.attoseconds / 1_000_000_000)
+                    try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(readTimeout: idle), SilenceCloser()])
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        }
-        defer { watchdog.cancel() }
         try await connection.executeThenClose { inbound, outbound in
             var stream = SecondaryStream(position: position)
             var decoder = ReplicationDecoder()
@@ -95,7 +86,6 @@ public final class ReplicationSecondary: Sendable {
                 var frames: [UInt8] = []
                 do {
                     while let message = try decoder.next() {
-                        lastMessage.store(Self.now(), ordering: .relaxed)
                         if case .apply(let transaction) = try stream.receive(message) {
                             batch.append(transaction)
                             frames += transaction.messages.flatMap(\.frame)
@@ -108,11 +98,8 @@ public final class ReplicationSecondary: Sendable {
                 }
                 try apply(batch, frames: frames)
             }
-            throw SpoolError(.storeUnavailable, "the connection closed (by the primary, or after \(self.silence) without a whole message)")
         }
     }
-
-    private static func now() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds) }
 
     /// Journals, applies and records `batch`.
     private func apply(_ batch: [ReplicationTransaction], frames: [UInt8]) throws {
@@ -145,5 +132,18 @@ public final class ReplicationSecondary: Sendable {
             logger.info("replication journal applied after a crash", metadata: ["transactions": "\(whole.count)"])
         }
         try FileManager.default.removeItem(atPath: journal)
+    }
+}
+
+/// Closes a connection on which nothing was read for the idle handler's time.
+private final class SilenceCloser: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 }
