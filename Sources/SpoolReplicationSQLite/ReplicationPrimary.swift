@@ -45,6 +45,7 @@ public final class ReplicationPrimary: Sendable {
     private let state: Mutex<State>
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let logger: Logger
+    private let positionFile: PositionFile
 
     /// Starts capturing the store at `path` from a snapshot of it (see
     /// ``WALCapture/init(path:position:snapshot:)``: the first transaction is the store as it is) and listens
@@ -54,8 +55,13 @@ public final class ReplicationPrimary: Sendable {
         self.path = path
         self.configuration = configuration
         self.logger = logger
-        let capture = try WALCapture(path: path, snapshot: true)
-        state = Mutex(State(log: ReplicationLog(base: .empty, limits: configuration.limits)))
+        // The history goes on from the position the last run captured: its first transaction now
+        // is an image of the whole store, chained after it, so secondaries that had it follow on.
+        let positionFile = PositionFile(path: path + "-replication-primary")
+        self.positionFile = positionFile
+        let start = try positionFile.read()
+        let capture = try WALCapture(path: path, position: start, snapshot: true)
+        state = Mutex(State(log: ReplicationLog(base: start, limits: configuration.limits)))
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -110,7 +116,7 @@ public final class ReplicationPrimary: Sendable {
         while !state.withLock({ $0.stopped }) {
             do {
                 var captured = try capture.poll()
-                if ContinuousClock.now - lastCheckpoint >= configuration.checkpointInterval {
+                if capture.capturedSinceCheckpoint, ContinuousClock.now - lastCheckpoint >= configuration.checkpointInterval {
                     captured += try capture.checkpoint()
                     lastCheckpoint = ContinuousClock.now
                 }
@@ -126,7 +132,10 @@ public final class ReplicationPrimary: Sendable {
         }
     }
 
+    /// Records the new position, then lets secondaries have the transactions: a secondary is
+    /// never ahead of what a restarted primary goes on from.
     private func publish(_ transactions: [ReplicationTransaction]) throws {
+        if let last = transactions.last { try positionFile.write(ReplicationPosition(transaction: last.number, checksum: last.checksum)) }
         let waiters = try state.withLock { state in
             for transaction in transactions { try state.log.append(transaction) }
             defer { state.waiters = [:] }

@@ -25,6 +25,7 @@ public final class ReplicationSecondary: Sendable {
     /// How long the primary may say nothing (it sends keep-alives) before the connection is dropped.
     public let silence: Duration
     private let replica: ReplicaFile
+    private let positionFile: PositionFile
     private let durable: Mutex<ReplicationPosition>
     private let logger: Logger
 
@@ -37,7 +38,8 @@ public final class ReplicationSecondary: Sendable {
         self.silence = silence
         self.logger = logger
         replica = try ReplicaFile(path: path)
-        durable = Mutex(try Self.readPosition(path + "-replication"))
+        positionFile = PositionFile(path: path + "-replication")
+        durable = Mutex(try positionFile.read())
         try recover()
     }
 
@@ -103,10 +105,10 @@ public final class ReplicationSecondary: Sendable {
     private func apply(_ batch: [ReplicationTransaction], frames: [UInt8]) throws {
         guard let last = batch.last else { return }
         let journal = path + "-replication-journal"
-        try Self.writeSynced(Data(frames), to: journal)
+        try PositionFile.writeSynced(Data(frames), to: journal)
         try replica.apply(batch)
         let position = ReplicationPosition(transaction: last.number, checksum: last.checksum)
-        try Self.writePosition(position, to: path + "-replication")
+        try positionFile.write(position)
         try FileManager.default.removeItem(atPath: journal)
         durable.withLock { $0 = position }
     }
@@ -125,43 +127,11 @@ public final class ReplicationSecondary: Sendable {
         if let last = whole.last {
             try replica.apply(whole)
             let position = ReplicationPosition(transaction: last.number, checksum: last.checksum)
-            try Self.writePosition(position, to: path + "-replication")
+            try positionFile.write(position)
             durable.withLock { $0 = position }
             logger.info("replication journal applied after a crash", metadata: ["transactions": "\(whole.count)"])
         }
         try FileManager.default.removeItem(atPath: journal)
-    }
-
-    // MARK: Position file
-
-    private static let positionMagic = Array("spool-replication-position-1\n".utf8)
-
-    static func readPosition(_ file: String) throws -> ReplicationPosition {
-        guard let data = FileManager.default.contents(atPath: file) else { return .empty }
-        let bytes = Array(data)
-        guard bytes.count == positionMagic.count + 40, bytes.starts(with: positionMagic) else {
-            throw SpoolError(.invalidState, "\(file) is not a replication position; remove it and the copy to start over")
-        }
-        let body = bytes[positionMagic.count...]
-        let number = body.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return ReplicationPosition(transaction: number, checksum: Array(body.dropFirst(8)))
-    }
-
-    static func writePosition(_ position: ReplicationPosition, to file: String) throws {
-        var bytes = positionMagic
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: position.transaction >> UInt64(shift))) }
-        bytes += position.checksum
-        let temporary = file + ".new"
-        try writeSynced(Data(bytes), to: temporary)
-        guard rename(temporary, file) == 0 else { throw SpoolError(.storeUnavailable, "cannot replace \(file): \(String(cString: strerror(errno)))") }
-    }
-
-    private static func writeSynced(_ data: Data, to file: String) throws {
-        guard FileManager.default.createFile(atPath: file, contents: data), let handle = FileHandle(forWritingAtPath: file) else {
-            throw SpoolError(.storeUnavailable, "cannot write \(file)")
-        }
-        defer { try? handle.close() }
-        try handle.synchronize()
     }
 }
 

@@ -28,6 +28,9 @@ public final class WALCapture: @unchecked Sendable {
     public private(set) var position: ReplicationPosition
     /// How many times the log restarted under the capture (each after it was read whole).
     public private(set) var logRestarts = 0
+    /// Whether transactions were captured since the last checkpoint: an idle store is not
+    /// checkpointed again (the capture's own row would make a transaction each time).
+    public private(set) var capturedSinceCheckpoint = false
     private let reader: SQLiteHandle
     private let writer: SQLiteHandle
     private let checkpointer: SQLiteHandle
@@ -78,7 +81,9 @@ public final class WALCapture: @unchecked Sendable {
         if frames == nil { frames = WALReader(header: header) }
         try log.seek(toOffset: UInt64(frames!.offset))
         let bytes = try log.readToEnd() ?? Data()
-        return frames!.transactions(in: bytes).map { next($0.pages, databasePages: $0.databasePages) }
+        let transactions = frames!.transactions(in: bytes).map { next($0.pages, databasePages: $0.databasePages) }
+        if !transactions.isEmpty { capturedSinceCheckpoint = true }
+        return transactions
     }
 
     /// The next transaction of the history: numbered, its checksum chained.
@@ -151,6 +156,7 @@ public final class WALCapture: @unchecked Sendable {
     /// discussion); returns the transactions captured, its own write last when the log went on
     /// without restarting (otherwise that write is the first of the next ``poll()``).
     public func checkpoint() throws -> [ReplicationTransaction] {
+        defer { capturedSinceCheckpoint = false }
         try writer.execute("BEGIN IMMEDIATE")
         var captured: [ReplicationTransaction]
         let before: WALReader.Header?

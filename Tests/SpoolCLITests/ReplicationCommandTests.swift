@@ -94,4 +94,34 @@ struct ReplicationCommandTests {
         try await Self.converge(secondaryPath, primaryPath)
         #expect(try SQLiteScripts.content(secondaryPath).contains("ok\n"), "the copy passes integrity_check")
     }
+
+    @Test("the primary stopped and started again goes on with its history: the secondary follows, with what was written meanwhile")
+    func primaryRestart() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
+        var primary = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", "127.0.0.1:0"],
+                                             log: directory.path("primary-1.log"))
+        let address = try await Self.line(after: "secondaries connect to ", in: directory.path("primary-1.log"))
+        let secondary = try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + secondaryPath],
+                                               log: directory.path("secondary.log"))
+        defer { secondary.terminate() }
+        try SQLiteScripts.writer(primaryPath, name: "first", count: 100).waitUntilExit()
+        try await Self.converge(secondaryPath, primaryPath)
+        // Both positions equal and still: the secondary has everything the primary captured.
+        var same = 0
+        let deadline = ContinuousClock.now + .seconds(30)
+        while same < 2, ContinuousClock.now < deadline {
+            let mine = FileManager.default.contents(atPath: secondaryPath + "-replication")
+            same = mine != nil && mine == FileManager.default.contents(atPath: primaryPath + "-replication-primary") ? same + 1 : 0
+            try await Task.sleep(for: .milliseconds(1500))
+        }
+        #expect(same == 2, "the secondary caught up with the primary")
+        primary.terminate()
+        _ = await primary.waitForExit()
+        try SQLiteScripts.writer(primaryPath, name: "meanwhile", count: 50).waitUntilExit()
+        primary = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", address],
+                                         log: directory.path("primary-2.log"))
+        defer { primary.terminate() }
+        try await Self.converge(secondaryPath, primaryPath)
+    }
 }

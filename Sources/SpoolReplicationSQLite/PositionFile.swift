@@ -1,0 +1,45 @@
+import Foundation
+import SpoolCore
+import SpoolReplication
+
+/// A replication position kept in a file next to a store: a secondary's last applied transaction
+/// (`PATH-replication`), a primary's last captured (`PATH-replication-primary`). The file is a
+/// line naming the format, the transaction number (8 bytes, big-endian) and the running checksum
+/// (32 bytes); it is replaced whole (a new file synced, then renamed over the old).
+struct PositionFile: Sendable {
+    /// The file.
+    let path: String
+
+    private static let magic = Array("spool-replication-position-1\n".utf8)
+
+    /// The position the file holds; the empty position when there is no file.
+    func read() throws -> ReplicationPosition {
+        guard let data = FileManager.default.contents(atPath: path) else { return .empty }
+        let bytes = Array(data)
+        guard bytes.count == Self.magic.count + 40, bytes.starts(with: Self.magic) else {
+            throw SpoolError(.invalidState, "\(path) is not a replication position; remove it (and the copy it belongs to) to start over")
+        }
+        let body = bytes[Self.magic.count...]
+        let number = body.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return ReplicationPosition(transaction: number, checksum: Array(body.dropFirst(8)))
+    }
+
+    /// Replaces the file with `position`.
+    func write(_ position: ReplicationPosition) throws {
+        var bytes = Self.magic
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: position.transaction >> UInt64(shift))) }
+        bytes += position.checksum
+        let temporary = path + ".new"
+        try Self.writeSynced(Data(bytes), to: temporary)
+        guard rename(temporary, path) == 0 else { throw SpoolError(.storeUnavailable, "cannot replace \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Writes `data` to `file` and syncs it to disk.
+    static func writeSynced(_ data: Data, to file: String) throws {
+        guard FileManager.default.createFile(atPath: file, contents: data), let handle = FileHandle(forWritingAtPath: file) else {
+            throw SpoolError(.storeUnavailable, "cannot write \(file)")
+        }
+        defer { try? handle.close() }
+        try handle.synchronize()
+    }
+}
