@@ -17,6 +17,17 @@ struct ReplicationCommandTests {
         throw ConformanceFailure("'\(text)' never appeared in \(log): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
 
+    /// Starts `spool replicate` on `store`, logging to `log`; returns it and where it listens.
+    static func primary(_ store: String, log: String, listen: String = "127.0.0.1:0") async throws -> (ChildProcess, String) {
+        let process = try SpoolProcess.start(["replicate", "--store", "sqlite:" + store, "--listen", listen], log: log)
+        return (process, try await line(after: "secondaries connect to ", in: log))
+    }
+
+    /// Starts `spool secondary` of the primary at `address` into `store`, logging to `log`.
+    static func secondary(_ store: String, of address: String, log: String) throws -> ChildProcess {
+        try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + store], log: log)
+    }
+
     /// Waits until `secondary` has the same content as `primary`, as SQLite reads them.
     static func converge(_ secondary: String, _ primary: String) async throws {
         let expected = try SQLiteScripts.content(primary)
@@ -34,19 +45,15 @@ struct ReplicationCommandTests {
     func followsThroughAKill() async throws {
         let directory = try TemporaryDirectory()
         let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
-        let primary = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", "127.0.0.1:0"],
-                                             log: directory.path("primary.log"))
+        let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
         defer { primary.terminate() }
-        let address = try await Self.line(after: "secondaries connect to ", in: directory.path("primary.log"))
         let writers = try [SQLiteScripts.writer(primaryPath, name: "a", count: 300, pause: 0.002),
                            SQLiteScripts.writer(primaryPath, name: "b", count: 300, pause: 0.002)]
-        var secondary = try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + secondaryPath],
-                                               log: directory.path("secondary-1.log"))
+        var secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary-1.log"))
         try await Task.sleep(for: .milliseconds(400))
         secondary.signal(SIGKILL)
         _ = await secondary.waitForExit()
-        secondary = try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + secondaryPath],
-                                           log: directory.path("secondary-2.log"))
+        secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary-2.log"))
         defer { secondary.terminate() }
         let resumed = try await Self.line(after: "at transaction ", in: directory.path("secondary-2.log"))
         #expect((Int(resumed.prefix { $0.isNumber }) ?? 0) > 0, "the restarted secondary resumed from what it had applied: \(resumed)")
@@ -59,18 +66,15 @@ struct ReplicationCommandTests {
     func foreignPositionIsRefused() async throws {
         let directory = try TemporaryDirectory()
         let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
-        let primary = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", "127.0.0.1:0"],
-                                             log: directory.path("primary.log"))
+        let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
         defer { primary.terminate() }
-        let address = try await Self.line(after: "secondaries connect to ", in: directory.path("primary.log"))
         let writer = try SQLiteScripts.writer(primaryPath, name: "a", count: 20)
         writer.waitUntilExit()
         // A copy that claims transaction 3 with a checksum of its own.
         let magic = Array("spool-replication-position-1\n".utf8)
         let position = magic + [0, 0, 0, 0, 0, 0, 0, 3] + Array(repeating: 0xAB, count: 32)
         try Data(position).write(to: URL(fileURLWithPath: secondaryPath + "-replication"))
-        let secondary = try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + secondaryPath],
-                                               log: directory.path("secondary.log"))
+        let secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary.log"))
         defer { secondary.terminate() }
         _ = try await Self.line(after: "is not in this primary's history", in: directory.path("secondary.log"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: secondaryPath)).isEmpty, "nothing was applied")
@@ -82,12 +86,9 @@ struct ReplicationCommandTests {
         let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
         let before = try SQLiteScripts.writer(primaryPath, name: "before", count: 200)
         before.waitUntilExit()
-        let primary = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", "127.0.0.1:0"],
-                                             log: directory.path("primary.log"))
+        let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
         defer { primary.terminate() }
-        let address = try await Self.line(after: "secondaries connect to ", in: directory.path("primary.log"))
-        let secondary = try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + secondaryPath],
-                                               log: directory.path("secondary.log"))
+        let secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary.log"))
         defer { secondary.terminate() }
         let after = try SQLiteScripts.writer(primaryPath, name: "after", count: 100)
         after.waitUntilExit()
@@ -99,11 +100,8 @@ struct ReplicationCommandTests {
     func primaryRestart() async throws {
         let directory = try TemporaryDirectory()
         let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
-        var primary = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", "127.0.0.1:0"],
-                                             log: directory.path("primary-1.log"))
-        let address = try await Self.line(after: "secondaries connect to ", in: directory.path("primary-1.log"))
-        let secondary = try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + secondaryPath],
-                                               log: directory.path("secondary.log"))
+        var (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary-1.log"))
+        let secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary.log"))
         defer { secondary.terminate() }
         try SQLiteScripts.writer(primaryPath, name: "first", count: 100).waitUntilExit()
         try await Self.converge(secondaryPath, primaryPath)
@@ -119,8 +117,7 @@ struct ReplicationCommandTests {
         primary.terminate()
         _ = await primary.waitForExit()
         try SQLiteScripts.writer(primaryPath, name: "meanwhile", count: 50).waitUntilExit()
-        primary = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", address],
-                                         log: directory.path("primary-2.log"))
+        (primary, _) = try await Self.primary(primaryPath, log: directory.path("primary-2.log"), listen: address)
         defer { primary.terminate() }
         try await Self.converge(secondaryPath, primaryPath)
     }
