@@ -63,19 +63,28 @@ public final class ReplicationSecondary: Sendable {
         }
     }
 
-    /// One connection: greet, then apply what arrives until it ends.
+    /// One connection: greet, then apply what arrives until it ends. A connection on which no
+    /// whole message arrived for ``silence`` is closed: the primary sends keep-alives, so bytes
+    /// that never make a message (a damaged length, say) mean the stream is lost.
     private func follow() async throws {
-        let silence = self.silence
         let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
             .connect(host: primary.host, port: primary.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let idle = TimeAmount.nanoseconds(Int64(silence.components.seconds) * 1_000_000_000
-                                                      + silence.components.attoseconds / 1_000_000_000)
-                    try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(readTimeout: idle), SilenceCloser()])
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        let lastMessage = Atomic<Int64>(Self.now())
+        let silence = Int64(self.silence.components.seconds) * 1_000_000_000 + self.silence.components.attoseconds / 1_000_000_000
+        let channel = connection.channel
+        let watchdog = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(max(1, silence / 3_000_000)))
+                if Self.now() - lastMessage.load(ordering: .relaxed) > silence {
+                    channel.close(promise: nil)
+                    return
                 }
             }
+        }
+        defer { watchdog.cancel() }
         try await connection.executeThenClose { inbound, outbound in
             var stream = SecondaryStream(position: position)
             var decoder = ReplicationDecoder()
@@ -86,6 +95,7 @@ public final class ReplicationSecondary: Sendable {
                 var frames: [UInt8] = []
                 do {
                     while let message = try decoder.next() {
+                        lastMessage.store(Self.now(), ordering: .relaxed)
                         if case .apply(let transaction) = try stream.receive(message) {
                             batch.append(transaction)
                             frames += transaction.messages.flatMap(\.frame)
@@ -98,8 +108,11 @@ public final class ReplicationSecondary: Sendable {
                 }
                 try apply(batch, frames: frames)
             }
+            throw SpoolError(.storeUnavailable, "the connection closed (by the primary, or after \(self.silence) without a whole message)")
         }
     }
+
+    private static func now() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds) }
 
     /// Journals, applies and records `batch`.
     private func apply(_ batch: [ReplicationTransaction], frames: [UInt8]) throws {
@@ -132,18 +145,5 @@ public final class ReplicationSecondary: Sendable {
             logger.info("replication journal applied after a crash", metadata: ["transactions": "\(whole.count)"])
         }
         try FileManager.default.removeItem(atPath: journal)
-    }
-}
-
-/// Closes a connection on which nothing was read for the idle handler's time.
-private final class SilenceCloser: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
     }
 }

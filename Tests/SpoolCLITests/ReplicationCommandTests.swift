@@ -29,7 +29,7 @@ struct ReplicationCommandTests {
     }
 
     /// Waits until `secondary` has the same content as `primary`, as SQLite reads them.
-    static func converge(_ secondary: String, _ primary: String) async throws {
+    static func converge(_ secondary: String, _ primary: String, logs: [String] = []) async throws {
         let expected = try SQLiteScripts.content(primary)
         let deadline = ContinuousClock.now + .seconds(60)
         var seen = ""
@@ -38,7 +38,8 @@ struct ReplicationCommandTests {
             if seen == expected { return }
             try await Task.sleep(for: .milliseconds(200))
         }
-        Issue.record("the secondary never matched the primary: \(seen) against \(expected)")
+        let told = logs.map { "\($0):\n" + ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "") }.joined(separator: "\n")
+        Issue.record("the secondary never matched the primary: \(seen) against \(expected)\n\(told)")
     }
 
     @Test("writers on the primary's store, a secondary killed with SIGKILL mid-stream and restarted: it ends equal to the primary")
