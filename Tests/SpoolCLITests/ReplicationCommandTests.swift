@@ -4,7 +4,8 @@ import Testing
 
 /// `spool replicate` and `spool secondary` as separate processes on loopback, with other
 /// processes writing the primary's store.
-@Suite("spool replicate and spool secondary", .timeLimit(.minutes(3)))
+@Suite("spool replicate and spool secondary", .timeLimit(.minutes(3)),
+       .disabled("Off until its Python writers run through ChildProcess: Foundation's Process reaps the spool children, whose recycled pids then take a SIGTERM meant for them, and on Linux a pid that is a thread of the test process signals the test process itself (it cancelled the HTTP job tests)"))
 struct ReplicationCommandTests {
     /// Waits for `text` in the file at `log` and returns what follows it up to the line's end.
     static func line(after text: String, in log: String) async throws -> String {
