@@ -179,6 +179,14 @@ public final class ReplicationPrimary: Sendable {
     // MARK: Serving
 
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async throws {
+        // A peer that does not greet within the time is dropped: it holds nothing for long.
+        let greeted = Atomic<Bool>(false)
+        let channel = connection.channel
+        let deadline = Task {
+            try await Task.sleep(for: Self.greetingTime)
+            if !greeted.load(ordering: .relaxed) { channel.close(promise: nil) }
+        }
+        defer { deadline.cancel() }
         try await connection.executeThenClose { inbound, outbound in
             var decoder = ReplicationDecoder()
             var iterator = inbound.makeAsyncIterator()
@@ -193,6 +201,7 @@ public final class ReplicationPrimary: Sendable {
                     return
                 }
             }
+            greeted.store(true, ordering: .relaxed)
             let (answer, failure) = state.withLock { state in (PrimaryGreeting.answer(greeting!, log: state.log), state.failure) }
             if let failure {
                 try await outbound.write(Self.frames([.refusal(failure)]))
@@ -235,6 +244,9 @@ public final class ReplicationPrimary: Sendable {
             }
         }
     }
+
+    /// How long a connecting secondary has to greet.
+    static let greetingTime = Duration.seconds(10)
 
     private static func frames(_ messages: [ReplicationMessage]) -> ByteBuffer {
         var buffer = ByteBuffer()

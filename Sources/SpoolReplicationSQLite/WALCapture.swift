@@ -120,24 +120,13 @@ public final class WALCapture: @unchecked Sendable {
                 }
                 image = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
                 try writer.execute("COMMIT")
-                try writer.execute("""
-                    BEGIN IMMEDIATE;
-                    INSERT INTO spool_replication_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1;
-                    COMMIT
-                    """)
+                try writeOwnRow()
             } catch {
                 try? writer.execute("ROLLBACK")
                 try? Self.beginRead(reader)
                 throw error
             }
-            try Self.beginRead(reader)
-            if let now = try readHeader(), let before, now != before {
-                guard now.checkpointSequence == before.checkpointSequence &+ 1 else {
-                    throw WALCaptureError.logRestartedUnseen(path: path, seen: "the log restarted twice while a snapshot was taken")
-                }
-                frames = WALReader(header: now)
-                logRestarts += 1
-            }
+            try readAgain(after: before, copiedWhole: true)
             guard image.count >= 100 else { throw SpoolError(.invalidState, "\(path) is too short to be an SQLite file") }
             let rawPageSize = Int(image[16]) << 8 | Int(image[17])
             let pageSize = rawPageSize == 1 ? 65_536 : rawPageSize
@@ -168,31 +157,42 @@ public final class WALCapture: @unchecked Sendable {
             let copied = try checkpointer.integers("PRAGMA wal_checkpoint(PASSIVE)")
             whole = copied.count == 3 && copied[1] == copied[2]
             try writer.execute("COMMIT")
-            try writer.execute("""
-                BEGIN IMMEDIATE;
-                INSERT INTO spool_replication_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1;
-                COMMIT
-                """)
+            try writeOwnRow()
         } catch {
             try? writer.execute("ROLLBACK")
             try? Self.beginRead(reader)
             throw error
         }
+        try readAgain(after: before, copiedWhole: whole)
+        return captured + (try poll())
+    }
+
+    /// The capture's own write, begun once the log was copied back: it restarts the log when the
+    /// copy was whole and no one reads from it, and its frame keeps the next read on the log.
+    private func writeOwnRow() throws {
+        try writer.execute("""
+            BEGIN IMMEDIATE;
+            INSERT INTO spool_replication_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1;
+            COMMIT
+            """)
+    }
+
+    /// Holds the log again with a new read and follows a restart since `before`: accepted only
+    /// when the copy back was whole (every frame of the old log had been read) and it restarted once.
+    private func readAgain(after before: WALReader.Header?, copiedWhole: Bool) throws {
         try Self.beginRead(reader)
         guard let now = try readHeader() else {
-            throw WALCaptureError.logRestartedUnseen(path: path, seen: "the log has no header after the capture's checkpoint")
+            throw WALCaptureError.logRestartedUnseen(path: path, seen: "the log has no header after the capture's own write")
         }
-        if let before, now != before {
-            guard whole, now.checkpointSequence == before.checkpointSequence &+ 1 else {
-                throw WALCaptureError.logRestartedUnseen(path: path, seen: """
-                    checkpoint sequence \(before.checkpointSequence) became \(now.checkpointSequence) across a checkpoint \
-                    that copied \(whole ? "the whole log" : "part of the log")
-                    """)
-            }
-            frames = WALReader(header: now)
-            logRestarts += 1
+        guard let before, now != before else { return }
+        guard copiedWhole, now.checkpointSequence == before.checkpointSequence &+ 1 else {
+            throw WALCaptureError.logRestartedUnseen(path: path, seen: """
+                checkpoint sequence \(before.checkpointSequence) became \(now.checkpointSequence) across a checkpoint \
+                that copied \(copiedWhole ? "the whole log" : "part of the log")
+                """)
         }
-        return captured + (try poll())
+        frames = WALReader(header: now)
+        logRestarts += 1
     }
 
     private func readHeader() throws -> WALReader.Header? {

@@ -7,7 +7,7 @@ public enum SQLiteScripts {
     /// checkpoints every `checkpointEvery` pages, 0 for none, as Spool's processes leave a
     /// replicated store to the capture): inserts of random-sized rows, some updates and deletes,
     /// with `pause` seconds between commits.
-    public static func writer(_ path: String, name: String, count: Int, checkpointEvery: Int = 0, pause: Double = 0) throws -> Process {
+    public static func writer(_ path: String, name: String, count: Int, checkpointEvery: Int = 0, pause: Double = 0) throws -> ChildProcess {
         let script = """
             import random, sqlite3, sys, time
             db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
@@ -26,29 +26,20 @@ public enum SQLiteScripts {
                 if float(sys.argv[5]) > 0:
                     time.sleep(float(sys.argv[5]))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [MotoServer.python, "-c", script, path, name, "\(count)", "\(checkpointEvery)", "\(pause)"]
-        try process.run()
-        return process
+        // Through ChildProcess, as every child of the tests: Foundation's Process reaps children it
+        // did not start, and a ChildProcess whose pid was reaped under it could signal a stranger.
+        return try ChildProcess.spawn("/usr/bin/env", [MotoServer.python, "-c", script, path, name, "\(count)", "\(checkpointEvery)", "\(pause)"],
+                                      environment: ProcessInfo.processInfo.environment, outputPath: "/dev/null")
     }
 
     /// `integrity_check` and every row of `rows`, as Python's sqlite3 reads them from `path`.
     public static func content(_ path: String) throws -> String {
-        let process = Process()
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [MotoServer.python, "-c", """
+        try ChildProcess.run("/usr/bin/env", [MotoServer.python, "-c", """
             import hashlib, sqlite3, sys
             db = sqlite3.connect(sys.argv[1])
             print(db.execute("PRAGMA integrity_check").fetchone()[0])
             rows = db.execute("SELECT id, owner, body FROM rows ORDER BY id").fetchall()
             print(len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-            """, path]
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text
+            """, path]).output
     }
 }

@@ -5,7 +5,7 @@ import Testing
 /// `spool replicate` and `spool secondary` as separate processes on loopback, with other
 /// processes writing the primary's store.
 @Suite("spool replicate and spool secondary", .timeLimit(.minutes(3)),
-       .disabled("Off until its Python writers run through ChildProcess: Foundation's Process reaps the spool children, whose recycled pids then take a SIGTERM meant for them, and on Linux a pid that is a thread of the test process signals the test process itself (it cancelled the HTTP job tests)"))
+       .disabled("Off while it is found out why, run beside the whole suite, it cancels the in-process HTTP job tests (all at once, as a SIGTERM to the test process would); each passes alone"))
 struct ReplicationCommandTests {
     /// Waits for `text` in the file at `log` and returns what follows it up to the line's end.
     static func line(after text: String, in log: String) async throws -> String {
@@ -59,7 +59,7 @@ struct ReplicationCommandTests {
         defer { secondary.terminate() }
         let resumed = try await Self.line(after: "at transaction ", in: directory.path("secondary-2.log"))
         #expect((Int(resumed.prefix { $0.isNumber }) ?? 0) > 0, "the restarted secondary resumed from what it had applied: \(resumed)")
-        for writer in writers { writer.waitUntilExit() }
+        for writer in writers { writer.waitForExitBlocking() }
         #expect(writers.allSatisfy { $0.terminationStatus == 0 })
         try await Self.converge(secondaryPath, primaryPath)
     }
@@ -71,7 +71,7 @@ struct ReplicationCommandTests {
         let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
         defer { primary.terminate() }
         let writer = try SQLiteScripts.writer(primaryPath, name: "a", count: 20)
-        writer.waitUntilExit()
+        writer.waitForExitBlocking()
         // A copy that claims transaction 3 with a checksum of its own.
         let magic = Array("spool-replication-position-1\n".utf8)
         let position = magic + [0, 0, 0, 0, 0, 0, 0, 3] + Array(repeating: 0xAB, count: 32)
@@ -87,13 +87,13 @@ struct ReplicationCommandTests {
         let directory = try TemporaryDirectory()
         let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
         let before = try SQLiteScripts.writer(primaryPath, name: "before", count: 200)
-        before.waitUntilExit()
+        before.waitForExitBlocking()
         let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
         defer { primary.terminate() }
         let secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary.log"))
         defer { secondary.terminate() }
         let after = try SQLiteScripts.writer(primaryPath, name: "after", count: 100)
-        after.waitUntilExit()
+        after.waitForExitBlocking()
         try await Self.converge(secondaryPath, primaryPath)
         #expect(try SQLiteScripts.content(secondaryPath).contains("ok\n"), "the copy passes integrity_check")
     }
@@ -105,7 +105,7 @@ struct ReplicationCommandTests {
         var (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary-1.log"))
         let secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary.log"))
         defer { secondary.terminate() }
-        try SQLiteScripts.writer(primaryPath, name: "first", count: 100).waitUntilExit()
+        try SQLiteScripts.writer(primaryPath, name: "first", count: 100).waitForExitBlocking()
         try await Self.converge(secondaryPath, primaryPath)
         // Both positions equal and still: the secondary has everything the primary captured.
         var same = 0
@@ -118,7 +118,7 @@ struct ReplicationCommandTests {
         #expect(same == 2, "the secondary caught up with the primary")
         primary.terminate()
         _ = await primary.waitForExit()
-        try SQLiteScripts.writer(primaryPath, name: "meanwhile", count: 50).waitUntilExit()
+        try SQLiteScripts.writer(primaryPath, name: "meanwhile", count: 50).waitForExitBlocking()
         (primary, _) = try await Self.primary(primaryPath, log: directory.path("primary-2.log"), listen: address)
         defer { primary.terminate() }
         try await Self.converge(secondaryPath, primaryPath)

@@ -92,7 +92,7 @@ struct WALReaderTests {
         let path = directory.path("store.db")
         let capture = try WALCapture(path: path)   // holds the log open, so it stays whole
         let writer = try SQLiteScripts.writer(path, name: "w", count: 20)
-        writer.waitUntilExit()
+        writer.waitForExitBlocking()
         _ = capture
         return Array(try Data(contentsOf: URL(fileURLWithPath: path + "-wal")))
     }
