@@ -113,7 +113,7 @@ public final class ChildProcess: Sendable {
             switch waitpid(pid, &status, WNOHANG) {
             case 0: return true
             case pid: reaped = status
-            default: break   // reaped by a waiting thread, which records it
+            default: break   // reaped outside this class (nothing in the tests does)
             }
             return false
         }
@@ -149,19 +149,19 @@ public final class ChildProcess: Sendable {
     }
 
     /// Blocking variant of ``waitForExit()``, for threads of their own and process-exit handlers.
+    ///
+    /// It waits without reaping, then reaps under the same lock as ``signal(_:)``: until then the
+    /// exited child keeps its id, so a signal can never reach a process that took the id over
+    /// (on Linux that may even be a thread of this process, which the signal would then hit).
     @discardableResult
     public func waitForExitBlocking() -> Int32 {
-        if let status = reaped.withLock({ $0 }) { return Self.code(status) }
-        var status: Int32 = 0
-        while true {
-            let result = waitpid(pid, &status, 0)
-            if result == pid { break }
-            if result == -1 && errno == EINTR { continue }
-            // Reaped meanwhile by isRunning on another thread.
-            return reaped.withLock { $0 }.map(Self.code) ?? -1
+        var info = siginfo_t()
+        while reaped.withLock({ $0 }) == nil {
+            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR { continue }
+            _ = isRunning   // reaps under the lock, unless another thread already has
+            break
         }
-        reaped.withLock { $0 = status }
-        return Self.code(status)
+        return reaped.withLock { $0 }.map(Self.code) ?? -1
     }
 
     /// The exit code of a wait status, or the signal that ended the process.

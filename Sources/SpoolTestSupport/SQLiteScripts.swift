@@ -32,8 +32,13 @@ public enum SQLiteScripts {
                                       environment: ProcessInfo.processInfo.environment, outputPath: "/dev/null")
     }
 
-    /// `integrity_check` and every row of `rows`, as Python's sqlite3 reads them from `path`.
-    public static func content(_ path: String) throws -> String {
+    /// `integrity_check` and every row of `rows`, as Python's sqlite3 reads them from `path`
+    /// (on a thread of its own: Swift concurrency's few threads stay free for the tests beside it).
+    public static func content(_ path: String) async throws -> String {
+        try await offPool { try contentBlocking(path) }
+    }
+
+    private static func contentBlocking(_ path: String) throws -> String {
         try ChildProcess.run("/usr/bin/env", [MotoServer.python, "-c", """
             import hashlib, sqlite3, sys
             db = sqlite3.connect(sys.argv[1])

@@ -4,8 +4,7 @@ import Testing
 
 /// `spool replicate` and `spool secondary` as separate processes on loopback, with other
 /// processes writing the primary's store.
-@Suite("spool replicate and spool secondary", .timeLimit(.minutes(3)),
-       .disabled("Off while it is found out why, run beside the whole suite, it cancels the in-process HTTP job tests (all at once, as a SIGTERM to the test process would); each passes alone"))
+@Suite("spool replicate and spool secondary", .timeLimit(.minutes(3)))
 struct ReplicationCommandTests {
     /// Waits for `text` in the file at `log` and returns what follows it up to the line's end.
     static func line(after text: String, in log: String) async throws -> String {
@@ -31,11 +30,11 @@ struct ReplicationCommandTests {
 
     /// Waits until `secondary` has the same content as `primary`, as SQLite reads them.
     static func converge(_ secondary: String, _ primary: String, logs: [String] = []) async throws {
-        let expected = try SQLiteScripts.content(primary)
+        let expected = try await SQLiteScripts.content(primary)
         let deadline = ContinuousClock.now + .seconds(60)
         var seen = ""
         while ContinuousClock.now < deadline {
-            seen = try SQLiteScripts.content(secondary)
+            seen = try await SQLiteScripts.content(secondary)
             if seen == expected { return }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -59,7 +58,7 @@ struct ReplicationCommandTests {
         defer { secondary.terminate() }
         let resumed = try await Self.line(after: "at transaction ", in: directory.path("secondary-2.log"))
         #expect((Int(resumed.prefix { $0.isNumber }) ?? 0) > 0, "the restarted secondary resumed from what it had applied: \(resumed)")
-        for writer in writers { writer.waitForExitBlocking() }
+        for writer in writers { _ = await writer.waitForExit() }
         #expect(writers.allSatisfy { $0.terminationStatus == 0 })
         try await Self.converge(secondaryPath, primaryPath)
     }
@@ -71,7 +70,7 @@ struct ReplicationCommandTests {
         let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
         defer { primary.terminate() }
         let writer = try SQLiteScripts.writer(primaryPath, name: "a", count: 20)
-        writer.waitForExitBlocking()
+        _ = await writer.waitForExit()
         // A copy that claims transaction 3 with a checksum of its own.
         let magic = Array("spool-replication-position-1\n".utf8)
         let position = magic + [0, 0, 0, 0, 0, 0, 0, 3] + Array(repeating: 0xAB, count: 32)
@@ -87,15 +86,15 @@ struct ReplicationCommandTests {
         let directory = try TemporaryDirectory()
         let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
         let before = try SQLiteScripts.writer(primaryPath, name: "before", count: 200)
-        before.waitForExitBlocking()
+        _ = await before.waitForExit()
         let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
         defer { primary.terminate() }
         let secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary.log"))
         defer { secondary.terminate() }
         let after = try SQLiteScripts.writer(primaryPath, name: "after", count: 100)
-        after.waitForExitBlocking()
+        _ = await after.waitForExit()
         try await Self.converge(secondaryPath, primaryPath)
-        #expect(try SQLiteScripts.content(secondaryPath).contains("ok\n"), "the copy passes integrity_check")
+        #expect(try await SQLiteScripts.content(secondaryPath).contains("ok\n"), "the copy passes integrity_check")
     }
 
     @Test("the primary stopped and started again goes on with its history: the secondary follows, with what was written meanwhile")
@@ -105,7 +104,7 @@ struct ReplicationCommandTests {
         var (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary-1.log"))
         let secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary.log"))
         defer { secondary.terminate() }
-        try SQLiteScripts.writer(primaryPath, name: "first", count: 100).waitForExitBlocking()
+        _ = try await SQLiteScripts.writer(primaryPath, name: "first", count: 100).waitForExit()
         try await Self.converge(secondaryPath, primaryPath)
         // Both positions equal and still: the secondary has everything the primary captured.
         var same = 0
@@ -118,7 +117,7 @@ struct ReplicationCommandTests {
         #expect(same == 2, "the secondary caught up with the primary")
         primary.terminate()
         _ = await primary.waitForExit()
-        try SQLiteScripts.writer(primaryPath, name: "meanwhile", count: 50).waitForExitBlocking()
+        _ = try await SQLiteScripts.writer(primaryPath, name: "meanwhile", count: 50).waitForExit()
         (primary, _) = try await Self.primary(primaryPath, log: directory.path("primary-2.log"), listen: address)
         defer { primary.terminate() }
         try await Self.converge(secondaryPath, primaryPath)

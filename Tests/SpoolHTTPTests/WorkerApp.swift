@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SpoolHTTP
+import SpoolTestSupport
 import Synchronization
 
 /// A worker web application for the tests, on a random loopback port, behind
@@ -74,9 +75,12 @@ final class WorkerApp: Sendable {
         let app = Application(router: router, configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0), serverName: nil),
                               onServerRunning: { channel in shared.port.withLock { $0 = channel.localAddress?.port } })
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while shared.port.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        guard let port = shared.port.withLock({ $0 }) else { throw CancellationError() }
+        guard let port = shared.port.withLock({ $0 }) else {
+            task.cancel()
+            throw ServerError("the worker app did not start listening within 60 s")
+        }
         return WorkerApp(port: port, task: task, shared: shared)
     }
 }

@@ -37,9 +37,10 @@ struct WALCaptureTests {
         #expect(capture.logRestarts > 0, "the capture's checkpoints restarted the log")
         let replica = try ReplicaFile(path: directory.path("replica.db"))
         try replica.apply(captured)
-        let expected = try SQLiteScripts.content(path)
+        let expected = try await SQLiteScripts.content(path)
         #expect(expected.hasPrefix("ok\n") && expected.contains("\n"), "\(expected)")
-        #expect(try SQLiteScripts.content(replica.path) == expected)
+        let replayed = try await SQLiteScripts.content(replica.path)
+        #expect(replayed == expected)
     }
 
     @Test("writers that checkpoint on their own: the capture either replays exactly or says the log restarted unseen, never wrong")
@@ -76,7 +77,8 @@ struct WALCaptureTests {
             guard unseen == nil else { continue }
             let replica = try ReplicaFile(path: directory.path("replica.db"))
             try replica.apply(captured)
-            #expect(try SQLiteScripts.content(replica.path) == SQLiteScripts.content(path), "round \(round): captured without a complaint, so it must be exact")
+            let (copy, original) = (try await SQLiteScripts.content(replica.path), try await SQLiteScripts.content(path))
+            #expect(copy == original, "round \(round): captured without a complaint, so it must be exact")
             replayed += 1
         }
         #expect(replayed > 0, "most rounds capture everything; a restart unseen is the exception")
@@ -87,19 +89,19 @@ struct WALCaptureTests {
 @Suite("Replication: reading the write-ahead log")
 struct WALReaderTests {
     /// The log of a file into which a Python process committed 20 transactions, never copied back.
-    static func log() throws -> [UInt8] {
+    static func log() async throws -> [UInt8] {
         let directory = try TemporaryDirectory()
         let path = directory.path("store.db")
         let capture = try WALCapture(path: path)   // holds the log open, so it stays whole
         let writer = try SQLiteScripts.writer(path, name: "w", count: 20)
-        writer.waitForExitBlocking()
+        _ = await writer.waitForExit()
         _ = capture
         return Array(try Data(contentsOf: URL(fileURLWithPath: path + "-wal")))
     }
 
     @Test("a whole log gives every transaction; bytes cut inside a transaction give those before it, and the rest later")
-    func wholeAndCut() throws {
-        let log = try Self.log()
+    func wholeAndCut() async throws {
+        let log = try await Self.log()
         guard let header = WALReader.header(log) else { Issue.record("no header"); return }
         var whole = WALReader(header: header)
         let all = whole.transactions(in: log[WALReader.headerSize...])
@@ -114,8 +116,8 @@ struct WALReaderTests {
     }
 
     @Test("a flipped byte in a frame ends the log there: nothing from that transaction on")
-    func damaged() throws {
-        var log = try Self.log()
+    func damaged() async throws {
+        var log = try await Self.log()
         guard let header = WALReader.header(log) else { Issue.record("no header"); return }
         var whole = WALReader(header: header)
         let all = whole.transactions(in: log[WALReader.headerSize...])
