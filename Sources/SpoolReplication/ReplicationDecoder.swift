@@ -53,6 +53,12 @@ public struct ReplicationDecoder: Sendable {
             message = .commit(transaction: transaction, pages: pages, checksum: try reader.bytes(32, "checksum"))
         case 5: message = .keepAlive
         case 6: message = .refusal(try reader.text("reason"))
+        case 7:
+            let transaction = try reader.integer(8, "position")
+            let position = ReplicationPosition(transaction: transaction, checksum: try reader.bytes(32, "checksum"))
+            let pageSize = UInt32(try reader.integer(4, "page size"))
+            message = .snapshot(position: position, pageSize: pageSize, pages: UInt32(try reader.integer(4, "page count")))
+        case 8: message = .snapshotEnd(digest: try reader.bytes(32, "digest"))
         default: throw .unknownType(body[0])
         }
         guard reader.index == body.count else { throw .trailingBytes(type: body[0], count: body.count - reader.index) }

@@ -30,7 +30,13 @@ public enum ReplicationFuzzing {
     public static let seeds: [[UInt8]] = {
         var page = ReplicationTransaction(number: 1, pages: [.init(number: 1, bytes: Array(repeating: 7, count: 64))], databasePages: 1, checksum: [])
         page.checksum = page.checksum(after: ReplicationPosition.empty.checksum)
+        let at = ReplicationPosition(transaction: 4, checksum: Array(repeating: 2, count: 32))
+        var digest = SnapshotDigest(position: at, pageSize: 512, pages: 1)
+        digest.update(Array(repeating: 9, count: 512))
         return [
+            [64] + ReplicationMessage.snapshot(position: at, pageSize: 512, pages: 1).frame
+                + ReplicationMessage.page(number: 1, bytes: Array(repeating: 9, count: 512)).frame
+                + ReplicationMessage.snapshotEnd(digest: digest.finalize()).frame,
             [16] + ReplicationMessage.hello(version: 1, position: .empty).frame,
             [3] + page.messages.flatMap(\.frame),
             [255] + ReplicationMessage.keepAlive.frame + ReplicationMessage.refusal("no").frame,

@@ -13,6 +13,8 @@ import SpoolCore
 /// | 4 | ``commit(transaction:pages:checksum:)`` | transaction (8), database size in pages (4), checksum (32) |
 /// | 5 | ``keepAlive`` | none |
 /// | 6 | ``refusal(_:)`` | reason (text) |
+/// | 7 | ``snapshot(position:pageSize:pages:)`` | position, page size (4), page count (4) |
+/// | 8 | ``snapshotEnd(digest:)`` | ``SnapshotDigest`` (32) |
 ///
 /// A position is a transaction number (8 bytes; 0 for an empty store) and the running SHA-256
 /// of every transaction up to it (32 bytes; zeros for an empty store).
@@ -29,6 +31,12 @@ public enum ReplicationMessage: Sendable, Hashable {
     case keepAlive
     /// Why the sender closes the connection.
     case refusal(String)
+    /// The store as it stands at `position` follows, replacing the secondary's copy: `pages`
+    /// pages of `pageSize` bytes as ``page(number:bytes:)`` messages, first to last, then
+    /// ``snapshotEnd(digest:)``.
+    case snapshot(position: ReplicationPosition, pageSize: UInt32, pages: UInt32)
+    /// The snapshot's last page was sent; its ``SnapshotDigest``.
+    case snapshotEnd(digest: [UInt8])
 
     /// The protocol identifier of ``hello(version:position:)``.
     public static let identifier = "spool-replication"
@@ -64,10 +72,29 @@ public enum ReplicationMessage: Sendable, Hashable {
         case .refusal(let reason):
             body.append(6)
             Self.appendText(reason, to: &body)
+        case let .snapshot(position, pageSize, pages):
+            body.append(7)
+            Self.append(position.transaction, bytes: 8, to: &body)
+            body += position.checksum
+            Self.append(UInt64(pageSize), bytes: 4, to: &body)
+            Self.append(UInt64(pages), bytes: 4, to: &body)
+        case .snapshotEnd(let digest):
+            body.append(8)
+            body += digest
         }
         var frame: [UInt8] = []
         Self.append(UInt64(body.count), bytes: 4, to: &frame)
         return frame + body
+    }
+
+    /// What a ``page(number:bytes:)`` frame of `size` page bytes starts with (length, type and
+    /// page number, 9 bytes), for a sender that writes the page's bytes from its own buffer.
+    public static func pageFrameHeader(number: UInt32, size: Int) -> [UInt8] {
+        var header: [UInt8] = []
+        append(UInt64(size + 5), bytes: 4, to: &header)
+        header.append(3)
+        append(UInt64(number), bytes: 4, to: &header)
+        return header
     }
 
     private static func append(_ value: UInt64, bytes: Int, to out: inout [UInt8]) {

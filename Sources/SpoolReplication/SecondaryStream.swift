@@ -5,6 +5,10 @@ import SpoolCore
 /// checksum, chained from the secondary's position, matches. Anything out of order, a gap, or
 /// a checksum mismatch ends the stream with an error, and nothing of that transaction is
 /// applied. A connection lost mid-transaction discards what arrived of it (``disconnected()``).
+///
+/// A snapshot (the primary's answer to a secondary behind what it retains) replaces the copy:
+/// its pages are handed out one by one as they arrive, in order, to be written aside, and the
+/// position moves to the snapshot's only once the last page arrived and the digest matches.
 public struct SecondaryStream: Sendable {
     /// What to do after a message.
     public enum Action: Sendable, Hashable {
@@ -12,11 +16,19 @@ public struct SecondaryStream: Sendable {
         case none
         /// Apply this whole transaction atomically; the position moves to it.
         case apply(ReplicationTransaction)
+        /// A snapshot begins: set aside a new copy of `pages` pages of `pageSize` bytes.
+        case beginSnapshot(position: ReplicationPosition, pageSize: UInt32, pages: UInt32)
+        /// The next page of the snapshot (numbered from 1, in order), for the copy set aside.
+        case snapshotPage(number: UInt32, bytes: [UInt8])
+        /// The snapshot arrived whole and verified: the copy set aside replaces the secondary's;
+        /// the position moves to the snapshot's.
+        case finishSnapshot(ReplicationPosition)
     }
 
-    private enum State: Sendable, Hashable {
+    private enum State: Sendable {
         case between
         case receiving(number: UInt64, pages: [ReplicationTransaction.Page], bytes: Int)
+        case snapshot(position: ReplicationPosition, pageSize: UInt32, pages: UInt32, next: UInt32, digest: SnapshotDigest)
         case ended
     }
 
@@ -25,6 +37,9 @@ public struct SecondaryStream: Sendable {
     private var state = State.between
     /// The most page bytes one transaction may carry before the stream is refused.
     public var maximumTransactionBytes = 1 << 30
+    /// The largest snapshot accepted, in bytes (SQLite's own limit is far above; this is a guard
+    /// against a damaged size).
+    public var maximumSnapshotBytes: UInt64 = 1 << 44
 
     /// A stream picking up after `position`.
     public init(position: ReplicationPosition) { self.position = position }
@@ -65,6 +80,33 @@ public struct SecondaryStream: Sendable {
             state = .between
             position = ReplicationPosition(transaction: number, checksum: checksum)
             return .apply(transaction)
+        case (.between, .snapshot(let at, let pageSize, let pages)):
+            guard pageSize >= 512, pageSize <= 65_536, pageSize & (pageSize - 1) == 0 else {
+                state = .ended
+                throw .outOfOrder("a snapshot of \(pageSize)-byte pages, which SQLite does not have")
+            }
+            guard pages > 0, UInt64(pages) * UInt64(pageSize) <= maximumSnapshotBytes else {
+                state = .ended
+                throw .outOfOrder("a snapshot of \(pages) pages of \(pageSize) bytes")
+            }
+            state = .snapshot(position: at, pageSize: pageSize, pages: pages, next: 1,
+                              digest: SnapshotDigest(position: at, pageSize: pageSize, pages: pages))
+            return .beginSnapshot(position: at, pageSize: pageSize, pages: pages)
+        case (.snapshot(let at, let pageSize, let pages, let next, var digest), .page(let number, let bytes)):
+            guard number == next, number <= pages, bytes.count == Int(pageSize) else {
+                state = .ended
+                throw .outOfOrder("snapshot page \(number) of \(bytes.count) bytes where page \(next) of \(pageSize) was due")
+            }
+            digest.update(bytes)
+            state = .snapshot(position: at, pageSize: pageSize, pages: pages, next: next + 1, digest: digest)
+            return .snapshotPage(number: number, bytes: bytes)
+        case (.snapshot(let at, _, let pages, let next, let digest), .snapshotEnd(let sent)):
+            state = .ended
+            guard next == pages + 1 else { throw .outOfOrder("the snapshot ended after \(next - 1) of its \(pages) pages") }
+            guard digest.finalize() == sent else { throw .snapshotMismatch(transaction: at.transaction) }
+            state = .between
+            position = at
+            return .finishSnapshot(at)
         default:
             state = .ended
             throw .outOfOrder("\(Self.name(message)) was not expected here")
@@ -83,6 +125,8 @@ public struct SecondaryStream: Sendable {
         case .commit(let number, _, _): "commit of \(number)"
         case .keepAlive: "a keep-alive"
         case .refusal: "a refusal"
+        case .snapshot(let at, _, _): "a snapshot at \(at.transaction)"
+        case .snapshotEnd: "a snapshot's end"
         }
     }
 }
@@ -97,6 +141,8 @@ public enum ReplicationStreamError: Error, Sendable, Hashable, CustomStringConve
     case checksumMismatch(transaction: UInt64)
     /// A transaction larger than the secondary accepts.
     case tooLarge(transaction: UInt64)
+    /// A snapshot whose pages do not give its digest.
+    case snapshotMismatch(transaction: UInt64)
     /// The stream already ended.
     case ended
 
@@ -106,6 +152,7 @@ public enum ReplicationStreamError: Error, Sendable, Hashable, CustomStringConve
         case .outOfOrder(let what): "out of order: \(what)"
         case .checksumMismatch(let number): "the checksum of transaction \(number) does not match this secondary's history"
         case .tooLarge(let number): "transaction \(number) is larger than this secondary accepts"
+        case .snapshotMismatch(let number): "the snapshot at transaction \(number) does not match its digest"
         case .ended: "the stream ended"
         }
     }

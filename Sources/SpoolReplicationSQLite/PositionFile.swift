@@ -32,6 +32,15 @@ struct PositionFile: Sendable {
         let temporary = path + ".new"
         try Self.writeSynced(Data(bytes), to: temporary)
         guard rename(temporary, path) == 0 else { throw SpoolError(.storeUnavailable, "cannot replace \(path): \(String(cString: strerror(errno)))") }
+        Self.syncDirectory(of: path)
+    }
+
+    /// Syncs the directory of `path`, so that a rename into it survives a power cut.
+    static func syncDirectory(of path: String) {
+        let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
+        guard directory >= 0 else { return }
+        fsync(directory)
+        close(directory)
     }
 
     /// Writes `data` to `file` and syncs it to disk.

@@ -11,6 +11,10 @@ import Synchronization
 /// position it greets with (DESIGN §8). Idle connections get a keep-alive every
 /// ``Configuration/keepAlive``. A secondary that greets wrongly, with another protocol version,
 /// or with a position that is not this primary's history is refused with the reason and closed.
+///
+/// A secondary behind what the log retains (an empty one, one from before the primary's start)
+/// first gets a snapshot: the store as it stands at the latest position (``StoreSnapshot``),
+/// streamed page by page with its digest, then every transaction after it.
 public final class ReplicationPrimary: Sendable {
     /// How the primary captures and serves.
     public struct Configuration: Sendable {
@@ -35,6 +39,8 @@ public final class ReplicationPrimary: Sendable {
         var nextWaiter = 0
         var failure: String?
         var stopped = false
+        /// Connections waiting for a snapshot, which the capture thread takes.
+        var snapshotWaiters: [CheckedContinuation<StoreSnapshot, any Error>] = []
     }
 
     /// The store file.
@@ -47,20 +53,20 @@ public final class ReplicationPrimary: Sendable {
     private let logger: Logger
     private let positionFile: PositionFile
 
-    /// Starts capturing the store at `path` from a snapshot of it (see
-    /// ``WALCapture/init(path:position:snapshot:)``: the first transaction is the store as it is) and listens
-    /// on `host`:`port` (0 picks a free port); call ``run()`` to serve.
+    /// Starts capturing the store at `path` and listens on `host`:`port` (0 picks a free port);
+    /// call ``run()`` to serve. The history goes on from the position the last run recorded
+    /// with a new start (``ReplicationPosition/restarted(nonce:)``): what was written while no
+    /// primary ran is not in any log, so every secondary gets a snapshot first.
     public init(path: String, host: String, port: Int, configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "spool.replication")) async throws {
         self.path = path
         self.configuration = configuration
         self.logger = logger
-        // The history goes on from the position the last run captured: its first transaction now
-        // is an image of the whole store, chained after it, so secondaries that had it follow on.
         let positionFile = PositionFile(path: path + "-replication-primary")
         self.positionFile = positionFile
-        let start = try positionFile.read()
-        let capture = try WALCapture(path: path, position: start, snapshot: true)
+        let start = try positionFile.read().restarted(nonce: (0..<16).map { _ in UInt8.random(in: 0...255) })
+        try positionFile.write(start)
+        let capture = try WALCapture(path: path, position: start)
         state = Mutex(State(log: ReplicationLog(base: start, limits: configuration.limits)))
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -101,12 +107,16 @@ public final class ReplicationPrimary: Sendable {
     }
 
     private func stop() {
-        let waiters = state.withLock { state in
+        let (waiters, snapshotWaiters) = state.withLock { state in
             state.stopped = true
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
+            defer {
+                state.waiters = [:]
+                state.snapshotWaiters = []
+            }
+            return (Array(state.waiters.values), state.snapshotWaiters)
         }
         for waiter in waiters { waiter.resume() }
+        for waiter in snapshotWaiters { waiter.resume(throwing: SpoolError(.storeUnavailable, "the primary stopped")) }
     }
 
     // MARK: Capturing
@@ -121,6 +131,7 @@ public final class ReplicationPrimary: Sendable {
                     lastCheckpoint = ContinuousClock.now
                 }
                 if !captured.isEmpty { try publish(captured) }
+                try takeSnapshotIfWanted(capture)
             } catch {
                 logger.error("replication capture stopped", metadata: ["reason": "\(error)"])
                 state.withLock { $0.failure = "the primary's capture stopped: \(error)" }
@@ -129,6 +140,37 @@ public final class ReplicationPrimary: Sendable {
             }
             Thread.sleep(forTimeInterval: Double(configuration.pollInterval.components.attoseconds) / 1e18
                          + Double(configuration.pollInterval.components.seconds))
+        }
+    }
+
+    /// Takes one snapshot for every connection waiting for one, once what was captured on the
+    /// way to it is published (so that the log goes on from the snapshot's position).
+    private func takeSnapshotIfWanted(_ capture: WALCapture) throws {
+        let waiters = state.withLock { state in
+            defer { state.snapshotWaiters = [] }
+            return state.snapshotWaiters
+        }
+        guard !waiters.isEmpty else { return }
+        do {
+            let (captured, snapshot) = try capture.snapshot()
+            if !captured.isEmpty { try publish(captured) }
+            for waiter in waiters { waiter.resume(returning: snapshot) }
+        } catch {
+            for waiter in waiters { waiter.resume(throwing: error) }
+            throw error
+        }
+    }
+
+    /// A snapshot of the store at the latest position, from the capture thread.
+    private func snapshot() async throws -> StoreSnapshot {
+        try await withCheckedThrowingContinuation { continuation in
+            let failure = state.withLock { state -> String? in
+                if let failure = state.failure { return failure }
+                if state.stopped { return "the primary stopped" }
+                state.snapshotWaiters.append(continuation)
+                return nil
+            }
+            if let failure { continuation.resume(throwing: SpoolError(.storeUnavailable, failure)) }
         }
     }
 
@@ -214,8 +256,7 @@ public final class ReplicationPrimary: Sendable {
                 try await outbound.write(Self.frames([.refusal(reason)]))
                 return
             case .snapshot:
-                try await outbound.write(Self.frames([.refusal("this primary no longer retains the transactions after the secondary's position; it needs a snapshot")]))
-                return
+                sent = try await sendSnapshot(to: outbound)
             case .stream(let transactions):
                 guard case let .hello(_, position) = greeting! else { return }
                 sent = position.transaction
@@ -232,8 +273,8 @@ public final class ReplicationPrimary: Sendable {
                 }
                 if stopped { return }
                 if sent < base {
-                    try await outbound.write(Self.frames([.refusal("the secondary fell behind what this primary retains; it needs a snapshot")]))
-                    return
+                    sent = try await sendSnapshot(to: outbound)
+                    continue
                 }
                 if transactions.isEmpty {
                     try await outbound.write(Self.frames([.keepAlive]))
@@ -243,6 +284,37 @@ public final class ReplicationPrimary: Sendable {
                 }
             }
         }
+    }
+
+    /// Sends a snapshot of the store at the latest position, read a megabyte at a time off Swift
+    /// concurrency's threads, and returns its transaction number.
+    private func sendSnapshot(to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> UInt64 {
+        let snapshot = try await snapshot()
+        logger.info("sending a snapshot", metadata: ["transaction": "\(snapshot.position.transaction)",
+                                                     "bytes": "\(UInt64(snapshot.pages) * UInt64(snapshot.pageSize))"])
+        try await outbound.write(Self.frames([.snapshot(position: snapshot.position, pageSize: snapshot.pageSize, pages: snapshot.pages)]))
+        var digest = SnapshotDigest(position: snapshot.position, pageSize: snapshot.pageSize, pages: snapshot.pages)
+        let step = UInt32(max(1, (1 << 20) / Int(snapshot.pageSize)))
+        let size = Int(snapshot.pageSize)
+        var first: UInt32 = 1
+        while first <= snapshot.pages {
+            let count = min(step, snapshot.pages - first + 1)
+            let start = first
+            let bytes = try await NIOThreadPool.singleton.runIfActive { try snapshot.read(from: start, count: count) }
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(bytes.count + Int(count) * 9)
+            bytes.withUnsafeBytes { raw in
+                digest.update(raw)
+                for index in 0..<Int(count) {
+                    buffer.writeBytes(ReplicationMessage.pageFrameHeader(number: start + UInt32(index), size: size))
+                    buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[(index * size)..<((index + 1) * size)]))
+                }
+            }
+            try await outbound.write(buffer)
+            first += count
+        }
+        try await outbound.write(Self.frames([.snapshotEnd(digest: digest.finalize())]))
+        return snapshot.position.transaction
     }
 
     /// How long a connecting secondary has to greet.

@@ -15,8 +15,9 @@ import Synchronization
 /// (`PATH-replication-journal`, the protocol's own frames) synced to disk, then into the copy,
 /// then the position (`PATH-replication`, transaction number and checksum) is replaced; a
 /// secondary that starts with a journal left behind applies what of it is whole and follows its
-/// position. Nothing else may write the copy; reading it while transactions are applied is not
-/// yet safe.
+/// position. A snapshot is written aside and replaces the copy once whole and verified
+/// (``SnapshotFile``). Nothing else may write the copy; reading it while transactions are
+/// applied is not yet safe.
 public final class ReplicationSecondary: Sendable {
     /// The copy of the store.
     public let path: String
@@ -39,7 +40,7 @@ public final class ReplicationSecondary: Sendable {
         self.logger = logger
         replica = try ReplicaFile(path: path)
         positionFile = PositionFile(path: path + "-replication")
-        durable = Mutex(try positionFile.read())
+        durable = Mutex(try SnapshotFile.recover(path: path, position: try positionFile.read(), positionFile: positionFile))
         try recover()
     }
 
@@ -88,6 +89,8 @@ public final class ReplicationSecondary: Sendable {
         try await connection.executeThenClose { inbound, outbound in
             var stream = SecondaryStream(position: position)
             var decoder = ReplicationDecoder()
+            var snapshot: SnapshotFile?
+            defer { snapshot?.discard() }
             try await outbound.write(ByteBuffer(bytes: stream.hello.frame))
             for try await bytes in inbound {
                 decoder.feed(bytes.readableBytesView)
@@ -96,9 +99,24 @@ public final class ReplicationSecondary: Sendable {
                 do {
                     while let message = try decoder.next() {
                         lastMessage.store(Self.now(), ordering: .relaxed)
-                        if case .apply(let transaction) = try stream.receive(message) {
+                        switch try stream.receive(message) {
+                        case .none: break
+                        case .apply(let transaction):
                             batch.append(transaction)
                             frames += transaction.messages.flatMap(\.frame)
+                        case let .beginSnapshot(at, pageSize, pages):
+                            try apply(batch, frames: frames)   // what came before it, in order
+                            (batch, frames) = ([], [])
+                            logger.info("receiving a snapshot", metadata: ["transaction": "\(at.transaction)",
+                                                                           "bytes": "\(UInt64(pages) * UInt64(pageSize))"])
+                            snapshot = try SnapshotFile(for: path)
+                        case .snapshotPage(_, let bytes):
+                            try snapshot?.append(bytes)
+                        case .finishSnapshot(let at):
+                            try snapshot?.finish(at: at, positionFile: positionFile)
+                            snapshot = nil
+                            durable.withLock { $0 = at }
+                            logger.info("snapshot in place", metadata: ["transaction": "\(at.transaction)"])
                         }
                     }
                 } catch {

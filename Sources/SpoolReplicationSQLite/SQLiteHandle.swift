@@ -49,6 +49,21 @@ final class SQLiteHandle {
         }
     }
 
+    /// Reads the database file's bytes at `offset` into `buffer` through the connection's own
+    /// file (a descriptor of our own, once closed, would drop every lock the process holds on the
+    /// file: POSIX locks belong to the process, not the descriptor).
+    func readFile(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
+        var file: UnsafeMutablePointer<sqlite3_file>?
+        guard sqlite3_file_control(handle, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK,
+              let file, let read = file.pointee.pMethods?.pointee.xRead else {
+            throw SpoolError(.storeUnavailable, "replication of \(path): the database file cannot be read directly")
+        }
+        let result = read(file, buffer.baseAddress, Int32(buffer.count), offset)
+        guard result == SQLITE_OK else {
+            throw SpoolError(.storeUnavailable, "replication of \(path): reading \(buffer.count) bytes at \(offset) failed (\(result == SQLITE_IOERR | (2 << 8) ? "the file ends before" : "SQLite error \(result)"))")
+        }
+    }
+
     /// The first column of the first row of `sql` as text, if any.
     func text(_ sql: String) throws -> String? {
         var statement: OpaquePointer?

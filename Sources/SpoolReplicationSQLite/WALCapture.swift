@@ -39,12 +39,9 @@ public final class WALCapture: @unchecked Sendable {
     private var pending: [ReplicationTransaction] = []
 
     /// Starts capturing the file at `path` (created, in WAL mode, when missing), numbering
-    /// transactions after `position`. With `snapshot`, the first transaction is the file's whole
-    /// content at the start (an image of every page, taken under the write lock once the log was
-    /// copied back), so that a copy starting empty gets the store as it was, then every later
-    /// commit. Without it, the capture starts at the log's first frame and the file's content
-    /// before it is not captured: start from an empty file.
-    public init(path: String, position: ReplicationPosition = .empty, snapshot: Bool = false) throws {
+    /// transactions after `position`, from the log's first frame: the file's content before it
+    /// is not captured (a copy gets it through ``snapshot()``).
+    public init(path: String, position: ReplicationPosition = .empty) throws {
         self.path = path
         self.position = position
         writer = try SQLiteHandle(path: path, create: true)
@@ -60,7 +57,6 @@ public final class WALCapture: @unchecked Sendable {
             throw SpoolError(.storeUnavailable, "cannot read the write-ahead log of \(path)")
         }
         self.log = log
-        if snapshot { pending = [try takeSnapshot()] }
     }
 
     deinit { try? log.close() }
@@ -94,31 +90,28 @@ public final class WALCapture: @unchecked Sendable {
         return transaction
     }
 
-    /// The file's whole content as the next transaction: under the write lock, the log is read
-    /// through (its frames are in the image), copied back whole (tried again while a reader of
-    /// another process holds part of it), and every page of the file taken; then the log
-    /// restarts as after ``checkpoint()``.
-    private func takeSnapshot() throws -> ReplicationTransaction {
+    /// The store as it stands at the capture's position, held for reading (see
+    /// ``StoreSnapshot``), and the transactions captured on the way to it (to be published
+    /// before the snapshot is handed out). Under the write lock the log is read through and
+    /// copied back whole (tried again while a reader of another process holds part of it), the
+    /// snapshot's read begins, and the log then restarts as after ``checkpoint()``.
+    public func snapshot() throws -> (captured: [ReplicationTransaction], snapshot: StoreSnapshot) {
         for _ in 0..<200 {
             try writer.execute("BEGIN IMMEDIATE")
-            let image: [UInt8]
             let before: WALReader.Header?
+            let snapshot: StoreSnapshot
             do {
-                before = try readHeader()
-                if let before {
-                    frames = WALReader(header: before)
-                    try log.seek(toOffset: UInt64(WALReader.headerSize))
-                    _ = frames!.transactions(in: try log.readToEnd() ?? Data())
-                }
+                pending += try read()
+                before = frames?.header
                 try reader.execute("COMMIT")
                 let copied = try checkpointer.integers("PRAGMA wal_checkpoint(PASSIVE)")
                 guard copied.count == 3, copied[0] == 0, copied[1] == copied[2] else {
                     try writer.execute("ROLLBACK")
-                    try Self.beginRead(reader)
+                    try readAgain(after: before, copiedWhole: false)
                     Thread.sleep(forTimeInterval: 0.01)
                     continue
                 }
-                image = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+                snapshot = try StoreSnapshot(path: path, position: position)
                 try writer.execute("COMMIT")
                 try writeOwnRow()
             } catch {
@@ -127,16 +120,7 @@ public final class WALCapture: @unchecked Sendable {
                 throw error
             }
             try readAgain(after: before, copiedWhole: true)
-            guard image.count >= 100 else { throw SpoolError(.invalidState, "\(path) is too short to be an SQLite file") }
-            let rawPageSize = Int(image[16]) << 8 | Int(image[17])
-            let pageSize = rawPageSize == 1 ? 65_536 : rawPageSize
-            guard pageSize >= 512, image.count % pageSize == 0 else {
-                throw SpoolError(.invalidState, "\(path) is not a whole number of \(pageSize)-byte pages")
-            }
-            let pages = stride(from: 0, to: image.count, by: pageSize).map { start in
-                ReplicationTransaction.Page(number: UInt32(start / pageSize + 1), bytes: Array(image[start..<(start + pageSize)]))
-            }
-            return next(pages, databasePages: UInt32(pages.count))
+            return (try poll(), snapshot)
         }
         throw SpoolError(.invalidState, "cannot take a snapshot of \(path): readers in other processes keep its log from being copied back")
     }

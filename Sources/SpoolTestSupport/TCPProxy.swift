@@ -5,11 +5,24 @@ import Synchronization
 /// its connections break: ``cut()`` resets every open connection and refuses new ones (by
 /// closing them as they are accepted) until ``restore()``.
 ///
+/// ``arm(_:afterBytes:)`` damages the next connection's answers: one byte flipped, or the
+/// connection cut, after so many bytes from the server.
+///
 /// It also watches the requests: `tag` names a request from the first bytes a client sends on a
 /// connection after an answer (for SQS, the action in `X-Amz-Target`), and the proxy counts
 /// the requests of each tag and the most that were awaiting an answer at once.
 public final class TCPProxy: Sendable {
+    /// What ``arm(_:afterBytes:)`` does to a connection.
+    public enum Fault: Sendable {
+        /// The byte at the offset reaches the client with one bit flipped; the rest unchanged.
+        case flip
+        /// The client gets the bytes before the offset, then the connection closes.
+        case cut
+    }
+
     private struct State {
+        var armed: (fault: Fault, offset: Int)?
+        var faultsDone = 0
         var down = false
         var stopped = false
         var open: Set<Int32> = []
@@ -51,6 +64,14 @@ public final class TCPProxy: Sendable {
     /// The most requests of each tag that awaited an answer at the same time.
     public var mostAwaiting: [String: Int] { state.withLock(\.mostAwaiting) }
 
+    /// Damages the next connection accepted: `fault` at byte `offset` of what the server sends.
+    public func arm(_ fault: Fault, afterBytes offset: Int) {
+        state.withLock { $0.armed = (fault, offset) }
+    }
+
+    /// How many armed faults were done (a connection that closed before the offset does none).
+    public var faultsDone: Int { state.withLock(\.faultsDone) }
+
     /// Resets every open connection and refuses new ones until ``restore()``.
     public func cut() {
         state.withLock { state in
@@ -87,12 +108,14 @@ public final class TCPProxy: Sendable {
                 close(client)
                 continue
             }
-            state.withLock { state in
+            let fault = state.withLock { state in
                 state.open.insert(client)
                 state.open.insert(upstream)
+                defer { state.armed = nil }
+                return state.armed
             }
             Thread.detachNewThread { [self] in pump(from: client, to: upstream, requests: true) }
-            Thread.detachNewThread { [self] in pump(from: upstream, to: client, requests: false) }
+            Thread.detachNewThread { [self] in pump(from: upstream, to: client, requests: false, fault: fault) }
         }
     }
 
@@ -114,15 +137,27 @@ public final class TCPProxy: Sendable {
     }
 
     /// Copies bytes from `source` to `target` until either side ends, then closes both. The
-    /// client's side (`requests`) notes each request; the server's notes each answer.
-    private func pump(from source: Int32, to target: Int32, requests: Bool) {
+    /// client's side (`requests`) notes each request; the server's notes each answer, and does
+    /// `fault` at its offset.
+    private func pump(from source: Int32, to target: Int32, requests: Bool, fault: (fault: Fault, offset: Int)? = nil) {
         let connection = requests ? source : target
         var buffer = [UInt8](repeating: 0, count: 65536)
+        var passed = 0
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
             if count <= 0 { break }
-            let chunk = Array(buffer[0..<count])
+            var chunk = Array(buffer[0..<count])
             if requests { noteRequest(chunk, on: connection) } else { state.withLock { _ = $0.awaiting.removeValue(forKey: connection) } }
+            if let fault, passed <= fault.offset, fault.offset < passed + count {
+                state.withLock { $0.faultsDone += 1 }
+                let at = fault.offset - passed
+                if case .cut = fault.fault {
+                    _ = LoopbackSocket.send(Array(chunk[..<at]), on: target)
+                    break
+                }
+                chunk[at] ^= 0x10
+            }
+            passed += count
             if !LoopbackSocket.send(chunk, on: target) { break }
         }
         shutdown(source, Int32(SHUT_RDWR))

@@ -12,8 +12,9 @@ struct ReplicateCommand: AsyncParsableCommand {
         discussion: """
             Captures each committed transaction of the store file, whichever process wrote it, from its \
             write-ahead log, keeps the latest in a retained log, and streams them to each `spool secondary` \
-            from the position it greets with, starting with a snapshot of the store as it is. Runs until \
-            stopped. A secondary behind the retained log needs a newer snapshot, which this version does not send yet.
+            from the position it greets with. A secondary behind what the log retains (an empty one, or one \
+            from before this primary started) first gets a snapshot of the store as it stands, then the stream. \
+            Runs until stopped.
             """)
 
     @Option(help: "Where secondaries connect: HOST:PORT (port 0 picks one; the address is printed).")
@@ -28,7 +29,7 @@ struct ReplicateCommand: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
 
     func run() async throws {
-        options.bootstrapLogging()
+        options.bootstrapLogging(default: .info)
         try await reportingErrors {
             let (host, port) = try ServerConfiguration.hostAndPort(listen, option: "--listen")
             guard retainBytes > 0, retainSeconds.isFinite, retainSeconds > 0 else {
@@ -52,7 +53,8 @@ struct SecondaryCommand: AsyncParsableCommand {
         discussion: """
             Connects to `spool replicate`, greets with the last transaction applied, and applies each later \
             transaction whole, once its checksum follows from the copy's history; reconnects with backoff \
-            after any failure and resumes. The copy's position is kept next to it (PATH-replication).
+            after any failure and resumes. A snapshot is written aside and replaces the copy once whole and \
+            verified. The copy's position is kept next to it (PATH-replication).
             """)
 
     @Option(help: "The primary: HOST:PORT.")
@@ -61,7 +63,7 @@ struct SecondaryCommand: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
 
     func run() async throws {
-        options.bootstrapLogging()
+        options.bootstrapLogging(default: .info)
         try await reportingErrors {
             let (host, port) = try ServerConfiguration.hostAndPort(primary, option: "--primary")
             let secondary = try ReplicationSecondary(path: try options.sqlitePath(), primaryHost: host, port: port)

@@ -51,7 +51,8 @@ struct ReplicationCommandTests {
         let writers = try [SQLiteScripts.writer(primaryPath, name: "a", count: 300, pause: 0.002),
                            SQLiteScripts.writer(primaryPath, name: "b", count: 300, pause: 0.002)]
         var secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary-1.log"))
-        try await Task.sleep(for: .milliseconds(400))
+        _ = try await Self.line(after: "snapshot in place", in: directory.path("secondary-1.log"))
+        try await Task.sleep(for: .milliseconds(300))   // transactions stream meanwhile
         secondary.signal(SIGKILL)
         _ = await secondary.waitForExit()
         secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary-2.log"))
@@ -121,5 +122,78 @@ struct ReplicationCommandTests {
         (primary, _) = try await Self.primary(primaryPath, log: directory.path("primary-2.log"), listen: address)
         defer { primary.terminate() }
         try await Self.converge(secondaryPath, primaryPath)
+    }
+
+    /// The port of `address` (`HOST:PORT`).
+    static func port(_ address: String) -> Int { Int(address.split(separator: ":").last ?? "") ?? 0 }
+
+    @Test("a secondary behind what the primary retains gets a snapshot, then the stream, and ends equal")
+    func behindTheRetainedLog() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
+        let process = try SpoolProcess.start(["replicate", "--store", "sqlite:" + primaryPath, "--listen", "127.0.0.1:0",
+                                              "--retain-bytes", "200000"], log: directory.path("primary.log"))
+        defer { process.terminate() }
+        let address = try await Self.line(after: "secondaries connect to ", in: directory.path("primary.log"))
+        var secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary-1.log"))
+        _ = try await SQLiteScripts.writer(primaryPath, name: "first", count: 50).waitForExit()
+        try await Self.converge(secondaryPath, primaryPath)
+        secondary.signal(SIGKILL)
+        _ = await secondary.waitForExit()
+        // About 750 KB of pages: far more than the primary keeps.
+        _ = try await SQLiteScripts.writer(primaryPath, name: "meanwhile", count: 300).waitForExit()
+        secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary-2.log"))
+        defer { secondary.terminate() }
+        try await Self.converge(secondaryPath, primaryPath, logs: [directory.path("secondary-2.log")])
+        let log = try String(contentsOfFile: directory.path("secondary-2.log"), encoding: .utf8)
+        #expect(log.contains("receiving a snapshot") && log.contains("snapshot in place"), "\(log)")
+    }
+
+    @Test("through a proxy that flips one byte of a snapshot, then one of a transaction: the secondary refuses each, reconnects and ends equal")
+    func flippedBytes() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
+        _ = try await SQLiteScripts.writer(primaryPath, name: "before", count: 100).waitForExit()
+        let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
+        defer { primary.terminate() }
+        let proxy = try TCPProxy(upstreamPort: Self.port(address))
+        defer { proxy.stop() }
+        proxy.arm(.flip, afterBytes: 20_000)   // inside the snapshot's pages
+        let log = directory.path("secondary.log")
+        let secondary = try Self.secondary(secondaryPath, of: "127.0.0.1:\(proxy.port)", log: log)
+        defer { secondary.terminate() }
+        _ = try await Self.line(after: "does not match its digest", in: log)
+        try await Self.converge(secondaryPath, primaryPath, logs: [log])
+        proxy.arm(.flip, afterBytes: 3_000)   // inside a transaction's pages
+        proxy.cut()
+        proxy.restore()
+        _ = try await SQLiteScripts.writer(primaryPath, name: "after", count: 100).waitForExit()
+        _ = try await Self.line(after: "does not match this secondary's history", in: log)
+        try await Self.converge(secondaryPath, primaryPath, logs: [log])
+        #expect(proxy.faultsDone == 2)
+        #expect(try await SQLiteScripts.content(secondaryPath).hasPrefix("ok\n"))
+    }
+
+    @Test("through a proxy that cuts the connection in the middle of a transaction: the secondary discards the part, resumes and ends equal")
+    func cutMidTransaction() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
+        let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
+        defer { primary.terminate() }
+        let proxy = try TCPProxy(upstreamPort: Self.port(address))
+        defer { proxy.stop() }
+        let log = directory.path("secondary.log")
+        let secondary = try Self.secondary(secondaryPath, of: "127.0.0.1:\(proxy.port)", log: log)
+        defer { secondary.terminate() }
+        _ = try await SQLiteScripts.writer(primaryPath, name: "first", count: 20).waitForExit()
+        try await Self.converge(secondaryPath, primaryPath, logs: [log])
+        for offset in [2_500, 7_000, 12_000] {
+            proxy.arm(.cut, afterBytes: offset)
+            proxy.cut()
+            proxy.restore()
+            _ = try await SQLiteScripts.writer(primaryPath, name: "cut-\(offset)", count: 60).waitForExit()
+            try await Self.converge(secondaryPath, primaryPath, logs: [log])
+        }
+        #expect(proxy.faultsDone == 3, "each connection was cut where asked")
     }
 }

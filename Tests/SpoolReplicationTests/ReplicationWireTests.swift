@@ -13,6 +13,8 @@ struct ReplicationWireTests {
         .hello(version: 9, position: ReplicationPosition(transaction: 1 << 40 | 7, checksum: checksum)),
         .begin(transaction: 42), .page(number: 3, bytes: (0..<4096).map { UInt8(truncatingIfNeeded: $0) }), .page(number: 0, bytes: []),
         .commit(transaction: 42, pages: 17, checksum: checksum), .keepAlive, .refusal("checksum mismatch at transaction 42 — stop"),
+        .snapshot(position: ReplicationPosition(transaction: 1 << 33 | 5, checksum: checksum), pageSize: 65_536, pages: 1 << 31 | 3),
+        .snapshotEnd(digest: checksum.reversed()),
     ]
 
     @Test("every message decodes to itself, whole or fed a byte at a time, several in one buffer")
@@ -29,6 +31,13 @@ struct ReplicationWireTests {
             while let message = try trickle.next() { trickled.append(message) }
         }
         #expect(trickled == Self.messages)
+    }
+
+    @Test("a page frame written from its header and the page's own bytes is the page message's frame")
+    func pageFrameHeader() {
+        let page = (0..<4096).map { UInt8(truncatingIfNeeded: $0 * 3) }
+        #expect(ReplicationMessage.pageFrameHeader(number: 70_000, size: page.count) + page
+            == ReplicationMessage.page(number: 70_000, bytes: page).frame)
     }
 
     @Test("malformed frames are refused by name")

@@ -68,4 +68,67 @@ struct SecondaryStreamTests {
         for message in history[1].messages { if case .apply(let whole) = try stream.receive(message) { applied = whole } }
         #expect(applied == history[1], "the whole transaction again, applied once")
     }
+
+    /// A snapshot at `position` of `pages` pages of 512 bytes, as the primary sends it.
+    static func snapshot(at position: ReplicationPosition, pages: UInt32) -> [ReplicationMessage] {
+        var digest = SnapshotDigest(position: position, pageSize: 512, pages: pages)
+        let content = (1...pages).map { page in Array(repeating: UInt8(truncatingIfNeeded: page), count: 512) }
+        for page in content { digest.update(page) }
+        return [.snapshot(position: position, pageSize: 512, pages: pages)]
+            + content.enumerated().map { .page(number: UInt32($0.offset + 1), bytes: $0.element) }
+            + [.snapshotEnd(digest: digest.finalize())]
+    }
+
+    @Test("a snapshot hands out its pages in order and moves the position only at its verified end; transactions follow from there")
+    func snapshot() throws {
+        let at = ReplicationPosition(transaction: 7, checksum: Array(repeating: 3, count: 32))
+        var stream = SecondaryStream(position: ReplicationPosition(transaction: 2, checksum: Array(repeating: 9, count: 32)))
+        var actions: [SecondaryStream.Action] = []
+        for message in Self.snapshot(at: at, pages: 3) {
+            actions.append(try stream.receive(message))
+            if actions.count < 5 { #expect(stream.position.transaction == 2, "not before the end") }
+        }
+        #expect(actions.first == .beginSnapshot(position: at, pageSize: 512, pages: 3))
+        #expect(actions.dropFirst().prefix(3).map { action -> UInt32 in
+            guard case .snapshotPage(let number, _) = action else { return 0 }
+            return number
+        } == [1, 2, 3])
+        #expect(actions.last == .finishSnapshot(at) && stream.position == at)
+        var applied: [ReplicationTransaction] = []
+        for transaction in Self.history(2, from: at) {
+            for message in transaction.messages { if case .apply(let whole) = try stream.receive(message) { applied.append(whole) } }
+        }
+        #expect(applied.map(\.number) == [8, 9])
+    }
+
+    @Test("a snapshot with a flipped byte, a missing or repeated page, a wrong page size or an end too early is refused; the position stays")
+    func snapshotRefusals() throws {
+        let at = ReplicationPosition(transaction: 7, checksum: Array(repeating: 3, count: 32))
+        func outcome(_ messages: [ReplicationMessage]) -> ReplicationStreamError? {
+            var stream = SecondaryStream(position: .empty)
+            defer { #expect(stream.position == .empty) }
+            do {
+                for message in messages { _ = try stream.receive(message) }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        var flipped = Self.snapshot(at: at, pages: 3)
+        if case .page(let number, var bytes) = flipped[2] {
+            bytes[100] ^= 0x10
+            flipped[2] = .page(number: number, bytes: bytes)
+        }
+        #expect(outcome(flipped) == .snapshotMismatch(transaction: 7))
+        let whole = Self.snapshot(at: at, pages: 3)
+        #expect(outcome(whole.enumerated().filter { $0.offset != 2 }.map(\.element))
+            == .outOfOrder("snapshot page 3 of 512 bytes where page 2 of 512 was due"))
+        #expect(outcome(Array(whole.prefix(3)) + [whole.last!]) == .outOfOrder("the snapshot ended after 2 of its 3 pages"))
+        #expect(outcome([.snapshot(position: at, pageSize: 1000, pages: 1)]) == .outOfOrder("a snapshot of 1000-byte pages, which SQLite does not have"))
+        #expect(outcome([.begin(transaction: 1), .snapshot(position: at, pageSize: 512, pages: 1)]) != nil, "not inside a transaction")
+        var cut = SecondaryStream(position: .empty)
+        for message in whole.dropLast() { _ = try cut.receive(message) }
+        cut.disconnected()
+        #expect(cut.position == .empty, "a snapshot cut off is discarded")
+    }
 }

@@ -85,6 +85,41 @@ struct WALCaptureTests {
     }
 }
 
+extension WALCaptureTests {
+    @Test("a snapshot holds the file at its position while writers go on (no checkpoint copies into it); it and the transactions after it give the store")
+    func snapshotThenFollow() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("store.db")
+        _ = try await SQLiteScripts.writer(path, name: "before", count: 150).waitForExit()   // before any capture: only a snapshot has it
+        let capture = try WALCapture(path: path, position: ReplicationPosition.empty.restarted(nonce: [1]))
+        var captured = try capture.poll()
+        let atSnapshot = try await SQLiteScripts.content(path)
+        let (onTheWay, snapshot) = try capture.snapshot()
+        captured += onTheWay
+        #expect(captured.first { $0.number == snapshot.position.transaction }?.checksum == snapshot.position.checksum,
+                "the snapshot stands at a captured transaction")
+        let image = try snapshot.read(from: 1, count: snapshot.pages)
+        #expect(image.count == Int(snapshot.pages) * Int(snapshot.pageSize))
+        let writer = try SQLiteScripts.writer(path, name: "after", count: 150)
+        while writer.isRunning {
+            captured += try capture.poll()
+            captured += try capture.checkpoint()
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        captured += try capture.checkpoint()
+        #expect(try snapshot.read(from: 1, count: snapshot.pages) == image, "the snapshot still reads the same pages")
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path)).prefix(image.count)) == image,
+                "no checkpoint copied the log into the file while the snapshot was held")
+        let copy = directory.path("copy.db")
+        try Data(image).write(to: URL(fileURLWithPath: copy))
+        let snapshotContent = try await SQLiteScripts.content(copy)
+        #expect(snapshotContent == atSnapshot, "the snapshot is the store as it was")
+        try ReplicaFile(path: copy).apply(captured.filter { $0.number > snapshot.position.transaction })
+        let (copied, store) = (try await SQLiteScripts.content(copy), try await SQLiteScripts.content(path))
+        #expect(copied == store && store.hasPrefix("ok\n"), "the snapshot and what followed it make the store")
+    }
+}
+
 /// The log reader on a real log: whole transactions only, and a damaged frame ends the log.
 @Suite("Replication: reading the write-ahead log")
 struct WALReaderTests {
