@@ -41,8 +41,10 @@ public struct ReplicationDecoder: Sendable {
             let identifier = try reader.text("identifier")
             guard identifier == ReplicationMessage.identifier else { throw .notReplication(String(identifier.prefix(64))) }
             let version = UInt16(try reader.integer(2, "version"))
+            let term = try reader.integer(8, "term")
             let transaction = try reader.integer(8, "position")
-            message = .hello(version: version, position: ReplicationPosition(transaction: transaction, checksum: try reader.bytes(32, "checksum")))
+            message = .hello(version: version, term: term,
+                             position: ReplicationPosition(transaction: transaction, checksum: try reader.bytes(32, "checksum")))
         case 2: message = .begin(transaction: try reader.integer(8, "transaction"))
         case 3:
             let number = UInt32(try reader.integer(4, "page number"))
@@ -54,10 +56,11 @@ public struct ReplicationDecoder: Sendable {
         case 5: message = .keepAlive
         case 6: message = .refusal(try reader.text("reason"))
         case 7:
+            let term = try reader.integer(8, "term")
             let transaction = try reader.integer(8, "position")
             let position = ReplicationPosition(transaction: transaction, checksum: try reader.bytes(32, "checksum"))
             let pageSize = UInt32(try reader.integer(4, "page size"))
-            message = .snapshot(position: position, pageSize: pageSize, pages: UInt32(try reader.integer(4, "page count")))
+            message = .snapshot(term: term, position: position, pageSize: pageSize, pages: UInt32(try reader.integer(4, "page count")))
         case 8: message = .snapshotEnd(digest: try reader.bytes(32, "digest"))
         default: throw .unknownType(body[0])
         }

@@ -120,15 +120,22 @@ public enum PrimaryGreeting: Sendable, Hashable {
     case snapshot
     /// Close with this refusal.
     case refuse(String)
+    /// The secondary follows a primary promoted after this one (its term is higher): this
+    /// primary was superseded and must stop taking writes.
+    case superseded(term: UInt64)
 
-    /// The answer to `message` from a connecting secondary, against `log`.
-    public static func answer(_ message: ReplicationMessage, log: ReplicationLog) -> PrimaryGreeting {
-        guard case let .hello(version, position) = message else {
+    /// The answer to `message` from a connecting secondary, against `log` of a primary at `term`.
+    /// A secondary of an older term gets a snapshot whatever its position: its copy may hold
+    /// what a primary it followed wrote after this one's history parted from it.
+    public static func answer(_ message: ReplicationMessage, log: ReplicationLog, term: UInt64) -> PrimaryGreeting {
+        guard case let .hello(version, secondaryTerm, position) = message else {
             return .refuse("a secondary greets first (\(ReplicationMessage.identifier) and its position)")
         }
         guard version == ReplicationMessage.version else {
             return .refuse("protocol version \(version) is not spoken here; this primary speaks version \(ReplicationMessage.version)")
         }
+        if secondaryTerm > term { return .superseded(term: secondaryTerm) }
+        if secondaryTerm < term { return .snapshot }
         switch log.after(position) {
         case .transactions(let transactions): return .stream(transactions)
         case .notRetained: return .snapshot

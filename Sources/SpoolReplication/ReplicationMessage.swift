@@ -7,20 +7,23 @@ import SpoolCore
 ///
 /// | type | message | fields |
 /// | ---: | --- | --- |
-/// | 1 | ``hello(version:position:)`` | `"spool-replication"` (text), version (2 bytes), position |
+/// | 1 | ``hello(version:term:position:)`` | `"spool-replication"` (text), version (2 bytes), term (8), position |
 /// | 2 | ``begin(transaction:)`` | transaction (8 bytes) |
 /// | 3 | ``page(number:bytes:)`` | page number (4 bytes), the page's bytes (the rest) |
 /// | 4 | ``commit(transaction:pages:checksum:)`` | transaction (8), database size in pages (4), checksum (32) |
 /// | 5 | ``keepAlive`` | none |
 /// | 6 | ``refusal(_:)`` | reason (text) |
-/// | 7 | ``snapshot(position:pageSize:pages:)`` | position, page size (4), page count (4) |
+/// | 7 | ``snapshot(term:position:pageSize:pages:)`` | term (8), position, page size (4), page count (4) |
 /// | 8 | ``snapshotEnd(digest:)`` | ``SnapshotDigest`` (32) |
 ///
 /// A position is a transaction number (8 bytes; 0 for an empty store) and the running SHA-256
-/// of every transaction up to it (32 bytes; zeros for an empty store).
+/// of every transaction up to it (32 bytes; zeros for an empty store). A term counts the
+/// promotions behind a primary (1 for a store that was never a secondary; a promotion adds one;
+/// 0 for a secondary that has not yet followed any primary).
 public enum ReplicationMessage: Sendable, Hashable {
-    /// The secondary's greeting: the protocol's version and the last transaction it applied.
-    case hello(version: UInt16, position: ReplicationPosition)
+    /// The secondary's greeting: the protocol's version, the term of the primary it followed
+    /// last, and the last transaction it applied.
+    case hello(version: UInt16, term: UInt64, position: ReplicationPosition)
     /// A transaction starts.
     case begin(transaction: UInt64)
     /// One page the transaction writes.
@@ -31,14 +34,14 @@ public enum ReplicationMessage: Sendable, Hashable {
     case keepAlive
     /// Why the sender closes the connection.
     case refusal(String)
-    /// The store as it stands at `position` follows, replacing the secondary's copy: `pages`
-    /// pages of `pageSize` bytes as ``page(number:bytes:)`` messages, first to last, then
-    /// ``snapshotEnd(digest:)``.
-    case snapshot(position: ReplicationPosition, pageSize: UInt32, pages: UInt32)
+    /// The store of the primary at `term` as it stands at `position` follows, replacing the
+    /// secondary's copy: `pages` pages of `pageSize` bytes as ``page(number:bytes:)`` messages,
+    /// first to last, then ``snapshotEnd(digest:)``.
+    case snapshot(term: UInt64, position: ReplicationPosition, pageSize: UInt32, pages: UInt32)
     /// The snapshot's last page was sent; its ``SnapshotDigest``.
     case snapshotEnd(digest: [UInt8])
 
-    /// The protocol identifier of ``hello(version:position:)``.
+    /// The protocol identifier of ``hello(version:term:position:)``.
     public static let identifier = "spool-replication"
     /// The protocol version this code speaks.
     public static let version: UInt16 = 1
@@ -49,10 +52,11 @@ public enum ReplicationMessage: Sendable, Hashable {
     public var frame: [UInt8] {
         var body: [UInt8] = []
         switch self {
-        case let .hello(version, position):
+        case let .hello(version, term, position):
             body.append(1)
             Self.appendText(Self.identifier, to: &body)
             Self.append(UInt64(version), bytes: 2, to: &body)
+            Self.append(term, bytes: 8, to: &body)
             Self.append(position.transaction, bytes: 8, to: &body)
             body += position.checksum
         case .begin(let transaction):
@@ -72,8 +76,9 @@ public enum ReplicationMessage: Sendable, Hashable {
         case .refusal(let reason):
             body.append(6)
             Self.appendText(reason, to: &body)
-        case let .snapshot(position, pageSize, pages):
+        case let .snapshot(term, position, pageSize, pages):
             body.append(7)
+            Self.append(term, bytes: 8, to: &body)
             Self.append(position.transaction, bytes: 8, to: &body)
             body += position.checksum
             Self.append(UInt64(pageSize), bytes: 4, to: &body)

@@ -21,19 +21,21 @@ public struct SecondaryStream: Sendable {
         /// The next page of the snapshot (numbered from 1, in order), for the copy set aside.
         case snapshotPage(number: UInt32, bytes: [UInt8])
         /// The snapshot arrived whole and verified: the copy set aside replaces the secondary's;
-        /// the position moves to the snapshot's.
-        case finishSnapshot(ReplicationPosition)
+        /// the position and the term move to the snapshot's.
+        case finishSnapshot(term: UInt64, position: ReplicationPosition)
     }
 
     private enum State: Sendable {
         case between
         case receiving(number: UInt64, pages: [ReplicationTransaction.Page], bytes: Int)
-        case snapshot(position: ReplicationPosition, pageSize: UInt32, pages: UInt32, next: UInt32, digest: SnapshotDigest)
+        case snapshot(term: UInt64, position: ReplicationPosition, pageSize: UInt32, pages: UInt32, next: UInt32, digest: SnapshotDigest)
         case ended
     }
 
     /// The last transaction applied, and the running checksum through it.
     public private(set) var position: ReplicationPosition
+    /// The term of the primary the copy came from (0 before the first snapshot).
+    public private(set) var term: UInt64
     private var state = State.between
     /// The most page bytes one transaction may carry before the stream is refused.
     public var maximumTransactionBytes = 1 << 30
@@ -41,11 +43,14 @@ public struct SecondaryStream: Sendable {
     /// against a damaged size).
     public var maximumSnapshotBytes: UInt64 = 1 << 44
 
-    /// A stream picking up after `position`.
-    public init(position: ReplicationPosition) { self.position = position }
+    /// A stream picking up after `position`, of a copy from a primary at `term`.
+    public init(position: ReplicationPosition, term: UInt64) {
+        self.position = position
+        self.term = term
+    }
 
     /// The greeting to send first.
-    public var hello: ReplicationMessage { .hello(version: ReplicationMessage.version, position: position) }
+    public var hello: ReplicationMessage { .hello(version: ReplicationMessage.version, term: term, position: position) }
 
     /// Takes the primary's next message.
     public mutating func receive(_ message: ReplicationMessage) throws(ReplicationStreamError) -> Action {
@@ -80,7 +85,7 @@ public struct SecondaryStream: Sendable {
             state = .between
             position = ReplicationPosition(transaction: number, checksum: checksum)
             return .apply(transaction)
-        case (.between, .snapshot(let at, let pageSize, let pages)):
+        case (.between, .snapshot(let snapshotTerm, let at, let pageSize, let pages)):
             guard pageSize >= 512, pageSize <= 65_536, pageSize & (pageSize - 1) == 0 else {
                 state = .ended
                 throw .outOfOrder("a snapshot of \(pageSize)-byte pages, which SQLite does not have")
@@ -89,24 +94,25 @@ public struct SecondaryStream: Sendable {
                 state = .ended
                 throw .outOfOrder("a snapshot of \(pages) pages of \(pageSize) bytes")
             }
-            state = .snapshot(position: at, pageSize: pageSize, pages: pages, next: 1,
-                              digest: SnapshotDigest(position: at, pageSize: pageSize, pages: pages))
+            state = .snapshot(term: snapshotTerm, position: at, pageSize: pageSize, pages: pages, next: 1,
+                              digest: SnapshotDigest(term: snapshotTerm, position: at, pageSize: pageSize, pages: pages))
             return .beginSnapshot(position: at, pageSize: pageSize, pages: pages)
-        case (.snapshot(let at, let pageSize, let pages, let next, var digest), .page(let number, let bytes)):
+        case (.snapshot(let snapshotTerm, let at, let pageSize, let pages, let next, var digest), .page(let number, let bytes)):
             guard number == next, number <= pages, bytes.count == Int(pageSize) else {
                 state = .ended
                 throw .outOfOrder("snapshot page \(number) of \(bytes.count) bytes where page \(next) of \(pageSize) was due")
             }
             digest.update(bytes)
-            state = .snapshot(position: at, pageSize: pageSize, pages: pages, next: next + 1, digest: digest)
+            state = .snapshot(term: snapshotTerm, position: at, pageSize: pageSize, pages: pages, next: next + 1, digest: digest)
             return .snapshotPage(number: number, bytes: bytes)
-        case (.snapshot(let at, _, let pages, let next, let digest), .snapshotEnd(let sent)):
+        case (.snapshot(let snapshotTerm, let at, _, let pages, let next, let digest), .snapshotEnd(let sent)):
             state = .ended
             guard next == pages + 1 else { throw .outOfOrder("the snapshot ended after \(next - 1) of its \(pages) pages") }
             guard digest.finalize() == sent else { throw .snapshotMismatch(transaction: at.transaction) }
             state = .between
             position = at
-            return .finishSnapshot(at)
+            term = snapshotTerm
+            return .finishSnapshot(term: snapshotTerm, position: at)
         default:
             state = .ended
             throw .outOfOrder("\(Self.name(message)) was not expected here")
@@ -125,7 +131,7 @@ public struct SecondaryStream: Sendable {
         case .commit(let number, _, _): "commit of \(number)"
         case .keepAlive: "a keep-alive"
         case .refusal: "a refusal"
-        case .snapshot(let at, _, _): "a snapshot at \(at.transaction)"
+        case .snapshot(_, let at, _, _): "a snapshot at \(at.transaction)"
         case .snapshotEnd: "a snapshot's end"
         }
     }

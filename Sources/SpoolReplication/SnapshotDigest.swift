@@ -1,16 +1,20 @@
 import Crypto
 
-/// The checksum that ends a snapshot: SHA-256 over the position it stands at (transaction
-/// number, 8 bytes big-endian, and its running checksum), the page size and the page count (4
-/// bytes each), then every page's bytes from the first to the last. The primary computes it as it
+/// The checksum that ends a snapshot: SHA-256 over the primary's term and the position it
+/// stands at (term and transaction number, 8 bytes big-endian each, and the running checksum),
+/// the page size and the page count (4 bytes each), then every page's bytes from the first to
+/// the last. The primary computes it as it
 /// reads the pages; the secondary as they arrive, and keeps the snapshot only when both agree.
 public struct SnapshotDigest: Sendable {
     private var hash = SHA256()
 
-    /// A digest of the snapshot at `position` of `pages` pages of `pageSize` bytes, before its pages.
-    public init(position: ReplicationPosition, pageSize: UInt32, pages: UInt32) {
+    /// A digest of the snapshot of the primary at `term` at `position`, of `pages` pages of
+    /// `pageSize` bytes, before its pages.
+    public init(term: UInt64, position: ReplicationPosition, pageSize: UInt32, pages: UInt32) {
         var header: [UInt8] = []
-        for shift in stride(from: 56, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: position.transaction >> UInt64(shift))) }
+        for value in [term, position.transaction] {
+            for shift in stride(from: 56, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        }
         header += position.checksum
         for value in [pageSize, pages] {
             for shift in stride(from: 24, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }

@@ -2,33 +2,47 @@ import Foundation
 import SpoolCore
 import SpoolReplication
 
-/// A replication position kept in a file next to a store: a secondary's last applied transaction
-/// (`PATH-replication`), a primary's last captured (`PATH-replication-primary`). The file is a
-/// line naming the format, the transaction number (8 bytes, big-endian) and the running checksum
-/// (32 bytes); it is replaced whole (a new file synced, then renamed over the old).
+/// A replication position kept in a file next to a store, with the term of the primary it
+/// belongs to: a secondary's last applied transaction (`PATH-replication`), a primary's last
+/// captured (`PATH-replication-primary`). The file is a line naming the format, the term and the
+/// transaction number (8 bytes each, big-endian) and the running checksum (32 bytes); it is
+/// replaced whole (a new file synced, then renamed over the old).
 struct PositionFile: Sendable {
+    /// Where a copy or a primary stands: the term of its primary and its position.
+    struct Standing: Sendable, Hashable {
+        var term: UInt64
+        var position: ReplicationPosition
+
+        /// A secondary that has followed no primary yet.
+        static let none = Standing(term: 0, position: .empty)
+    }
+
     /// The file.
     let path: String
 
-    private static let magic = Array("spool-replication-position-1\n".utf8)
+    /// The format's first line.
+    static let magic = Array("spool-replication-position-2\n".utf8)
 
-    /// The position the file holds; the empty position when there is no file.
-    func read() throws -> ReplicationPosition {
-        guard let data = FileManager.default.contents(atPath: path) else { return .empty }
+    /// What the file holds; `nil` when there is no file.
+    func read() throws -> Standing? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
         let bytes = Array(data)
-        guard bytes.count == Self.magic.count + 40, bytes.starts(with: Self.magic) else {
+        guard bytes.count == Self.magic.count + 48, bytes.starts(with: Self.magic) else {
             throw SpoolError(.invalidState, "\(path) is not a replication position; remove it (and the copy it belongs to) to start over")
         }
-        let body = bytes[Self.magic.count...]
-        let number = body.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return ReplicationPosition(transaction: number, checksum: Array(body.dropFirst(8)))
+        let body = Array(bytes[Self.magic.count...])
+        let term = body.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let number = body[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return Standing(term: term, position: ReplicationPosition(transaction: number, checksum: Array(body[16...])))
     }
 
-    /// Replaces the file with `position`.
-    func write(_ position: ReplicationPosition) throws {
+    /// Replaces the file with `standing`.
+    func write(_ standing: Standing) throws {
         var bytes = Self.magic
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: position.transaction >> UInt64(shift))) }
-        bytes += position.checksum
+        for value in [standing.term, standing.position.transaction] {
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        }
+        bytes += standing.position.checksum
         let temporary = path + ".new"
         try Self.writeSynced(Data(bytes), to: temporary)
         guard rename(temporary, path) == 0 else { throw SpoolError(.storeUnavailable, "cannot replace \(path): \(String(cString: strerror(errno)))") }

@@ -2,10 +2,17 @@ import Foundation
 import SpoolCore
 import SpoolReplication
 
-/// A copy of a store file built from captured transactions: each page written at its place, the
-/// file cut to the database's size after each transaction. Nothing else may have the file open
-/// while it is written; a crash in the middle leaves it torn (a secondary guards against that
-/// with its own journal).
+/// A copy of a store file built from captured transactions, which other processes may read with
+/// SQLite while it is written.
+///
+/// The copy is read in rollback mode (page 1 says so; the primary's write-ahead log stays the
+/// primary's), and each write — a batch of transactions, or a whole snapshot — is done as an SQLite
+/// writer of another process would: it takes SQLite's EXCLUSIVE lock (waiting for readers that are
+/// reading, keeping new ones out), writes a hot journal of the pages it overwrites and syncs it,
+/// writes the pages, moves page 1's change counter on (readers drop their caches), syncs, and
+/// deletes the journal, which commits. A reader sees the copy before or after a write, never
+/// during; a writer that dies mid-write leaves a journal the next SQLite connection plays back.
+/// Only one process may write a copy (its secondary).
 public struct ReplicaFile: Sendable {
     /// The copy's path.
     public let path: String
@@ -20,21 +27,102 @@ public struct ReplicaFile: Sendable {
         }
     }
 
-    /// Writes `transactions` in order and syncs the file.
+    /// Writes `transactions` in order, as one write.
     public func apply(_ transactions: [ReplicationTransaction]) throws {
-        guard let file = FileHandle(forUpdatingAtPath: path) else { throw SpoolError(.storeUnavailable, "cannot write replica \(path)") }
-        defer { try? file.close() }
+        guard let last = transactions.last, let pageSize = transactions.lazy.compactMap({ $0.pages.first?.bytes.count }).first else { return }
         for transaction in transactions {
-            guard let pageSize = transaction.pages.first?.bytes.count, pageSize > 0 else { continue }
-            for page in transaction.pages {
-                guard page.number > 0, page.bytes.count == pageSize else {
-                    throw SpoolError(.invalidArgument, "transaction \(transaction.number): page \(page.number) has \(page.bytes.count) bytes, not \(pageSize)")
-                }
-                try file.seek(toOffset: UInt64(page.number - 1) * UInt64(pageSize))
-                try file.write(contentsOf: page.bytes)
+            for page in transaction.pages where page.number == 0 || page.bytes.count != pageSize {
+                throw SpoolError(.invalidArgument, "transaction \(transaction.number): page \(page.number) has \(page.bytes.count) bytes, not \(pageSize)")
             }
-            try file.truncate(atOffset: UInt64(transaction.databasePages) * UInt64(pageSize))
         }
-        try file.synchronize()
+        let touched = Set(transactions.lazy.flatMap { $0.pages.map(\.number) })
+        try write(pageSize: pageSize, databasePages: last.databasePages, overwriting: { pages in touched.filter { $0 <= pages } }) { descriptor in
+            for transaction in transactions {
+                for page in transaction.pages {
+                    try Self.writeAll(descriptor, page.bytes, at: off_t(page.number - 1) * off_t(pageSize), path: path)
+                }
+                guard ftruncate(descriptor, off_t(transaction.databasePages) * off_t(pageSize)) == 0 else {
+                    throw SpoolError(.storeUnavailable, "cannot resize \(path): \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+    }
+
+    /// Replaces the copy's whole content with the file at `source` (a snapshot of `pages`
+    /// pages of `pageSize` bytes), as one write.
+    public func replace(with source: String, pageSize: Int, pages: UInt32) throws {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw SpoolError(.storeUnavailable, "cannot read \(source): \(String(cString: strerror(errno)))") }
+        defer { close(input) }
+        try write(pageSize: pageSize, databasePages: pages, overwriting: { pages in pages == 0 ? [] : Array(1...pages) }) { descriptor in
+            let chunk = max(1, (1 << 20) / pageSize) * pageSize
+            let total = off_t(pages) * off_t(pageSize)
+            var offset: off_t = 0
+            while offset < total {
+                let length = Int(min(off_t(chunk), total - offset))
+                let bytes = try [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+                    count = pread(input, buffer.baseAddress, length, offset)
+                    guard count == length else { throw SpoolError(.storeUnavailable, "\(source) ends before its \(pages) pages") }
+                }
+                try Self.writeAll(descriptor, bytes, at: offset, path: path)
+                offset += off_t(length)
+            }
+            guard ftruncate(descriptor, total) == 0 else { throw SpoolError(.storeUnavailable, "cannot resize \(path): \(String(cString: strerror(errno)))") }
+        }
+    }
+
+    /// One write: lock, journal the pages `overwriting` names of the copy's current number of
+    /// pages (and page 1), `body`, page 1's header, sync, commit, unlock.
+    private func write(pageSize: Int, databasePages: UInt32, overwriting: (UInt32) -> [UInt32], _ body: (Int32) throws -> Void) throws {
+        let descriptor = open(path, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SpoolError(.storeUnavailable, "cannot write replica \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        try RollbackJournal.lockExclusive(descriptor, path: path)
+        defer { RollbackJournal.unlock(descriptor) }
+        let size = lseek(descriptor, 0, SEEK_END)
+        let first = size >= 100 ? try Self.read(descriptor, count: 100, at: 0, path: path) : nil
+        // The copy's own page size, which a snapshot may change.
+        let currentPageSize = first.map { Int($0[16]) << 8 | Int($0[17]) }.map { $0 == 1 ? 65_536 : $0 } ?? pageSize
+        let originalPages = UInt32(size / off_t(max(currentPageSize, 512)))
+        let saved = Array(Set(overwriting(originalPages) + (originalPages > 0 ? [1] : []))).sorted()
+        let journal = try RollbackJournal.File(of: path, count: saved.count, originalPages: originalPages, pageSize: currentPageSize)
+        var previousFirst: [UInt8]?
+        for number in saved {
+            let bytes = try Self.read(descriptor, count: currentPageSize, at: off_t(number - 1) * off_t(currentPageSize), path: path)
+            if number == 1 { previousFirst = bytes }
+            try journal.append(number, bytes)
+        }
+        try journal.sync()
+        try body(descriptor)
+        let page = try Self.read(descriptor, count: pageSize, at: 0, path: path)
+        try Self.writeAll(descriptor, RollbackJournal.header(page, previous: previousFirst, databasePages: databasePages), at: 0, path: path)
+        guard fsync(descriptor) == 0 else { throw SpoolError(.storeUnavailable, "cannot sync \(path): \(String(cString: strerror(errno)))") }
+        try journal.commit()
+    }
+
+    private static func read(_ descriptor: Int32, count: Int, at offset: off_t, path: String) throws -> [UInt8] {
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, got in
+            got = 0
+            while got < count {
+                let result = pread(descriptor, buffer.baseAddress! + got, count - got, offset + off_t(got))
+                if result < 0, errno == EINTR { continue }
+                guard result > 0 else { throw SpoolError(.storeUnavailable, "\(path) ends or fails at byte \(offset + off_t(got))") }
+                got += result
+            }
+        }
+    }
+
+    /// Writes all of `bytes` at `offset` (at the file's position when `nil`).
+    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], at offset: off_t?, path: String) throws {
+        var written = 0
+        try bytes.withUnsafeBytes { raw in
+            while written < raw.count {
+                let result = offset.map { pwrite(descriptor, raw.baseAddress! + written, raw.count - written, $0 + off_t(written)) }
+                    ?? Glibc.write(descriptor, raw.baseAddress! + written, raw.count - written)
+                if result < 0, errno == EINTR { continue }
+                guard result > 0 else { throw SpoolError(.storeUnavailable, "cannot write \(path): \(String(cString: strerror(errno)))") }
+                written += result
+            }
+        }
     }
 }

@@ -47,6 +47,8 @@ public final class ReplicationPrimary: Sendable {
     public let path: String
     /// Where it listens.
     public let address: (host: String, port: Int)
+    /// How many promotions are behind this primary (see ``ReplicationMessage``).
+    public let term: UInt64
     private let configuration: Configuration
     private let state: Mutex<State>
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
@@ -56,7 +58,8 @@ public final class ReplicationPrimary: Sendable {
     /// Starts capturing the store at `path` and listens on `host`:`port` (0 picks a free port);
     /// call ``run()`` to serve. The history goes on from the position the last run recorded
     /// with a new start (``ReplicationPosition/restarted(nonce:)``): what was written while no
-    /// primary ran is not in any log, so every secondary gets a snapshot first.
+    /// primary ran is not in any log, so every secondary gets a snapshot first. The term is the
+    /// one recorded (a promotion raises it), 1 for a store that never was a secondary.
     public init(path: String, host: String, port: Int, configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "spool.replication")) async throws {
         self.path = path
@@ -64,8 +67,10 @@ public final class ReplicationPrimary: Sendable {
         self.logger = logger
         let positionFile = PositionFile(path: path + "-replication-primary")
         self.positionFile = positionFile
-        let start = try positionFile.read().restarted(nonce: (0..<16).map { _ in UInt8.random(in: 0...255) })
-        try positionFile.write(start)
+        let recorded = try positionFile.read()
+        term = recorded?.term ?? 1
+        let start = (recorded?.position ?? .empty).restarted(nonce: (0..<16).map { _ in UInt8.random(in: 0...255) })
+        try positionFile.write(PositionFile.Standing(term: term, position: start))
         let capture = try WALCapture(path: path, position: start)
         state = Mutex(State(log: ReplicationLog(base: start, limits: configuration.limits)))
         do {
@@ -177,7 +182,9 @@ public final class ReplicationPrimary: Sendable {
     /// Records the new position, then lets secondaries have the transactions: a secondary is
     /// never ahead of what a restarted primary goes on from.
     private func publish(_ transactions: [ReplicationTransaction]) throws {
-        if let last = transactions.last { try positionFile.write(ReplicationPosition(transaction: last.number, checksum: last.checksum)) }
+        if let last = transactions.last {
+            try positionFile.write(PositionFile.Standing(term: term, position: ReplicationPosition(transaction: last.number, checksum: last.checksum)))
+        }
         let waiters = try state.withLock { state in
             for transaction in transactions { try state.log.append(transaction) }
             defer { state.waiters = [:] }
@@ -244,7 +251,7 @@ public final class ReplicationPrimary: Sendable {
                 }
             }
             greeted.store(true, ordering: .relaxed)
-            let (answer, failure) = state.withLock { state in (PrimaryGreeting.answer(greeting!, log: state.log), state.failure) }
+            let (answer, failure) = state.withLock { state in (PrimaryGreeting.answer(greeting!, log: state.log, term: term), state.failure) }
             if let failure {
                 try await outbound.write(Self.frames([.refusal(failure)]))
                 return
@@ -255,10 +262,15 @@ public final class ReplicationPrimary: Sendable {
                 logger.info("secondary refused", metadata: ["reason": "\(reason)"])
                 try await outbound.write(Self.frames([.refusal(reason)]))
                 return
+            case .superseded(let newer):
+                let reason = "this primary (term \(term)) was superseded: a secondary follows a primary promoted to term \(newer)"
+                try await fence(reason)
+                try await outbound.write(Self.frames([.refusal(reason)]))
+                return
             case .snapshot:
                 sent = try await sendSnapshot(to: outbound)
             case .stream(let transactions):
-                guard case let .hello(_, position) = greeting! else { return }
+                guard case let .hello(_, _, position) = greeting! else { return }
                 sent = position.transaction
                 if !transactions.isEmpty {
                     try await outbound.write(Self.frames(transactions.flatMap(\.messages)))
@@ -292,8 +304,8 @@ public final class ReplicationPrimary: Sendable {
         let snapshot = try await snapshot()
         logger.info("sending a snapshot", metadata: ["transaction": "\(snapshot.position.transaction)",
                                                      "bytes": "\(UInt64(snapshot.pages) * UInt64(snapshot.pageSize))"])
-        try await outbound.write(Self.frames([.snapshot(position: snapshot.position, pageSize: snapshot.pageSize, pages: snapshot.pages)]))
-        var digest = SnapshotDigest(position: snapshot.position, pageSize: snapshot.pageSize, pages: snapshot.pages)
+        try await outbound.write(Self.frames([.snapshot(term: term, position: snapshot.position, pageSize: snapshot.pageSize, pages: snapshot.pages)]))
+        var digest = SnapshotDigest(term: term, position: snapshot.position, pageSize: snapshot.pageSize, pages: snapshot.pages)
         let step = UInt32(max(1, (1 << 20) / Int(snapshot.pageSize)))
         let size = Int(snapshot.pageSize)
         var first: UInt32 = 1
@@ -315,6 +327,18 @@ public final class ReplicationPrimary: Sendable {
         }
         try await outbound.write(Self.frames([.snapshotEnd(digest: digest.finalize())]))
         return snapshot.position.transaction
+    }
+
+    /// Stops this superseded primary for good: the store refuses every write from any process
+    /// (``StoreFence``), the capture stops, and every secondary is refused with `reason`.
+    private func fence(_ reason: String) async throws {
+        logger.critical("superseded; the store now refuses writes", metadata: ["reason": "\(reason)"])
+        state.withLock { $0.failure = reason }
+        stop()
+        let path = path
+        try await NIOThreadPool.singleton.runIfActive {
+            try StoreFence.raise(path: path, reason: "spool: store \(path) refuses writes: \(reason); make it a secondary of the new primary (spool secondary)")
+        }
     }
 
     /// How long a connecting secondary has to greet.

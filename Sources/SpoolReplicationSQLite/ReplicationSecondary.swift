@@ -16,8 +16,8 @@ import Synchronization
 /// then the position (`PATH-replication`, transaction number and checksum) is replaced; a
 /// secondary that starts with a journal left behind applies what of it is whole and follows its
 /// position. A snapshot is written aside and replaces the copy once whole and verified
-/// (``SnapshotFile``). Nothing else may write the copy; reading it while transactions are
-/// applied is not yet safe.
+/// (``SnapshotFile``). Nothing else may write the copy; other processes may read it with SQLite
+/// at any time (``ReplicaFile``).
 public final class ReplicationSecondary: Sendable {
     /// The copy of the store.
     public let path: String
@@ -27,8 +27,10 @@ public final class ReplicationSecondary: Sendable {
     public let silence: Duration
     private let replica: ReplicaFile
     private let positionFile: PositionFile
-    private let durable: Mutex<ReplicationPosition>
+    private let durable: Mutex<PositionFile.Standing>
     private let logger: Logger
+    /// The descriptor of `PATH-replication-follows`, locked while this secondary keeps the copy.
+    private let lock: Int32
 
     /// A secondary keeping `path` a copy of the primary at `host`:`port`; finishes what a
     /// crash left in its journal first.
@@ -39,13 +41,35 @@ public final class ReplicationSecondary: Sendable {
         self.silence = silence
         self.logger = logger
         replica = try ReplicaFile(path: path)
+        // Spool's stores open a file with this read-only, naming the primary to write to; its
+        // lock says a secondary keeps the copy (spool promote waits for it to stop).
+        let follows = path + "-replication-follows"
+        lock = open(follows, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lock >= 0 else { throw SpoolError(.storeUnavailable, "cannot write \(follows): \(String(cString: strerror(errno)))") }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            close(lock)
+            throw SpoolError(.invalidState, "another spool secondary keeps \(path); stop it first")
+        }
+        do {
+            _ = ftruncate(lock, 0)
+            try ReplicaFile.writeAll(lock, Array("\(host):\(port)\n".utf8), at: 0, path: follows)
+        } catch {
+            close(lock)
+            throw error
+        }
+        try Self.finishInterruptedWrite(path)
         positionFile = PositionFile(path: path + "-replication")
-        durable = Mutex(try SnapshotFile.recover(path: path, position: try positionFile.read(), positionFile: positionFile))
+        durable = Mutex(try SnapshotFile.recover(path: path, standing: try positionFile.read() ?? .none, positionFile: positionFile))
         try recover()
     }
 
+    deinit { close(lock) }
+
     /// The last transaction applied.
-    public var position: ReplicationPosition { durable.withLock { $0 } }
+    public var position: ReplicationPosition { durable.withLock { $0.position } }
+
+    /// The term of the primary the copy came from (0 before its first snapshot).
+    public var term: UInt64 { durable.withLock { $0.term } }
 
     /// Follows the primary until the task is cancelled.
     public func run() async throws {
@@ -87,7 +111,8 @@ public final class ReplicationSecondary: Sendable {
         }
         defer { watchdog.cancel() }
         try await connection.executeThenClose { inbound, outbound in
-            var stream = SecondaryStream(position: position)
+            let standing = durable.withLock { $0 }
+            var stream = SecondaryStream(position: standing.position, term: standing.term)
             var decoder = ReplicationDecoder()
             var snapshot: SnapshotFile?
             defer { snapshot?.discard() }
@@ -112,11 +137,12 @@ public final class ReplicationSecondary: Sendable {
                             snapshot = try SnapshotFile(for: path)
                         case .snapshotPage(_, let bytes):
                             try snapshot?.append(bytes)
-                        case .finishSnapshot(let at):
-                            try snapshot?.finish(at: at, positionFile: positionFile)
+                        case let .finishSnapshot(term, at):
+                            let standing = PositionFile.Standing(term: term, position: at)
+                            try snapshot?.finish(at: standing, positionFile: positionFile)
                             snapshot = nil
-                            durable.withLock { $0 = at }
-                            logger.info("snapshot in place", metadata: ["transaction": "\(at.transaction)"])
+                            durable.withLock { $0 = standing }
+                            logger.info("snapshot in place", metadata: ["transaction": "\(at.transaction)", "term": "\(term)"])
                         }
                     }
                 } catch {
@@ -138,17 +164,56 @@ public final class ReplicationSecondary: Sendable {
         let journal = path + "-replication-journal"
         try PositionFile.writeSynced(Data(frames), to: journal)
         try replica.apply(batch)
-        let position = ReplicationPosition(transaction: last.number, checksum: last.checksum)
-        try positionFile.write(position)
+        try record(ReplicationPosition(transaction: last.number, checksum: last.checksum))
         try FileManager.default.removeItem(atPath: journal)
-        durable.withLock { $0 = position }
+    }
+
+    /// Records `position` (of the same term) as applied.
+    private func record(_ position: ReplicationPosition) throws {
+        let standing = PositionFile.Standing(term: term, position: position)
+        try positionFile.write(standing)
+        durable.withLock { $0 = standing }
+    }
+
+    /// Makes the copy at `path` the store of a primary at the next term: once no secondary keeps
+    /// it, what a crash left is finished as a starting secondary would, the store switches to WAL
+    /// mode, the new term and the copy's position are recorded for `spool replicate`
+    /// (`PATH-replication-primary`), and the copy stops being one (Spool opens it read-write
+    /// again). Returns the new term and the position the primary goes on from.
+    public static func promote(path: String) throws -> (term: UInt64, position: ReplicationPosition) {
+        guard let text = try? String(contentsOfFile: path + "-replication-follows", encoding: .utf8) else {
+            throw SpoolError(.invalidState, "\(path) is not a copy kept by spool secondary (it has no \(path)-replication-follows)")
+        }
+        let address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let separator = address.lastIndex(of: ":") ?? address.endIndex
+        let copy = try ReplicationSecondary(path: path, primaryHost: String(address[..<separator]),
+                                            port: Int(address[separator...].dropFirst()) ?? 0)
+        let standing = copy.durable.withLock { $0 }
+        guard standing.term > 0 else {
+            throw SpoolError(.invalidState, "\(path) has not received its primary's snapshot yet: there is nothing to promote")
+        }
+        let mode = try SQLiteHandle(path: path).text("PRAGMA journal_mode = WAL")
+        guard mode?.lowercased() == "wal" else { throw SpoolError(.storeUnavailable, "cannot switch \(path) to WAL mode (it says \(mode ?? "nothing"))") }
+        let promoted = PositionFile.Standing(term: standing.term + 1, position: standing.position)
+        try PositionFile(path: path + "-replication-primary").write(promoted)
+        try FileManager.default.removeItem(atPath: path + "-replication-follows")
+        try? FileManager.default.removeItem(atPath: path + "-replication")
+        return (promoted.term, promoted.position)
+    }
+
+    /// Lets SQLite play back the hot journal a write cut short by a crash left (see
+    /// ``ReplicaFile``), so the copy is as it was before that write.
+    private static func finishInterruptedWrite(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: path + "-journal") else { return }
+        let connection = try SQLiteHandle(path: path)
+        _ = try connection.integers("SELECT count(*) FROM sqlite_schema")
     }
 
     /// Applies what of a journal left by a crash is whole and follows the position.
     private func recover() throws {
         let journal = path + "-replication-journal"
         guard let data = FileManager.default.contents(atPath: journal) else { return }
-        var stream = SecondaryStream(position: position)
+        var stream = SecondaryStream(position: position, term: term)
         var decoder = ReplicationDecoder()
         decoder.feed(data)
         var whole: [ReplicationTransaction] = []
@@ -157,9 +222,7 @@ public final class ReplicationSecondary: Sendable {
         }
         if let last = whole.last {
             try replica.apply(whole)
-            let position = ReplicationPosition(transaction: last.number, checksum: last.checksum)
-            try positionFile.write(position)
-            durable.withLock { $0 = position }
+            try record(ReplicationPosition(transaction: last.number, checksum: last.checksum))
             logger.info("replication journal applied after a crash", metadata: ["transactions": "\(whole.count)"])
         }
         try FileManager.default.removeItem(atPath: journal)

@@ -64,6 +64,23 @@ final class SQLiteHandle {
         }
     }
 
+    /// The first column of every row of `sql` as text.
+    func strings(_ sql: String) throws -> [String] {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else {
+            throw SpoolError(.storeUnavailable, "replication of \(path): \(String(cString: sqlite3_errmsg(handle)))")
+        }
+        defer { sqlite3_finalize(statement) }
+        var rows: [String] = []
+        while true {
+            switch sqlite3_step(statement) {
+            case SQLITE_ROW: rows.append(sqlite3_column_text(statement, 0).map { String(cString: $0) } ?? "")
+            case SQLITE_DONE: return rows
+            default: throw SpoolError(.storeUnavailable, "replication of \(path): \(String(cString: sqlite3_errmsg(handle)))")
+            }
+        }
+    }
+
     /// The first column of the first row of `sql` as text, if any.
     func text(_ sql: String) throws -> String? {
         var statement: OpaquePointer?

@@ -4,8 +4,10 @@ import SpoolReplication
 
 /// A snapshot arriving at a secondary, written aside (`PATH-replication-snapshot`) page by page
 /// and put in place of the copy only once whole and verified: synced, its position recorded
-/// (`PATH-replication-snapshot-ready`), renamed over the copy, the copy's position replaced, the
-/// record removed. ``recover(path:position:)`` finishes or discards what a crash left.
+/// (`PATH-replication-snapshot-ready`), written over the copy as one write
+/// (``ReplicaFile/replace(with:pageSize:pages:)``, so readers of the copy see it before or after),
+/// the copy's position replaced, the snapshot and the record removed.
+/// ``recover(path:standing:positionFile:)`` finishes or discards what a crash left.
 struct SnapshotFile {
     private let path: String
     private let handle: FileHandle
@@ -27,13 +29,13 @@ struct SnapshotFile {
         if buffer.count >= 1 << 20 { try flush() }
     }
 
-    /// Puts the whole, verified snapshot in place of the copy; `position` is where it stands.
-    mutating func finish(at position: ReplicationPosition, positionFile: PositionFile) throws {
+    /// Puts the whole, verified snapshot in place of the copy; `standing` is where it stands.
+    mutating func finish(at standing: PositionFile.Standing, positionFile: PositionFile) throws {
         try flush()
         try handle.synchronize()
         try handle.close()
-        try PositionFile(path: Self.ready(path)).write(position)
-        try Self.putInPlace(path, position: position, positionFile: positionFile)
+        try PositionFile(path: Self.ready(path)).write(standing)
+        try Self.putInPlace(path, standing: standing, positionFile: positionFile)
     }
 
     /// Abandons the snapshot (the connection ended before its end).
@@ -48,25 +50,29 @@ struct SnapshotFile {
     }
 
     /// Finishes a snapshot a crash interrupted after it was recorded whole, and removes one that
-    /// was not; returns the position the copy now stands at.
-    static func recover(path: String, position: ReplicationPosition, positionFile: PositionFile) throws -> ReplicationPosition {
+    /// was not; returns where the copy now stands.
+    static func recover(path: String, standing: PositionFile.Standing, positionFile: PositionFile) throws -> PositionFile.Standing {
         let ready = PositionFile(path: ready(path))
-        guard FileManager.default.fileExists(atPath: ready.path) else {
+        guard let snapshot = try ready.read() else {
             try? FileManager.default.removeItem(atPath: aside(path))
-            return position
+            return standing
         }
-        let snapshot = try ready.read()
-        try putInPlace(path, position: snapshot, positionFile: positionFile)
+        try putInPlace(path, standing: snapshot, positionFile: positionFile)
         return snapshot
     }
 
-    private static func putInPlace(_ path: String, position: ReplicationPosition, positionFile: PositionFile) throws {
+    private static func putInPlace(_ path: String, standing: PositionFile.Standing, positionFile: PositionFile) throws {
         let aside = aside(path)
-        if FileManager.default.fileExists(atPath: aside) {
-            guard rename(aside, path) == 0 else { throw SpoolError(.storeUnavailable, "cannot put the snapshot in place of \(path): \(String(cString: strerror(errno)))") }
-            PositionFile.syncDirectory(of: path)
+        if let handle = FileHandle(forReadingAtPath: aside) {
+            let header = Array(try handle.read(upToCount: 100) ?? Data())
+            let size = try handle.seekToEnd()
+            try handle.close()
+            guard header.count == 100 else { throw SpoolError(.invalidState, "the snapshot \(aside) has no SQLite header") }
+            let pageSize = Int(header[16]) << 8 | Int(header[17]) == 1 ? 65_536 : Int(header[16]) << 8 | Int(header[17])
+            try ReplicaFile(path: path).replace(with: aside, pageSize: pageSize, pages: UInt32(size / UInt64(pageSize)))
         }
-        try positionFile.write(position)
+        try positionFile.write(standing)
+        try? FileManager.default.removeItem(atPath: aside)
         try FileManager.default.removeItem(atPath: ready(path))
     }
 

@@ -6,7 +6,7 @@ import SpoolCore
 import Synchronization
 
 /// Wakes this process when another process commits to the store file: it watches the file's
-/// write-ahead log with inotify and announces `jobsAvailable` for every queue, so dispatchers
+/// write-ahead log (a replica's file itself, which its secondary writes) with inotify and announces `jobsAvailable` for every queue, so dispatchers
 /// claim at once instead of at their next poll. Where inotify is missing, nothing is watched
 /// and dispatchers rely on polling.
 ///
@@ -27,8 +27,8 @@ final class ChangeWatcher: Sendable {
     /// Whether its thread is running now.
     var isRunning: Bool { running.load(ordering: .acquiring) }
 
-    init(storePath: String, events: StoreEvents, follower: EndFollower) {
-        self.walPath = storePath + "-wal"
+    init(watching walPath: String, events: StoreEvents, follower: EndFollower) {
+        self.walPath = walPath
         self.events = events
         self.follower = follower
     }

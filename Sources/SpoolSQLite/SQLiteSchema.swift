@@ -114,6 +114,26 @@ enum SQLiteSchema {
     ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.
+    /// Checks, without writing, that the store at `path` has exactly the migrations this Spool
+    /// knows: for a copy kept by a secondary, which its primary's processes migrate.
+    static func check(_ pool: DatabasePool, path: String) throws {
+        let applied = try pool.read { db -> Set<String>? in
+            guard try db.tableExists("spool_migrations") else { return nil }
+            return Set(try String.fetchAll(db, sql: "SELECT id FROM spool_migrations"))
+        }
+        guard let applied else {
+            throw SpoolError(.storeUnavailable, "store \(path) is a copy that has no Spool store yet: its secondary has not received the primary's snapshot")
+        }
+        let unknown = applied.subtracting(migrations.map(\.id)).sorted()
+        guard unknown.isEmpty else {
+            throw SpoolError(.storeTooNew, "store \(path) was written by a newer Spool (schema \(unknown.joined(separator: ", "))); upgrade spool to open it")
+        }
+        let missing = migrations.map(\.id).filter { !applied.contains($0) }
+        guard missing.isEmpty else {
+            throw SpoolError(.storeUnavailable, "store \(path) is a copy of a store an older Spool wrote (it lacks schema \(missing.joined(separator: ", "))); open the primary with this Spool first")
+        }
+    }
+
     static func migrate(_ pool: DatabasePool, path: String) throws {
         try pool.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {

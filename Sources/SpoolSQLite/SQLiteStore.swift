@@ -39,17 +39,31 @@ public final class SQLiteStore: JobStore {
     let keys: JobKeys
     private let watcher: ChangeWatcher
     private let checkpointer: Checkpointer
+    /// Why every write is refused: the file is a copy kept by `spool secondary`.
+    private let writesRefused: SpoolError?
+
+    /// The primary a copy kept by `spool secondary` follows (`HOST:PORT`), or `nil` when the
+    /// store is its own: such a store is opened read-only.
+    public let follows: String?
 
     /// Opens (creating when missing) the store at `path` and brings its schema up to date.
     ///
     /// Throws a ``SpoolError`` naming the path and the problem when the directory is missing,
     /// the file is read-only, damaged or not SQLite, or was written by a newer Spool.
+    ///
+    /// A copy kept by `spool secondary` (it has `PATH-replication-follows`) opens read-only:
+    /// every read works, and every write throws an error naming the primary to write to.
     public init(path: String, durability: Durability = .normal, limits: JobLimits = .default) throws {
         self.path = path
         self.durability = durability
         self.limits = limits
         try SQLiteStore.checkLocation(path)
+        follows = SQLiteStore.primaryFollowed(by: path)
+        writesRefused = follows.map {
+            SpoolError(.storeReadOnly, "store \(path) is a copy kept by spool secondary, following the primary at \($0): write there, or make this copy the primary with spool promote")
+        }
         var configuration = Configuration()
+        configuration.readonly = follows != nil
         let lockWaiting = LockWaiting()
         configuration.busyMode = .callback { tries in lockWaiting.allowed && SQLiteStore.waitForLock(tries) }
         configuration.maximumReaderCount = 4
@@ -63,7 +77,7 @@ public final class SQLiteStore: JobStore {
                 PRAGMA wal_autocheckpoint = \(Checkpointer.fallbackPages)
                 """)
         }
-        pool = try SQLiteStore.openPool(path: path, configuration: configuration)
+        pool = try SQLiteStore.openPool(path: path, configuration: configuration, migrate: follows == nil)
         do {
             keys = try pool.read { try JobKeys($0) }
         } catch {
@@ -77,7 +91,7 @@ public final class SQLiteStore: JobStore {
         hub = StoreEvents(firstSubscribed: { _ in }, startFollowing: { _ in
             follower.start(from: (try? pool.read(JobEnds.current)) ?? 0)
         }, stopFollowing: { follower.stop() })
-        watcher = ChangeWatcher(storePath: path, events: hub, follower: follower)
+        watcher = ChangeWatcher(watching: follows == nil ? path + "-wal" : path, events: hub, follower: follower)
     }
 
     deinit {
@@ -113,13 +127,17 @@ public final class SQLiteStore: JobStore {
     /// Opens the pool and migrates the schema. Processes opening a fresh file together can meet
     /// `SQLITE_BUSY` while one of them switches it to WAL or migrates it, where SQLite does not
     /// call the busy handler; those attempts are retried for up to ten seconds.
-    private static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+    private static func openPool(path: String, configuration: Configuration, migrate: Bool) throws -> DatabasePool {
         let deadline = Date().addingTimeInterval(10)
         var delay = 0.01
         while true {
             do {
                 let pool = try DatabasePool(path: path, configuration: configuration)
-                try SQLiteSchema.migrate(pool, path: path)
+                if migrate {
+                    try SQLiteSchema.migrate(pool, path: path)
+                } else {
+                    try SQLiteSchema.check(pool, path: path)
+                }
                 return pool
             } catch let error as SpoolError {
                 throw error
@@ -130,6 +148,14 @@ public final class SQLiteStore: JobStore {
                 throw SQLiteStore.translate(error, path: path)
             }
         }
+    }
+
+    /// The primary whose copy the file at `path` is (`PATH-replication-follows`, written by
+    /// `spool secondary`), if it is one.
+    static func primaryFollowed(by path: String) -> String? {
+        guard let text = try? String(contentsOfFile: path + "-replication-follows", encoding: .utf8) else { return nil }
+        let address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return address.isEmpty ? "its primary" : address
     }
 
     private static func checkLocation(_ path: String) throws {
@@ -185,6 +211,7 @@ public final class SQLiteStore: JobStore {
 
     /// Runs a write in the next group commit.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await writer.write(body)
+        if let writesRefused { throw writesRefused }
+        return try await writer.write(body)
     }
 }

@@ -73,3 +73,28 @@ struct SecondaryCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `spool promote`: makes a secondary's copy the store of a new primary.
+struct PromoteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promote",
+        abstract: "Make a secondary's copy a primary's store, at the next term.",
+        discussion: """
+            Run it once `spool secondary` on the copy has stopped (its primary is gone). The copy becomes a \
+            store that accepts writes, at the next term: start `spool replicate` on it for secondaries and point \
+            workers and servers at it. Secondaries of the old primary that greet the new one get a snapshot of \
+            it; the old primary, should it come back, refuses writes from then on as soon as a secondary of the \
+            new term greets it.
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    func run() async throws {
+        options.bootstrapLogging()
+        try await reportingErrors {
+            let path = try options.sqlitePath()
+            let (term, position) = try ReplicationSecondary.promote(path: path)
+            print("spool promote: \(path) is now a primary's store at term \(term), from transaction \(position.transaction); start spool replicate on it for secondaries, and point workers at it")
+        }
+    }
+}

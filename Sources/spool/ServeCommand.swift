@@ -74,7 +74,11 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.mirror = try await mirrorDestination(store: store)
             let server = SpoolServer(store: store, configuration: configuration, transports: transports)
             var services: [any Service] = []
-            if !noWorker {
+            let follows = (store as? SQLiteStore)?.follows
+            if let follows {
+                Logger(label: "spool.events").notice("serving a read-only copy kept by spool secondary (following \(follows)): no worker runs, writes are refused")
+            }
+            if !noWorker, follows == nil {
                 services.append(try dispatcher.makeDispatcher(store: store, storeOptions: storeOptions, observer: server.events.observer,
                                                               metrics: server.metrics.factory))
             }

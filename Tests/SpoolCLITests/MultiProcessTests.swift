@@ -14,9 +14,13 @@ struct MultiProcessTests {
         let sizes = ["q1": 2, "q2": 3]
         for (name, size) in sizes { try await store.createQuota(name, size: size) }
 
+        // The restarted worker must rescue what it held before the other one's sweep could call it
+        // dead: a worker stopped again and again while its journal is read pings seldom, and on a
+        // loaded machine its silence could pass the default 10 s.
         func worker(_ name: String, journal: String) throws -> ChildProcess {
             try SpoolProcess.start(["worker", "--store", "sqlite:" + path, "--uuid-file", directory.path("\(name).uuid"),
-                                    "--journal", directory.path(journal), "--concurrency", "6", "--poll-interval", "0.02"],
+                                    "--journal", directory.path(journal), "--concurrency", "6", "--poll-interval", "0.02",
+                                    "--dead-after", "60"],
                                    log: directory.path("\(journal).log"))
         }
         let first = try worker("a", journal: "a1.jsonl")

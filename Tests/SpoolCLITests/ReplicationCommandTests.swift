@@ -72,9 +72,9 @@ struct ReplicationCommandTests {
         defer { primary.terminate() }
         let writer = try SQLiteScripts.writer(primaryPath, name: "a", count: 20)
         _ = await writer.waitForExit()
-        // A copy that claims transaction 3 with a checksum of its own.
-        let magic = Array("spool-replication-position-1\n".utf8)
-        let position = magic + [0, 0, 0, 0, 0, 0, 0, 3] + Array(repeating: 0xAB, count: 32)
+        // A copy of term 1 that claims transaction 3 with a checksum of its own.
+        let magic = Array("spool-replication-position-2\n".utf8)
+        let position = magic + [0, 0, 0, 0, 0, 0, 0, 1] + [0, 0, 0, 0, 0, 0, 0, 3] + Array(repeating: 0xAB, count: 32)
         try Data(position).write(to: URL(fileURLWithPath: secondaryPath + "-replication"))
         let secondary = try Self.secondary(secondaryPath, of: address, log: directory.path("secondary.log"))
         defer { secondary.terminate() }
@@ -195,5 +195,135 @@ struct ReplicationCommandTests {
             try await Self.converge(secondaryPath, primaryPath, logs: [log])
         }
         #expect(proxy.faultsDone == 3, "each connection was cut where asked")
+    }
+
+    @Test("a process reading the copy while transactions and a snapshot are applied always sees a whole store: integrity and the writers' own tallies hold")
+    func readsDuringTheStream() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryPath = directory.path("primary.db"), secondaryPath = directory.path("secondary.db")
+        _ = try await SQLiteScripts.writer(primaryPath, name: "before", count: 100).waitForExit()
+        let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
+        defer { primary.terminate() }
+        let log = directory.path("secondary.log")
+        var secondary = try Self.secondary(secondaryPath, of: address, log: log)
+        _ = try await Self.line(after: "snapshot in place", in: log)
+        let output = directory.path("reader.log")
+        let reader = try SQLiteScripts.reader(secondaryPath, seconds: 6, output: output)
+        let writers = try [SQLiteScripts.writer(primaryPath, name: "a", count: 500),
+                           SQLiteScripts.writer(primaryPath, name: "b", count: 500)]
+        try await Task.sleep(for: .seconds(2))
+        // A new snapshot over the copy while the reader reads: the secondary, restarted with its
+        // position removed, is behind what the primary has.
+        secondary.signal(SIGKILL)
+        _ = await secondary.waitForExit()
+        try FileManager.default.removeItem(atPath: secondaryPath + "-replication")
+        secondary = try Self.secondary(secondaryPath, of: address, log: log)
+        defer { secondary.terminate() }
+        for writer in writers { _ = await writer.waitForExit() }
+        let status = await reader.waitForExit()
+        let said = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(status == 0, "\(said)")
+        #expect((Int(said.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) > 20, "the reader kept reading: \(said)")
+        try await Self.converge(secondaryPath, primaryPath, logs: [log])
+    }
+
+    @Test("a Spool store's copy reads like the store: jobs list and show, and spool serve's GET; writes are refused naming the primary, and no worker runs")
+    func readsOnTheSecondary() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryStore = "sqlite:" + directory.path("primary.db"), copyStore = "sqlite:" + directory.path("copy.db")
+        let first = try await SpoolProcess.run(["enqueue", "spool.echo", "--payload", #"{"n":1}"#, "--queue", "mail", "--store", primaryStore])
+        #expect(first.status == 0, "\(first.stderr)")
+        let (primary, address) = try await Self.primary(directory.path("primary.db"), log: directory.path("primary.log"))
+        defer { primary.terminate() }
+        let secondary = try Self.secondary(directory.path("copy.db"), of: address, log: directory.path("secondary.log"))
+        defer { secondary.terminate() }
+        let second = try await SpoolProcess.run(["enqueue", "spool.echo", "--payload", #"{"n":2}"#, "--queue", "mail", "--store", primaryStore])
+        let secondID = second.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        var listed = ""
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, !listed.contains(secondID) {
+            listed = try await SpoolProcess.run(["jobs", "list", "--queue", "mail", "--json", "--store", copyStore]).stdout
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(listed.contains(secondID) && listed.contains(first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(listed)")
+        let shown = try await SpoolProcess.run(["jobs", "show", secondID, "--store", copyStore])
+        #expect(shown.status == 0 && shown.stdout.contains("spool.echo"), "\(shown.stderr)")
+        let refused = try await SpoolProcess.run(["enqueue", "spool.echo", "--store", copyStore])
+        #expect(refused.status == 1 && refused.stderr.contains("following the primary at \(address)"), "\(refused.stderr)")
+        let serveLog = directory.path("serve.log")
+        let serve = try SpoolProcess.start(["serve", "--listen", "127.0.0.1:0", "--store", copyStore], log: serveLog)
+        defer { serve.terminate() }
+        let port = Int(try await Self.line(after: "Dashboard: http://127.0.0.1:", in: serveLog).prefix { $0.isNumber }) ?? 0
+        let jobs = try await HTTPTestClient.request(port: port, "GET", "/v1/jobs?queue=mail")
+        #expect(jobs.status == 200 && jobs.text.contains(secondID), "\(jobs.text)")
+        let posted = try await HTTPTestClient.request(port: port, "POST", "/v1/jobs", body: #"{"name":"spool.echo"}"#)
+        #expect(posted.status == 503 && posted.text.contains("following the primary at \(address)"), "\(posted.status) \(posted.text)")
+        let said = try String(contentsOfFile: serveLog, encoding: .utf8)
+        #expect(said.contains("read-only copy") && !said.contains("dispatcher registered"), "\(said)")
+    }
+
+    /// Waits until `spool jobs list` on `store` shows `id`.
+    static func waitForJob(_ id: String, in store: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        var listed = ""
+        while ContinuousClock.now < deadline {
+            listed = try await SpoolProcess.run(["jobs", "list", "--json", "--store", store]).stdout
+            if listed.contains(id) { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("job \(id) never appeared in \(store): \(listed)")
+    }
+
+    @Test("spool promote: the copy takes writes at the next term; another secondary follows it after a snapshot; the old primary, greeted by that secondary, refuses writes from then on")
+    func promotion() async throws {
+        let directory = try TemporaryDirectory()
+        let (oldPath, newPath, otherPath) = (directory.path("old.db"), directory.path("new.db"), directory.path("other.db"))
+        func enqueue(_ path: String) async throws -> SpoolProcess.Result {
+            try await SpoolProcess.run(["enqueue", "spool.echo", "--store", "sqlite:" + path])
+        }
+        let first = try await enqueue(oldPath).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        var (primary, address) = try await Self.primary(oldPath, log: directory.path("old-1.log"))
+        defer { primary.terminate() }
+        let secondary = try Self.secondary(newPath, of: address, log: directory.path("new.log"))
+        var other = try Self.secondary(otherPath, of: address, log: directory.path("other-1.log"))
+        defer { other.terminate() }
+        let second = try await enqueue(oldPath).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await Self.waitForJob(second, in: "sqlite:" + newPath)
+        try await Self.waitForJob(second, in: "sqlite:" + otherPath)
+
+        let early = try await SpoolProcess.run(["promote", "--store", "sqlite:" + newPath])
+        #expect(early.status == 1 && early.stderr.contains("another spool secondary keeps"), "\(early.stderr)")
+        primary.signal(SIGKILL)
+        _ = await primary.waitForExit()
+        secondary.terminate()
+        _ = await secondary.waitForExit()
+        let promoted = try await SpoolProcess.run(["promote", "--store", "sqlite:" + newPath])
+        #expect(promoted.status == 0 && promoted.stdout.contains("at term 2"), "\(promoted.stdout) \(promoted.stderr)")
+        let third = try await enqueue(newPath)
+        #expect(third.status == 0, "the promoted store takes writes: \(third.stderr)")
+        let thirdID = third.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let listed = try await SpoolProcess.run(["jobs", "list", "--json", "--store", "sqlite:" + newPath]).stdout
+        #expect([first, second, thirdID].allSatisfy(listed.contains), "\(listed)")
+
+        // The other secondary moves to the new primary: its term is older, so a snapshot first.
+        let (newPrimary, newAddress) = try await Self.primary(newPath, log: directory.path("new-primary.log"))
+        defer { newPrimary.terminate() }
+        other.terminate()
+        _ = await other.waitForExit()
+        other = try Self.secondary(otherPath, of: newAddress, log: directory.path("other-2.log"))
+        try await Self.waitForJob(thirdID, in: "sqlite:" + otherPath)
+        #expect(try String(contentsOfFile: directory.path("other-2.log"), encoding: .utf8).contains("term=2"))
+
+        // The old primary comes back and takes a write, until a secondary of term 2 greets it.
+        (primary, address) = try await Self.primary(oldPath, log: directory.path("old-2.log"))
+        #expect(try await enqueue(oldPath).status == 0, "nothing has told it yet")
+        other.terminate()
+        _ = await other.waitForExit()
+        other = try Self.secondary(otherPath, of: address, log: directory.path("other-3.log"))
+        _ = try await Self.line(after: "was superseded", in: directory.path("other-3.log"))
+        let fenced = try await enqueue(oldPath)
+        #expect(fenced.status == 1 && fenced.stderr.contains("refuses writes") && fenced.stderr.contains("term 2"), "\(fenced.stderr)")
+        let copy = try await SpoolProcess.run(["jobs", "list", "--json", "--store", "sqlite:" + otherPath]).stdout
+        #expect(copy.contains(thirdID), "the other secondary's copy is untouched by the old primary")
     }
 }

@@ -28,10 +28,26 @@ struct ReplicationLogTests {
         #expect(log.after(ReplicationPosition(transaction: 3, checksum: history[2].checksum)) == .transactions(Array(history[3...])))
         guard case .unknown = log.after(ReplicationPosition(transaction: 9, checksum: history[5].checksum)) else { Issue.record("ahead"); return }
         guard case .unknown = log.after(ReplicationPosition(transaction: 5, checksum: history[3].checksum)) else { Issue.record("diverged"); return }
-        #expect(PrimaryGreeting.answer(.hello(version: 1, position: .empty), log: log) == .snapshot)
-        guard case .refuse(let reason) = PrimaryGreeting.answer(.hello(version: 2, position: log.position), log: log) else { Issue.record("version"); return }
+        #expect(PrimaryGreeting.answer(.hello(version: 1, term: 1, position: .empty), log: log, term: 1) == .snapshot)
+        guard case .refuse(let reason) = PrimaryGreeting.answer(.hello(version: 2, term: 1, position: log.position), log: log, term: 1) else {
+            Issue.record("version")
+            return
+        }
         #expect(reason.contains("version 2"))
-        guard case .refuse = PrimaryGreeting.answer(.keepAlive, log: log) else { Issue.record("no greeting"); return }
+        guard case .refuse = PrimaryGreeting.answer(.keepAlive, log: log, term: 1) else { Issue.record("no greeting"); return }
+    }
+
+    @Test("terms: a secondary of an older term gets a snapshot wherever it stands; one of a newer term means this primary was superseded")
+    func terms() throws {
+        var log = ReplicationLog()
+        let history = SecondaryStreamTests.history(3)
+        for transaction in history { try log.append(transaction) }
+        let current = ReplicationPosition(transaction: 3, checksum: history[2].checksum)
+        #expect(PrimaryGreeting.answer(.hello(version: 1, term: 2, position: current), log: log, term: 2) == .stream([]))
+        #expect(PrimaryGreeting.answer(.hello(version: 1, term: 1, position: current), log: log, term: 2) == .snapshot,
+                "same position, older term: its copy may hold what the old primary wrote after the promotion's point")
+        #expect(PrimaryGreeting.answer(.hello(version: 1, term: 0, position: .empty), log: log, term: 2) == .snapshot)
+        #expect(PrimaryGreeting.answer(.hello(version: 1, term: 3, position: current), log: log, term: 2) == .superseded(term: 3))
     }
 
     @Test("transactions out of order or with a wrong checksum are refused; old ones age out")

@@ -9,11 +9,11 @@ import Testing
 struct ReplicationWireTests {
     static let checksum = (0..<32).map { UInt8($0 * 7 & 0xFF) }
     static let messages: [ReplicationMessage] = [
-        .hello(version: ReplicationMessage.version, position: .empty),
-        .hello(version: 9, position: ReplicationPosition(transaction: 1 << 40 | 7, checksum: checksum)),
+        .hello(version: ReplicationMessage.version, term: 0, position: .empty),
+        .hello(version: 9, term: 1 << 50 | 3, position: ReplicationPosition(transaction: 1 << 40 | 7, checksum: checksum)),
         .begin(transaction: 42), .page(number: 3, bytes: (0..<4096).map { UInt8(truncatingIfNeeded: $0) }), .page(number: 0, bytes: []),
         .commit(transaction: 42, pages: 17, checksum: checksum), .keepAlive, .refusal("checksum mismatch at transaction 42 — stop"),
-        .snapshot(position: ReplicationPosition(transaction: 1 << 33 | 5, checksum: checksum), pageSize: 65_536, pages: 1 << 31 | 3),
+        .snapshot(term: 7, position: ReplicationPosition(transaction: 1 << 33 | 5, checksum: checksum), pageSize: 65_536, pages: 1 << 31 | 3),
         .snapshotEnd(digest: checksum.reversed()),
     ]
 
@@ -57,7 +57,7 @@ struct ReplicationWireTests {
         #expect(refusal([0, 0, 0, 1, 99]) == .unknownType(99))
         #expect(refusal([0, 0, 0, 3, 2, 0, 1]) == .truncated("transaction"))
         #expect(refusal([0, 0, 0, 2, 5, 0]) == .trailingBytes(type: 5, count: 1))
-        var wrong = ReplicationMessage.hello(version: 1, position: .empty).frame
+        var wrong = ReplicationMessage.hello(version: 1, term: 1, position: .empty).frame
         wrong[7] = UInt8(ascii: "x")
         #expect(refusal(wrong) == .notReplication("xpool-replication"))
         #expect(refusal([0, 0, 0, 9, 4, 0, 0, 0, 0, 0, 0, 0, 1]) == .truncated("database size"))

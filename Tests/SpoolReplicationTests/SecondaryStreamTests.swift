@@ -22,8 +22,8 @@ struct SecondaryStreamTests {
 
     @Test("transactions in order are applied whole at their commits; keep-alives change nothing; the position follows")
     func inOrder() throws {
-        var stream = SecondaryStream(position: .empty)
-        #expect(stream.hello == .hello(version: 1, position: .empty))
+        var stream = SecondaryStream(position: .empty, term: 1)
+        #expect(stream.hello == .hello(version: 1, term: 1, position: .empty))
         var applied: [ReplicationTransaction] = []
         for transaction in Self.history(3) {
             for message in transaction.messages + [.keepAlive] {
@@ -40,7 +40,7 @@ struct SecondaryStreamTests {
         var tampered = history[0]
         tampered.pages[0].bytes[0] ^= 1
         func outcome(_ messages: [ReplicationMessage]) -> (applied: Int, error: ReplicationStreamError?) {
-            var stream = SecondaryStream(position: .empty)
+            var stream = SecondaryStream(position: .empty, term: 1)
             var applied = 0
             do {
                 for message in messages { if case .apply = try stream.receive(message) { applied += 1 } }
@@ -59,11 +59,11 @@ struct SecondaryStreamTests {
     @Test("a transaction cut off mid-stream is discarded; after reconnecting the stream resumes from the position")
     func cutOff() throws {
         let history = Self.history(2)
-        var stream = SecondaryStream(position: .empty)
+        var stream = SecondaryStream(position: .empty, term: 1)
         for message in history[0].messages { _ = try stream.receive(message) }
         for message in history[1].messages.dropLast() { #expect(try stream.receive(message) == .none) }
         stream.disconnected()
-        #expect(stream.hello == .hello(version: 1, position: ReplicationPosition(transaction: 1, checksum: history[0].checksum)))
+        #expect(stream.hello == .hello(version: 1, term: 1, position: ReplicationPosition(transaction: 1, checksum: history[0].checksum)))
         var applied: ReplicationTransaction?
         for message in history[1].messages { if case .apply(let whole) = try stream.receive(message) { applied = whole } }
         #expect(applied == history[1], "the whole transaction again, applied once")
@@ -71,10 +71,10 @@ struct SecondaryStreamTests {
 
     /// A snapshot at `position` of `pages` pages of 512 bytes, as the primary sends it.
     static func snapshot(at position: ReplicationPosition, pages: UInt32) -> [ReplicationMessage] {
-        var digest = SnapshotDigest(position: position, pageSize: 512, pages: pages)
+        var digest = SnapshotDigest(term: 2, position: position, pageSize: 512, pages: pages)
         let content = (1...pages).map { page in Array(repeating: UInt8(truncatingIfNeeded: page), count: 512) }
         for page in content { digest.update(page) }
-        return [.snapshot(position: position, pageSize: 512, pages: pages)]
+        return [.snapshot(term: 2, position: position, pageSize: 512, pages: pages)]
             + content.enumerated().map { .page(number: UInt32($0.offset + 1), bytes: $0.element) }
             + [.snapshotEnd(digest: digest.finalize())]
     }
@@ -82,7 +82,7 @@ struct SecondaryStreamTests {
     @Test("a snapshot hands out its pages in order and moves the position only at its verified end; transactions follow from there")
     func snapshot() throws {
         let at = ReplicationPosition(transaction: 7, checksum: Array(repeating: 3, count: 32))
-        var stream = SecondaryStream(position: ReplicationPosition(transaction: 2, checksum: Array(repeating: 9, count: 32)))
+        var stream = SecondaryStream(position: ReplicationPosition(transaction: 2, checksum: Array(repeating: 9, count: 32)), term: 1)
         var actions: [SecondaryStream.Action] = []
         for message in Self.snapshot(at: at, pages: 3) {
             actions.append(try stream.receive(message))
@@ -93,7 +93,7 @@ struct SecondaryStreamTests {
             guard case .snapshotPage(let number, _) = action else { return 0 }
             return number
         } == [1, 2, 3])
-        #expect(actions.last == .finishSnapshot(at) && stream.position == at)
+        #expect(actions.last == .finishSnapshot(term: 2, position: at) && stream.position == at && stream.term == 2, "the copy is now of term 2")
         var applied: [ReplicationTransaction] = []
         for transaction in Self.history(2, from: at) {
             for message in transaction.messages { if case .apply(let whole) = try stream.receive(message) { applied.append(whole) } }
@@ -105,7 +105,7 @@ struct SecondaryStreamTests {
     func snapshotRefusals() throws {
         let at = ReplicationPosition(transaction: 7, checksum: Array(repeating: 3, count: 32))
         func outcome(_ messages: [ReplicationMessage]) -> ReplicationStreamError? {
-            var stream = SecondaryStream(position: .empty)
+            var stream = SecondaryStream(position: .empty, term: 1)
             defer { #expect(stream.position == .empty) }
             do {
                 for message in messages { _ = try stream.receive(message) }
@@ -124,9 +124,9 @@ struct SecondaryStreamTests {
         #expect(outcome(whole.enumerated().filter { $0.offset != 2 }.map(\.element))
             == .outOfOrder("snapshot page 3 of 512 bytes where page 2 of 512 was due"))
         #expect(outcome(Array(whole.prefix(3)) + [whole.last!]) == .outOfOrder("the snapshot ended after 2 of its 3 pages"))
-        #expect(outcome([.snapshot(position: at, pageSize: 1000, pages: 1)]) == .outOfOrder("a snapshot of 1000-byte pages, which SQLite does not have"))
-        #expect(outcome([.begin(transaction: 1), .snapshot(position: at, pageSize: 512, pages: 1)]) != nil, "not inside a transaction")
-        var cut = SecondaryStream(position: .empty)
+        #expect(outcome([.snapshot(term: 2, position: at, pageSize: 1000, pages: 1)]) == .outOfOrder("a snapshot of 1000-byte pages, which SQLite does not have"))
+        #expect(outcome([.begin(transaction: 1), .snapshot(term: 2, position: at, pageSize: 512, pages: 1)]) != nil, "not inside a transaction")
+        var cut = SecondaryStream(position: .empty, term: 1)
         for message in whole.dropLast() { _ = try cut.receive(message) }
         cut.disconnected()
         #expect(cut.position == .empty, "a snapshot cut off is discarded")
