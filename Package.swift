@@ -78,6 +78,7 @@ let package = Package(
                 "SpoolWorker",
                 "SpoolHTTP",
                 "SpoolMirror",
+                "SpoolReplication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -52,8 +52,9 @@ public struct ReplicationDecoder: Sendable {
         case 4:
             let transaction = try reader.integer(8, "transaction")
             let pages = UInt32(try reader.integer(4, "database size"))
-            message = .commit(transaction: transaction, pages: pages, checksum: try reader.bytes(32, "checksum"))
-        case 5: message = .keepAlive
+            let checksum = try reader.bytes(32, "checksum")
+            message = .commit(transaction: transaction, pages: pages, checksum: checksum, capturedAt: try reader.integer(8, "capture time"))
+        case 5: message = .keepAlive(transaction: try reader.integer(8, "transaction"))
         case 6: message = .refusal(try reader.text("reason"))
         case 7:
             let term = try reader.integer(8, "term")
@@ -62,6 +63,7 @@ public struct ReplicationDecoder: Sendable {
             let pageSize = UInt32(try reader.integer(4, "page size"))
             message = .snapshot(term: term, position: position, pageSize: pageSize, pages: UInt32(try reader.integer(4, "page count")))
         case 8: message = .snapshotEnd(digest: try reader.bytes(32, "digest"))
+        case 9: message = .applied(transaction: try reader.integer(8, "transaction"))
         default: throw .unknownType(body[0])
         }
         guard reader.index == body.count else { throw .trailingBytes(type: body[0], count: body.count - reader.index) }

@@ -39,8 +39,9 @@ public enum ReplicationFuzzing {
                 + ReplicationMessage.snapshotEnd(digest: digest.finalize()).frame,
             [16] + ReplicationMessage.hello(version: 1, term: 0, position: .empty).frame,
             [3] + page.messages.flatMap(\.frame),
-            [255] + ReplicationMessage.keepAlive.frame + ReplicationMessage.refusal("no").frame,
-            [1] + ReplicationMessage.commit(transaction: 9, pages: 2, checksum: Array(repeating: 1, count: 32)).frame,
+            [255] + ReplicationMessage.keepAlive(transaction: 3).frame + ReplicationMessage.refusal("no").frame
+                + ReplicationMessage.applied(transaction: 2).frame,
+            [1] + ReplicationMessage.commit(transaction: 9, pages: 2, checksum: Array(repeating: 1, count: 32), capturedAt: 1).frame,
         ]
     }()
 }

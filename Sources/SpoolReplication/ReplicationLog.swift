@@ -1,3 +1,5 @@
+import Foundation
+
 /// The primary's retained log: the latest captured transactions, kept within a size and an age,
 /// from which a secondary's greeting is answered.
 ///
@@ -103,6 +105,19 @@ public struct ReplicationLog: Sendable {
             return .unknown("the checksum at transaction \(secondary.transaction) differs from this primary's")
         }
         return .transactions(entries[(first + Int(secondary.transaction - base.transaction))...].map(\.transaction))
+    }
+
+    /// When the primary captured transaction `number` (microseconds since 1970), if retained.
+    public func capturedAt(_ number: UInt64) -> UInt64? {
+        guard number > base.transaction, number <= position.transaction else { return nil }
+        return entries[first + Int(number - base.transaction) - 1].transaction.capturedAt
+    }
+
+    /// A secondary's lag behind this log, from the last transaction it reported applied.
+    public func lag(of applied: UInt64, now: Date) -> ReplicationStatus.Lag {
+        guard position.transaction > applied else { return ReplicationStatus.Lag(transactions: 0, seconds: 0) }
+        let seconds = capturedAt(applied + 1).map { max(0, now.timeIntervalSince1970 - Double($0) / 1e6) }
+        return ReplicationStatus.Lag(transactions: position.transaction - applied, seconds: seconds)
     }
 
     /// The transactions after number `after`, all retained (for a secondary already streaming).

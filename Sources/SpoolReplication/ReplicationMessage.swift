@@ -10,11 +10,12 @@ import SpoolCore
 /// | 1 | ``hello(version:term:position:)`` | `"spool-replication"` (text), version (2 bytes), term (8), position |
 /// | 2 | ``begin(transaction:)`` | transaction (8 bytes) |
 /// | 3 | ``page(number:bytes:)`` | page number (4 bytes), the page's bytes (the rest) |
-/// | 4 | ``commit(transaction:pages:checksum:)`` | transaction (8), database size in pages (4), checksum (32) |
-/// | 5 | ``keepAlive`` | none |
+/// | 4 | ``commit(transaction:pages:checksum:capturedAt:)`` | transaction (8), database size in pages (4), checksum (32), capture time (8) |
+/// | 5 | ``keepAlive(transaction:)`` | the primary's last transaction (8) |
 /// | 6 | ``refusal(_:)`` | reason (text) |
 /// | 7 | ``snapshot(term:position:pageSize:pages:)`` | term (8), position, page size (4), page count (4) |
 /// | 8 | ``snapshotEnd(digest:)`` | ``SnapshotDigest`` (32) |
+/// | 9 | ``applied(transaction:)`` | the secondary's last applied transaction (8) |
 ///
 /// A position is a transaction number (8 bytes; 0 for an empty store) and the running SHA-256
 /// of every transaction up to it (32 bytes; zeros for an empty store). A term counts the
@@ -28,10 +29,12 @@ public enum ReplicationMessage: Sendable, Hashable {
     case begin(transaction: UInt64)
     /// One page the transaction writes.
     case page(number: UInt32, bytes: [UInt8])
-    /// The transaction ends: the database's size after it, and the running checksum through it.
-    case commit(transaction: UInt64, pages: UInt32, checksum: [UInt8])
-    /// Nothing to say, but alive.
-    case keepAlive
+    /// The transaction ends: the database's size after it, the running checksum through it, and
+    /// when the primary captured it (microseconds since 1970; 0 when unknown).
+    case commit(transaction: UInt64, pages: UInt32, checksum: [UInt8], capturedAt: UInt64)
+    /// Alive, with the primary's last transaction (sent when idle and after transactions), so
+    /// a secondary knows how far behind it is.
+    case keepAlive(transaction: UInt64)
     /// Why the sender closes the connection.
     case refusal(String)
     /// The store of the primary at `term` as it stands at `position` follows, replacing the
@@ -40,6 +43,8 @@ public enum ReplicationMessage: Sendable, Hashable {
     case snapshot(term: UInt64, position: ReplicationPosition, pageSize: UInt32, pages: UInt32)
     /// The snapshot's last page was sent; its ``SnapshotDigest``.
     case snapshotEnd(digest: [UInt8])
+    /// The secondary's report, after each write of its copy: the last transaction it applied.
+    case applied(transaction: UInt64)
 
     /// The protocol identifier of ``hello(version:term:position:)``.
     public static let identifier = "spool-replication"
@@ -66,13 +71,15 @@ public enum ReplicationMessage: Sendable, Hashable {
             body.append(3)
             Self.append(UInt64(number), bytes: 4, to: &body)
             body += bytes
-        case let .commit(transaction, pages, checksum):
+        case let .commit(transaction, pages, checksum, capturedAt):
             body.append(4)
             Self.append(transaction, bytes: 8, to: &body)
             Self.append(UInt64(pages), bytes: 4, to: &body)
             body += checksum
-        case .keepAlive:
+            Self.append(capturedAt, bytes: 8, to: &body)
+        case .keepAlive(let transaction):
             body.append(5)
+            Self.append(transaction, bytes: 8, to: &body)
         case .refusal(let reason):
             body.append(6)
             Self.appendText(reason, to: &body)
@@ -86,6 +93,9 @@ public enum ReplicationMessage: Sendable, Hashable {
         case .snapshotEnd(let digest):
             body.append(8)
             body += digest
+        case .applied(let transaction):
+            body.append(9)
+            Self.append(transaction, bytes: 8, to: &body)
         }
         var frame: [UInt8] = []
         Self.append(UInt64(body.count), bytes: 4, to: &frame)

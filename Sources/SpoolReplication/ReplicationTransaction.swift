@@ -26,13 +26,17 @@ public struct ReplicationTransaction: Sendable, Hashable {
     public var databasePages: UInt32
     /// The running SHA-256 through it (``checksum(after:)``).
     public var checksum: [UInt8]
+    /// When the primary captured it, in microseconds since 1970 (0 when unknown); not part of
+    /// the checksum.
+    public var capturedAt: UInt64
 
     /// A transaction.
-    public init(number: UInt64, pages: [Page], databasePages: UInt32, checksum: [UInt8]) {
+    public init(number: UInt64, pages: [Page], databasePages: UInt32, checksum: [UInt8], capturedAt: UInt64 = 0) {
         self.number = number
         self.pages = pages
         self.databasePages = databasePages
         self.checksum = checksum
+        self.capturedAt = capturedAt
     }
 
     /// The running checksum through this transaction, following `previous` (the checksum of the
@@ -54,7 +58,7 @@ public struct ReplicationTransaction: Sendable, Hashable {
     /// The messages that carry the transaction: begin, its pages, commit.
     public var messages: [ReplicationMessage] {
         [.begin(transaction: number)] + pages.map { .page(number: $0.number, bytes: $0.bytes) }
-            + [.commit(transaction: number, pages: databasePages, checksum: checksum)]
+            + [.commit(transaction: number, pages: databasePages, checksum: checksum, capturedAt: capturedAt)]
     }
 
     private static func bigEndian(_ value: UInt64, _ bytes: Int) -> [UInt8] {

@@ -36,6 +36,11 @@ public struct SecondaryStream: Sendable {
     public private(set) var position: ReplicationPosition
     /// The term of the primary the copy came from (0 before the first snapshot).
     public private(set) var term: UInt64
+    /// The primary's last transaction, as far as the stream has told (keep-alives, commits).
+    public private(set) var primaryLast: UInt64 = 0
+    /// When the primary captured the last transaction applied (microseconds since 1970; 0 when
+    /// unknown, as after a snapshot).
+    public private(set) var appliedCapturedAt: UInt64 = 0
     private var state = State.between
     /// The most page bytes one transaction may carry before the stream is refused.
     public var maximumTransactionBytes = 1 << 30
@@ -57,7 +62,8 @@ public struct SecondaryStream: Sendable {
         switch (state, message) {
         case (.ended, _):
             throw .ended
-        case (_, .keepAlive):
+        case (_, .keepAlive(let last)):
+            primaryLast = max(primaryLast, last)
             return .none
         case (_, .refusal(let reason)):
             state = .ended
@@ -77,13 +83,16 @@ public struct SecondaryStream: Sendable {
             pages.append(.init(number: page, bytes: content))
             state = .receiving(number: number, pages: pages, bytes: bytes + content.count)
             return .none
-        case (.receiving(let number, let pages, _), .commit(let committed, let databasePages, let checksum)):
+        case (.receiving(let number, let pages, _), .commit(let committed, let databasePages, let checksum, let capturedAt)):
             state = .ended
             guard committed == number else { throw .outOfOrder("commit of \(committed) inside transaction \(number)") }
-            let transaction = ReplicationTransaction(number: number, pages: pages, databasePages: databasePages, checksum: checksum)
+            let transaction = ReplicationTransaction(number: number, pages: pages, databasePages: databasePages, checksum: checksum,
+                                                     capturedAt: capturedAt)
             guard transaction.checksum(after: position.checksum) == checksum else { throw .checksumMismatch(transaction: number) }
             state = .between
             position = ReplicationPosition(transaction: number, checksum: checksum)
+            primaryLast = max(primaryLast, number)
+            appliedCapturedAt = capturedAt
             return .apply(transaction)
         case (.between, .snapshot(let snapshotTerm, let at, let pageSize, let pages)):
             guard pageSize >= 512, pageSize <= 65_536, pageSize & (pageSize - 1) == 0 else {
@@ -112,6 +121,8 @@ public struct SecondaryStream: Sendable {
             state = .between
             position = at
             term = snapshotTerm
+            primaryLast = max(primaryLast, at.transaction)
+            appliedCapturedAt = 0
             return .finishSnapshot(term: snapshotTerm, position: at)
         default:
             state = .ended
@@ -128,8 +139,9 @@ public struct SecondaryStream: Sendable {
         case .hello: "a greeting"
         case .begin(let number): "begin of \(number)"
         case .page(let number, _): "page \(number)"
-        case .commit(let number, _, _): "commit of \(number)"
+        case .commit(let number, _, _, _): "commit of \(number)"
         case .keepAlive: "a keep-alive"
+        case .applied: "a secondary's report"
         case .refusal: "a refusal"
         case .snapshot(_, let at, _, _): "a snapshot at \(at.transaction)"
         case .snapshotEnd: "a snapshot's end"

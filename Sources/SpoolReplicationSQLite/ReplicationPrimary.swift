@@ -41,6 +41,9 @@ public final class ReplicationPrimary: Sendable {
         var stopped = false
         /// Connections waiting for a snapshot, which the capture thread takes.
         var snapshotWaiters: [CheckedContinuation<StoreSnapshot, any Error>] = []
+        /// Each connection's peer and the last transaction it reported applied.
+        var secondaries: [Int: (address: String, applied: UInt64?)] = [:]
+        var nextSecondary = 0
     }
 
     /// The store file.
@@ -128,12 +131,22 @@ public final class ReplicationPrimary: Sendable {
 
     private func capturing(_ capture: WALCapture) {
         var lastCheckpoint = ContinuousClock.now
+        var lastStatus = ContinuousClock.now - .seconds(1)
         while !state.withLock({ $0.stopped }) {
+            if ContinuousClock.now - lastStatus >= .seconds(1) {
+                StatusFile.write(status, of: path)
+                lastStatus = ContinuousClock.now
+            }
             do {
                 var captured = try capture.poll()
                 if capture.capturedSinceCheckpoint, ContinuousClock.now - lastCheckpoint >= configuration.checkpointInterval {
-                    captured += try capture.checkpoint()
                     lastCheckpoint = ContinuousClock.now
+                    do {
+                        captured += try capture.checkpoint()
+                    } catch WALCaptureError.busy(_, let reason) {
+                        // The log grows a while longer; the next checkpoint tries again.
+                        logger.debug("checkpoint put off", metadata: ["reason": "\(reason)"])
+                    }
                 }
                 if !captured.isEmpty { try publish(captured) }
                 try takeSnapshotIfWanted(capture)
@@ -145,6 +158,20 @@ public final class ReplicationPrimary: Sendable {
             }
             Thread.sleep(forTimeInterval: Double(configuration.pollInterval.components.attoseconds) / 1e18
                          + Double(configuration.pollInterval.components.seconds))
+        }
+    }
+
+    /// How the primary stands now, with each secondary's lag (also written to
+    /// `PATH-replication-status` every second while it runs).
+    public var status: ReplicationStatus {
+        let now = Date()
+        return state.withLock { state in
+            let secondaries = state.secondaries.sorted { $0.key < $1.key }.compactMap { _, secondary -> ReplicationStatus.Secondary? in
+                guard let applied = secondary.applied else { return nil }
+                return ReplicationStatus.Secondary(address: secondary.address, transaction: applied, lag: state.log.lag(of: applied, now: now))
+            }
+            return ReplicationStatus(role: "primary", term: term, transaction: state.log.position.transaction, updatedAt: ISO8601.format(now),
+                                     address: "\(address.host):\(address.port)", secondaries: secondaries)
         }
     }
 
@@ -160,6 +187,14 @@ public final class ReplicationPrimary: Sendable {
             let (captured, snapshot) = try capture.snapshot()
             if !captured.isEmpty { try publish(captured) }
             for waiter in waiters { waiter.resume(returning: snapshot) }
+        } catch WALCaptureError.busy(_, let reason) {
+            // They wait for the next try.
+            logger.debug("snapshot put off", metadata: ["reason": "\(reason)"])
+            let stopped = state.withLock { state in
+                if !state.stopped { state.snapshotWaiters = waiters + state.snapshotWaiters }
+                return state.stopped
+            }
+            if stopped { for waiter in waiters { waiter.resume(throwing: SpoolError(.storeUnavailable, "the primary stopped")) } }
         } catch {
             for waiter in waiters { waiter.resume(throwing: error) }
             throw error
@@ -229,73 +264,119 @@ public final class ReplicationPrimary: Sendable {
 
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async throws {
         // A peer that does not greet within the time is dropped: it holds nothing for long.
-        let greeted = Atomic<Bool>(false)
+        let greeted = Greeted()
         let channel = connection.channel
         let deadline = Task {
             try await Task.sleep(for: Self.greetingTime)
-            if !greeted.load(ordering: .relaxed) { channel.close(promise: nil) }
+            if !greeted.value.load(ordering: .relaxed) { channel.close(promise: nil) }
         }
         defer { deadline.cancel() }
+        let id = state.withLock { state in
+            state.nextSecondary += 1
+            state.secondaries[state.nextSecondary] = (channel.remoteAddress.map(Self.describe) ?? "unknown", nil)
+            return state.nextSecondary
+        }
+        defer { state.withLock { _ = $0.secondaries.removeValue(forKey: id) } }
         try await connection.executeThenClose { inbound, outbound in
-            var decoder = ReplicationDecoder()
-            var iterator = inbound.makeAsyncIterator()
-            var greeting: ReplicationMessage?
-            while greeting == nil {
-                guard let bytes = try await iterator.next() else { return }
-                decoder.feed(bytes.readableBytesView)
-                do {
-                    greeting = try decoder.next()
-                } catch {
-                    try await outbound.write(Self.frames([.refusal("\(error)")]))
-                    return
+            // What the secondary sends: its greeting first (handed to the stream below), then
+            // reports of what it applied (recorded for its lag).
+            let (first, greeting) = AsyncStream<Result<ReplicationMessage, ReplicationWireError>>.makeStream()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { [self] in
+                    defer { greeting.finish() }
+                    var decoder = ReplicationDecoder()
+                    var greeted = false
+                    for try await bytes in inbound {
+                        decoder.feed(bytes.readableBytesView)
+                        do throws(ReplicationWireError) {
+                            while let message = try decoder.next() {
+                                if !greeted {
+                                    greeted = true
+                                    greeting.yield(.success(message))
+                                } else if case .applied(let number) = message {
+                                    state.withLock { $0.secondaries[id]?.applied = number }
+                                }
+                            }
+                        } catch {
+                            if !greeted { greeting.yield(.failure(error)) }
+                            return
+                        }
+                    }
                 }
-            }
-            greeted.store(true, ordering: .relaxed)
-            let (answer, failure) = state.withLock { state in (PrimaryGreeting.answer(greeting!, log: state.log, term: term), state.failure) }
-            if let failure {
-                try await outbound.write(Self.frames([.refusal(failure)]))
-                return
-            }
-            var sent: UInt64
-            switch answer {
-            case .refuse(let reason):
-                logger.info("secondary refused", metadata: ["reason": "\(reason)"])
-                try await outbound.write(Self.frames([.refusal(reason)]))
-                return
-            case .superseded(let newer):
-                let reason = "this primary (term \(term)) was superseded: a secondary follows a primary promoted to term \(newer)"
-                try await fence(reason)
-                try await outbound.write(Self.frames([.refusal(reason)]))
-                return
-            case .snapshot:
-                sent = try await sendSnapshot(to: outbound)
-            case .stream(let transactions):
-                guard case let .hello(_, _, position) = greeting! else { return }
-                sent = position.transaction
-                if !transactions.isEmpty {
-                    try await outbound.write(Self.frames(transactions.flatMap(\.messages)))
-                    sent = transactions.last!.number
+                group.addTask { [self] in
+                    var messages = first.makeAsyncIterator()
+                    guard let received = await messages.next() else { return }
+                    greeted.value.store(true, ordering: .relaxed)
+                    switch received {
+                    case .failure(let error): try await outbound.write(Self.frames([.refusal("\(error)")]))
+                    case .success(let message): try await stream(to: outbound, answering: message)
+                    }
                 }
-            }
-            // The secondary says nothing more; a write to one that went fails within a keep-alive.
-            while true {
-                await next(after: sent, timeout: configuration.keepAlive)
-                let (transactions, stopped, base) = state.withLock { state in
-                    (state.log.transactions(after: sent), state.stopped, state.log.base.transaction)
-                }
-                if stopped { return }
-                if sent < base {
-                    sent = try await sendSnapshot(to: outbound)
-                    continue
-                }
-                if transactions.isEmpty {
-                    try await outbound.write(Self.frames([.keepAlive]))
-                } else {
-                    try await outbound.write(Self.frames(transactions.flatMap(\.messages)))
-                    sent = transactions.last!.number
-                }
+                // Either side ending ends the connection.
+                try await group.next()
+                group.cancelAll()
             }
         }
+    }
+
+    /// Answers a secondary's greeting, then streams transactions (a snapshot first when it is
+    /// behind) until the connection or the primary ends.
+    private func stream(to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, answering greeting: ReplicationMessage) async throws {
+        let (answer, failure) = state.withLock { state in (PrimaryGreeting.answer(greeting, log: state.log, term: term), state.failure) }
+        if let failure {
+            try await outbound.write(Self.frames([.refusal(failure)]))
+            return
+        }
+        var sent: UInt64
+        switch answer {
+        case .refuse(let reason):
+            logger.info("secondary refused", metadata: ["reason": "\(reason)"])
+            try await outbound.write(Self.frames([.refusal(reason)]))
+            return
+        case .superseded(let newer):
+            let reason = "this primary (term \(term)) was superseded: a secondary follows a primary promoted to term \(newer)"
+            try await fence(reason)
+            try await outbound.write(Self.frames([.refusal(reason)]))
+            return
+        case .snapshot:
+            sent = try await sendSnapshot(to: outbound)
+        case .stream(let transactions):
+            guard case let .hello(_, _, position) = greeting else { return }
+            sent = position.transaction
+            if !transactions.isEmpty {
+                try await outbound.write(Self.frames(transactions.flatMap(\.messages)))
+                sent = transactions.last!.number
+            }
+        }
+        // A write to a secondary that went fails within a keep-alive; one that closed its side
+        // ends the reading task, which cancels this one.
+        while true {
+            try Task.checkCancellation()
+            await next(after: sent, timeout: configuration.keepAlive)
+            let (transactions, stopped, base, last) = state.withLock { state in
+                (state.log.transactions(after: sent), state.stopped, state.log.base.transaction, state.log.position.transaction)
+            }
+            if stopped { return }
+            if sent < base {
+                sent = try await sendSnapshot(to: outbound)
+                continue
+            }
+            if transactions.isEmpty {
+                try await outbound.write(Self.frames([.keepAlive(transaction: last)]))
+            } else {
+                try await outbound.write(Self.frames(transactions.flatMap(\.messages)))
+                sent = transactions.last!.number
+            }
+        }
+    }
+
+    /// Whether a connection's peer has greeted.
+    private final class Greeted: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    private static func describe(_ address: SocketAddress) -> String {
+        "\(address.ipAddress ?? "unknown"):\(address.port ?? 0)"
     }
 
     /// Sends a snapshot of the store at the latest position, read a megabyte at a time off Swift

@@ -31,6 +31,9 @@ public final class ReplicationSecondary: Sendable {
     private let logger: Logger
     /// The descriptor of `PATH-replication-follows`, locked while this secondary keeps the copy.
     private let lock: Int32
+    /// What the current connection knows, for the status: whether there is one, the primary's
+    /// last transaction, and when the primary captured the last transaction applied.
+    private let live = Mutex<(connected: Bool, primaryLast: UInt64, appliedCapturedAt: UInt64)>((false, 0, 0))
 
     /// A secondary keeping `path` a copy of the primary at `host`:`port`; finishes what a
     /// crash left in its journal first.
@@ -71,8 +74,28 @@ public final class ReplicationSecondary: Sendable {
     /// The term of the primary the copy came from (0 before its first snapshot).
     public var term: UInt64 { durable.withLock { $0.term } }
 
+    /// How the secondary stands now (also written to `PATH-replication-status` every second
+    /// while it runs).
+    public var status: ReplicationStatus {
+        let standing = durable.withLock { $0 }
+        let live = live.withLock { $0 }
+        let now = Date()
+        return ReplicationStatus(role: "secondary", term: standing.term, transaction: standing.position.transaction,
+                                 updatedAt: ISO8601.format(now), address: "\(primary.host):\(primary.port)", connected: live.connected,
+                                 lag: ReplicationStatus.lag(primaryLast: max(live.primaryLast, standing.position.transaction),
+                                                            applied: standing.position.transaction,
+                                                            appliedCapturedAt: live.appliedCapturedAt, now: now))
+    }
+
     /// Follows the primary until the task is cancelled.
     public func run() async throws {
+        let reporter = Task { [self] in
+            while !Task.isCancelled {
+                StatusFile.write(status, of: path)
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        defer { reporter.cancel() }
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {
             do {
@@ -109,10 +132,14 @@ public final class ReplicationSecondary: Sendable {
                 }
             }
         }
-        defer { watchdog.cancel() }
+        defer {
+            watchdog.cancel()
+            live.withLock { $0.connected = false }
+        }
         try await connection.executeThenClose { inbound, outbound in
             let standing = durable.withLock { $0 }
             var stream = SecondaryStream(position: standing.position, term: standing.term)
+            var reported = standing.position.transaction
             var decoder = ReplicationDecoder()
             var snapshot: SnapshotFile?
             defer { snapshot?.discard() }
@@ -151,6 +178,12 @@ public final class ReplicationSecondary: Sendable {
                     throw error
                 }
                 try apply(batch, frames: frames)
+                live.withLock { $0 = (true, stream.primaryLast, stream.appliedCapturedAt) }
+                let applied = position.transaction
+                if applied != reported {
+                    try await outbound.write(ByteBuffer(bytes: ReplicationMessage.applied(transaction: applied).frame))
+                    reported = applied
+                }
             }
             throw SpoolError(.storeUnavailable, "the connection closed (by the primary, or after \(self.silence) without a whole message)")
         }

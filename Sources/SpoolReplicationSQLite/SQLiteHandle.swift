@@ -9,8 +9,8 @@ final class SQLiteHandle {
     private var handle: OpaquePointer?
     let path: String
 
-    /// Opens `path` read-write (creating it with `create`), waiting up to `busy` for locks.
-    init(path: String, create: Bool = false, busy: Duration = .seconds(5)) throws {
+    /// Opens `path` read-write (creating it with `create`), waiting about 30 s for locks.
+    init(path: String, create: Bool = false) throws {
         self.path = path
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0)
         guard sqlite3_open_v2(path, &handle, flags, nil) == SQLITE_OK else {
@@ -18,7 +18,13 @@ final class SQLiteHandle {
             sqlite3_close_v2(handle)
             throw SpoolError(.storeUnavailable, "cannot open \(path) for replication: \(message)")
         }
-        sqlite3_busy_timeout(handle, Int32(busy.components.seconds * 1000 + busy.components.attoseconds / 1_000_000_000_000_000))
+        // Short, even steps: SQLite's own busy timeout backs off to 100 ms sleeps, and writers
+        // committing back to back then keep the capture from ever taking the lock.
+        sqlite3_busy_handler(handle, { _, tries in
+            guard tries < 60_000 else { return 0 }
+            usleep(500)
+            return 1
+        }, nil)
         // The capture alone decides when the log is copied back (see WALCapture).
         sqlite3_wal_autocheckpoint(handle, 0)
     }

@@ -84,7 +84,8 @@ public final class WALCapture: @unchecked Sendable {
 
     /// The next transaction of the history: numbered, its checksum chained.
     private func next(_ pages: [ReplicationTransaction.Page], databasePages: UInt32) -> ReplicationTransaction {
-        var transaction = ReplicationTransaction(number: position.transaction + 1, pages: pages, databasePages: databasePages, checksum: [])
+        var transaction = ReplicationTransaction(number: position.transaction + 1, pages: pages, databasePages: databasePages, checksum: [],
+                                                 capturedAt: UInt64(Date().timeIntervalSince1970 * 1_000_000))
         transaction.checksum = transaction.checksum(after: position.checksum)
         position = ReplicationPosition(transaction: transaction.number, checksum: transaction.checksum)
         return transaction
@@ -97,7 +98,7 @@ public final class WALCapture: @unchecked Sendable {
     /// snapshot's read begins, and the log then restarts as after ``checkpoint()``.
     public func snapshot() throws -> (captured: [ReplicationTransaction], snapshot: StoreSnapshot) {
         for _ in 0..<200 {
-            try writer.execute("BEGIN IMMEDIATE")
+            try takeWriteLock()
             let before: WALReader.Header?
             let snapshot: StoreSnapshot
             do {
@@ -130,7 +131,7 @@ public final class WALCapture: @unchecked Sendable {
     /// without restarting (otherwise that write is the first of the next ``poll()``).
     public func checkpoint() throws -> [ReplicationTransaction] {
         defer { capturedSinceCheckpoint = false }
-        try writer.execute("BEGIN IMMEDIATE")
+        try takeWriteLock()
         var captured: [ReplicationTransaction]
         let before: WALReader.Header?
         let whole: Bool
@@ -149,6 +150,16 @@ public final class WALCapture: @unchecked Sendable {
         }
         try readAgain(after: before, copiedWhole: whole)
         return captured + (try poll())
+    }
+
+    /// Takes the store's write lock (no process can commit until it is released), or throws
+    /// ``WALCaptureError/busy(path:)`` having changed nothing.
+    private func takeWriteLock() throws {
+        do {
+            try writer.execute("BEGIN IMMEDIATE")
+        } catch {
+            throw WALCaptureError.busy(path: path, reason: "\(error)")
+        }
     }
 
     /// The capture's own write, begun once the log was copied back: it restarts the log when the
@@ -195,11 +206,16 @@ public enum WALCaptureError: Error, Sendable, Hashable, CustomStringConvertible 
     /// The log restarted while frames of it may not have been captured: the history must start
     /// again from a snapshot.
     case logRestartedUnseen(path: String, seen: String)
+    /// The write lock could not be taken (other processes held it throughout); nothing was
+    /// changed, and the checkpoint or snapshot can be tried again later.
+    case busy(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .logRestartedUnseen(path, seen):
             "the write-ahead log of \(path) restarted where the capture could not see it (\(seen)); secondaries need a snapshot"
+        case let .busy(path, reason):
+            "the capture could not take the write lock of \(path): \(reason)"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SpoolCore
+import SpoolReplication
 import SpoolHTTP
 
 /// How `spool serve` listens and what it accepts.
@@ -46,6 +47,12 @@ public struct ServerConfiguration: Sendable {
     /// Where `POST /v1/mirror/units` publishes; `nil` answers it 404 (`spool serve
     /// --mirror-schema FILE --mirror-transport LOCATION`).
     public var mirror: MirrorDestination?
+
+    /// How the store's replication stands, for `/v1/stats` and the dashboard (`nil`: not replicated).
+    public var replicationStatus: @Sendable () -> ReplicationStatus? = { nil }
+
+    /// Lines appended to every `/metrics` answer (Prometheus text), such as replication lag.
+    public var additionalMetrics: @Sendable () -> String = { "" }
 
     /// Creates the defaults: 127.0.0.1:7070, no token.
     public init() {}

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SpoolCore
+import SpoolReplication
 
 /// `/v1/dispatchers` and `/v1/stats`.
 extension SpoolAPI {
@@ -30,6 +31,8 @@ extension SpoolAPI {
         var at: String
         /// The destination `POST /v1/mirror/units` publishes to, when the server has one.
         var mirror: MirrorBacklog?
+        /// How the store's replication stands, when it is replicated.
+        var replication: ReplicationStatus?
     }
 
     /// What waits on the mirror's destination: units, units being applied, dead letters, and
@@ -55,7 +58,8 @@ extension SpoolAPI {
         return Stats(jobs: jobs, queues: queueList.count, pausedQueues: queueList.filter(\.paused).count,
                      quotas: quotaList.count, filledQuotas: quotaList.filter(\.filled).count, dispatchers: byState,
                      liveDispatchers: StatusCheck.live(dispatcherList, now: now, deadAfter: configuration.status.deadAfter).count,
-                     eventClients: events.subscriberCount, at: ISO8601.format(now), mirror: try await mirrorBacklog(now: now))
+                     eventClients: events.subscriberCount, at: ISO8601.format(now), mirror: try await mirrorBacklog(now: now),
+                     replication: configuration.replicationStatus())
     }
 
     private func mirrorBacklog(now: Date) async throws -> MirrorBacklog? {

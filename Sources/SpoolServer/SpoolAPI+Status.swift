@@ -16,7 +16,7 @@ extension SpoolAPI {
         routes.get("/metrics") { _, _ in
             await metrics.refresh(store: store, events: events, deadAfter: configuration.status.deadAfter)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render() + Array(configuration.additionalMetrics().utf8))))
         }
         let document = SpoolAPI.document(maxWait: Int(configuration.maxWait.seconds))
         routes.get("/openapi.yaml") { _, _ in

@@ -13,6 +13,11 @@ public struct StatusCheck: Sendable {
         public var probeTimeout: Duration = .seconds(10)
         /// The queue the probe job waits in; some dispatcher must serve it.
         public var probeQueue = NewJob.defaultQueue
+        /// Why no probe job may be enqueued (a read-only copy of a store); the probe part then
+        /// says so and passes.
+        public var probeRefused: String?
+        /// Parts checked after the others, such as replication (`nil` leaves a part out).
+        public var additionalParts: [@Sendable () async -> Part?] = []
 
         /// Creates the defaults: 10 s, 10 s, the default queue.
         public init() {}
@@ -42,7 +47,8 @@ public struct StatusCheck: Sendable {
 
     /// One checked part: `{"name", "ok", "detail", "milliseconds"}`.
     public struct Part: Codable, Sendable, Hashable {
-        /// `store`, `migrations`, `dispatchers`, `probe`, or `transport:<name>`.
+        /// `store`, `migrations`, `dispatchers`, `probe`, `transport:<name>`, or an additional
+        /// part's name (`replication`).
         public var name: String
         /// Whether the part works.
         public var ok: Bool
@@ -50,6 +56,14 @@ public struct StatusCheck: Sendable {
         public var detail: String
         /// How long the check took.
         public var milliseconds: Double
+
+        /// A part.
+        public init(name: String, ok: Bool, detail: String, milliseconds: Double) {
+            self.name = name
+            self.ok = ok
+            self.detail = detail
+            self.milliseconds = milliseconds
+        }
     }
 
     /// The whole report: `{"ok", "checkedAt", "failing": [names], "parts": [...]}`.
@@ -109,7 +123,11 @@ public struct StatusCheck: Sendable {
             return (true, "\(live) live of \(all.count) known")
         })
         let paused = queues.contains { $0.name == configuration.probeQueue && $0.paused }
-        parts.append(await timed("probe") { try await probe(live: live, probeQueuePaused: paused) })
+        if let refused = configuration.probeRefused {
+            parts.append(Part(name: "probe", ok: true, detail: "not run: \(refused)", milliseconds: 0))
+        } else {
+            parts.append(await timed("probe") { try await probe(live: live, probeQueuePaused: paused) })
+        }
         for named in transports {
             parts.append(await timed("transport:\(named.name)") {
                 let (transport, closeAfter) = try await named.open()
@@ -123,6 +141,9 @@ public struct StatusCheck: Sendable {
                 if closeAfter { try? await transport.close() }
                 return outcome
             })
+        }
+        for additional in configuration.additionalParts {
+            if let part = await additional() { parts.append(part) }
         }
         let failing = parts.filter { !$0.ok }.map(\.name)
         return Report(ok: failing.isEmpty, checkedAt: ISO8601.format(Date()), failing: failing, parts: parts)

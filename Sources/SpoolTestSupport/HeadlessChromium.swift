@@ -43,7 +43,7 @@ public final class HeadlessChromium: @unchecked Sendable {
             let page = try await WebSocketTestClient.connect(port: port, path: path)
             return HeadlessChromium(process: process, profile: profile, page: page)
         } catch {
-            kill(process.pid, SIGKILL)
+            process.signal(SIGKILL)
             process.waitForExitBlocking()
             throw error
         }
@@ -128,7 +128,7 @@ public final class HeadlessChromium: @unchecked Sendable {
     /// Kills the browser and removes its profile.
     public func close() {
         page.close()
-        kill(process.pid, SIGKILL)
+        process.signal(SIGKILL)
         process.waitForExitBlocking()
     }
 }

@@ -209,7 +209,7 @@ public final class RabbitMQServer: Sendable {
                                                  environment: environment, outputPath: outputPath) {
             control.waitForExitBlocking()
         }
-        if process.isRunning { kill(process.pid, SIGTERM) }
+        process.signal(SIGTERM)
         for pid in LoopbackSocket.pids(listeningOn: epmdPort) { kill(pid, SIGTERM) }
         try? FileManager.default.removeItem(at: directory)
     }

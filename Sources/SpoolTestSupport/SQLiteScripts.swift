@@ -82,4 +82,20 @@ public enum SQLiteScripts {
             print(len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
             """, path]).output
     }
+
+    /// `integrity_check`, then for each of `tables` its row count and the SHA-256 of every row
+    /// in `rowid` order, as Python's sqlite3 reads them from `path`: equal digests mean equal
+    /// rows, column by column.
+    public static func digest(_ path: String, tables: [String]) async throws -> String {
+        try await offPool {
+            try ChildProcess.run("/usr/bin/env", [MotoServer.python, "-c", """
+                import hashlib, sqlite3, sys
+                db = sqlite3.connect(sys.argv[1])
+                print(db.execute("PRAGMA integrity_check").fetchone()[0])
+                for table in sys.argv[2:]:
+                    rows = db.execute("SELECT * FROM " + table + " ORDER BY rowid").fetchall()
+                    print(table, len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+                """, path] + tables).output
+        }
+    }
 }

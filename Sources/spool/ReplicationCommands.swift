@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
+import ServiceLifecycle
 import SpoolCore
+import SpoolReplication
 import SpoolReplicationSQLite
 import SpoolServer
+import SpoolSQLite
 
 /// `spool replicate`: the primary of an SQLite store.
 struct ReplicateCommand: AsyncParsableCommand {
@@ -96,5 +99,52 @@ struct PromoteCommand: AsyncParsableCommand {
             let (term, position) = try ReplicationSecondary.promote(path: path)
             print("spool promote: \(path) is now a primary's store at term \(term), from transaction \(position.transaction); start spool replicate on it for secondaries, and point workers at it")
         }
+    }
+}
+
+/// What `spool status`, `GET /status` and `/metrics` say of a replicated SQLite store: the
+/// `replication` part and the lag metrics from its status file (``StatusFile``), and no probe
+/// job on a secondary's read-only copy.
+enum ReplicationReporting {
+    /// Adds the replication part (and leaves out the probe on a copy) for `store`.
+    static func configure(_ status: inout StatusCheck.Configuration, store: any JobStore) {
+        guard let sqlite = store as? SQLiteStore else { return }
+        if let follows = sqlite.follows { status.probeRefused = "this store is a read-only copy following \(follows)" }
+        let path = sqlite.path
+        status.additionalParts.append {
+            StatusFile.check(store: path).map { StatusCheck.Part(name: "replication", ok: $0.ok, detail: $0.detail, milliseconds: 0) }
+        }
+    }
+
+    /// Adds the lag metrics of `store` to `/metrics`.
+    static func configure(_ server: inout ServerConfiguration, store: any JobStore) {
+        configure(&server.status, store: store)
+        guard let path = (store as? SQLiteStore)?.path else { return }
+        server.additionalMetrics = { StatusFile.metrics(store: path) }
+        server.replicationStatus = { StatusFile.read(of: path) }
+    }
+}
+
+/// `spool serve --replicate`: the store's replication primary in the server's process, until
+/// shutdown.
+struct ReplicationService: Service {
+    let primary: ReplicationPrimary
+
+    /// Starts capturing `store` (an SQLite store of its own, not a copy) and listens on `listen`.
+    init(replicating store: any JobStore, listen: String) async throws {
+        guard let sqlite = store as? SQLiteStore else {
+            throw SpoolError(.invalidArgument, "--replicate replicates an SQLite store; PostgreSQL has replication of its own")
+        }
+        if let follows = sqlite.follows {
+            throw SpoolError(.invalidArgument, "--replicate: \(sqlite.path) is a copy following \(follows); promote it first (spool promote)")
+        }
+        let (host, port) = try ServerConfiguration.hostAndPort(listen, option: "--replicate")
+        primary = try await ReplicationPrimary(path: sqlite.path, host: host, port: port)
+        print("Replication: secondaries connect to \(primary.address.host):\(primary.address.port)")
+        fflush(nil)
+    }
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await primary.run() }
     }
 }

@@ -55,6 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Where POST /v1/mirror/units publishes: table:QUEUE, amqp://…/VHOST/QUEUE or sqs://QUEUE.")
     var mirrorTransport: String?
 
+    @Option(help: "Also be the SQLite store's replication primary: `spool secondary` processes connect to HOST:PORT (as `spool replicate --listen`).")
+    var replicate: String?
+
     @OptionGroup var dispatcher: DispatcherOptions
     @OptionGroup var transport: TransportOptions
     @OptionGroup var options: StoreOptions
@@ -70,6 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
                 storeOptions.store = "sqlite:" + URL(fileURLWithPath: folder).appendingPathComponent("spool.db").path
             }
             let store = try await storeOptions.open()
+            ReplicationReporting.configure(&configuration, store: store)
             let transports = try transport.named(store: store)
             configuration.mirror = try await mirrorDestination(store: store)
             let server = SpoolServer(store: store, configuration: configuration, transports: transports)
@@ -83,6 +87,7 @@ struct ServeCommand: AsyncParsableCommand {
                                                               metrics: server.metrics.factory))
             }
             services.append(server)
+            if let replicate { services.append(try await ReplicationService(replicating: store, listen: replicate)) }
             if demo { services.append(DemoTrickle(store: store, server: server)) }
             let announce = Task { await announceURL(server, store: storeOptions.storeURL) }
             defer { announce.cancel() }

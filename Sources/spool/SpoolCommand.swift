@@ -10,7 +10,7 @@ struct SpoolCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, WorkerCommand.self, EnqueueCommand.self, CallCommand.self, JobsCommand.self, QueuesCommand.self,
             QuotasCommand.self, DispatchersCommand.self, StatusCommand.self, DemoCommand.self, BenchCommand.self, BenchAppCommand.self, AMQPCommand.self,
-            SQSCommand.self, MirrorCommand.self, ReplicateCommand.self, SecondaryCommand.self, PromoteCommand.self,
+            SQSCommand.self, MirrorCommand.self, ReplicateCommand.self, SecondaryCommand.self, PromoteCommand.self, ReplicationBenchCommand.self,
         ]
     )
 }

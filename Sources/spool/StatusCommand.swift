@@ -57,6 +57,7 @@ struct StatusCommand: AsyncParsableCommand {
         configuration.probeQueue = probeQueue
         configuration.probeTimeout = probeTimeout
         configuration.deadAfter = deadAfter
+        ReplicationReporting.configure(&configuration, store: store)
         let transports = try transport.named(store: store)
         return await StatusCheck(store: store, configuration: configuration, transports: transports).run()
     }

@@ -112,7 +112,7 @@ struct AMQPCommandTests {
         try await channel.queueDeclare(queue, durable: true)
         try await channel.queueDeclare("\(queue).dead", durable: true)
         let serve = try SpoolProcess.start(["amqp", "serve", "--queue", queue, "--amqp", url], log: directory.path("serve.log"))
-        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+        defer { if serve.isRunning { serve.signal(SIGKILL) } }
         let client = try await AMQPRPCClient.start(connection: connection, configuration: .init(routingKey: queue, timeout: .seconds(20)))
         _ = try await client.call("spool.echo", body: "{}")
         let before = Self.residentKiB(serve.processIdentifier)
@@ -194,10 +194,10 @@ struct AMQPCommandTests {
         while try await channel.queueDeclare(replies, passive: true).messageCount < 40, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }
-        kill(first.processIdentifier, SIGKILL)
+        first.signal(SIGKILL)
         await first.waitForExit()
         let second = try SpoolProcess.start(["amqp", "serve", "--queue", queue, "--amqp", url], log: directory.path("second.log"))
-        defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
+        defer { if second.isRunning { second.signal(SIGKILL) } }
 
         var answered: [String: Int] = [:]
         let consumer = try await channel.consume(queue: replies, noAck: true)
@@ -220,7 +220,7 @@ struct AMQPCommandTests {
         let directory = try TemporaryDirectory()
         let serve = try SpoolProcess.start(["amqp", "serve", "--queue", "down", "--grace", "3", "--amqp", server.url],
                                            log: directory.path("serve.log"))
-        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+        defer { if serve.isRunning { serve.signal(SIGKILL) } }
         let started = ContinuousClock.now + .seconds(30)
         while !((try? String(contentsOfFile: directory.path("serve.log"), encoding: .utf8)) ?? "").contains("RPC daemon consuming"),
               ContinuousClock.now < started {

@@ -150,7 +150,7 @@ struct CLITests {
     func gracefulSignal() async throws {
         let worker = try SpoolProcess.start(["worker", "--store", store, "--uuid-file", directory.path("uuid.txt"), "--poll-interval", "0.05"],
                                             log: directory.path("worker.log"))
-        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        defer { if worker.isRunning { worker.signal(SIGKILL) } }
         let enqueued = try await spool("enqueue", "spool.sleep", "--payload", #"{"seconds":0.5}"#)
         #expect(enqueued.status == 0, "\(enqueued.stderr)")
         let id = enqueued.stdout.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -48,7 +48,7 @@ struct DefaultIdentityTests {
             let directory = try TemporaryDirectory()
             let (url, store) = try await Self.store(kind, in: directory)
             let workers = try (0..<count).map { try Self.worker(url, $0, in: directory) }
-            defer { for process in workers where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            defer { for process in workers where process.isRunning { process.signal(SIGKILL) } }
             let listed = try await Self.active(count, in: store)
             let ids = (0..<100).map { _ in NewJob(name: "spool.sleep", payload: JSONPayload(unchecked: #"{"seconds":1}"#)) }
             let inserted = try await store.insert(ids, now: Date()).map(\.job.id)
@@ -89,7 +89,7 @@ struct DefaultIdentityTests {
             let first = try Self.worker(url, 0, in: directory, concurrency: 5, extra: slow)
             _ = try await Self.active(1, in: store)
             let second = try Self.worker(url, 1, in: directory, concurrency: 5, extra: slow)
-            defer { for process in [first, second] where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            defer { for process in [first, second] where process.isRunning { process.signal(SIGKILL) } }
             let before = try await Self.active(2, in: store)
             let victim = try #require(before.first { $0.pid == Int(second.processIdentifier) })
             _ = try await store.insert((0..<10).map { _ in NewJob(name: "spool.sleep", payload: JSONPayload(unchecked: #"{"seconds":30}"#)) },
@@ -100,11 +100,11 @@ struct DefaultIdentityTests {
             }
             let held = try await store.jobs(JobQuery(state: .running, limit: 50)).jobs.filter { $0.dispatcher == victim.id }.map(\.id)
             #expect(!held.isEmpty, "\(kind): the second worker holds jobs")
-            kill(second.processIdentifier, SIGKILL)
+            second.signal(SIGKILL)
             await second.waitForExit()
 
             let restarted = try Self.worker(url, 2, in: directory, concurrency: 5, extra: slow)
-            defer { if restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) } }
+            defer { if restarted.isRunning { restarted.signal(SIGKILL) } }
             var again: Job?
             while Date() < deadline {
                 let pids = try await store.dispatchers().filter { $0.id == victim.id }.map(\.pid)
@@ -132,7 +132,7 @@ struct DefaultIdentityTests {
         let url = "sqlite:" + directory.path("spool.db")
         let file = directory.path("shared.uuid")
         let first = try SpoolProcess.start(["worker", "--store", url, "--uuid-file", file], log: directory.path("first.log"))
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        defer { if first.isRunning { first.signal(SIGKILL) } }
         _ = try await Self.active(1, in: try SQLiteStore(path: directory.path("spool.db")))
         let second = try await SpoolProcess.run(["worker", "--store", url, "--uuid-file", file])
         #expect(second.status == 1)
@@ -152,7 +152,7 @@ struct DefaultIdentityTests {
             for name in ["a.uuid", "b.uuid"] { try uuid.write(toFile: directory.path(name), atomically: true, encoding: .utf8) }
             let first = try SpoolProcess.start(["worker", "--store", url, "--uuid-file", directory.path("a.uuid"), "--grace", "0"],
                                                log: directory.path("first.log"))
-            defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+            defer { if first.isRunning { first.signal(SIGKILL) } }
             _ = try await Self.active(1, in: store)
             let job = try await store.insert([NewJob(name: "spool.sleep", payload: JSONPayload(unchecked: #"{"seconds":30}"#))], now: Date())[0].job
             let deadline = Date().addingTimeInterval(30)

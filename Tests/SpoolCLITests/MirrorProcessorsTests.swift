@@ -119,7 +119,7 @@ struct MirrorProcessorsTests {
             while try await Self.left(store) > before - 200, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
-            kill(processor.processIdentifier, SIGKILL)
+            processor.signal(SIGKILL)
             await processor.waitForExit()
         }
         // What the killed processor held is hidden for its visibility, then delivered again.

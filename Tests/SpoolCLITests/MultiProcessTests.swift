@@ -26,7 +26,7 @@ struct MultiProcessTests {
         let first = try worker("a", journal: "a1.jsonl")
         let second = try worker("b", journal: "b.jsonl")
         defer {
-            for process in [first, second] where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            for process in [first, second] where process.isRunning { process.signal(SIGKILL) }
         }
 
         let total = 5000
@@ -46,11 +46,11 @@ struct MultiProcessTests {
         let deadline = Date().addingTimeInterval(480)
         while try await completed() < 1500, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         try await WorkerJournals.stopWithRunningJob(first, journal: directory.path("a1.jsonl"), until: deadline)
-        kill(first.processIdentifier, SIGKILL)
+        first.signal(SIGKILL)
         await first.waitForExit()
         let killedAt = Date().timeIntervalSince1970 * 1_000_000
         let restarted = try worker("a", journal: "a2.jsonl")
-        defer { if restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) } }
+        defer { if restarted.isRunning { restarted.signal(SIGKILL) } }
 
         while try await completed() < total, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         for process in [second, restarted] {

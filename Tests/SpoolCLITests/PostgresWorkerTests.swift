@@ -37,7 +37,7 @@ struct PostgresWorkerTests {
         for (name, size) in sizes { _ = try await store.createQuota(name, size: size) }
         let names = ["a", "b", "c"]
         let workers = try names.map { try Self.worker($0, store: url, in: directory) }
-        defer { for process in workers where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        defer { for process in workers where process.isRunning { process.signal(SIGKILL) } }
 
         let total = 10_000
         let producer = Task {
@@ -55,7 +55,7 @@ struct PostgresWorkerTests {
         while try await Self.completed(store) < 3000, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let killed = workers[2]
         try await WorkerJournals.stopWithRunningJob(killed, journal: directory.path("c.jsonl"), until: deadline)
-        kill(killed.processIdentifier, SIGKILL)
+        killed.signal(SIGKILL)
         await killed.waitForExit()
         let killedAt = Date().timeIntervalSince1970 * 1_000_000
         try await producer.value
@@ -89,7 +89,7 @@ struct PostgresWorkerTests {
             _ = try await store.insert(jobs, now: Date())
         }
         let worker = try Self.worker("w", store: url, in: directory)
-        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        defer { if worker.isRunning { worker.signal(SIGKILL) } }
 
         let deadline = Date().addingTimeInterval(180)
         var drops = 0

@@ -81,7 +81,7 @@ struct ReadmeTests {
         let process = try ChildProcess.spawn("/bin/bash", ["-c", "exec " + command + " --listen 127.0.0.1:0"],
                                              environment: environment, outputPath: directory.path("opening.log"))
         defer {
-            kill(process.pid, SIGKILL)
+            process.signal(SIGKILL)
             process.waitForExitBlocking()
         }
         let deadline = Date().addingTimeInterval(60)

@@ -1,4 +1,6 @@
 import Foundation
+import SpoolCore
+import SpoolSQLite
 import SpoolTestSupport
 import Testing
 
@@ -325,5 +327,167 @@ struct ReplicationCommandTests {
         #expect(fenced.status == 1 && fenced.stderr.contains("refuses writes") && fenced.stderr.contains("term 2"), "\(fenced.stderr)")
         let copy = try await SpoolProcess.run(["jobs", "list", "--json", "--store", "sqlite:" + otherPath]).stdout
         #expect(copy.contains(thirdID), "the other secondary's copy is untouched by the old primary")
+    }
+
+    /// The `replication` part of `spool status --json` on `store` (`nil` when there is none).
+    static func replicationPart(_ store: String) async throws -> (ok: Bool, detail: String)? {
+        struct Report: Decodable { struct Part: Decodable { var name: String; var ok: Bool; var detail: String }; var parts: [Part] }
+        let output = try await SpoolProcess.run(["status", "--json", "--probe-timeout", "1", "--store", store]).stdout
+        let report = try JSONDecoder().decode(Report.self, from: Data(output.utf8))
+        return report.parts.first { $0.name == "replication" }.map { ($0.ok, $0.detail) }
+    }
+
+    /// Waits until the `replication` part of `store` satisfies `condition`, and returns it.
+    static func waitForReplicationPart(_ store: String, _ condition: @escaping ((ok: Bool, detail: String)) -> Bool) async throws -> (ok: Bool, detail: String) {
+        let deadline = ContinuousClock.now + .seconds(30)
+        var last: (ok: Bool, detail: String)?
+        while ContinuousClock.now < deadline {
+            last = try await replicationPart(store)
+            if let last, condition(last) { return last }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw ConformanceFailure("the replication part of \(store) never matched: \(String(describing: last))")
+    }
+
+    @Test("lag in spool status and /metrics on both sides: up to date while streaming; a secondary whose primary is gone fails the replication part")
+    func lagReported() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryStore = "sqlite:" + directory.path("primary.db"), copyStore = "sqlite:" + directory.path("copy.db")
+        _ = try await SpoolProcess.run(["enqueue", "spool.echo", "--store", primaryStore])
+        let (primary, address) = try await Self.primary(directory.path("primary.db"), log: directory.path("primary.log"))
+        defer { primary.terminate() }
+        let secondary = try Self.secondary(directory.path("copy.db"), of: address, log: directory.path("secondary.log"))
+        defer { secondary.terminate() }
+        let id = try await SpoolProcess.run(["enqueue", "spool.echo", "--store", primaryStore]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await Self.waitForJob(id, in: copyStore)
+        let copy = try await Self.waitForReplicationPart(copyStore) { $0.ok && $0.detail.contains("up to date") }
+        #expect(copy.ok && copy.detail.contains("secondary of \(address) at term 1"), "\(copy.detail)")
+        let original = try await Self.waitForReplicationPart(primaryStore) { $0.detail.contains("1 secondary:") && $0.detail.contains("up to date") }
+        #expect(original.ok && original.detail.contains("primary at term 1") && original.detail.contains("up to date"), "\(original.detail)")
+
+        let serveLog = directory.path("serve.log")
+        let serve = try SpoolProcess.start(["serve", "--listen", "127.0.0.1:0", "--store", copyStore], log: serveLog)
+        defer { serve.terminate() }
+        let port = Int(try await Self.line(after: "Dashboard: http://127.0.0.1:", in: serveLog).prefix { $0.isNumber }) ?? 0
+        let metrics = try await HTTPTestClient.request(port: port, "GET", "/metrics").text
+        #expect(metrics.contains("spool_replication_lag_transactions{role=\"secondary\",primary=\"\(address)\"} 0"), "\(metrics.suffix(800))")
+        #expect(metrics.contains("spool_replication_lag_seconds{role=\"secondary\",primary=\"\(address)\"} 0"))
+        let status = try await HTTPTestClient.request(port: port, "GET", "/status")
+        #expect(status.text.contains("\"replication\"") && status.text.contains("not run: this store is a read-only copy"), "\(status.text)")
+        let stats = try await HTTPTestClient.request(port: port, "GET", "/v1/stats").text
+        #expect(stats.contains(#""role":"secondary""#) && stats.contains(#""connected":true"#), "\(stats)")
+        let primaryServeLog = directory.path("primary-serve.log")
+        let primaryServe = try SpoolProcess.start(["serve", "--no-worker", "--listen", "127.0.0.1:0", "--store", primaryStore], log: primaryServeLog)
+        defer { primaryServe.terminate() }
+        let primaryPort = Int(try await Self.line(after: "Dashboard: http://127.0.0.1:", in: primaryServeLog).prefix { $0.isNumber }) ?? 0
+        let primaryMetrics = try await HTTPTestClient.request(port: primaryPort, "GET", "/metrics").text
+        #expect(primaryMetrics.contains(#"spool_replication_lag_transactions{role="primary",secondary="127.0.0.1:"#), "\(primaryMetrics.suffix(800))")
+        let primaryStats = try await HTTPTestClient.request(port: primaryPort, "GET", "/v1/stats").text
+        #expect(primaryStats.contains(#""role":"primary""#) && primaryStats.contains(#""secondaries":[{"#), "\(primaryStats)")
+        let browser: HeadlessChromium? = HeadlessChromium.shouldRun ? try await HeadlessChromium.start() : nil
+        defer { browser?.close() }
+        if let browser {
+            try await browser.navigate("http://127.0.0.1:\(primaryPort)/")
+            try await browser.waitUntil("document.querySelector('#replication [data-secondary]')?.textContent.includes('up to date') ?? false",
+                                        "the primary's dashboard lists its secondary, up to date")
+        }
+        let panel = "document.querySelector('#replication [data-primary=\"\(address)\"]')?.textContent ?? ''"
+        if let browser {
+            try await browser.navigate("http://127.0.0.1:\(port)/")
+            try await browser.waitUntil("(\(panel)).includes('up to date')", "the dashboard's replication panel shows the copy up to date")
+        }
+
+        primary.signal(SIGKILL)
+        let gone = try await Self.waitForReplicationPart(copyStore) { !$0.ok }
+        #expect(gone.detail.contains("not connected to its primary"), "\(gone.detail)")
+        if let browser {
+            try await browser.waitUntil("(\(panel)).includes('not connected')", "the panel says the copy lost its primary, without a reload")
+        }
+    }
+
+    @Test("spool serve --replicate: jobs enqueued over HTTP and run by the server's worker reach a secondary, states and results included")
+    func serveReplicates() async throws {
+        let directory = try TemporaryDirectory()
+        let store = "sqlite:" + directory.path("served.db"), copyStore = "sqlite:" + directory.path("copy.db")
+        let log = directory.path("serve.log")
+        let serve = try SpoolProcess.start(["serve", "--listen", "127.0.0.1:0", "--replicate", "127.0.0.1:0", "--store", store], log: log)
+        defer { serve.terminate() }
+        let address = try await Self.line(after: "Replication: secondaries connect to ", in: log)
+        let port = Int(try await Self.line(after: "Dashboard: http://127.0.0.1:", in: log).prefix { $0.isNumber }) ?? 0
+        let secondary = try Self.secondary(directory.path("copy.db"), of: address, log: directory.path("secondary.log"))
+        defer { secondary.terminate() }
+        let posted = try await HTTPTestClient.request(port: port, "POST", "/v1/jobs", body: #"{"name":"spool.echo","payload":{"said":"across"}}"#)
+        #expect(posted.status == 201, "\(posted.text)")
+        struct Created: Decodable { var id: String }
+        let id = try posted.decode(Created.self).id
+        let deadline = ContinuousClock.now + .seconds(60)
+        var shown = ""
+        while ContinuousClock.now < deadline, !(shown.contains("completed") && shown.contains("across")) {
+            shown = try await SpoolProcess.run(["jobs", "show", id, "--json", "--store", copyStore]).stdout
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(shown.contains("completed") && shown.contains("across"), "the copy has the job completed with its result: \(shown)")
+    }
+
+    @Test("a worker drains 800 jobs (some failing, retried) on a primary with two secondaries, one killed with SIGKILL and restarted: both copies end with the primary's jobs, row by row")
+    func underLoad() async throws {
+        let directory = try TemporaryDirectory()
+        let primaryPath = directory.path("primary.db")
+        let store = try SQLiteStore(path: primaryPath)
+        let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
+        defer { primary.terminate() }
+        let copies = [directory.path("copy-a.db"), directory.path("copy-b.db")]
+        var secondaries = try copies.enumerated().map { try Self.secondary($0.element, of: address, log: directory.path("secondary-\($0.offset).log")) }
+        defer { for secondary in secondaries { secondary.terminate() } }
+        for batch in 0..<8 {
+            let jobs = (0..<100).map { offset -> NewJob in
+                var job = NewJob(name: offset % 10 == 0 ? "spool.fail" : "spool.echo", payload: JSONPayload(unchecked: #"{"n":\#(batch * 100 + offset)}"#))
+                job.maxAttempts = 2
+                return job
+            }
+            _ = try await store.insert(jobs, now: Date())
+        }
+        let worker = try SpoolProcess.start(["worker", "--store", "sqlite:" + primaryPath, "--concurrency", "20", "--uuid-file", directory.path("worker.uuid")],
+                                            log: directory.path("worker.log"))
+        defer { worker.terminate() }
+        func finished() async throws -> Int {
+            try await store.queues().reduce(0) { $0 + ($1.counts[.completed] ?? 0) + ($1.counts[.discarded] ?? 0) }
+        }
+        let deadline = ContinuousClock.now + .seconds(120)
+        while try await finished() < 300, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        secondaries[1].signal(SIGKILL)
+        _ = await secondaries[1].waitForExit()
+        try await Task.sleep(for: .milliseconds(300))
+        secondaries[1] = try Self.secondary(copies[1], of: address, log: directory.path("secondary-1b.log"))
+        while try await finished() < 800, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try await finished() == 800)
+        worker.terminate()
+        _ = await worker.waitForExit()
+        let tables = ["jobs", "queues", "quotas", "quota_holders", "dispatchers", "cron"]
+        let expected = try await SQLiteScripts.digest(primaryPath, tables: tables)
+        #expect(expected.hasPrefix("ok\n") && expected.contains("jobs 800 "), "\(expected)")
+        for copy in copies {
+            var seen = ""
+            let until = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < until {
+                seen = try await SQLiteScripts.digest(copy, tables: tables)
+                if seen == expected { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(seen == expected, "\(copy) has the primary's rows: \(seen) against \(expected)")
+        }
+    }
+
+    @Test("spool replication-bench, small: both drains finish every job, lag is sampled, and the snapshot's copy is the store's size")
+    func bench() async throws {
+        let run = try await SpoolProcess.run(["replication-bench", "--jobs", "300", "--rounds", "1", "--snapshot-mb", "5", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        struct Result: Decodable {
+            var plainJobsPerSecond: Double, replicatedJobsPerSecond: Double, lagSamples: Int
+            var snapshotMegabytes: Double?, snapshotMegabytesPerSecond: Double?
+        }
+        let result = try JSONDecoder().decode(Result.self, from: Data(run.stdout.utf8))
+        #expect(result.plainJobsPerSecond > 0 && result.replicatedJobsPerSecond > 0 && result.lagSamples > 0, "\(run.stdout)")
+        #expect((result.snapshotMegabytes ?? 0) >= 5 && (result.snapshotMegabytesPerSecond ?? 0) > 0, "\(run.stdout)")
     }
 }

@@ -105,10 +105,10 @@ enum WorkerJournals {
     /// on (SIGCONT) and tries again while the journal shows nothing running.
     static func stopWithRunningJob(_ worker: ChildProcess, journal path: String, until deadline: Date) async throws {
         while Date() < deadline {
-            kill(worker.processIdentifier, SIGSTOP)
+            worker.signal(SIGSTOP)
             await waitUntilStopped(worker.processIdentifier)
             if try runs(inJournal: path).contains(where: { $0.end == nil }) { return }
-            kill(worker.processIdentifier, SIGCONT)
+            worker.signal(SIGCONT)
             try await Task.sleep(for: .milliseconds(5))
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import SpoolCore
 import SpoolReplication
 import Testing
@@ -34,7 +35,7 @@ struct ReplicationLogTests {
             return
         }
         #expect(reason.contains("version 2"))
-        guard case .refuse = PrimaryGreeting.answer(.keepAlive, log: log, term: 1) else { Issue.record("no greeting"); return }
+        guard case .refuse = PrimaryGreeting.answer(.keepAlive(transaction: 1), log: log, term: 1) else { Issue.record("no greeting"); return }
     }
 
     @Test("terms: a secondary of an older term gets a snapshot wherever it stands; one of a newer term means this primary was superseded")
@@ -64,5 +65,17 @@ struct ReplicationLogTests {
         try log.append(history[2], at: start + .seconds(12))
         #expect(log.count == 2 && log.base.transaction == 1, "the first is older than ten seconds by the third's capture")
         #expect(log.bytes == 2 * 4099)
+    }
+
+    @Test("a secondary's lag as the primary sees it: transactions it has not reported, and the age of the oldest of them")
+    func secondaryLag() throws {
+        var log = ReplicationLog()
+        var history = SecondaryStreamTests.history(4)
+        for index in history.indices { history[index].capturedAt = UInt64(1_700_000_000 + index) * 1_000_000 }
+        for transaction in history { try log.append(transaction) }
+        let now = Date(timeIntervalSince1970: 1_700_000_010)
+        #expect(log.lag(of: 4, now: now) == ReplicationStatus.Lag(transactions: 0, seconds: 0))
+        #expect(log.lag(of: 1, now: now) == ReplicationStatus.Lag(transactions: 3, seconds: 9), "transaction 2, captured at +1 s, is the oldest it lacks")
+        #expect(log.capturedAt(9) == nil && log.capturedAt(1) == 1_700_000_000_000_000)
     }
 }

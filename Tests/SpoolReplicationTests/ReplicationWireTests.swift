@@ -12,7 +12,8 @@ struct ReplicationWireTests {
         .hello(version: ReplicationMessage.version, term: 0, position: .empty),
         .hello(version: 9, term: 1 << 50 | 3, position: ReplicationPosition(transaction: 1 << 40 | 7, checksum: checksum)),
         .begin(transaction: 42), .page(number: 3, bytes: (0..<4096).map { UInt8(truncatingIfNeeded: $0) }), .page(number: 0, bytes: []),
-        .commit(transaction: 42, pages: 17, checksum: checksum), .keepAlive, .refusal("checksum mismatch at transaction 42 — stop"),
+        .commit(transaction: 42, pages: 17, checksum: checksum, capturedAt: 1_765_000_000_123_456), .keepAlive(transaction: 1 << 45 | 9),
+        .applied(transaction: 77), .refusal("checksum mismatch at transaction 42 — stop"),
         .snapshot(term: 7, position: ReplicationPosition(transaction: 1 << 33 | 5, checksum: checksum), pageSize: 65_536, pages: 1 << 31 | 3),
         .snapshotEnd(digest: checksum.reversed()),
     ]
@@ -56,7 +57,8 @@ struct ReplicationWireTests {
         #expect(refusal([0, 2, 0, 1]) == .frameTooLarge(0x20001))
         #expect(refusal([0, 0, 0, 1, 99]) == .unknownType(99))
         #expect(refusal([0, 0, 0, 3, 2, 0, 1]) == .truncated("transaction"))
-        #expect(refusal([0, 0, 0, 2, 5, 0]) == .trailingBytes(type: 5, count: 1))
+        #expect(refusal([0, 0, 0, 2, 5, 0]) == .truncated("transaction"))
+        #expect(refusal([0, 0, 0, 10, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0]) == .trailingBytes(type: 5, count: 1))
         var wrong = ReplicationMessage.hello(version: 1, term: 1, position: .empty).frame
         wrong[7] = UInt8(ascii: "x")
         #expect(refusal(wrong) == .notReplication("xpool-replication"))

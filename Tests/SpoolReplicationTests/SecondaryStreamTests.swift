@@ -1,3 +1,4 @@
+import Foundation
 import SpoolCore
 import SpoolReplication
 import Testing
@@ -26,7 +27,7 @@ struct SecondaryStreamTests {
         #expect(stream.hello == .hello(version: 1, term: 1, position: .empty))
         var applied: [ReplicationTransaction] = []
         for transaction in Self.history(3) {
-            for message in transaction.messages + [.keepAlive] {
+            for message in transaction.messages + [.keepAlive(transaction: 3)] {
                 if case .apply(let whole) = try stream.receive(message) { applied.append(whole) }
             }
         }
@@ -52,7 +53,7 @@ struct SecondaryStreamTests {
         #expect(outcome(tampered.messages.dropLast() + [history[0].messages.last!]) == (0, .checksumMismatch(transaction: 1)))
         #expect(outcome(history[1].messages) == (0, .outOfOrder("transaction 2 begins after 0")))
         #expect(outcome([.page(number: 1, bytes: [])]) == (0, .outOfOrder("page 1 was not expected here")))
-        #expect(outcome([.begin(transaction: 1), .commit(transaction: 2, pages: 1, checksum: [])]) == (0, .outOfOrder("commit of 2 inside transaction 1")))
+        #expect(outcome([.begin(transaction: 1), .commit(transaction: 2, pages: 1, checksum: [], capturedAt: 0)]) == (0, .outOfOrder("commit of 2 inside transaction 1")))
         #expect(outcome(history[0].messages + [.refusal("position unknown")]) == (1, .refused("position unknown")))
     }
 
@@ -130,5 +131,21 @@ struct SecondaryStreamTests {
         for message in whole.dropLast() { _ = try cut.receive(message) }
         cut.disconnected()
         #expect(cut.position == .empty, "a snapshot cut off is discarded")
+    }
+
+    @Test("lag: the stream learns the primary's last transaction from keep-alives and commits, and the capture time of what it applied")
+    func lag() throws {
+        var history = Self.history(3)
+        history[1].capturedAt = 1_700_000_000_000_000
+        var stream = SecondaryStream(position: .empty, term: 1)
+        for message in history[0].messages + history[1].messages { _ = try stream.receive(message) }
+        _ = try stream.receive(.keepAlive(transaction: 5))
+        #expect(stream.primaryLast == 5 && stream.appliedCapturedAt == 1_700_000_000_000_000)
+        let now = Date(timeIntervalSince1970: 1_700_000_002.5)
+        let behind = ReplicationStatus.lag(primaryLast: stream.primaryLast, applied: stream.position.transaction,
+                                           appliedCapturedAt: stream.appliedCapturedAt, now: now)
+        #expect(behind == ReplicationStatus.Lag(transactions: 3, seconds: 2.5), "three behind; the copy shows the primary of 2.5 s ago")
+        #expect(ReplicationStatus.lag(primaryLast: 2, applied: 2, appliedCapturedAt: 1, now: now) == ReplicationStatus.Lag(transactions: 0, seconds: 0))
+        #expect(ReplicationStatus.lag(primaryLast: 4, applied: 2, appliedCapturedAt: 0, now: now).seconds == nil, "after a snapshot the age is unknown")
     }
 }

@@ -144,7 +144,7 @@ struct DashboardBrowserTests {
             let other = try ChildProcess.spawn(python, ["-m", "http.server", "\(otherPort)", "--bind", "127.0.0.1", "--directory", pages.url.path],
                                                environment: ProcessInfo.processInfo.environment, outputPath: pages.path("http.log"))
             defer {
-                kill(other.pid, SIGKILL)
+                other.signal(SIGKILL)
                 other.waitForExitBlocking()
             }
             let browser = try await HeadlessChromium.start()

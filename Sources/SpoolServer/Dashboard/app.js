@@ -4,7 +4,7 @@
 import { api, EventStream, SignedOut } from "./api.js";
 import { LineChart, quantile } from "./charts.js";
 import { JobDetail, JobList } from "./jobs.js";
-import { renderDispatchers, renderMirror, renderQueues, renderQuotas, renderSummary } from "./views.js";
+import { renderDispatchers, renderMirror, renderQueues, renderQuotas, renderReplication, renderSummary } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 2000;
@@ -57,6 +57,7 @@ async function refresh() {
       renderDispatchers($("dispatchers"), dispatchers.dispatchers);
       renderQuotas($("quotas"), quotas.quotas);
       renderMirror($("mirror-panel"), stats.mirror);
+      renderReplication($("replication-panel"), stats.replication, stats.at);
       $("dispatcher-note").textContent = `${stats.liveDispatchers} live`;
       $("queue-note").textContent = `${queues.queues.length} queue${queues.queues.length === 1 ? "" : "s"}, ${stats.pausedQueues} paused`;
       jobs.setQueues(queues.queues.map((q) => q.name));

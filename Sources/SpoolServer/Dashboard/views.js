@@ -87,6 +87,36 @@ export function renderQuotas(container, quotas) {
 }
 
 /** The mirror's destination: units waiting and being applied, dead letters, and its lag. Hidden without one. */
+/** How far behind a copy is, in words. */
+function lagText(lag) {
+  if (!lag) return "lag unknown";
+  if (lag.transactions === 0) return "up to date";
+  const seconds = lag.seconds === null || lag.seconds === undefined ? "" : ` (${lag.seconds.toFixed(3)} s)`;
+  return `${lag.transactions} transaction${lag.transactions === 1 ? "" : "s"} behind${seconds}`;
+}
+
+/**
+ * The replication panel: a primary with each secondary's lag, or a secondary with its own; a
+ * report older than 5 s (of the time `at` the figures were read) means the process is not running.
+ */
+export function renderReplication(panel, replication, at) {
+  panel.hidden = !replication;
+  if (!replication) return;
+  const age = (Date.parse(at) - Date.parse(replication.updatedAt)) / 1000;
+  const running = age <= 5;
+  panel.querySelector("#replication-note").textContent = running
+    ? `${replication.role} at term ${replication.term}, transaction ${replication.transaction}`
+    : `${replication.role === "primary" ? "spool replicate" : "spool secondary"} last reported ${Math.round(age)} s ago: not running`;
+  const rows = replication.role === "primary"
+    ? (replication.secondaries || []).map((s) => h("div", { class: "item", dataset: { secondary: s.address } },
+      h("div", { class: "row" }, h("span", { class: "title mono" }, s.address), h("span", { class: "num", dataset: { lag: s.lag.transactions } }, lagText(s.lag)))))
+    : [h("div", { class: "item", dataset: { primary: replication.address } },
+      h("div", { class: "row" }, h("span", { class: "title mono" }, `following ${replication.address}`),
+        h("span", { class: `num${replication.connected && running ? "" : " bad"}`, dataset: { lag: replication.lag ? replication.lag.transactions : "" } },
+          replication.connected ? lagText(replication.lag) : `not connected (${lagText(replication.lag)} when last connected)`)))];
+  renderList(panel.querySelector("#replication"), rows, replication.role === "primary" ? "No secondary connected." : "", (row) => row);
+}
+
 export function renderMirror(panel, mirror) {
   panel.hidden = !mirror;
   if (!mirror) return;

@@ -1,0 +1,180 @@
+import ArgumentParser
+import Foundation
+import SpoolCore
+import SpoolReplication
+import SpoolReplicationSQLite
+import SpoolSQLite
+import SpoolWorker
+
+/// `spool replication-bench`: what replication costs and how close secondaries follow.
+struct ReplicationBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replication-bench",
+        abstract: "Measure replication: W2 with and without secondaries, their lag during it, and a snapshot's speed.",
+        discussion: """
+            All in this process, on fresh SQLite stores (synchronous NORMAL): W2 (--jobs no-op jobs enqueued, then \
+            drained by a dispatcher of --concurrency) once without replication and once with a primary and \
+            --secondaries secondaries on loopback (each starts from its snapshot before the jobs go in), in \
+            alternating rounds (--rounds each), the best of each kept; the secondaries' lag is sampled every 5 ms \
+            during the replicated drains, as the primary sees it (how long ago it captured the oldest transaction \
+            a secondary has not yet reported applied; 0 when none is missing). Then a store of \
+            --snapshot-mb megabytes is made and a fresh secondary's snapshot of it timed, from its start to the \
+            snapshot in place.
+            """)
+
+    @Option(help: "Jobs per W2 drain.")
+    var jobs: Int = 20_000
+
+    @Option(help: "The dispatcher's concurrency.")
+    var concurrency: Int = 50
+
+    @Option(help: "Secondaries following the primary in the replicated drains.")
+    var secondaries: Int = 2
+
+    @Option(help: "Drains of each kind.")
+    var rounds: Int = 3
+
+    @Option(help: "The size of the store whose snapshot is timed, in megabytes (0 skips it).")
+    var snapshotMb: Int = 1024
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    struct Result: Codable {
+        var jobs: Int
+        var concurrency: Int
+        var secondaries: Int
+        var plainJobsPerSecond: Double
+        var replicatedJobsPerSecond: Double
+        var costPercent: Double
+        var lagSamples: Int
+        var lagP50Milliseconds: Double
+        var lagP99Milliseconds: Double
+        var lagMaxMilliseconds: Double
+        var snapshotMegabytes: Double?
+        var snapshotSeconds: Double?
+        var snapshotMegabytesPerSecond: Double?
+    }
+
+    func run() async throws {
+        StoreOptions.bootstrapQuietLogging()
+        try await reportingErrors {
+            guard jobs > 0, concurrency > 0, secondaries >= 1, rounds >= 1, snapshotMb >= 0 else {
+                throw SpoolError(.invalidArgument, "--jobs, --concurrency, --secondaries and --rounds must be positive")
+            }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-replication-bench-\(UUID().uuidString.prefix(8))").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var plain: [Double] = [], replicated: [Double] = [], lags: [Double] = []
+            for round in 0..<rounds {
+                plain.append(try await drain(in: "\(directory)/plain-\(round)", replicas: 0, lags: &lags))
+                replicated.append(try await drain(in: "\(directory)/replicated-\(round)", replicas: secondaries, lags: &lags))
+                if !json { print("round \(round + 1): \(Int(plain.last!)) jobs/s alone, \(Int(replicated.last!)) with \(secondaries) secondaries") }
+            }
+            lags.sort()
+            func quantile(_ q: Double) -> Double { lags.isEmpty ? 0 : lags[min(lags.count - 1, Int(Double(lags.count) * q))] * 1000 }
+            var result = Result(jobs: jobs, concurrency: concurrency, secondaries: secondaries, plainJobsPerSecond: plain.max()!,
+                                replicatedJobsPerSecond: replicated.max()!, costPercent: (1 - replicated.max()! / plain.max()!) * 100,
+                                lagSamples: lags.count, lagP50Milliseconds: quantile(0.5), lagP99Milliseconds: quantile(0.99),
+                                lagMaxMilliseconds: (lags.last ?? 0) * 1000)
+            if snapshotMb > 0 {
+                let (megabytes, seconds) = try await snapshot(in: "\(directory)/snapshot")
+                result.snapshotMegabytes = megabytes
+                result.snapshotSeconds = seconds
+                result.snapshotMegabytesPerSecond = megabytes / seconds
+            }
+            if json {
+                try Output.json(result)
+            } else {
+                print(String(format: "W2 %d jobs, concurrency %d: %.0f jobs/s alone, %.0f with %d secondaries (%.1f %% less)",
+                             jobs, concurrency, result.plainJobsPerSecond, result.replicatedJobsPerSecond, secondaries, result.costPercent))
+                print(String(format: "lag during the drains (%d samples): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                             result.lagSamples, result.lagP50Milliseconds, result.lagP99Milliseconds, result.lagMaxMilliseconds))
+                if let megabytes = result.snapshotMegabytes, let seconds = result.snapshotSeconds {
+                    print(String(format: "snapshot of %.0f MB in %.2f s: %.0f MB/s", megabytes, seconds, megabytes / seconds))
+                }
+            }
+        }
+    }
+
+    /// One W2 drain on a fresh store in `folder`, with `replicas` secondaries following it;
+    /// returns jobs per second and adds the lag samples.
+    private func drain(in folder: String, replicas: Int, lags: inout [Double]) async throws -> Double {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/store.db"
+        let store = try SQLiteStore(path: path)
+        var primary: ReplicationPrimary?
+        var running: [Task<Void, Error>] = []
+        var copies: [ReplicationSecondary] = []
+        if replicas > 0 {
+            let started = try await ReplicationPrimary(path: path, host: "127.0.0.1", port: 0)
+            primary = started
+            running.append(Task { try await started.run() })
+            for index in 0..<replicas {
+                let copy = try ReplicationSecondary(path: "\(folder)/copy-\(index).db", primaryHost: "127.0.0.1", port: started.address.port)
+                copies.append(copy)
+                running.append(Task { try await copy.run() })
+            }
+            try await Self.until("the secondaries' snapshots") { copies.allSatisfy { $0.term > 0 } }
+        }
+        defer { for task in running { task.cancel() } }
+        _ = try await store.insert((0..<jobs).map { _ in NewJob(name: BuiltinJobs.noop) }, now: Date())
+        let registry = JobRegistry()
+        BuiltinJobs.register(into: registry)
+        var configuration = DispatcherConfiguration(id: UUID())
+        configuration.agents = [AgentSpec(name: AgentSpec.mainName, size: concurrency)]
+        let dispatcher = Dispatcher(store: store, registry: registry, configuration: configuration)
+        let start = ContinuousClock.now
+        let worker = Task { try await dispatcher.run() }
+        var seconds = 0.0
+        while true {
+            let done = try await store.queues().reduce(0) { $0 + ($1.counts[.completed] ?? 0) }
+            if done >= jobs {
+                seconds = (ContinuousClock.now - start).seconds
+                break
+            }
+            // Sampled every 5 ms, counted every 100 ms.
+            for _ in 0..<20 {
+                for secondary in primary?.status.secondaries ?? [] { if let lag = secondary.lag.seconds { lags.append(lag) } }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            guard ContinuousClock.now - start < .seconds(600) else { throw SpoolError(.invalidState, "the drain took over 10 minutes") }
+        }
+        dispatcher.stop()
+        try await worker.value
+        await store.close()
+        return Double(jobs) / seconds
+    }
+
+    /// A store of about --snapshot-mb megabytes (jobs with 512 KB payloads), a primary on it, and
+    /// a fresh secondary: seconds from the secondary's start to its snapshot in place.
+    private func snapshot(in folder: String) async throws -> (megabytes: Double, seconds: Double) {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/store.db"
+        let store = try SQLiteStore(path: path)
+        let blob = String(repeating: "x", count: 512 * 1024 - 16)
+        for _ in 0..<(snapshotMb * 2 / 10 + 1) {
+            _ = try await store.insert((0..<10).map { _ in NewJob(name: BuiltinJobs.noop, payload: JSONPayload(unchecked: #"{"b":"\#(blob)"}"#)) }, now: Date())
+        }
+        await store.close()
+        let primary = try await ReplicationPrimary(path: path, host: "127.0.0.1", port: 0)
+        let serving = Task { try await primary.run() }
+        defer { serving.cancel() }
+        let start = ContinuousClock.now
+        let copy = try ReplicationSecondary(path: folder + "/copy.db", primaryHost: "127.0.0.1", port: primary.address.port)
+        let following = Task { try await copy.run() }
+        defer { following.cancel() }
+        try await Self.until("the snapshot") { copy.term > 0 }
+        let seconds = (ContinuousClock.now - start).seconds
+        let size = (try FileManager.default.attributesOfItem(atPath: folder + "/copy.db")[.size] as? NSNumber)?.doubleValue ?? 0
+        return (size / 1_048_576, seconds)
+    }
+
+    private static func until(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(600)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw SpoolError(.invalidState, "\(what) did not arrive within 10 minutes") }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+}
