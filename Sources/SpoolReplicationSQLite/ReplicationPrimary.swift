@@ -44,6 +44,10 @@ public final class ReplicationPrimary: Sendable {
         /// Each connection's peer and the last transaction it reported applied.
         var secondaries: [Int: (address: String, applied: UInt64?)] = [:]
         var nextSecondary = 0
+        /// Writers waiting for the capture's next read of the log (``replicated(by:timeout:)``).
+        var captureWaiters: [CheckedContinuation<UInt64, Never>] = []
+        /// Writers waiting for secondaries' reports, by key.
+        var reportWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
     /// The store file.
@@ -96,34 +100,44 @@ public final class ReplicationPrimary: Sendable {
     /// The last transaction captured.
     public var position: ReplicationPosition { state.withLock { $0.log.position } }
 
-    /// Serves secondaries until the task is cancelled; then stops capturing.
+    /// Serves secondaries until the task is cancelled; then stops capturing, stops listening
+    /// and ends every connection.
     public func run() async throws {
         defer { stop() }
-        try await withThrowingDiscardingTaskGroup { group in
-            try await server.executeThenClose { connections in
-                for try await connection in connections {
-                    group.addTask { [self] in
-                        do {
-                            try await serve(connection)
-                        } catch {
-                            logger.info("secondary connection ended", metadata: ["reason": "\(error)"])
+        try await withTaskCancellationHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { connections in
+                    for try await connection in connections {
+                        group.addTask { [self] in
+                            do {
+                                try await serve(connection)
+                            } catch {
+                                logger.info("secondary connection ended", metadata: ["reason": "\(error)"])
+                            }
                         }
                     }
                 }
             }
+        } onCancel: { [self] in
+            stop()
+            server.channel.close(promise: nil)
         }
     }
 
     private func stop() {
-        let (waiters, snapshotWaiters) = state.withLock { state in
+        let (waiters, snapshotWaiters, captureWaiters) = state.withLock { state in
             state.stopped = true
             defer {
                 state.waiters = [:]
+                state.reportWaiters = [:]
                 state.snapshotWaiters = []
+                state.captureWaiters = []
             }
-            return (Array(state.waiters.values), state.snapshotWaiters)
+            return (Array(state.waiters.values) + Array(state.reportWaiters.values), state.snapshotWaiters, state.captureWaiters)
         }
         for waiter in waiters { waiter.resume() }
+        // A position no secondary can confirm: writes waiting for it fail (the primary stopped).
+        for waiter in captureWaiters { waiter.resume(returning: .max) }
         for waiter in snapshotWaiters { waiter.resume(throwing: SpoolError(.storeUnavailable, "the primary stopped")) }
     }
 
@@ -137,6 +151,12 @@ public final class ReplicationPrimary: Sendable {
                 StatusFile.write(status, of: path)
                 lastStatus = ContinuousClock.now
             }
+            // Writers waiting for the capture's read of their commit: those that came before this
+            // read starts (a later one may have committed after the read passed).
+            let waiting = state.withLock { state in
+                defer { state.captureWaiters = [] }
+                return state.captureWaiters
+            }
             do {
                 var captured = try capture.poll()
                 if capture.capturedSinceCheckpoint, ContinuousClock.now - lastCheckpoint >= configuration.checkpointInterval {
@@ -149,11 +169,15 @@ public final class ReplicationPrimary: Sendable {
                     }
                 }
                 if !captured.isEmpty { try publish(captured) }
+                let position = state.withLock { $0.log.position.transaction }
+                for waiter in waiting { waiter.resume(returning: position) }
                 try takeSnapshotIfWanted(capture)
             } catch {
                 logger.error("replication capture stopped", metadata: ["reason": "\(error)"])
                 state.withLock { $0.failure = "the primary's capture stopped: \(error)" }
                 stop()
+                // A position no secondary can confirm: their writes fail (the primary stopped).
+                for waiter in waiting { waiter.resume(returning: .max) }
                 return
             }
             Thread.sleep(forTimeInterval: Double(configuration.pollInterval.components.attoseconds) / 1e18
@@ -260,6 +284,75 @@ public final class ReplicationPrimary: Sendable {
         state.withLock { _ = $0.woken.remove(key) }
     }
 
+    // MARK: Synchronous replication
+
+    /// Returns once `count` secondaries have reported applied every transaction committed
+    /// before the call (for `--sync N`: a write is acknowledged only then). Throws, naming what
+    /// is missing, when fewer than `count` secondaries are connected, or when they have not all
+    /// confirmed within `timeout`; the write stays committed on the primary either way.
+    public func replicated(by count: Int, timeout: Duration) async throws {
+        func confirming(_ target: UInt64?) -> (connected: Int, confirmed: Int) {
+            state.withLock { state in
+                let reported = state.secondaries.values.compactMap(\.applied)
+                return (reported.count, target.map { target in reported.filter { $0 >= target }.count } ?? 0)
+            }
+        }
+        let connected = confirming(nil).connected
+        guard connected >= count else {
+            throw SpoolError(.storeUnavailable, "--sync \(count): \(connected == 0 ? "no secondary is" : connected == 1 ? "only 1 secondary is" : "only \(connected) secondaries are") connected; the write is committed on the primary only")
+        }
+        // The capture's next read of the log comes after the caller's commit.
+        let target = await withCheckedContinuation { (continuation: CheckedContinuation<UInt64, Never>) in
+            let position = state.withLock { state -> UInt64? in
+                if state.stopped { return .max }
+                state.captureWaiters.append(continuation)
+                return nil
+            }
+            if let position { continuation.resume(returning: position) }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let (_, confirmed) = confirming(target)
+            if confirmed >= count { return }
+            guard ContinuousClock.now < deadline, !state.withLock({ $0.stopped }) else {
+                throw SpoolError(.storeUnavailable, "--sync \(count): \(confirmed) of the secondaries confirmed transaction \(target) within \(timeout); the write is committed on the primary only")
+            }
+            await nextReport(timeout: deadline - ContinuousClock.now)
+        }
+    }
+
+    /// Waits for a secondary's next report, the primary's stop, or `timeout`.
+    private func nextReport(timeout: Duration) async {
+        let key = state.withLock { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let ready = state.withLock { state -> Bool in
+                        if state.stopped || state.woken.remove(key) != nil { return true }
+                        state.reportWaiters[key] = continuation
+                        return false
+                    }
+                    if ready { continuation.resume() }
+                }
+            }
+            group.addTask { [self] in
+                try? await Task.sleep(for: timeout)
+                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    if let waiter = state.reportWaiters.removeValue(forKey: key) { return waiter }
+                    state.woken.insert(key)
+                    return nil
+                }
+                waiter?.resume()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        state.withLock { _ = $0.woken.remove(key) }
+    }
+
     // MARK: Serving
 
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async throws {
@@ -294,7 +387,12 @@ public final class ReplicationPrimary: Sendable {
                                     greeted = true
                                     greeting.yield(.success(message))
                                 } else if case .applied(let number) = message {
-                                    state.withLock { $0.secondaries[id]?.applied = number }
+                                    let waiting = state.withLock { state in
+                                        state.secondaries[id]?.applied = number
+                                        defer { state.reportWaiters = [:] }
+                                        return Array(state.reportWaiters.values)
+                                    }
+                                    for waiter in waiting { waiter.resume() }
                                 }
                             }
                         } catch {
@@ -312,8 +410,10 @@ public final class ReplicationPrimary: Sendable {
                     case .success(let message): try await stream(to: outbound, answering: message)
                     }
                 }
-                // Either side ending ends the connection.
+                // Either side ending ends the connection (closing it ends the reading side, which
+                // does not end on cancellation while the peer stays silent).
                 try await group.next()
+                channel.close(promise: nil)
                 group.cancelAll()
             }
         }

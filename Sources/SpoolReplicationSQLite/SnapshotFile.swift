@@ -5,7 +5,8 @@ import SpoolReplication
 /// A snapshot arriving at a secondary, written aside (`PATH-replication-snapshot`) page by page
 /// and put in place of the copy only once whole and verified: synced, its position recorded
 /// (`PATH-replication-snapshot-ready`), written over the copy as one write
-/// (``ReplicaFile/replace(with:pageSize:pages:)``, so readers of the copy see it before or after),
+/// (``ReplicaFile/replace(with:pageSize:pages:)``, so readers of the copy see it before or after;
+/// an empty copy is simply replaced by rename),
 /// the copy's position replaced, the snapshot and the record removed.
 /// ``recover(path:standing:positionFile:)`` finishes or discards what a crash left.
 struct SnapshotFile {
@@ -63,13 +64,31 @@ struct SnapshotFile {
 
     private static func putInPlace(_ path: String, standing: PositionFile.Standing, positionFile: PositionFile) throws {
         let aside = aside(path)
-        if let handle = FileHandle(forReadingAtPath: aside) {
+        if let handle = FileHandle(forUpdatingAtPath: aside) {
             let header = Array(try handle.read(upToCount: 100) ?? Data())
             let size = try handle.seekToEnd()
-            try handle.close()
-            guard header.count == 100 else { throw SpoolError(.invalidState, "the snapshot \(aside) has no SQLite header") }
+            guard header.count == 100 else {
+                try? handle.close()
+                throw SpoolError(.invalidState, "the snapshot \(aside) has no SQLite header")
+            }
             let pageSize = Int(header[16]) << 8 | Int(header[17]) == 1 ? 65_536 : Int(header[16]) << 8 | Int(header[17])
-            try ReplicaFile(path: path).replace(with: aside, pageSize: pageSize, pages: UInt32(size / UInt64(pageSize)))
+            let pages = UInt32(size / UInt64(pageSize))
+            let copySize = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+            if copySize == 0 {
+                // An empty copy has no reader to protect (Spool refuses to open one): the snapshot,
+                // its page 1 made as a write of the copy would leave it, takes its place by rename.
+                try handle.seek(toOffset: 0)
+                let first = Array(try handle.read(upToCount: pageSize) ?? Data())
+                try handle.seek(toOffset: 0)
+                try handle.write(contentsOf: RollbackJournal.header(first, previous: nil, databasePages: pages))
+                try handle.synchronize()
+                try handle.close()
+                guard rename(aside, path) == 0 else { throw SpoolError(.storeUnavailable, "cannot put the snapshot in place of \(path): \(String(cString: strerror(errno)))") }
+                PositionFile.syncDirectory(of: path)
+            } else {
+                try handle.close()
+                try ReplicaFile(path: path).replace(with: aside, pageSize: pageSize, pages: pages)
+            }
         }
         try positionFile.write(standing)
         try? FileManager.default.removeItem(atPath: aside)

@@ -25,6 +25,7 @@ extension SQLiteStore {
             if !finished.isEmpty { hub.publish(.jobsFinished(finished)) }
             if !followUpQueues.isEmpty { hub.publish(.jobsAvailable(queues: followUpQueues)) }
         }
+        if !finishes.isEmpty { try? await acknowledged() }
         return (applied, claimed)
     }
 

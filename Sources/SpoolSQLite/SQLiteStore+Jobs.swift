@@ -9,6 +9,7 @@ extension SQLiteStore {
         let results = try await write { db in try SQLiteStore.insert(jobs, now: now, db: db) }
         let queues = Set(results.lazy.filter { $0.inserted && $0.job.state == .available }.map(\.job.queue))
         if !queues.isEmpty { hub.publish(.jobsAvailable(queues: queues.sorted())) }
+        try await acknowledged()
         return results
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SpoolCore
+import Synchronization
 
 /// How much a committed write survives.
 public enum Durability: String, Sendable, CaseIterable {
@@ -41,6 +42,8 @@ public final class SQLiteStore: JobStore {
     private let checkpointer: Checkpointer
     /// Why every write is refused: the file is a copy kept by `spool secondary`.
     private let writesRefused: SpoolError?
+    /// What an enqueue or a job's end waits for once committed (``acknowledgeAfter(_:)``).
+    private let acknowledgement = Mutex<(@Sendable () async throws -> Void)?>(nil)
 
     /// The primary a copy kept by `spool secondary` follows (`HOST:PORT`), or `nil` when the
     /// store is its own: such a store is opened read-only.
@@ -207,6 +210,20 @@ public final class SQLiteStore: JobStore {
         } catch {
             throw SQLiteStore.translate(error, path: path)
         }
+    }
+
+    /// Makes every enqueue and every job's end wait, once committed, for `barrier` before it
+    /// returns: with `spool serve --replicate --sync N`, until N secondaries have the commit.
+    /// An enqueue throws what the barrier throws (the jobs are committed here, but not where the
+    /// caller was promised); a job's end waits and goes on (it is committed, and the dispatcher
+    /// must not take it back).
+    public func acknowledgeAfter(_ barrier: @escaping @Sendable () async throws -> Void) {
+        acknowledgement.withLock { $0 = barrier }
+    }
+
+    /// Waits for the acknowledgement barrier, if any.
+    func acknowledged() async throws {
+        if let barrier = acknowledgement.withLock({ $0 }) { try await barrier() }
     }
 
     /// Runs a write in the next group commit.

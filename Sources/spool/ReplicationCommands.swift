@@ -145,6 +145,11 @@ struct ReplicationService: Service {
     }
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { try await primary.run() }
+        do {
+            try await cancelWhenGracefulShutdown { try await primary.run() }
+        } catch is CancellationError {
+            // The graceful shutdown ends it by cancelling: not a failure (one would cancel the
+            // whole group, the dispatcher's graceful stop included).
+        }
     }
 }

@@ -58,6 +58,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Also be the SQLite store's replication primary: `spool secondary` processes connect to HOST:PORT (as `spool replicate --listen`).")
     var replicate: String?
 
+    @Option(help: "With --replicate: acknowledge an enqueue (and let a job's end go on) only once N secondaries have it; without it replication is asynchronous.")
+    var sync: Int?
+
+    @Option(help: "With --sync: seconds to wait for the secondaries before an enqueue fails (it stays committed here).")
+    var syncTimeout: Double = 10
+
     @OptionGroup var dispatcher: DispatcherOptions
     @OptionGroup var transport: TransportOptions
     @OptionGroup var options: StoreOptions
@@ -87,7 +93,17 @@ struct ServeCommand: AsyncParsableCommand {
                                                               metrics: server.metrics.factory))
             }
             services.append(server)
-            if let replicate { services.append(try await ReplicationService(replicating: store, listen: replicate)) }
+            if let sync, replicate == nil || sync < 1 {
+                throw SpoolError(.invalidArgument, sync < 1 ? "--sync must be at least 1" : "--sync needs --replicate")
+            }
+            if let replicate {
+                let replication = try await ReplicationService(replicating: store, listen: replicate)
+                if let sync, let sqlite = store as? SQLiteStore {
+                    let primary = replication.primary, timeout = try duration(syncTimeout, "--sync-timeout")
+                    sqlite.acknowledgeAfter { try await primary.replicated(by: sync, timeout: timeout) }
+                }
+                services.append(replication)
+            }
             if demo { services.append(DemoTrickle(store: store, server: server)) }
             let announce = Task { await announceURL(server, store: storeOptions.storeURL) }
             defer { announce.cancel() }

@@ -5,8 +5,9 @@ import SpoolTestSupport
 import Testing
 
 /// `spool replicate` and `spool secondary` as separate processes on loopback, with other
-/// processes writing the primary's store.
-@Suite("spool replicate and spool secondary", .timeLimit(.minutes(3)))
+/// processes writing the primary's store. One test at a time: together they load two cores enough to
+/// slow the rest of the suite past its deadlines.
+@Suite("spool replicate and spool secondary", .serialized, .timeLimit(.minutes(3)))
 struct ReplicationCommandTests {
     /// Waits for `text` in the file at `log` and returns what follows it up to the line's end.
     static func line(after text: String, in log: String) async throws -> String {
@@ -98,6 +99,9 @@ struct ReplicationCommandTests {
         _ = await after.waitForExit()
         try await Self.converge(secondaryPath, primaryPath)
         #expect(try await SQLiteScripts.content(secondaryPath).contains("ok\n"), "the copy passes integrity_check")
+        let header = Array(try Data(contentsOf: URL(fileURLWithPath: secondaryPath)).prefix(20))
+        #expect(header[18] == 1 && header[19] == 1, "the copy is read in rollback mode: its readers never make a log of their own")
+        #expect(!FileManager.default.fileExists(atPath: secondaryPath + "-wal"))
     }
 
     @Test("the primary stopped and started again goes on with its history: the secondary follows, with what was written meanwhile")
@@ -427,6 +431,22 @@ struct ReplicationCommandTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(shown.contains("completed") && shown.contains("across"), "the copy has the job completed with its result: \(shown)")
+        serve.terminate()
+        let stopped = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                _ = await serve.waitForExit()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(20))
+                serve.signal(SIGKILL)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        #expect(stopped, "spool serve --replicate stops on SIGTERM, its secondary still connected")
     }
 
     @Test("a worker drains 800 jobs (some failing, retried) on a primary with two secondaries, one killed with SIGKILL and restarted: both copies end with the primary's jobs, row by row")
@@ -489,5 +509,46 @@ struct ReplicationCommandTests {
         let result = try JSONDecoder().decode(Result.self, from: Data(run.stdout.utf8))
         #expect(result.plainJobsPerSecond > 0 && result.replicatedJobsPerSecond > 0 && result.lagSamples > 0, "\(run.stdout)")
         #expect((result.snapshotMegabytes ?? 0) >= 5 && (result.snapshotMegabytesPerSecond ?? 0) > 0, "\(run.stdout)")
+    }
+
+    @Test("spool serve --replicate --sync 1: an enqueue fails while no secondary is connected; every enqueue acknowledged survives kill -9 of the primary and the promotion of its secondary")
+    func synchronousPromotion() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("served.db"), copy = directory.path("copy.db")
+        let log = directory.path("serve.log")
+        let serve = try SpoolProcess.start(["serve", "--listen", "127.0.0.1:0", "--replicate", "127.0.0.1:0", "--sync", "1", "--sync-timeout", "5",
+                                            "--store", "sqlite:" + path], log: log)
+        defer { serve.terminate() }
+        let address = try await Self.line(after: "Replication: secondaries connect to ", in: log)
+        let port = Int(try await Self.line(after: "Dashboard: http://127.0.0.1:", in: log).prefix { $0.isNumber }) ?? 0
+        let alone = try await HTTPTestClient.request(port: port, "POST", "/v1/jobs", body: #"{"name":"spool.echo"}"#)
+        #expect(alone.status == 503 && alone.text.contains("no secondary is connected"), "\(alone.status) \(alone.text)")
+
+        let secondary = try Self.secondary(copy, of: address, log: directory.path("secondary.log"))
+        defer { secondary.terminate() }
+        struct Created: Decodable { var id: String }
+        var acknowledged: [String] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while acknowledged.count < 80, ContinuousClock.now < deadline {
+            let answer = try await HTTPTestClient.request(port: port, "POST", "/v1/jobs", body: #"{"name":"spool.echo","payload":{"n":\#(acknowledged.count)}}"#)
+            if answer.status == 201 { acknowledged.append(try answer.decode(Created.self).id) }
+        }
+        #expect(acknowledged.count == 80, "enqueues were acknowledged once the secondary was there")
+        serve.signal(SIGKILL)
+        _ = await serve.waitForExit()
+        secondary.terminate()
+        _ = await secondary.waitForExit()
+        let promoted = try await SpoolProcess.run(["promote", "--store", "sqlite:" + copy])
+        #expect(promoted.status == 0, "\(promoted.stderr)")
+        let store = try SQLiteStore(path: copy)
+        var missing: [String] = []
+        for id in acknowledged {
+            guard let jobID = JobID(id), try await store.job(jobID) != nil else {
+                missing.append(id)
+                continue
+            }
+        }
+        #expect(missing.isEmpty, "no acknowledged job is missing from the promoted copy: \(missing)")
+        await store.close()
     }
 }

@@ -101,15 +101,19 @@ enum WorkerJournals {
 
     /// Stops `worker` (SIGSTOP) at a moment its journal at `path` shows a job running, so a
     /// SIGKILL right after is sure to cut that job off: a stopped process finishes nothing, and
-    /// its journal, read while it is stopped, is exactly what it was doing. Lets the worker go
-    /// on (SIGCONT) and tries again while the journal shows nothing running.
+    /// its journal, read while it is stopped, is exactly what it was doing. The worker is stopped
+    /// only when its journal, read while it runs, shows a job running, and let go on (SIGCONT)
+    /// when, stopped, it turns out to have ended it: stopping it over and over instead starved it
+    /// on a loaded machine (a stopped worker holding the store's lock stops every other worker).
     static func stopWithRunningJob(_ worker: ChildProcess, journal path: String, until deadline: Date) async throws {
         while Date() < deadline {
-            worker.signal(SIGSTOP)
-            await waitUntilStopped(worker.processIdentifier)
-            if try runs(inJournal: path).contains(where: { $0.end == nil }) { return }
-            worker.signal(SIGCONT)
-            try await Task.sleep(for: .milliseconds(5))
+            if try runs(inJournal: path).contains(where: { $0.end == nil }) {
+                worker.signal(SIGSTOP)
+                await waitUntilStopped(worker.processIdentifier)
+                if try runs(inJournal: path).contains(where: { $0.end == nil }) { return }
+                worker.signal(SIGCONT)
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 
