@@ -254,6 +254,13 @@ public final class ReplicationPrimary: Sendable {
 
     /// Waits until a transaction after `number` is captured, the primary stops, or `timeout`.
     private func next(after number: UInt64, timeout: Duration) async {
+        await wait(in: \.waiters, timeout: timeout) { $0.log.position.transaction > number }
+    }
+
+    /// Waits, registered in the waiters at `waiters` (which are resumed when what they wait for
+    /// may have happened), until `ready` holds, the primary stops, or `timeout` passes.
+    private func wait(in waiters: WritableKeyPath<State, [Int: CheckedContinuation<Void, Never>]> & Sendable, timeout: Duration,
+                      until ready: @escaping @Sendable (State) -> Bool) async {
         let key = state.withLock { state -> Int in
             state.nextWaiter += 1
             return state.nextWaiter
@@ -261,18 +268,18 @@ public final class ReplicationPrimary: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let ready = state.withLock { state -> Bool in
-                        if state.stopped || state.log.position.transaction > number || state.woken.remove(key) != nil { return true }
-                        state.waiters[key] = continuation
+                    let done = state.withLock { state -> Bool in
+                        if state.stopped || ready(state) || state.woken.remove(key) != nil { return true }
+                        state[keyPath: waiters][key] = continuation
                         return false
                     }
-                    if ready { continuation.resume() }
+                    if done { continuation.resume() }
                 }
             }
             group.addTask { [self] in
                 try? await Task.sleep(for: timeout)
                 let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                    if let waiter = state.waiters.removeValue(forKey: key) { return waiter }
+                    if let waiter = state[keyPath: waiters].removeValue(forKey: key) { return waiter }
                     state.woken.insert(key)
                     return nil
                 }
@@ -317,40 +324,11 @@ public final class ReplicationPrimary: Sendable {
             guard ContinuousClock.now < deadline, !state.withLock({ $0.stopped }) else {
                 throw SpoolError(.storeUnavailable, "--sync \(count): \(confirmed) of the secondaries confirmed transaction \(target) within \(timeout); the write is committed on the primary only")
             }
-            await nextReport(timeout: deadline - ContinuousClock.now)
-        }
-    }
-
-    /// Waits for a secondary's next report, the primary's stop, or `timeout`.
-    private func nextReport(timeout: Duration) async {
-        let key = state.withLock { state -> Int in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { [self] in
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let ready = state.withLock { state -> Bool in
-                        if state.stopped || state.woken.remove(key) != nil { return true }
-                        state.reportWaiters[key] = continuation
-                        return false
-                    }
-                    if ready { continuation.resume() }
-                }
+            // Woken by each report; checked under the lock that reports take, so none is missed.
+            await wait(in: \.reportWaiters, timeout: deadline - ContinuousClock.now) { state in
+                state.secondaries.values.filter { ($0.applied ?? 0) >= target }.count >= count
             }
-            group.addTask { [self] in
-                try? await Task.sleep(for: timeout)
-                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                    if let waiter = state.reportWaiters.removeValue(forKey: key) { return waiter }
-                    state.woken.insert(key)
-                    return nil
-                }
-                waiter?.resume()
-            }
-            await group.next()
-            group.cancelAll()
         }
-        state.withLock { _ = $0.woken.remove(key) }
     }
 
     // MARK: Serving
