@@ -106,14 +106,15 @@ enum WorkerJournals {
     /// when, stopped, it turns out to have ended it: stopping it over and over instead starved it
     /// on a loaded machine (a stopped worker holding the store's lock stops every other worker).
     static func stopWithRunningJob(_ worker: ChildProcess, journal path: String, until deadline: Date) async throws {
+        @Sendable func running() throws -> Bool { try runs(inJournal: path).contains { $0.end == nil } }
         while Date() < deadline {
-            if try runs(inJournal: path).contains(where: { $0.end == nil }) {
+            if try await offPool(running) {
                 worker.signal(SIGSTOP)
                 await waitUntilStopped(worker.processIdentifier)
-                if try runs(inJournal: path).contains(where: { $0.end == nil }) { return }
+                if try await offPool(running) { return }
                 worker.signal(SIGCONT)
             }
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 
@@ -129,9 +130,11 @@ enum WorkerJournals {
         }
     }
 
+    /// Every whole line of the journal, read with Spool's own JSON reader: through `Decodable`
+    /// each value tried as the wrong type throws, and the test library records a backtrace for
+    /// every throw — enough, over a journal of thousands of lines read again and again, to keep
+    /// Swift concurrency's threads busy and stall every other test of the run.
     private static func lines(_ path: String) throws -> [JSONValue] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap {
-            try? JSONPayload(unchecked: String($0)).decode(JSONValue.self)
-        }
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
     }
 }
