@@ -63,6 +63,8 @@ final class AgentRunner: Sendable {
                 let token = runtime.claimsInFlight.begin(params.now)
                 do {
                     jobs = try await runtime.store.claim(params)
+                } catch is CancellationError where runtime.isStopping {
+                    // The dispatcher's task was cancelled: it is stopping, not failing.
                 } catch {
                     runtime.events.error("agent \(spec.name) could not claim jobs: \(error)")
                 }

@@ -57,6 +57,10 @@ public final class Dispatcher: Service, Sendable {
     }
 
     /// Runs until ``stop()`` or a graceful shutdown of the service group.
+    ///
+    /// Cancelling the task that runs it stops it at once: it claims nothing more, returns the
+    /// jobs it is running to the queue without waiting for the grace period, and records itself
+    /// inactive before returning.
     public func run() async throws {
         let store = runtime.store, events = runtime.events
         let registeredAt = runtime.now()
@@ -70,35 +74,46 @@ public final class Dispatcher: Service, Sendable {
         runtime.reportRescued(rescued, otherwise: "this dispatcher shut down uncleanly")
         events.info("dispatcher activated")
         runtime.observe(.activated(id))
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.listen() }
-                group.addTask { await self.heartbeat() }
-                group.addTask { await self.rescueLoop() }
-                if !configuration.cron.isEmpty { group.addTask { await self.cronLoop() } }
-                for agent in agents { group.addTask { await agent.run() } }
-                while !runtime.isStopping { await stopped.wait(timeout: .seconds(3600)) }
-                await drain()
-                group.cancelAll()
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await self.listen() }
+                    group.addTask { await self.heartbeat() }
+                    group.addTask { await self.rescueLoop() }
+                    if !configuration.cron.isEmpty { group.addTask { await self.cronLoop() } }
+                    // The agents end once stopping, each after starting what a claim in flight
+                    // brought: the drain then sees every job this dispatcher holds.
+                    await withTaskGroup(of: Void.self) { agentTasks in
+                        for agent in agents { agentTasks.addTask { await agent.run() } }
+                        while !runtime.isStopping { await stopped.wait(timeout: .seconds(3600)) }
+                    }
+                    await drain(waiting: !Task.isCancelled)
+                    group.cancelAll()
+                }
+            } onGracefulShutdown: {
+                self.stop()
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             self.stop()
         }
-        try await store.deactivate(id, now: runtime.now())
+        // Outside the run's cancellation: a cancelled dispatcher still records its end.
+        try await Task { [runtime, id] in try await store.deactivate(id, now: runtime.now()) }.value
         events.info("dispatcher deactivated")
         runtime.observe(.deactivated(id))
     }
 
-    /// Waits for running jobs up to the grace period, then returns the rest to the queue.
-    private func drain() async {
-        let deadline = ContinuousClock.now + configuration.gracePeriod
+    /// Waits for running jobs up to the grace period (when `waiting`), then returns the rest to
+    /// the queue.
+    private func drain(waiting: Bool) async {
+        let deadline = ContinuousClock.now + (waiting ? configuration.gracePeriod : .zero)
         while runningCount > 0, ContinuousClock.now < deadline {
             await runtime.drained.wait(timeout: .milliseconds(50))
         }
         let leftovers = agents.flatMap(\.runningExecutions).filter { $0.abandon() }
         guard !leftovers.isEmpty else { return }
         do {
-            try await runtime.store.release(leftovers.map(\.job.id), dispatcher: id, now: runtime.now())
+            let ids = leftovers.map(\.job.id)
+            try await Task { [runtime, id] in try await runtime.store.release(ids, dispatcher: id, now: runtime.now()) }.value
             runtime.events.warning("returned \(leftovers.count) unfinished jobs to the queue after the grace period")
         } catch {
             runtime.events.error("could not return \(leftovers.count) unfinished jobs to the queue: \(error); they will be rescued")

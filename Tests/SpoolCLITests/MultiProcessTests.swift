@@ -44,8 +44,9 @@ struct MultiProcessTests {
         }
         // Generous: it takes 11 s alone, but once took over 240 s on two cores loaded by other builds and tests.
         let deadline = Date().addingTimeInterval(480)
-        while try await completed() < 1500, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        try await WorkerJournals.stopWithRunningJob(first, journal: directory.path("a1.jsonl"), until: deadline)
+        while try await completed() < 1500, Date() < deadline, first.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        try await WorkerJournals.stopWithRunningJob(first, journal: directory.path("a1.jsonl"), log: directory.path("a1.jsonl.log"),
+                                                     until: deadline)
         first.signal(SIGKILL)
         await first.waitForExit()
         let killedAt = Date().timeIntervalSince1970 * 1_000_000

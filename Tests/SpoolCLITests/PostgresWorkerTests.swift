@@ -54,7 +54,7 @@ struct PostgresWorkerTests {
         let deadline = Date().addingTimeInterval(300)
         while try await Self.completed(store) < 3000, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let killed = workers[2]
-        try await WorkerJournals.stopWithRunningJob(killed, journal: directory.path("c.jsonl"), until: deadline)
+        try await WorkerJournals.stopWithRunningJob(killed, journal: directory.path("c.jsonl"), log: directory.path("c.log"), until: deadline)
         killed.signal(SIGKILL)
         await killed.waitForExit()
         let killedAt = Date().timeIntervalSince1970 * 1_000_000

@@ -105,16 +105,36 @@ enum WorkerJournals {
     /// only when its journal, read while it runs, shows a job running, and let go on (SIGCONT)
     /// when, stopped, it turns out to have ended it: stopping it over and over instead starved it
     /// on a loaded machine (a stopped worker holding the store's lock stops every other worker).
-    static func stopWithRunningJob(_ worker: ChildProcess, journal path: String, until deadline: Date) async throws {
+    /// Throws, naming what it saw and ending with the tail of the worker's `log`, when the worker
+    /// exits first or no running job could be caught before `deadline`.
+    static func stopWithRunningJob(_ worker: ChildProcess, journal path: String, log: String, until deadline: Date) async throws {
         @Sendable func running() throws -> Bool { try runs(inJournal: path).contains { $0.end == nil } }
+        var reads = 0, seenRunning = 0
         while Date() < deadline {
+            guard worker.isRunning else {
+                throw StopFailure("the worker exited (status \(worker.terminationStatus ?? -1)) before a running job could be caught", log: log)
+            }
+            reads += 1
             if try await offPool(running) {
+                seenRunning += 1
                 worker.signal(SIGSTOP)
                 await waitUntilStopped(worker.processIdentifier)
                 if try await offPool(running) { return }
                 worker.signal(SIGCONT)
             }
             try await Task.sleep(for: .milliseconds(50))
+        }
+        let journaled = (try? runs(inJournal: path).count) ?? 0
+        throw StopFailure("no running job caught before the deadline: \(reads) reads of the journal, \(seenRunning) showed one running "
+                          + "but not once the worker was stopped; the journal holds \(journaled) runs", log: log)
+    }
+
+    /// Why ``stopWithRunningJob(_:journal:log:until:)`` gave up, with the end of the worker's log.
+    struct StopFailure: Error, CustomStringConvertible {
+        let description: String
+        init(_ reason: String, log: String) {
+            let tail = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "(no log)").split(separator: "\n").suffix(30)
+            description = reason + "; the worker's log ends:\n" + tail.joined(separator: "\n")
         }
     }
 

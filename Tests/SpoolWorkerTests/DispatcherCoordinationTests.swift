@@ -129,6 +129,30 @@ struct DispatcherCoordinationTests {
         #expect(try await harness.store.dispatchers().first?.state == .inactive)
     }
 
+    @Test("cancelling a dispatcher's task stops it at once: its running job goes back to the queue, it ends inactive",
+          .timeLimit(.minutes(1)))
+    func cancelled() async throws {
+        let harness = try WorkerHarness()
+        let started = Gate()
+        harness.registry.register(name: "test.stubborn") { _, _ in
+            started.open()
+            await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in }
+            return nil
+        }
+        // A grace period longer than the test's time limit: only a stop that skips it can pass.
+        let dispatcher = Dispatcher(store: harness.store, registry: harness.registry,
+                                    configuration: harness.configuration { $0.gracePeriod = .seconds(600) })
+        let running = Task { try await dispatcher.run() }
+        let job = try await harness.client.enqueue(NewJob(name: "test.stubborn"))
+        await started.wait()
+        running.cancel()
+        try await running.value
+        let returned = try #require(try await harness.store.job(job.id))
+        #expect(returned.state == .available)
+        #expect(returned.attempt == 0)
+        #expect(try await harness.store.dispatchers().first?.state == .inactive)
+    }
+
     @Test("a graceful shutdown lets short jobs finish")
     func gracefulFinish() async throws {
         let harness = try WorkerHarness()
