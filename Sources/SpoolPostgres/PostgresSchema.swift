@@ -163,6 +163,18 @@ struct PostgresSchema: Sendable {
                 """,
                 "CREATE INDEX spool_message_keys_seq ON \(messageKeys) (seq)",
             ]),
+            // Retention deletes each terminal state's oldest jobs first, from this index; autovacuum
+            // then reclaims the deleted rows a batch at a time instead of after a fifth of the table.
+            ("6-retention", [
+                """
+                CREATE INDEX spool_jobs_finished ON \(jobs) (state, finished_at)
+                    WHERE state IN ('completed', 'discarded', 'cancelled')
+                """,
+                """
+                ALTER TABLE \(jobs) SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000,
+                                         autovacuum_analyze_scale_factor = 0.02)
+                """,
+            ]),
         ]
     }
 

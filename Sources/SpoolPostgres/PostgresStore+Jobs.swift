@@ -243,6 +243,29 @@ extension PostgresStore {
         return ids.filter { deleted.contains($0.description) }
     }
 
+    public func prune(_ request: PruneRequest) async throws -> Int {
+        try request.validate()
+        let (schema, logger) = (self.schema, self.logger)
+        // The state as a literal (a validated terminal state), so the plan uses the partial index spool_jobs_finished.
+        let state = request.state.rawValue, before = PostgresRows.micros(request.finishedBefore), limit = request.limit
+        if request.dryRun {
+            return try await read { connection in
+                try await connection.query("""
+                    SELECT count(*) FROM (SELECT 1 FROM \(unescaped: schema.jobs)
+                                          WHERE state = '\(unescaped: state)' AND finished_at < \(before) LIMIT \(limit)) chosen
+                    """, logger: logger).decode(Int.self).first { _ in true } ?? 0
+            }
+        }
+        return try await transaction { connection in
+            try await connection.count("""
+                DELETE FROM \(unescaped: schema.jobs) WHERE seq IN (
+                    SELECT seq FROM \(unescaped: schema.jobs) WHERE state = '\(unescaped: state)' AND finished_at < \(before)
+                    ORDER BY finished_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                RETURNING 1
+                """, logger: logger)
+        }
+    }
+
     public func cancel(_ id: JobID, now: Date) async throws -> Job {
         let now = PostgresRows.truncate(now)
         let (schema, logger) = (self.schema, self.logger)

@@ -111,6 +111,10 @@ enum SQLiteSchema {
             CREATE INDEX message_keys_seq ON message_keys(seq);
             ALTER TABLE messages ADD COLUMN ordered INTEGER NOT NULL DEFAULT 0;
             """),
+        // Retention deletes each terminal state's oldest jobs first, walking this index from its start.
+        ("7-finished-index", """
+            CREATE INDEX jobs_finished ON jobs(state, finished_at) WHERE end_seq IS NOT NULL;
+            """),
     ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.
@@ -131,6 +135,19 @@ enum SQLiteSchema {
         let missing = migrations.map(\.id).filter { !applied.contains($0) }
         guard missing.isEmpty else {
             throw SpoolError(.storeUnavailable, "store \(path) is a copy of a store an older Spool wrote (it lacks schema \(missing.joined(separator: ", "))); open the primary with this Spool first")
+        }
+    }
+
+    /// Makes the file give freed pages back (`auto_vacuum = INCREMENTAL`, which retention's
+    /// prunes use): set before the first table of a new file, and for a file made before, by
+    /// rewriting it once with `VACUUM` (as long as copying the file takes, then never again).
+    static func useIncrementalVacuum(_ pool: DatabasePool) throws {
+        try pool.writeWithoutTransaction { db in
+            guard try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") == 0 else { return }
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master)") == true {
+                try db.execute(sql: "VACUUM")
+            }
         }
     }
 

@@ -216,3 +216,27 @@ extension SQLiteStore {
         if !queues.isEmpty { hub.publish(.jobsAvailable(queues: queues.sorted())) }
     }
 }
+
+extension SQLiteStore {
+    /// Pages a prune hands back to the file system after each batch, at most: the file shrinks
+    /// as jobs go, without one long vacuum holding the write lock.
+    static let vacuumPagesPerPrune = 512
+
+    public func prune(_ request: PruneRequest) async throws -> Int {
+        try request.validate()
+        // `end_seq IS NOT NULL` as written lets SQLite use the partial index jobs_finished.
+        let choose = """
+            SELECT seq FROM jobs WHERE end_seq IS NOT NULL AND state = ? AND finished_at < ? ORDER BY finished_at LIMIT ?
+            """
+        let arguments: StatementArguments = [request.state.rawValue, SQLiteRows.micros(request.finishedBefore), request.limit]
+        if request.dryRun {
+            return try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(choose))", arguments: arguments) ?? 0 }
+        }
+        return try await write { db in
+            try db.execute(sql: "DELETE FROM jobs WHERE seq IN (\(choose))", arguments: arguments)
+            let deleted = db.changesCount
+            if deleted > 0 { try db.execute(sql: "PRAGMA incremental_vacuum(\(SQLiteStore.vacuumPagesPerPrune))") }
+            return deleted
+        }
+    }
+}

@@ -137,6 +137,7 @@ public final class SQLiteStore: JobStore {
             do {
                 let pool = try DatabasePool(path: path, configuration: configuration)
                 if migrate {
+                    try SQLiteSchema.useIncrementalVacuum(pool)
                     try SQLiteSchema.migrate(pool, path: path)
                 } else {
                     try SQLiteSchema.check(pool, path: path)

@@ -86,4 +86,53 @@ extension Dispatcher {
             }
         }
     }
+
+    /// The periodic task whose turns ``retentionLoop()`` takes (a name no cron schedule given
+    /// on a command line can have).
+    static let retentionTurn = "spool=retention"
+
+    /// Deletes finished jobs past their retention age. Every ``DispatcherConfiguration/retentionInterval``
+    /// one dispatcher of the store takes the turn and prunes each state in batches, pausing
+    /// between batches so that claims get the write lock, until nothing is due or the next
+    /// turn begins.
+    func retentionLoop() async {
+        let retention = configuration.retention, interval = configuration.retentionInterval.seconds
+        guard !retention.keepsEverything, interval > 0 else { return }
+        while !runtime.isStopping {
+            do {
+                try await Task.sleep(for: configuration.retentionInterval)
+            } catch {
+                return
+            }
+            let now = runtime.now()
+            let tick = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / interval).rounded(.down) * interval)
+            do {
+                guard try await runtime.store.takeTurn(Self.retentionTurn, tick: tick) else { continue }
+                try await prune(retention, now: now, until: tick.addingTimeInterval(interval))
+            } catch is CancellationError {
+                return
+            } catch {
+                runtime.events.error("retention could not delete finished jobs: \(error)")
+            }
+        }
+    }
+
+    /// One turn of retention: each state's jobs older than its age, a batch at a time.
+    private func prune(_ retention: Retention, now: Date, until end: Date) async throws {
+        var deleted: [String] = []
+        for state in [JobState.completed, .cancelled, .discarded] {
+            guard let age = retention.age(of: state) else { continue }
+            let request = PruneRequest(state: state, finishedBefore: now.addingTimeInterval(-age.seconds), limit: configuration.pruneBatch)
+            var total = 0
+            while !runtime.isStopping, runtime.now() < end {
+                let count = try await runtime.store.prune(request)
+                total += count
+                runtime.metrics.pruned(count, state: state)
+                guard count == request.limit else { break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            if total > 0 { deleted.append("\(total) \(state)") }
+        }
+        if !deleted.isEmpty { runtime.events.info("retention deleted finished jobs: \(deleted.joined(separator: ", "))") }
+    }
 }

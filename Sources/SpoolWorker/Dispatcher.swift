@@ -6,8 +6,8 @@ import SpoolCore
 import Synchronization
 
 /// One worker process's engine: registers with the store under its persistent UUID, runs its
-/// agents, pings, rescues the jobs of dead dispatchers, fires cron ticks, and shuts down
-/// gracefully.
+/// agents, pings, rescues the jobs of dead dispatchers, fires cron ticks, deletes finished jobs
+/// past their retention, and shuts down gracefully.
 ///
 /// Run it in a `ServiceGroup` (SIGTERM and SIGINT begin a graceful shutdown) or call ``run()``
 /// and later ``stop()``. On shutdown it stops claiming, lets running jobs finish for up to the
@@ -81,6 +81,7 @@ public final class Dispatcher: Service, Sendable {
                     group.addTask { await self.heartbeat() }
                     group.addTask { await self.rescueLoop() }
                     if !configuration.cron.isEmpty { group.addTask { await self.cronLoop() } }
+                    group.addTask { await self.retentionLoop() }
                     // The agents end once stopping, each after starting what a claim in flight
                     // brought: the drain then sees every job this dispatcher holds.
                     await withTaskGroup(of: Void.self) { agentTasks in

@@ -31,6 +31,13 @@ public struct DispatcherConfiguration: Sendable {
     public var backoff: Backoff = .default
     /// How many completed job ids each agent keeps.
     public var completedHistory = 10
+    /// How long finished jobs are kept before they are deleted (``Retention/standard``: completed
+    /// jobs a day, cancelled and discarded ones a week).
+    public var retention: Retention = .standard
+    /// How often retention runs: each time, one dispatcher of the store deletes what is due.
+    public var retentionInterval: Duration = .seconds(60)
+    /// How many jobs one prune deletes in one transaction: small, so a claim never waits long.
+    public var pruneBatch = 500
 
     /// Creates a configuration with the defaults.
     public init(id: UUID) { self.id = id }

@@ -31,6 +31,18 @@ final class WorkerMetrics: Sendable {
         counter.increment(by: amount)
     }
 
+    /// Counts finished jobs of `state` that retention deleted (`spool_jobs_pruned_total`).
+    func pruned(_ count: Int, state: JobState) {
+        let key = Key(label: "spool_jobs_pruned_total", queue: "", name: state.rawValue)
+        let counter = counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: key.label, dimensions: [("state", state.rawValue)], factory: factory)
+            counters[key] = counter
+            return counter
+        }
+        counter.increment(by: count)
+    }
+
     func record(_ label: String, _ job: Job, seconds: Double) {
         let key = Key(label: label, queue: job.queue, name: job.name)
         let timer = timers.withLock { timers in

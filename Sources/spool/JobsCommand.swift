@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 import SpoolCore
 
-/// `spool jobs`: list, show, cancel, retry and wait for jobs.
+/// `spool jobs`: list, show, cancel, retry, wait for and prune jobs.
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "jobs", abstract: "List, show, cancel, retry or wait for jobs.",
-        subcommands: [List.self, Show.self, Cancel.self, Retry.self, Wait.self])
+        commandName: "jobs", abstract: "List, show, cancel, retry, wait for or prune jobs.",
+        subcommands: [List.self, Show.self, Cancel.self, Retry.self, Wait.self, Prune.self])
 
     static func parse(_ text: String) throws -> JobID {
         guard let id = JobID(text) else { throw SpoolError(.invalidArgument, "'\(text)' is not a job id (a UUID)") }
@@ -124,6 +124,61 @@ struct JobsCommand: AsyncParsableCommand {
                 let job = try await client.wait(for: try JobsCommand.parse(id), timeout: try waitLimit(timeout, "--timeout"))
                 try JobsCommand.print(job, json: options.json)
                 if job.state != .completed { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete finished jobs now, as workers' retention does: by default completed jobs older than 24h and cancelled and discarded ones older than 7d.")
+        @Option(help: "Only this state: completed, cancelled or discarded (default: all three).") var state: String?
+        @Option(help: "Only jobs finished longer ago than this: seconds, or with s, m, h or d (at least 60 s).") var olderThan: String?
+        @Flag(help: "Count what would be deleted; delete nothing.") var dryRun = false
+        @OptionGroup var options: StoreOptions
+
+        func run() async throws {
+            options.bootstrapLogging()
+            try await reportingErrors {
+                let states: [JobState]
+                if let state {
+                    guard let parsed = JobState(rawValue: state), parsed.isTerminal else {
+                        throw SpoolError(.invalidArgument, "--state must be completed, cancelled or discarded, not '\(state)'")
+                    }
+                    states = [parsed]
+                } else {
+                    states = [.completed, .cancelled, .discarded]
+                }
+                let age = try olderThan.map { text -> Duration in
+                    guard let age = try Retention.parseAge(text) else {
+                        throw SpoolError(.invalidArgument, "--older-than must be at least \(Int(Retention.minimumAge.seconds)) s, not 0")
+                    }
+                    try Retention.checkAge(age, of: "--older-than: finished jobs")
+                    return age
+                }
+                let store = try await options.open()
+                let now = Date()
+                var counts: [(JobState, Int)] = []
+                for state in states {
+                    let before = now.addingTimeInterval(-(age ?? Retention.standard.age(of: state)!).seconds)
+                    counts.append((state, try await Self.prune(store, state: state, before: before, dryRun: dryRun)))
+                }
+                if options.json {
+                    return try Output.json(Dictionary(uniqueKeysWithValues: counts.map { ($0.0.rawValue, $0.1) }))
+                }
+                let summary = counts.map { "\($0.1) \($0.0)" }.joined(separator: ", ")
+                Swift.print(dryRun ? "would delete \(summary) jobs" : "deleted \(summary) jobs")
+            }
+        }
+
+        /// Deletes (or counts) every job of `state` finished before `before`, a batch at a time.
+        static func prune(_ store: any JobStore, state: JobState, before: Date, dryRun: Bool) async throws -> Int {
+            if dryRun { return try await store.prune(PruneRequest(state: state, finishedBefore: before, limit: Int(Int32.max), dryRun: true)) }
+            var total = 0
+            while true {
+                let request = PruneRequest(state: state, finishedBefore: before)
+                let count = try await store.prune(request)
+                total += count
+                if count < request.limit { return total }
             }
         }
     }

@@ -45,6 +45,15 @@ struct DispatcherOptions: ParsableArguments {
     @Option(help: "Seconds a running job may finish after shutdown begins before it is returned to its queue.")
     var grace: Double = 25
 
+    @Option(help: "How long completed jobs are kept before they are deleted: seconds, or with s, m, h or d (0 keeps them forever).")
+    var keepCompleted = "24h"
+
+    @Option(help: "How long cancelled jobs are kept before they are deleted (0 keeps them forever).")
+    var keepCancelled = "7d"
+
+    @Option(help: "How long discarded jobs are kept before they are deleted (0 keeps them forever).")
+    var keepDiscarded = "7d"
+
     /// The dispatcher configuration these options describe, for the dispatcher `id`.
     func configuration(id: UUID) throws -> DispatcherConfiguration {
         guard let policy = AgentPolicy(rawValue: policy) else {
@@ -67,6 +76,9 @@ struct DispatcherOptions: ParsableArguments {
         configuration.pingInterval = try duration(pingInterval, "--ping-interval")
         configuration.deadAfter = try duration(deadAfter, "--dead-after")
         configuration.gracePeriod = .seconds(clamping: grace)
+        configuration.retention = Retention(completed: try Retention.parseAge(keepCompleted), cancelled: try Retention.parseAge(keepCancelled),
+                                            discarded: try Retention.parseAge(keepDiscarded))
+        try configuration.retention.validate()
         return configuration
     }
 }

@@ -29,15 +29,19 @@ struct MultiProcessTests {
             for process in [first, second] where process.isRunning { process.signal(SIGKILL) }
         }
 
-        let total = 5000
-        for batch in 0..<50 {
-            let jobs = (0..<100).map { offset -> NewJob in
-                let i = batch * 100 + offset
-                let quotas = i % 7 == 0 ? ["q1", "q2"] : i % 3 == 0 ? ["q1"] : i % 3 == 1 ? ["q2"] : []
-                return NewJob(name: "spool.sleep", payload: JSONPayload(unchecked: "{\"seconds\":\(quotas.isEmpty ? 0.05 : 0.002)}"), quotas: quotas)
+        var total = 0
+        func enqueue(batches: Int) async throws {
+            for _ in 0..<batches {
+                let jobs = (0..<100).map { offset -> NewJob in
+                    let i = total + offset
+                    let quotas = i % 7 == 0 ? ["q1", "q2"] : i % 3 == 0 ? ["q1"] : i % 3 == 1 ? ["q2"] : []
+                    return NewJob(name: "spool.sleep", payload: JSONPayload(unchecked: "{\"seconds\":\(quotas.isEmpty ? 0.05 : 0.002)}"), quotas: quotas)
+                }
+                _ = try await store.insert(jobs, now: Date())
+                total += jobs.count
             }
-            _ = try await store.insert(jobs, now: Date())
         }
+        try await enqueue(batches: 50)
 
         func completed() async throws -> Int {
             try await store.queues().reduce(0) { $0 + ($1.counts[.completed] ?? 0) }
@@ -46,7 +50,9 @@ struct MultiProcessTests {
         let deadline = Date().addingTimeInterval(480)
         while try await completed() < 1500, Date() < deadline, first.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         try await WorkerJournals.stopWithRunningJob(first, journal: directory.path("a1.jsonl"), log: directory.path("a1.jsonl.log"),
-                                                     until: deadline)
+                                                     until: deadline) {
+            if try await WorkerJournals.waiting(in: store) == 0 { try await enqueue(batches: 5) }
+        }
         first.signal(SIGKILL)
         await first.waitForExit()
         let killedAt = Date().timeIntervalSince1970 * 1_000_000

@@ -54,23 +54,30 @@ struct PostgresWorkerTests {
         let deadline = Date().addingTimeInterval(300)
         while try await Self.completed(store) < 3000, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let killed = workers[2]
-        try await WorkerJournals.stopWithRunningJob(killed, journal: directory.path("c.jsonl"), log: directory.path("c.log"), until: deadline)
+        var extra = 0
+        try await WorkerJournals.stopWithRunningJob(killed, journal: directory.path("c.jsonl"), log: directory.path("c.log"), until: deadline) {
+            guard try await WorkerJournals.waiting(in: store) == 0 else { return }
+            _ = try await store.insert((0..<200).map { _ in NewJob(name: "spool.sleep", payload: JSONPayload(unchecked: "{\"seconds\":0.02}")) },
+                                       now: Date())
+            extra += 200
+        }
         killed.signal(SIGKILL)
         await killed.waitForExit()
         let killedAt = Date().timeIntervalSince1970 * 1_000_000
         try await producer.value
+        let all = total + extra
 
-        while try await Self.completed(store) < total, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        while try await Self.completed(store) < all, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         for process in workers.prefix(2) {
             process.terminate()
             await process.waitForExit()
             #expect(process.terminationStatus == 0)
         }
-        #expect(try await Self.completed(store) == total, "every job completed")
+        #expect(try await Self.completed(store) == all, "every job completed")
 
         let live = [directory.path("a.jsonl"), directory.path("b.jsonl")]
         let (cutOff, rescued) = try WorkerJournals.afterKill(killed: directory.path("c.jsonl"), at: killedAt, survivors: live,
-                                                             rescuers: live, jobs: total, quotas: sizes)
+                                                             rescuers: live, jobs: all, quotas: sizes)
         #expect(!cutOff.isEmpty, "the kill cut off running jobs")
         #expect(cutOff.isSubset(of: rescued), "the live workers rescued every job the killed one was running")
         try await WorkerJournals.expectCompletedAfterRescue(cutOff, in: store)

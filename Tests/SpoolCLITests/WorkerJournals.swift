@@ -105,9 +105,16 @@ enum WorkerJournals {
     /// only when its journal, read while it runs, shows a job running, and let go on (SIGCONT)
     /// when, stopped, it turns out to have ended it: stopping it over and over instead starved it
     /// on a loaded machine (a stopped worker holding the store's lock stops every other worker).
+    ///
+    /// Whenever a read finds nothing running, `refill` is called: the caller enqueues more work
+    /// if the store has run dry. This test process may be held up for longer than the workers
+    /// need for everything it enqueued (its two threads are shared with the whole suite), and
+    /// a worker with no work left has no job to cut off.
+    ///
     /// Throws, naming what it saw and ending with the tail of the worker's `log`, when the worker
     /// exits first or no running job could be caught before `deadline`.
-    static func stopWithRunningJob(_ worker: ChildProcess, journal path: String, log: String, until deadline: Date) async throws {
+    static func stopWithRunningJob(_ worker: ChildProcess, journal path: String, log: String, until deadline: Date,
+                                   refill: () async throws -> Void) async throws {
         @Sendable func running() throws -> Bool { try runs(inJournal: path).contains { $0.end == nil } }
         var reads = 0, seenRunning = 0
         while Date() < deadline {
@@ -121,6 +128,8 @@ enum WorkerJournals {
                 await waitUntilStopped(worker.processIdentifier)
                 if try await offPool(running) { return }
                 worker.signal(SIGCONT)
+            } else {
+                try await refill()
             }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -129,7 +138,7 @@ enum WorkerJournals {
                           + "but not once the worker was stopped; the journal holds \(journaled) runs", log: log)
     }
 
-    /// Why ``stopWithRunningJob(_:journal:log:until:)`` gave up, with the end of the worker's log.
+    /// Why ``stopWithRunningJob(_:journal:log:until:refill:)`` gave up, with the end of the worker's log.
     struct StopFailure: Error, CustomStringConvertible {
         let description: String
         init(_ reason: String, log: String) {
@@ -147,6 +156,13 @@ enum WorkerJournals {
             let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
             if state == "T" || state == "t" { return }
             try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    /// How many jobs in `store` wait to run (available, scheduled or retryable).
+    static func waiting(in store: any JobStore) async throws -> Int {
+        try await store.queues().reduce(0) { sum, queue in
+            sum + [JobState.available, .scheduled, .retryable].reduce(0) { $0 + (queue.counts[$1] ?? 0) }
         }
     }
 

@@ -118,7 +118,8 @@ struct HTTPJobTests {
         func send(_ signature: String?) async throws -> (Int, String) {
             var request = HTTPClientRequest(url: app.url + "/hello")
             if let signature { request.headers.add(name: HTTPSignature.header, value: signature) }
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            // Generous: the app shares this process's two threads with the whole suite.
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
             return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 4096)))
         }
         let signed = HTTPSignature.sign(method: "GET", target: "/hello", body: [UInt8](), keys: Self.keys)

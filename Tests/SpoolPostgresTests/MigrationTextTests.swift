@@ -14,6 +14,7 @@ struct PostgresMigrationTextTests {
         ("3-finish-and-claim", 0x36125b8be998aec1),
         ("4-job-ends", 0xdcc39c75f3b04957),
         ("5-messages", 0x4c357dd6e5cb0a48),
+        ("6-retention", 0x49fc429a656334fc),
     ]
 
     @Test("every released migration's text is unchanged, in order")

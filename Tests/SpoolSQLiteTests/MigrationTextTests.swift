@@ -14,6 +14,7 @@ struct MigrationTextTests {
         ("4-seq-from-id", 0x1045429be62d6f20),
         ("5-job-ends", 0x4cf0742818361f01),
         ("6-message-order-keys", 0x9f7d3fd90a54cc66),
+        ("7-finished-index", 0x30b3edae4f414462),
     ]
 
     @Test("every released migration's text is unchanged, in order")

@@ -38,6 +38,7 @@ final class FaultyStore: JobStore {
     func cancel(_ id: JobID, now: Date) async throws -> Job { try await base.cancel(id, now: now) }
     func retry(_ id: JobID, now: Date) async throws -> Job { try await base.retry(id, now: now) }
     func delete(_ ids: [JobID]) async throws -> [JobID] { try await base.delete(ids) }
+    func prune(_ request: PruneRequest) async throws -> Int { try await base.prune(request) }
     func setQuotas(_ id: JobID, quotas: [String]) async throws -> Job { try await base.setQuotas(id, quotas: quotas) }
     func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws {
         try await base.release(ids, dispatcher: dispatcher, now: now)
@@ -52,6 +53,7 @@ final class FaultyStore: JobStore {
     func deactivate(_ dispatcher: UUID, now: Date) async throws { try await base.deactivate(dispatcher, now: now) }
     func dispatchers() async throws -> [DispatcherInfo] { try await base.dispatchers() }
     func rescue(deadBefore: Date, now: Date) async throws -> [Job] { try await base.rescue(deadBefore: deadBefore, now: now) }
+    func takeTurn(_ name: String, tick: Date) async throws -> Bool { try await base.takeTurn(name, tick: tick) }
     func fireCron(schedule: String, tick: Date, job: NewJob, now: Date) async throws -> Job? {
         try await base.fireCron(schedule: schedule, tick: tick, job: job, now: now)
     }

@@ -49,6 +49,12 @@ public protocol JobStore: Sendable {
     /// Returns the ids deleted.
     func delete(_ ids: [JobID]) async throws -> [JobID]
 
+    /// Deletes the oldest jobs of `request.state` (a terminal state) that finished before
+    /// `request.finishedBefore`, at most `request.limit` of them, with everything recorded of
+    /// them, in one short transaction; returns how many went (with `dryRun`, how many would
+    /// have). Stores that keep a file give the freed space back as they go.
+    func prune(_ request: PruneRequest) async throws -> Int
+
     // MARK: Claims
 
     /// Hands out up to `params.limit` waiting jobs to the dispatcher, honouring queues, pauses,
@@ -122,6 +128,11 @@ public protocol JobStore: Sendable {
     /// Enqueues `job` for `tick` of `schedule` unless that tick (or a later one) already fired.
     /// Returns the job when this call fired the tick, `nil` otherwise.
     func fireCron(schedule: String, tick: Date, job: NewJob, now: Date) async throws -> Job?
+
+    /// Takes the turn of `tick` for the periodic task `name` unless that tick (or a later one)
+    /// was taken: of many dispatchers asking, one does the task each time. Names share the
+    /// namespace of cron schedules; Spool's own contain `=`, which no command-line schedule can.
+    func takeTurn(_ name: String, tick: Date) async throws -> Bool
 
     // MARK: Events
 

@@ -57,3 +57,32 @@ extension SpoolError {
         SpoolError(.invalidState, "job \(id) cannot run again: its unique key '\(key)' is held by job \(holder), which is not finished")
     }
 }
+
+/// Which finished jobs ``JobStore/prune(_:)`` deletes: those in one terminal state that
+/// finished before a time, oldest first, at most a batch.
+public struct PruneRequest: Hashable, Sendable {
+    /// The state: `completed`, `discarded` or `cancelled`.
+    public var state: JobState
+    /// Only jobs that finished before this time.
+    public var finishedBefore: Date
+    /// At most this many: a batch small enough not to hold the store's write lock for long.
+    public var limit: Int
+    /// Counts what would be deleted (up to `limit`) and deletes nothing.
+    public var dryRun: Bool
+
+    /// Creates a request; a batch holds 500 jobs unless told otherwise.
+    public init(state: JobState, finishedBefore: Date, limit: Int = 500, dryRun: Bool = false) {
+        self.state = state
+        self.finishedBefore = finishedBefore
+        self.limit = limit
+        self.dryRun = dryRun
+    }
+
+    /// Throws ``SpoolError/Code/invalidArgument`` unless the state is terminal and the limit positive.
+    public func validate() throws {
+        guard state.isTerminal else {
+            throw SpoolError(.invalidArgument, "only finished jobs can be pruned: state must be completed, discarded or cancelled, not \(state)")
+        }
+        guard limit >= 1 else { throw SpoolError(.invalidArgument, "a prune batch must hold at least one job, not \(limit)") }
+    }
+}

@@ -12,4 +12,12 @@ extension InMemoryJobStore {
         if let inserted { events.publish(.jobsAvailable(queues: [inserted.queue])) }
         return inserted
     }
+
+    public func takeTurn(_ name: String, tick: Date) async throws -> Bool {
+        state.withLock { state in
+            if let last = state.cronTicks[name], last >= tick { return false }
+            state.cronTicks[name] = tick
+            return true
+        }
+    }
 }

@@ -87,6 +87,23 @@ extension InMemoryJobStore {
             }
         }
     }
+
+    public func prune(_ request: PruneRequest) async throws -> Int {
+        try request.validate()
+        return state.withLock { state in
+            let chosen = state.jobs.values
+                .filter { $0.state == request.state && ($0.finishedAt ?? .distantFuture) < request.finishedBefore }
+                .sorted { ($0.finishedAt!, state.sequence[$0.id] ?? 0) < ($1.finishedAt!, state.sequence[$1.id] ?? 0) }
+                .prefix(request.limit)
+            if !request.dryRun {
+                for job in chosen {
+                    state.jobs[job.id] = nil
+                    state.sequence[job.id] = nil
+                }
+            }
+            return chosen.count
+        }
+    }
 }
 
 extension InMemoryJobStore.State {
