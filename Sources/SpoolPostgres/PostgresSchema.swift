@@ -41,6 +41,10 @@ struct PostgresSchema: Sendable {
     var messageKeys: String { "\(prefix)spool_message_keys" }
     /// The function behind a dispatcher's common step (``finishAndClaimFunction``).
     var finishAndClaim: String { "\(prefix)spool_finish_and_claim" }
+    /// How many jobs each queue holds in each state, as changes (``countJobs`` appends them).
+    var jobCounts: String { "\(prefix)spool_job_counts" }
+    /// The trigger function that appends each statement's changes of jobs to ``jobCounts``.
+    var countJobs: String { "\(prefix)spool_count_jobs" }
     var migrationsTable: String { "\(prefix)spool_migrations" }
     /// The NOTIFY channel that announces new jobs in this schema.
     var channel: String { "spool_jobs_\(name)" }
@@ -173,6 +177,46 @@ struct PostgresSchema: Sendable {
                 """
                 ALTER TABLE \(jobs) SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000,
                                          autovacuum_analyze_scale_factor = 0.02)
+                """,
+            ]),
+            // Counts without a scan: each statement that changes jobs appends, in its own
+            // transaction, one row per queue and state it changed (a statement trigger over the
+            // changed rows), so writers never wait on a shared counter row; readers sum the rows
+            // and fold them together now and then. The table is locked while the count starts.
+            ("7-job-counts", [
+                "LOCK TABLE \(jobs) IN SHARE ROW EXCLUSIVE MODE",
+                """
+                CREATE TABLE \(jobCounts) (queue text COLLATE "C" NOT NULL, state text COLLATE "C" NOT NULL, delta bigint NOT NULL)
+                """,
+                "INSERT INTO \(jobCounts) (queue, state, delta) SELECT queue, state, count(*) FROM \(jobs) GROUP BY queue, state",
+                """
+                CREATE FUNCTION \(countJobs)() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'INSERT' THEN
+                        INSERT INTO \(jobCounts) (queue, state, delta) SELECT queue, state, count(*) FROM new_jobs GROUP BY queue, state;
+                    ELSIF TG_OP = 'DELETE' THEN
+                        INSERT INTO \(jobCounts) (queue, state, delta) SELECT queue, state, -count(*) FROM old_jobs GROUP BY queue, state;
+                    ELSE
+                        INSERT INTO \(jobCounts) (queue, state, delta)
+                        SELECT queue, state, sum(delta) FROM (
+                            SELECT queue, state, -1 AS delta FROM old_jobs UNION ALL SELECT queue, state, 1 FROM new_jobs
+                        ) changes GROUP BY queue, state HAVING sum(delta) <> 0;
+                    END IF;
+                    RETURN NULL;
+                END
+                $$
+                """,
+                """
+                CREATE TRIGGER spool_jobs_counted_insert AFTER INSERT ON \(jobs) REFERENCING NEW TABLE AS new_jobs
+                    FOR EACH STATEMENT EXECUTE FUNCTION \(countJobs)()
+                """,
+                """
+                CREATE TRIGGER spool_jobs_counted_update AFTER UPDATE ON \(jobs) REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs
+                    FOR EACH STATEMENT EXECUTE FUNCTION \(countJobs)()
+                """,
+                """
+                CREATE TRIGGER spool_jobs_counted_delete AFTER DELETE ON \(jobs) REFERENCING OLD TABLE AS old_jobs
+                    FOR EACH STATEMENT EXECUTE FUNCTION \(countJobs)()
                 """,
             ]),
         ]

@@ -4,19 +4,39 @@ import PostgresNIO
 import SpoolCore
 
 extension PostgresStore {
+    /// Above this many rows of changes, reading the counts folds them into one row per queue and state.
+    static let countRowsToFold = 500
+
     public func queues() async throws -> [QueueInfo] {
         let (schema, logger) = (self.schema, self.logger)
-        return try await read { connection in
-            var infos: [String: QueueInfo] = [:]
+        let (infos, rows) = try await read { connection in
+            var infos: [String: QueueInfo] = [:], rows = 0
             for try await name in try await connection.query("SELECT name FROM \(unescaped: schema.queues) WHERE paused", logger: logger)
                 .decode(String.self) { infos[name] = QueueInfo(name: name, paused: true, counts: [:]) }
-            for try await (name, stateText, count) in try await connection.query("""
-                SELECT queue, state, COUNT(*) FROM \(unescaped: schema.jobs) GROUP BY queue, state
-                """, logger: logger).decode((String, String, Int).self) {
-                guard let state = JobState(rawValue: stateText) else { continue }
+            for try await (name, stateText, count, changes) in try await connection.query("""
+                SELECT queue, state, sum(delta)::bigint, count(*) FROM \(unescaped: schema.jobCounts) GROUP BY queue, state
+                """, logger: logger).decode((String, String, Int, Int).self) {
+                rows += changes
+                guard count != 0, let state = JobState(rawValue: stateText) else { continue }
                 infos[name, default: QueueInfo(name: name, paused: false, counts: [:])].counts[state] = count
             }
-            return infos.values.sorted { $0.name < $1.name }
+            return (infos, rows)
+        }
+        if rows > Self.countRowsToFold { try await foldCounts() }
+        return infos.values.sorted { $0.name < $1.name }
+    }
+
+    /// Replaces the rows of changes in the counts table by one row per queue and state. Rows
+    /// that writers append meanwhile are left for the next fold; two folds at once each take
+    /// only rows the other has not.
+    func foldCounts() async throws {
+        let (schema, logger) = (self.schema, self.logger)
+        try await transaction { connection in
+            try await connection.query("""
+                WITH folded AS (DELETE FROM \(unescaped: schema.jobCounts) RETURNING queue, state, delta)
+                INSERT INTO \(unescaped: schema.jobCounts) (queue, state, delta)
+                SELECT queue, state, sum(delta) FROM folded GROUP BY queue, state HAVING sum(delta) <> 0
+                """, logger: logger)
         }
     }
 

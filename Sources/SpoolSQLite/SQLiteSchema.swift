@@ -115,6 +115,13 @@ enum SQLiteSchema {
         ("7-finished-index", """
             CREATE INDEX jobs_finished ON jobs(state, finished_at) WHERE end_seq IS NOT NULL;
             """),
+        // How many jobs each queue holds in each state, changed by every statement that changes
+        // jobs, in its transaction (JobCountChanges): counting needs no scan.
+        ("8-job-counts", """
+            CREATE TABLE job_counts (queue TEXT NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL,
+                                     PRIMARY KEY (queue, state)) WITHOUT ROWID;
+            INSERT INTO job_counts (queue, state, count) SELECT queue, state, COUNT(*) FROM jobs GROUP BY queue, state;
+            """),
     ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.

@@ -13,8 +13,7 @@ extension SQLiteStore {
     /// the filter takes and the quotas admit, until the limit is reached or no job is left.
     static func claim(_ params: ClaimParams, now: Date, db: Database) throws -> [Job] {
         let nowMicros = SQLiteRows.micros(now)
-        try db.cachedStatement(sql: "UPDATE jobs SET state = 'available' WHERE state IN ('scheduled', 'retryable') AND run_at <= ?")
-            .execute(arguments: [nowMicros])
+        try promoteDueJobs(nowMicros, db: db)
         let paused = try String.fetchAll(db.cachedStatement(sql: "SELECT name FROM queues WHERE paused = 1"))
         let ledger = try quotaLedger(db)
 
@@ -54,7 +53,8 @@ extension SQLiteStore {
             WHERE seq = ?
             """), in: db)
         let hold = try db.cachedStatement(sql: "INSERT INTO quota_holders (quota, job_id) VALUES (?, ?)")
-        return try chosen.map { entry in
+        var counts = JobCountChanges()
+        let claimed = try chosen.map { entry in
             update.bind(1, nowMicros)
             update.bind(2, dispatcher)
             update.bind(3, leaseMicros)
@@ -63,8 +63,29 @@ extension SQLiteStore {
             for name in entry.held { try hold.execute(arguments: [name, entry.job.id.description]) }
             var job = entry.job
             job.claim(by: params.dispatcher, now: now, leaseUntil: lease)
+            counts.move(job.queue, from: .available, to: .running)
             return job
         }
+        try counts.write(db)
+        return claimed
+    }
+
+    /// Makes scheduled and retryable jobs whose time has come available, counting them.
+    private static func promoteDueJobs(_ nowMicros: Int64, db: Database) throws {
+        // Nearly always nothing is due: one index probe then, not a grouping.
+        let anyDue = try db.cachedStatement(sql: "SELECT 1 FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= ? LIMIT 1")
+        guard try Int.fetchOne(anyDue, arguments: [nowMicros]) != nil else { return }
+        let due = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT queue, state, COUNT(*) FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= ? GROUP BY queue, state
+            """), arguments: [nowMicros])
+        guard !due.isEmpty else { return }
+        try db.cachedStatement(sql: "UPDATE jobs SET state = 'available' WHERE state IN ('scheduled', 'retryable') AND run_at <= ?")
+            .execute(arguments: [nowMicros])
+        var counts = JobCountChanges()
+        for row in due {
+            if let state = JobState(rawValue: row[1]) { counts.move(row[0], from: state, to: .available, count: row[2]) }
+        }
+        try counts.write(db)
     }
 
     /// The quota sizes and running counts, or `nil` when no quota exists.

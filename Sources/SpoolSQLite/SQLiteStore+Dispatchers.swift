@@ -117,6 +117,9 @@ extension SQLiteStore {
     static func rescue(_ job: Job, reason: String, ran: Bool = true, now: Date, keys: JobKeys, db: Database) throws -> Job {
         var job = job
         let record = job.rescue(reason: reason, now: now, ran: ran)
+        var counts = JobCountChanges()
+        counts.move(job.queue, from: .running, to: job.state)
+        try counts.write(db)
         try db.execute(sql: """
             UPDATE jobs SET state = ?, run_at = ?, finished_at = ?, end_seq = ?, lease_until = NULL, cancel_requested = 0,
                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))

@@ -44,12 +44,22 @@ extension SQLiteStore {
             UPDATE jobs SET state = ?, run_at = ?, attempt = MAX(attempt - 1, 0), lease_until = NULL, cancel_requested = 0
             WHERE \(keys.condition) AND state = 'running' AND dispatcher = ?
             """)
+        // The queue of a job whose finish applied, for the counts: a read of the row just written
+        // costs less than RETURNING, which buffers its rows in a table of its own per statement.
+        let queueOf = BoundStatement(try db.cachedStatement(sql: "SELECT queue FROM jobs WHERE \(keys.condition)"), in: db)
+        func queueOfJob(_ id: JobID) throws -> String? {
+            keys.bind(id, to: queueOf, at: 1)
+            guard try queueOf.step() else { return nil }
+            defer { queueOf.reset() }
+            return queueOf.text(0)
+        }
         let hasHolders = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM quota_holders)")) ?? false
         let unhold = try db.cachedStatement(sql: "DELETE FROM quota_holders WHERE job_id = ?")
         var applied: [Bool] = []
         applied.reserveCapacity(finishes.count)
         var followUpQueues: Set<String> = []
         var holders: [UUID: String] = [:]
+        var counts = JobCountChanges()
         let ends = finishes.count { $0.outcome.state(now: now).isTerminal }
         var nextEnd = ends > 0 ? try JobEnds.reserve(ends, db: db) : 0
         func takeEnd() -> Int64 {
@@ -57,6 +67,7 @@ extension SQLiteStore {
             return nextEnd
         }
         for finish in finishes {
+            var queue: String?
             let holder = holders[finish.dispatcher] ?? SQLiteRows.uuid(finish.dispatcher)
             holders[finish.dispatcher] = holder
             switch finish.outcome {
@@ -65,8 +76,9 @@ extension SQLiteStore {
                 complete.bind(2, nowMicros)
                 complete.bind(3, takeEnd())
                 complete.bind(keys.bind(finish.id, to: complete, at: 4), holder)
-                try complete.execute()
-                if db.changesCount == 1, !followUps.isEmpty {
+                queue = try complete.execute() == 1 ? try queueOfJob(finish.id) : nil
+                if let queue, !followUps.isEmpty {
+                    counts.move(queue, from: .running, to: .completed)
                     do {
                         for new in followUps { try new.validate(limits) }
                         for inserted in try insert(followUps, now: now, db: db) where inserted.inserted {
@@ -82,6 +94,7 @@ extension SQLiteStore {
                                             errors = json_insert(COALESCE(errors, '[]'), '$[#]', json(?))
                             WHERE \(keys.condition)
                             """, arguments: StatementArguments([SQLiteRows.text(record)] + keys.arguments(finish.id)))
+                        counts.move(queue, from: .completed, to: .discarded)
                     }
                     applied.append(true)
                     if hasHolders { try unhold.execute(arguments: [finish.id.description]) }
@@ -92,17 +105,21 @@ extension SQLiteStore {
                                                                 retryAt == nil ? nowMicros : nil, retryAt == nil ? takeEnd() : nil,
                                                                 SQLiteRows.text(error)]
                                                                + keys.arguments(finish.id) + [holder]))
+                queue = db.changesCount == 1 ? try queueOfJob(finish.id) : nil
             case .cancelled(let error):
                 try fail.execute(arguments: StatementArguments(["cancelled", nil, nowMicros, takeEnd(), SQLiteRows.text(error)]
                                                                + keys.arguments(finish.id) + [holder]))
+                queue = db.changesCount == 1 ? try queueOfJob(finish.id) : nil
             case .snoozed(let until):
                 try snooze.execute(arguments: StatementArguments([until > now ? "scheduled" : "available", SQLiteRows.micros(until)]
                                                                  + keys.arguments(finish.id) + [holder]))
+                queue = db.changesCount == 1 ? try queueOfJob(finish.id) : nil
             }
-            let didApply = db.changesCount == 1
-            applied.append(didApply)
-            if didApply, hasHolders { try unhold.execute(arguments: [finish.id.description]) }
+            if let queue { counts.move(queue, from: .running, to: finish.outcome.state(now: now)) }
+            applied.append(queue != nil)
+            if queue != nil, hasHolders { try unhold.execute(arguments: [finish.id.description]) }
         }
+        try counts.write(db)
         return (applied, followUpQueues.sorted())
     }
 }

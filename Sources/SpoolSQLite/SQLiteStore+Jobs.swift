@@ -30,6 +30,7 @@ extension SQLiteStore {
         var results: [InsertResult] = []
         results.reserveCapacity(jobs.count)
         var keyed: [String: Job] = [:]
+        var counts = JobCountChanges()
         let nowMicros = SQLiteRows.micros(now)
         for new in jobs {
             if let key = new.uniqueKey {
@@ -68,8 +69,10 @@ extension SQLiteStore {
                 statement.bind(14, job.id.sequenceKey)
             }
             if let key = job.uniqueKey { keyed[key] = job }
+            counts.add(1, job.queue, job.state)
             results.append(InsertResult(job: job, inserted: true))
         }
+        try counts.write(db)
         return results
     }
 
@@ -131,6 +134,9 @@ extension SQLiteStore {
             } else if job.state.isWaiting {
                 try db.execute(sql: "UPDATE jobs SET state = 'cancelled', finished_at = ?, end_seq = ? WHERE \(keys.condition)",
                                arguments: StatementArguments([SQLiteRows.micros(now), try JobEnds.reserve(1, db: db)] + keys.arguments(id)))
+                var counts = JobCountChanges()
+                counts.move(job.queue, from: job.state, to: .cancelled)
+                try counts.write(db)
                 job.state = .cancelled
                 job.finishedAt = now
             }
@@ -148,12 +154,16 @@ extension SQLiteStore {
         let keys = self.keys
         return try await write { db in
             let statement = try db.cachedStatement(sql: """
-                DELETE FROM jobs WHERE \(keys.condition) AND state IN ('completed', 'discarded', 'cancelled')
+                DELETE FROM jobs WHERE \(keys.condition) AND state IN ('completed', 'discarded', 'cancelled') RETURNING queue, state
                 """)
-            return try ids.filter { id in
-                try statement.execute(arguments: StatementArguments(keys.arguments(id)))
-                return db.changesCount == 1
+            var counts = JobCountChanges()
+            let deleted = try ids.filter { id in
+                guard let row = try Row.fetchOne(statement, arguments: StatementArguments(keys.arguments(id))) else { return false }
+                if let state = JobState(rawValue: row[1]) { counts.add(-1, row[0], state) }
+                return true
             }
+            try counts.write(db)
+            return deleted
         }
     }
 
@@ -167,7 +177,11 @@ extension SQLiteStore {
                 """, arguments: [key]) {
                 throw SpoolError.uniqueKeyHeld(id, key: key, holder: holder)
             }
+            let before = job.state
             try job.retry(now: now)
+            var counts = JobCountChanges()
+            counts.move(job.queue, from: before, to: job.state)
+            try counts.write(db)
             try db.execute(sql: """
                 UPDATE jobs SET state = 'available', run_at = ?, finished_at = NULL, end_seq = NULL, cancel_requested = 0, max_attempts = ?
                 WHERE \(keys.condition)
@@ -204,13 +218,16 @@ extension SQLiteStore {
                 WHERE \(keys.condition) AND state = 'running' AND dispatcher = ? RETURNING queue
                 """)
             var queues: Set<String> = []
+            var counts = JobCountChanges()
             for id in ids {
                 let arguments = [SQLiteRows.micros(now)] + keys.arguments(id) + [SQLiteRows.uuid(dispatcher)]
                 if let queue = try String.fetchOne(release, arguments: StatementArguments(arguments)) {
                     queues.insert(queue)
+                    counts.move(queue, from: .running, to: .available)
                     try db.execute(sql: "DELETE FROM quota_holders WHERE job_id = ?", arguments: [id.description])
                 }
             }
+            try counts.write(db)
             return queues
         }
         if !queues.isEmpty { hub.publish(.jobsAvailable(queues: queues.sorted())) }
@@ -232,9 +249,14 @@ extension SQLiteStore {
         if request.dryRun {
             return try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(choose))", arguments: arguments) ?? 0 }
         }
+        let state = request.state
         return try await write { db in
-            try db.execute(sql: "DELETE FROM jobs WHERE seq IN (\(choose))", arguments: arguments)
-            let deleted = db.changesCount
+            var counts = JobCountChanges(), deleted = 0
+            for queue in try String.fetchAll(db, sql: "DELETE FROM jobs WHERE seq IN (\(choose)) RETURNING queue", arguments: arguments) {
+                counts.add(-1, queue, state)
+                deleted += 1
+            }
+            try counts.write(db)
             if deleted > 0 { try db.execute(sql: "PRAGMA incremental_vacuum(\(SQLiteStore.vacuumPagesPerPrune))") }
             return deleted
         }

@@ -10,7 +10,7 @@ extension SQLiteStore {
                 let name: String = row[0]
                 infos[name] = QueueInfo(name: name, paused: true, counts: [:])
             }
-            for row in try Row.fetchAll(db, sql: "SELECT queue, state, COUNT(*) FROM jobs GROUP BY queue, state") {
+            for row in try Row.fetchAll(db, sql: "SELECT queue, state, count FROM job_counts WHERE count != 0") {
                 let name: String = row[0], stateText: String = row[1], count: Int = row[2]
                 guard let state = JobState(rawValue: stateText) else { continue }
                 infos[name, default: QueueInfo(name: name, paused: false, counts: [:])].counts[state] = count

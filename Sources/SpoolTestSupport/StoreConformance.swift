@@ -28,7 +28,7 @@ public struct StoreConformanceCase: Sendable, CustomStringConvertible {
 public enum StoreConformance {
     /// Every case of the suite.
     public static let cases: [StoreConformanceCase] = jobCases + claimCases + finishCases + queueCases + quotaCases + dispatcherCases
-        + cronCases + eventCases + retentionCases
+        + cronCases + eventCases + retentionCases + countCases
 
     /// A fixed starting time, so that cases control the clock.
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)

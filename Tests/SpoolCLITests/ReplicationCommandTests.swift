@@ -527,13 +527,24 @@ struct ReplicationCommandTests {
         let secondary = try Self.secondary(copy, of: address, log: directory.path("secondary.log"))
         defer { secondary.terminate() }
         struct Created: Decodable { var id: String }
-        var acknowledged: [String] = []
+        var acknowledged: [String] = [], refusals: [String] = []
         let deadline = ContinuousClock.now + .seconds(60)
         while acknowledged.count < 80, ContinuousClock.now < deadline {
             let answer = try await HTTPTestClient.request(port: port, "POST", "/v1/jobs", body: #"{"name":"spool.echo","payload":{"n":\#(acknowledged.count)}}"#)
-            if answer.status == 201 { acknowledged.append(try answer.decode(Created.self).id) }
+            if answer.status == 201 {
+                acknowledged.append(try answer.decode(Created.self).id)
+            } else {
+                refusals.append("\(ContinuousClock.now) \(answer.status) \(answer.text)")
+            }
         }
-        #expect(acknowledged.count == 80, "enqueues were acknowledged once the secondary was there")
+        if acknowledged.count < 80 {
+            let tails = [log, directory.path("secondary.log")].map { path in
+                ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").suffix(25).joined(separator: "\n")
+            }
+            let message = "\(acknowledged.count) of 80 acknowledged; \(refusals.count) refused, the last: \(refusals.suffix(5))\n"
+                + "serve's log ends:\n\(tails[0])\nthe secondary's log ends:\n\(tails[1])"
+            Issue.record(Comment(rawValue: message))
+        }
         serve.signal(SIGKILL)
         _ = await serve.waitForExit()
         secondary.terminate()

@@ -15,6 +15,7 @@ struct PostgresMigrationTextTests {
         ("4-job-ends", 0xdcc39c75f3b04957),
         ("5-messages", 0x4c357dd6e5cb0a48),
         ("6-retention", 0x49fc429a656334fc),
+        ("7-job-counts", 0x6c74f380fda20c4a),
     ]
 
     @Test("every released migration's text is unchanged, in order")

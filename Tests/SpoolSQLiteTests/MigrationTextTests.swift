@@ -15,6 +15,7 @@ struct MigrationTextTests {
         ("5-job-ends", 0x4cf0742818361f01),
         ("6-message-order-keys", 0x9f7d3fd90a54cc66),
         ("7-finished-index", 0x30b3edae4f414462),
+        ("8-job-counts", 0x1a1c31da868961f1),
     ]
 
     @Test("every released migration's text is unchanged, in order")
