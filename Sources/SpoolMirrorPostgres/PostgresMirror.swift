@@ -34,7 +34,7 @@ public final class PostgresMirror: MirrorTarget {
         self.logger = logger
         files = try MirrorFiles(directory: fileDirectory)
         var configuration = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.username,
-                                                             password: location.password, database: location.database, tls: .disable)
+                                                             password: location.password, database: location.database, tls: try location.tls.connectionTLS())
         configuration.options.connectTimeout = .seconds(10)
         configuration.options.additionalStartupParameters = [("application_name", "spool-mirror"), ("search_path", location.schema)]
         self.configuration = configuration
@@ -77,7 +77,7 @@ public final class PostgresMirror: MirrorTarget {
     public static func status(url: String, logger: Logger = Logger(label: "spool.mirror.postgres")) async throws -> MirrorStatus {
         let location = try PostgresLocation(url: url)
         var configuration = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.username,
-                                                             password: location.password, database: location.database, tls: .disable)
+                                                             password: location.password, database: location.database, tls: try location.tls.connectionTLS())
         configuration.options.additionalStartupParameters = [("application_name", "spool-mirror"), ("search_path", location.schema)]
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         do {

@@ -2,7 +2,8 @@ import Foundation
 import SpoolCore
 
 /// Where a PostgreSQL store lives: a server, a database on it and a schema in that database,
-/// parsed from `postgres://user[:password]@host[:port]/database[?schema=NAME]`.
+/// parsed from `postgres://user[:password]@host[:port]/database[?schema=NAME]`, and how to reach
+/// it (TLS options as libpq's: `sslmode`, `sslrootcert`, `sslcert`, `sslkey`; see ``PostgresTLS``).
 public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     /// The server's host name or address.
     public var host: String
@@ -16,6 +17,8 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public var database: String
     /// The schema that holds Spool's tables; `public` unless the URL names one.
     public var schema: String
+    /// How connections use TLS.
+    public var tls = PostgresTLS()
 
     /// Parses a `postgres://` or `postgresql://` URL; throws `invalidArgument` naming what is wrong.
     public init(url: String) throws {
@@ -47,9 +50,12 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
                 }
                 schema = value
             default:
-                throw SpoolError(.invalidArgument, "store URL option '\(item.name)' is unknown; the only option is schema=NAME")
+                guard try tls.take(item.name, item.value ?? "") else {
+                    throw SpoolError(.invalidArgument, "store URL option '\(item.name)' is unknown; the options are schema, sslmode, sslrootcert, sslcert and sslkey")
+                }
             }
         }
+        try tls.validate(host: host)
     }
 
     /// The URL without its password, for messages.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 import SpoolCore
 
@@ -56,7 +57,7 @@ public final class PostgresStore: JobStore {
         self.schema = schema
         var connectionConfiguration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.username, password: location.password,
-            database: location.database, tls: .disable)
+            database: location.database, tls: try location.tls.connectionTLS())
         connectionConfiguration.options.connectTimeout = .seconds(10)
         connectionConfiguration.options.additionalStartupParameters = [("application_name", Self.applicationName)]
         var pooledConfiguration = connectionConfiguration
@@ -135,6 +136,8 @@ public final class PostgresStore: JobStore {
             let state = error.serverInfo?[.sqlState] ?? ""
             let message = error.serverInfo?[.message] ?? "unknown server error"
             switch state {
+            case "28000" where message.contains("no encryption"):
+                return SpoolError(.storeUnavailable, "cannot open store \(location): the server at \(server) takes only TLS connections from here and the URL says sslmode=\(location.tls.mode.rawValue): \(message)")
             case "28P01", "28000":
                 return SpoolError(.storeUnavailable, "cannot open store \(location): the server refused user '\(location.username)' (wrong password or no access): \(message)")
             case "3D000":
@@ -144,6 +147,10 @@ public final class PostgresStore: JobStore {
             default:
                 return SpoolError(.storeUnavailable, "store \(location) failed: \(message) (SQLSTATE \(state))")
             }
+        case .sslUnsupported:
+            return SpoolError(.storeUnavailable, "cannot open store \(location): the server at \(server) offers no TLS and sslmode=\(location.tls.mode.rawValue) requires it")
+        case .connectionError where error.underlying is NIOSSLError || error.underlying.map({ "\(type(of: $0))".contains("SSL") }) == true:
+            return SpoolError(.storeUnavailable, "cannot open store \(location): TLS with PostgreSQL at \(server) failed (sslmode=\(location.tls.mode.rawValue)): \(error.underlying.map { "\($0)" } ?? "handshake failed")")
         case .connectionError:
             let cause = error.underlying.map { "\($0)" } ?? "connection failed"
             return SpoolError(.storeUnavailable, "cannot reach PostgreSQL at \(server) for store \(location): \(cause)")

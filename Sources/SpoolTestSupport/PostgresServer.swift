@@ -42,7 +42,8 @@ public final class PostgresServer: Sendable {
     public let directory: URL
 
     private static let shared = Mutex<Task<PostgresServer, any Error>?>(nil)
-    private static let running = Mutex<PostgresServer?>(nil)
+    /// Every server this process started, stopped at its exit.
+    private static let running = Mutex<[PostgresServer]>([])
     private static let databaseCounter = Atomic<Int>(0)
 
     private init(port: Int, directory: URL) {
@@ -83,8 +84,17 @@ public final class PostgresServer: Sendable {
                                               "-v", "ON_ERROR_STOP=1", "-tAc", sql], asServerUser: false)
     }
 
+    /// A server of its own: `settings` go to `postgres` as `-c NAME=VALUE`, `hostRules` replace
+    /// the client authentication rules, and `files` are written into the data directory first,
+    /// owned by the server's user and readable by it alone (as a TLS key must be). Stop it with
+    /// ``stop()``; it is stopped at process exit too.
+    public static func startPrivate(settings: [String: String] = [:], hostRules: String? = nil,
+                                    files: [String: Data] = [:]) async throws -> PostgresServer {
+        try await offPool { try launch(settings: settings, hostRules: hostRules, files: files) }
+    }
+
     /// Runs `initdb`, starts `postgres` and waits until it answers a query.
-    private static func launch() throws -> PostgresServer {
+    private static func launch(settings: [String: String] = [:], hostRules: String? = nil, files: [String: Data] = [:]) throws -> PostgresServer {
         guard isInstalled else {
             throw PostgresServerError("PostgreSQL 15 is not installed (\(binaries)/postgres is missing): install Debian's postgresql, or set SPOOL_SKIP_POSTGRES=1 to skip these tests")
         }
@@ -99,18 +109,28 @@ public final class PostgresServer: Sendable {
         }
         let data = directory.appendingPathComponent("data").path
         try run("\(binaries)/initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], asServerUser: asRoot)
-        try hostRules.write(toFile: "\(data)/pg_hba.conf", atomically: false, encoding: .utf8)
+        try (hostRules ?? Self.hostRules).write(toFile: "\(data)/pg_hba.conf", atomically: false, encoding: .utf8)
+        for (name, contents) in files {
+            let path = "\(data)/\(name)"
+            try contents.write(to: URL(fileURLWithPath: path))
+            if asRoot { try run("/bin/chown", ["\(systemUser):", path], asServerUser: false) }
+            try run("/bin/chmod", ["600", path], asServerUser: false)
+        }
         let port = try LoopbackSocket.freePort()
         let arguments = ["-D", data, "-p", "\(port)", "-k", socket.path, "-c", "listen_addresses=127.0.0.1",
                          "-c", "max_connections=300", "-c", "fsync=off"]
+            + settings.sorted { $0.key < $1.key }.flatMap { ["-c", "\($0.key)=\($0.value)"] }
         let log = directory.appendingPathComponent("server.log")
         // Not Foundation's Process: see ChildProcess for what a long-lived child started so holds.
         let process = try ChildProcess.spawn(asRoot ? "/usr/sbin/runuser" : "\(binaries)/postgres",
                                              asRoot ? ["-u", systemUser, "--", "\(binaries)/postgres"] + arguments : arguments,
                                              environment: ProcessInfo.processInfo.environment, outputPath: log.path, directory: "/")
         let server = PostgresServer(port: port, directory: directory)
-        running.withLock { $0 = server }
-        atexit { PostgresServer.running.withLock { $0 }?.stop() }
+        let first = running.withLock { running in
+            running.append(server)
+            return running.count == 1
+        }
+        if first { atexit { for server in PostgresServer.running.withLock({ $0 }) { server.stop() } } }
         try server.waitUntilReady(process, log: log.path)
         return server
     }
@@ -140,7 +160,7 @@ public final class PostgresServer: Sendable {
     }
 
     /// Fast shutdown: SIGINT to this server's postmaster, then waits for it and removes the directory.
-    private func stop() {
+    public func stop() {
         let pidFile = directory.appendingPathComponent("data/postmaster.pid").path
         if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
            let pid = pid_t(text.split(separator: "\n").first ?? "") {
