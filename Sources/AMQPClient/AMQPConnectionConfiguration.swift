@@ -50,12 +50,38 @@ public struct AMQPConnectionConfiguration: Sendable {
     public var connectionName: String?
     /// What happens when the connection breaks.
     public var recovery: Recovery
+    /// TLS for the connection (`amqps://`); `nil` speaks in the clear.
+    public var tls: TLS?
+
+    /// How an `amqps://` connection checks the broker and shows itself.
+    public struct TLS: Sendable, Hashable {
+        /// The CA certificates (PEM) that the broker's certificate must chain to; the system's when `nil`.
+        public var caFile: String?
+        /// A client certificate chain (PEM) and its private key (PEM), when the broker asks for one.
+        public var certificateFile: String?
+        /// The client certificate's private key (PEM).
+        public var keyFile: String?
+        /// Whether the broker's certificate is checked (chain and host name); `true` unless told otherwise.
+        public var verifyPeer: Bool
+        /// The name checked against the broker's certificate and sent as SNI; the host when `nil`.
+        public var serverName: String?
+
+        /// Creates TLS settings; by default the broker is checked against the system's CAs.
+        public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, verifyPeer: Bool = true,
+                    serverName: String? = nil) {
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.verifyPeer = verifyPeer
+            self.serverName = serverName
+        }
+    }
 
     /// Creates a configuration; the defaults match RabbitMQ's out of the box.
     public init(
         host: String = "127.0.0.1", port: Int = 5672, user: String = "guest", password: String = "guest",
         virtualHost: String = "/", heartbeat: UInt16 = 60, frameMax: UInt32 = 131_072, channelMax: UInt16 = 2047,
-        connectTimeout: Duration = .seconds(10), connectionName: String? = nil, recovery: Recovery = .default
+        connectTimeout: Duration = .seconds(10), connectionName: String? = nil, recovery: Recovery = .default, tls: TLS? = nil
     ) {
         self.host = host
         self.port = port
@@ -68,16 +94,27 @@ public struct AMQPConnectionConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.connectionName = connectionName
         self.recovery = recovery
+        self.tls = tls
     }
 
-    /// Parses `amqp://user:password@host:port/vhost?heartbeat=S&frame_max=N&channel_max=N`.
+    /// Parses `amqp://user:password@host:port/vhost?heartbeat=S&frame_max=N&channel_max=N`, or
+    /// `amqps://…` for TLS (port 5671 by default) with RabbitMQ's TLS query items: `cacertfile`,
+    /// `certfile`, `keyfile`, `verify` (`verify_peer`, the default, or `verify_none`) and
+    /// `server_name_indication` (the name to check and send).
     ///
     /// Parts left out keep their defaults (`guest`/`guest`, port 5672, vhost `/`); the vhost and the
     /// credentials are percent-decoded, so `amqp://host/%2f` names the vhost `/`.
     public init(url: String) throws(AMQPError) {
         self.init()
-        guard url.hasPrefix("amqp://") else { throw AMQPError(.invalidURL, "the URL must start with amqp://: \(Self.redacted(url))") }
-        var rest = Substring(url.dropFirst("amqp://".count))
+        let secure = url.hasPrefix("amqps://")
+        guard secure || url.hasPrefix("amqp://") else {
+            throw AMQPError(.invalidURL, "the URL must start with amqp:// or amqps://: \(Self.redacted(url))")
+        }
+        if secure {
+            tls = TLS()
+            port = 5671
+        }
+        var rest = Substring(url.dropFirst(secure ? "amqps://".count : "amqp://".count))
         var query = Substring("")
         if let mark = rest.firstIndex(of: "?") {
             query = rest[rest.index(after: mark)...]
@@ -112,8 +149,25 @@ public struct AMQPConnectionConfiguration: Sendable {
             case "heartbeat": heartbeat = try Self.number(keyValue[1], url)
             case "frame_max": frameMax = try Self.number(keyValue[1], url)
             case "channel_max": channelMax = try Self.number(keyValue[1], url)
+            case "cacertfile", "certfile", "keyfile", "verify", "server_name_indication":
+                guard tls != nil else { throw AMQPError(.invalidURL, "\(keyValue[0]) is a TLS option: use amqps://") }
+                let value = try Self.percentDecoded(keyValue[1], in: "the \(keyValue[0]) option")
+                switch keyValue[0] {
+                case "cacertfile": tls?.caFile = value
+                case "certfile": tls?.certificateFile = value
+                case "keyfile": tls?.keyFile = value
+                case "server_name_indication": tls?.serverName = value
+                default:
+                    guard value == "verify_peer" || value == "verify_none" else {
+                        throw AMQPError(.invalidURL, "verify must be verify_peer or verify_none, not \(value)")
+                    }
+                    tls?.verifyPeer = value == "verify_peer"
+                }
             default: throw AMQPError(.invalidURL, "unknown query item \(keyValue[0])")
             }
+        }
+        if let tls, (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw AMQPError(.invalidURL, "certfile and keyfile go together: give both files of the client certificate, or neither")
         }
     }
 
@@ -144,7 +198,7 @@ public struct AMQPConnectionConfiguration: Sendable {
 
     /// `url` with its password replaced by `***`, for messages and logs.
     public static func redacted(_ url: String) -> String {
-        let prefix = "amqp://"
+        let prefix = url.hasPrefix("amqps://") ? "amqps://" : "amqp://"
         guard url.hasPrefix(prefix) else { return url }
         let start = url.index(url.startIndex, offsetBy: prefix.count)
         let authorityEnd = url[start...].firstIndex { $0 == "/" || $0 == "?" } ?? url.endIndex

@@ -35,12 +35,15 @@ final class ConnectionCore: @unchecked Sendable {
     private var flushScheduled = false
     private var listeners: [Int: AsyncStream<AMQPConnectionEvent>.Continuation] = [:]
     private var nextListener = 0
+    /// TLS for every socket, when the configuration asks for it; its failure to set up when it could not be.
+    private let tls: Result<ConnectionTLS, AMQPError>?
 
     init(eventLoop: any EventLoop, configuration: AMQPConnectionConfiguration, logger: Logger) {
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.logger = logger
         self.machine = ConnectionStateMachine(configuration: Self.machineConfiguration(configuration))
+        tls = configuration.tls.map { settings in Result { () throws(AMQPError) in try ConnectionTLS(settings, host: configuration.host) } }
     }
 
     private static func machineConfiguration(_ c: AMQPConnectionConfiguration) -> ConnectionStateMachine.Configuration {
@@ -72,11 +75,17 @@ final class ConnectionCore: @unchecked Sendable {
             guard generation == self.generation, handshake != nil else { return }
             execute(machine.fail(AMQPError(.connectionFailed, "the handshake timed out"), reply: nil))
         }
+        if case .failure(let error) = tls {
+            execute(machine.fail(error, reply: nil))
+            return promise.futureResult
+        }
+        let tls = try? self.tls?.get()
         ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler()) }
                     try channel.pipeline.syncOperations.addHandler(FrameHandler(core: self, generation: generation))
                 }
             }
@@ -86,6 +95,14 @@ final class ConnectionCore: @unchecked Sendable {
                 execute(machine.fail(AMQPError(.connectionFailed, "cannot connect to \(configuration.host):\(configuration.port): \(error)"), reply: nil))
             }
         return promise.futureResult
+    }
+
+    /// An error on the socket, which closes next: one from TLS while the handshake runs fails
+    /// it with that cause, instead of a bare "connection closed".
+    func socketError(_ generation: UInt64, _ error: any Error) {
+        logger.debug("socket error", metadata: ["error": "\(error)"])
+        guard generation == self.generation, handshake != nil, ConnectionTLS.isTLSError(error) else { return }
+        execute(machine.fail(AMQPError(.connectionFailed, "TLS with \(configuration.host):\(configuration.port) failed: \(error)"), reply: nil))
     }
 
     func socketActive(_ generation: UInt64, _ channel: any Channel) {

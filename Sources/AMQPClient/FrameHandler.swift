@@ -28,7 +28,7 @@ final class FrameHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        core.logger.debug("socket error", metadata: ["error": "\(error)"])
+        core.socketError(generation, error)
         context.close(promise: nil)
     }
 }

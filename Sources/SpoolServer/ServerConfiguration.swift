@@ -54,6 +54,25 @@ public struct ServerConfiguration: Sendable {
     /// Lines appended to every `/metrics` answer (Prometheus text), such as replication lag.
     public var additionalMetrics: @Sendable () -> String = { "" }
 
+    /// HTTPS (and WSS for the dashboard and events) with this certificate; plain HTTP when `nil`.
+    public var tls: TLSFiles?
+
+    /// The server's certificate chain and private key, PEM files (`spool serve --tls-cert --tls-key`).
+    public struct TLSFiles: Sendable, Hashable {
+        /// The certificate chain, the server's own first.
+        public var certificate: String
+        /// The certificate's private key.
+        public var key: String
+        /// Names the files.
+        public init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
+        }
+    }
+
+    /// `https` with ``tls``, else `http`.
+    public var scheme: String { tls == nil ? "http" : "https" }
+
     /// Creates the defaults: 127.0.0.1:7070, no token.
     public init() {}
 

@@ -1,9 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 import SpoolCore
 import Synchronization
@@ -70,13 +72,16 @@ public final class SpoolServer: Service, Sendable {
         let bound = self.bound, logger = self.logger
         let limits = HTTPLimits(configuration)
         let connections = self.connections
-        let server = HTTPServerBuilder { responder in
-            SpoolHTTPChannel(
+        let tls = try configuration.tls.map(Self.tlsConfiguration)
+        let server = HTTPServerBuilder { responder -> any ServerChildChannel in
+            let plain = SpoolHTTPChannel(
                 inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: channel) { head, channel, _ in
                     api.shouldUpgrade(head, channel: channel, token: token)
                 },
                 limits: limits, connections: connections,
                 canUpgrade: { head in api.canUpgrade(path: head.uri, token: token) { head.headers[$0].first } })
+            guard let tls else { return plain }
+            return try TLSChannel(plain, tlsConfiguration: tls)
         }
         let application = Application(
             router: router,
@@ -93,6 +98,22 @@ public final class SpoolServer: Service, Sendable {
         let relay = Task { [store = api.store, events] in await EndRelay(store: store, events: events).run() }
         defer { relay.cancel() }
         try await application.run()
+    }
+}
+
+extension SpoolServer {
+    /// The server side of TLS for `files`; throws naming a file that cannot be read.
+    static func tlsConfiguration(_ files: ServerConfiguration.TLSFiles) throws -> TLSConfiguration {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { NIOSSLCertificateSource.certificate($0) }
+            guard !chain.isEmpty else { throw SpoolError(.invalidArgument, "no certificate in \(files.certificate)") }
+            return TLSConfiguration.makeServerConfiguration(certificateChain: chain,
+                                                            privateKey: .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem)))
+        } catch let error as SpoolError {
+            throw error
+        } catch {
+            throw SpoolError(.invalidArgument, "cannot use the TLS certificate \(files.certificate) with its key \(files.key): \(error)")
+        }
     }
 }
 

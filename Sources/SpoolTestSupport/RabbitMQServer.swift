@@ -77,8 +77,17 @@ public final class RabbitMQServer: Sendable {
         return try await task.value
     }
 
-    private init(port: Int, epmdPort: Int, environment: [String: String], directory: URL, process: ChildProcess) {
+    /// The loopback port of the shared node's TLS listener (`amqps://localhost:PORT`), whose
+    /// certificate, for `localhost`, chains to ``tlsCAFile``; `nil` on private nodes.
+    public let tlsPort: Int?
+    /// The CA certificate (PEM) behind the TLS listener's certificate.
+    public let tlsCAFile: String?
+
+    private init(port: Int, tls: (port: Int, caFile: String)? = nil, epmdPort: Int, environment: [String: String], directory: URL,
+                 process: ChildProcess) {
         self.port = port
+        self.tlsPort = tls?.port
+        self.tlsCAFile = tls?.caFile
         self.epmdPort = epmdPort
         self.environment = environment
         self.directory = directory
@@ -91,6 +100,7 @@ public final class RabbitMQServer: Sendable {
         try await launch(shared: false)
     }
 
+
     /// Restarts the RabbitMQ application on the node (as a broker restart does): connections
     /// break, durable queues and persistent messages stay, transient ones are gone.
     public func restartApplication() async throws {
@@ -100,6 +110,8 @@ public final class RabbitMQServer: Sendable {
     }
 
     private static let privateNodes = Mutex<[RabbitMQServer]>([])
+    /// The shared node's certificates, kept (their directory with them) while the process runs.
+    private static let sharedCertificates = Mutex<TestCertificates?>(nil)
     private let stopped = Atomic<Bool>(false)
 
     /// Starts a node; one that exits while starting (a port it was given was taken meanwhile by
@@ -122,6 +134,8 @@ public final class RabbitMQServer: Sendable {
         var description: String { "rabbitmq-server exited during start: \(output.suffix(2000))" }
     }
 
+    /// The shared node listens for TLS too, with a certificate from a CA of its own: a test of
+    /// `amqps://` needs no second node starting beside it.
     private static func launchOnce(shared: Bool) async throws -> RabbitMQServer {
         let executable = "\(installation)/rabbitmq-server"
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -132,9 +146,26 @@ public final class RabbitMQServer: Sendable {
             try FileManager.default.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
         try "[].".write(to: directory.appendingPathComponent("enabled_plugins"), atomically: true, encoding: .utf8)
-        try "".write(to: directory.appendingPathComponent("rabbitmq.conf"), atomically: true, encoding: .utf8)
-        let ports = try (0..<4).map { _ in try LoopbackSocket.freePort() }
+        let ports = try (0..<5).map { _ in try LoopbackSocket.freePort() }
         let (port, distPort, epmdPort, controlPort) = (ports[0], ports[1], ports[2], ports[3])
+        var tls: (port: Int, caFile: String)?
+        var configuration = ""
+        if shared {
+            let certificates = try await offPool { try TestCertificates() }
+            let files = try await offPool { try certificates.server("localhost") }
+            tls = (ports[4], certificates.caFile)
+            configuration = """
+                listeners.ssl.1 = 127.0.0.1:\(ports[4])
+                ssl_options.cacertfile = \(certificates.caFile)
+                ssl_options.certfile = \(files.certificate)
+                ssl_options.keyfile = \(files.key)
+                ssl_options.verify = verify_none
+                ssl_options.fail_if_no_peer_cert = false
+
+                """
+            sharedCertificates.withLock { $0 = certificates }
+        }
+        try configuration.write(to: directory.appendingPathComponent("rabbitmq.conf"), atomically: true, encoding: .utf8)
         var environment = ProcessInfo.processInfo.environment
         let path = directory.path
         environment.merge([
@@ -154,7 +185,7 @@ public final class RabbitMQServer: Sendable {
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
         ]) { _, new in new }
         let process = try ChildProcess.spawn(executable, [], environment: environment, outputPath: "\(path)/server.out")
-        let server = RabbitMQServer(port: port, epmdPort: epmdPort, environment: environment, directory: directory,
+        let server = RabbitMQServer(port: port, tls: tls, epmdPort: epmdPort, environment: environment, directory: directory,
                                     process: process)
         do {
             try await server.waitUntilReady()

@@ -15,7 +15,7 @@ struct AMQPCommand: AsyncParsableCommand {
 
 /// The broker options the `spool amqp` commands share.
 struct AMQPOptions: ParsableArguments {
-    @Option(name: .customLong("amqp"), help: "The broker: amqp://user:pass@host:port/vhost (or SPOOL_AMQP_URL; default amqp://guest:guest@127.0.0.1:5672/).")
+    @Option(name: .customLong("amqp"), help: "The broker: amqp://user:pass@host:port/vhost, or amqps://… for TLS (?cacertfile=, certfile=, keyfile=, verify=) (or SPOOL_AMQP_URL; default amqp://guest:guest@127.0.0.1:5672/).")
     var url: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (or SPOOL_LOG_LEVEL).")

@@ -19,6 +19,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Where to listen: HOST:PORT, [IPv6]:PORT or :PORT (port 0 picks a free one).")
     var listen = "127.0.0.1:7070"
 
+    @Option(help: "Serve HTTPS (and WSS) with this certificate chain, a PEM file; with --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "The private key of --tls-cert, a PEM file.")
+    var tlsKey: String?
+
     @Flag(name: .customLong("no-worker"), help: "Serve the API only; separate `spool worker` processes run the jobs.")
     var noWorker = false
 
@@ -118,6 +124,11 @@ struct ServeCommand: AsyncParsableCommand {
         guard eventBuffer >= 1 else { throw SpoolError(.invalidArgument, "--event-buffer must be at least 1") }
         configuration.maxWait = try duration(maxWait.rounded(.up), "--max-wait")
         configuration.maxBodyBytes = maxBody
+        switch (tlsCert, tlsKey) {
+        case (nil, nil): break
+        case let (certificate?, key?): configuration.tls = .init(certificate: certificate, key: key)
+        default: throw SpoolError(.invalidArgument, "--tls-cert and --tls-key go together")
+        }
         configuration.eventBuffer = eventBuffer
         configuration.eventLagLimit = try duration(eventLagLimit, "--event-lag-limit")
         configuration.idleTimeout = try duration(idleTimeout, "--idle-timeout")
@@ -165,10 +176,11 @@ struct ServeCommand: AsyncParsableCommand {
         guard let port = await server.port() else { return }
         let host = server.configuration.host.contains(":") ? "[\(server.configuration.host)]" : server.configuration.host
         print("Spool is serving store \(Redaction.url(store))")
-        print("Dashboard: http://\(host):\(port)/")
-        if server.configuration.token != nil { print("Sign in a browser once with http://\(host):\(port)/?token=<SPOOL_TOKEN>") }
+        let scheme = server.configuration.scheme
+        print("Dashboard: \(scheme)://\(host):\(port)/")
+        if server.configuration.token != nil { print("Sign in a browser once with \(scheme)://\(host):\(port)/?token=<SPOOL_TOKEN>") }
         if demo {
-            print("Demo jobs arrive every 0.2 s; the push demo is at http://\(host):\(port)/demo; press Ctrl-C to stop.")
+            print("Demo jobs arrive every 0.2 s; the push demo is at \(scheme)://\(host):\(port)/demo; press Ctrl-C to stop.")
         }
         fflush(nil)
     }

@@ -10,7 +10,7 @@ import SpoolServer
 
 /// A transport named on the command line, and the destination it names (if any):
 /// `table[:QUEUE]` (the store's own table queue, SQLite or PostgreSQL), `amqp://USER:PASSWORD@HOST:PORT/VHOST[/QUEUE]`
-/// (RabbitMQ; the queue after the virtual host, URL-encoded), or `sqs://QUEUE[?region=R]` (Amazon
+/// (RabbitMQ, `amqps://` for TLS; the queue after the virtual host, URL-encoded), or `sqs://QUEUE[?region=R]` (Amazon
 /// SQS, endpoint and credentials from the AWS environment; `sqs:` alone names no queue).
 struct TransportLocation: Sendable {
     enum Kind: Sendable {
@@ -39,7 +39,7 @@ struct TransportLocation: Sendable {
             throw SpoolError(.invalidArgument, "transport '\(name)' is not a URL: use table, amqp://… or sqs://QUEUE")
         }
         switch scheme {
-        case "amqp":
+        case "amqp", "amqps":
             // Split the path as written: the virtual host "/" is written %2f.
             let segments = components.percentEncodedPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
             guard segments.count <= 2 else {

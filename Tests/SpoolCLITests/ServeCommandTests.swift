@@ -15,7 +15,8 @@ struct ServeProcess {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, process.isRunning {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if let range = text.range(of: "Dashboard: http://127.0.0.1:"), let port = Int(text[range.upperBound...].prefix { $0.isNumber }) {
+            if let line = text.range(of: "Dashboard: ").map({ text[$0.upperBound...].prefix { $0 != "\n" } }),
+               let range = line.range(of: "://127.0.0.1:"), let port = Int(line[range.upperBound...].prefix { $0.isNumber }) {
                 return ServeProcess(process: process, port: port, log: log)
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -104,13 +105,47 @@ struct ServeCommandTests {
         #expect(result.stderr.contains("refusing to listen on 0.0.0.0:0 without a token") && result.stderr.contains("SPOOL_TOKEN"), "\(result.stderr)")
     }
 
+    @Test("spool serve --tls-cert --tls-key: the curl script drives the whole API over HTTPS, trusting the test CA; plain HTTP to that port gets no answer")
+    func https() async throws {
+        guard Self.curlAvailable() else { return }
+        let certificates = try await offPool { try TestCertificates() }
+        let files = try await offPool { try certificates.server("localhost") }
+        let half = try await SpoolProcess.run(["serve", "--store", store, "--tls-cert", files.certificate])
+        #expect(half.status != 0 && half.stderr.contains("--tls-cert and --tls-key go together"), "\(half.stderr)")
+
+        let token = "tls-\(UUID().uuidString)"
+        let server = try await ServeProcess.start(["--store", store, "--uuid-file", directory.path("uuid.txt"),
+                                                   "--tls-cert", files.certificate, "--tls-key", files.key],
+                                                  environment: ["SPOOL_TOKEN": token], log: directory.path("serve.log"))
+        #expect(((try? String(contentsOfFile: server.log, encoding: .utf8)) ?? "").contains("Dashboard: https://127.0.0.1:\(server.port)/"))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/api-check").path
+        let output = directory.path("curl.out")
+        let child = try ChildProcess.spawn("/bin/bash", [script, "https://localhost:\(server.port)"],
+                                           environment: ["SPOOL_TOKEN": token, "PATH": "/usr/bin:/bin", "CURL_CA_BUNDLE": certificates.caFile],
+                                           outputPath: output)
+        let status = await child.waitForExit()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(status == 0 && text.contains("checks passed"), "\(text)")
+
+        let plain = try await offPool { try ChildProcess.run("/usr/bin/curl", ["-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                                                                               "http://127.0.0.1:\(server.port)/v1/stats"]) }
+        #expect(plain.status != 0 && plain.output == "000", "plain HTTP got an answer: \(plain.output) \(plain.errors)")
+        #expect(await server.stop() == 0)
+    }
+
+    /// Whether curl is there; records an issue when it is missing and not skipped (`SPOOL_SKIP_CURL=1`).
+    static func curlAvailable() -> Bool {
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") { return true }
+        if ProcessInfo.processInfo.environment["SPOOL_SKIP_CURL"] != "1" {
+            Issue.record("curl is missing: install it (scripts/test does) or set SPOOL_SKIP_CURL=1")
+        }
+        return false
+    }
+
     @Test("a shell script drives the whole API with curl only, with a bearer token")
     func curlOnly() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else {
-            if ProcessInfo.processInfo.environment["SPOOL_SKIP_CURL"] == "1" { return }
-            Issue.record("curl is missing: install it (scripts/test does) or set SPOOL_SKIP_CURL=1")
-            return
-        }
+        guard Self.curlAvailable() else { return }
         let token = "curl-\(UUID().uuidString)"
         let server = try await ServeProcess.start(["--store", store, "--uuid-file", directory.path("uuid.txt")],
                                                   environment: ["SPOOL_TOKEN": token], log: directory.path("serve.log"))

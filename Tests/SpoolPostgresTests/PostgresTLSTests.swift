@@ -6,38 +6,10 @@ import Testing
 
 @Suite("PostgreSQL over TLS", .enabled(if: PostgresServer.shouldRun))
 struct PostgresTLSTests {
-    /// A private CA and server certificates for `names`, made with the openssl command.
-    struct Certificates {
-        let directory: TemporaryDirectory
-        var caFile: String { directory.path("ca.crt") }
-
-        init() throws {
-            directory = try TemporaryDirectory()
-            try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                         "-subj", "/CN=Spool test CA", "-keyout", directory.path("ca.key"), "-out", caFile])
-        }
-
-        /// A server certificate and key signed by the CA, naming `dnsName`.
-        func server(_ dnsName: String) throws -> (certificate: Data, key: Data) {
-            let base = directory.path(dnsName)
-            try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=\(dnsName)",
-                         "-keyout", base + ".key", "-out", base + ".csr"])
-            try "subjectAltName=DNS:\(dnsName)\n".write(toFile: base + ".ext", atomically: true, encoding: .utf8)
-            try openssl(["x509", "-req", "-in", base + ".csr", "-CA", caFile, "-CAkey", directory.path("ca.key"), "-CAcreateserial",
-                         "-days", "2", "-extfile", base + ".ext", "-out", base + ".crt"])
-            return (try Data(contentsOf: URL(fileURLWithPath: base + ".crt")), try Data(contentsOf: URL(fileURLWithPath: base + ".key")))
-        }
-
-        private func openssl(_ arguments: [String]) throws {
-            let outcome = try ChildProcess.run("/usr/bin/openssl", arguments)
-            guard outcome.status == 0 else { throw ConformanceFailure("openssl \(arguments.first ?? "") failed: \(outcome.errors)") }
-        }
-    }
-
     @Test("sslmode as libpq's: require and verify-full with the CA connect, verify-full against another name and disable against a TLS-only server are refused, naming why")
     func modes() async throws {
-        let certificates = try await offPool { try Certificates() }
-        let localhost = try await offPool { try certificates.server("localhost") }
+        let certificates = try await offPool { try TestCertificates() }
+        let localhost = try await offPool { try Self.contents(of: certificates.server("localhost")) }
         // TLS only: every TCP connection must use it (hostssl), none in the clear.
         let server = try await PostgresServer.startPrivate(
             settings: ["ssl": "on", "ssl_cert_file": "server.crt", "ssl_key_file": "server.key"],
@@ -65,7 +37,7 @@ struct PostgresTLSTests {
         #expect(clear?.message.contains("takes only TLS connections from here and the URL says sslmode=disable") == true, "\(clear?.message ?? "")")
 
         // The same CA, a certificate for another name: verify-ca accepts it, verify-full does not.
-        let other = try await offPool { try certificates.server("db.spool.test") }
+        let other = try await offPool { try Self.contents(of: certificates.server("db.spool.test")) }
         for (name, contents) in ["server.crt": other.certificate, "server.key": other.key] {
             let path = server.directory.appendingPathComponent("data/\(name)").path
             try contents.write(to: URL(fileURLWithPath: path))
@@ -80,6 +52,10 @@ struct PostgresTLSTests {
         }
         #expect(wrongName?.message.contains("TLS with PostgreSQL at localhost:\(server.port) failed (sslmode=verify-full)") == true,
                 "\(wrongName?.message ?? "")")
+    }
+
+    private static func contents(of files: (certificate: String, key: String)) throws -> (certificate: Data, key: Data) {
+        (try Data(contentsOf: URL(fileURLWithPath: files.certificate)), try Data(contentsOf: URL(fileURLWithPath: files.key)))
     }
 
     @Test("TLS options in the URL: an unknown sslmode and a certificate without its key are refused, naming what is wrong")
