@@ -20,9 +20,6 @@ public struct Retention: Hashable, Sendable {
     /// Completed jobs for 24 hours, cancelled and discarded ones for 7 days.
     public static let standard = Retention(completed: .seconds(86_400), cancelled: .seconds(7 * 86_400), discarded: .seconds(7 * 86_400))
 
-    /// Keeps every finished job forever.
-    public static let forever = Retention(completed: nil, cancelled: nil, discarded: nil)
-
     /// Creates a policy; ``validate()`` checks its ages.
     public init(completed: Duration?, cancelled: Duration?, discarded: Duration?) {
         self.completed = completed

@@ -149,7 +149,7 @@ public final class PostgresStore: JobStore {
             }
         case .sslUnsupported:
             return SpoolError(.storeUnavailable, "cannot open store \(location): the server at \(server) offers no TLS and sslmode=\(location.tls.mode.rawValue) requires it")
-        case .connectionError where error.underlying is NIOSSLError || error.underlying.map({ "\(type(of: $0))".contains("SSL") }) == true:
+        case .connectionError where error.underlying is NIOSSLError || error.underlying is BoringSSLError || error.underlying is NIOSSLExtraError:
             return SpoolError(.storeUnavailable, "cannot open store \(location): TLS with PostgreSQL at \(server) failed (sslmode=\(location.tls.mode.rawValue)): \(error.underlying.map { "\($0)" } ?? "handshake failed")")
         case .connectionError:
             let cause = error.underlying.map { "\($0)" } ?? "connection failed"

@@ -11,7 +11,11 @@ struct TLSIntegrationTests {
         let port = try #require(server.tlsPort), caFile = try #require(server.tlsCAFile)
         let url = "amqps://guest:guest@localhost:\(port)/%2f?cacertfile=\(caFile)"
 
-        let connection = try await AMQPConnection.connect(url: url)
+        // Named, so that only this connection is broken below: the node is shared with other tests.
+        var configuration = try AMQPConnectionConfiguration(url: url)
+        let name = "tls-recovery-\(UInt32.random(in: 0...UInt32.max))"
+        configuration.connectionName = name
+        let connection = try await AMQPConnection.connect(configuration: configuration)
         var events = connection.events().makeAsyncIterator()
         let channel = try await connection.openChannel()
         let queue = "tls.\(UInt32.random(in: 0...UInt32.max))"
@@ -27,8 +31,10 @@ struct TLSIntegrationTests {
         }
         try await publish(0..<200)
         // Broken mid-stream: publishes unconfirmed then are sent again over the new TLS connection.
-        // Other tests' connections to the shared node break too, and recover, as in the plain recovery test.
-        async let broken = server.rabbitmqctl("close_all_connections", "tls recovery test")
+        let listing = try await server.rabbitmqctl("list_connections", "-q", "--no-table-headers", "pid", "client_properties")
+        let pid = try #require(listing.split(separator: "\n").first { $0.contains(name) }?.split(separator: "\t").first.map(String.init),
+                               "the broker lists the connection: \(listing)")
+        async let broken = server.rabbitmqctl("close_connection", pid, "tls recovery test")
         try await publish(200..<400)
         _ = try await broken
         try await publish(400..<500)

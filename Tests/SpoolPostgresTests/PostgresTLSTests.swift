@@ -17,7 +17,7 @@ struct PostgresTLSTests {
             files: ["server.crt": localhost.certificate, "server.key": localhost.key])
         defer { server.stop() }
         func open(host: String = "127.0.0.1", _ options: String) async throws -> PostgresStore {
-            try await PostgresStore(url: "postgres://postgres@\(host):\(server.port)/postgres?schema=tls_test&\(options)", maximumConnections: 2)
+            try await PostgresStore(url: "postgres://postgres@\(host):\(server.port)/postgres?schema=tls_test\(options.isEmpty ? "" : "&" + options)", maximumConnections: 2)
         }
 
         let required = try await open("sslmode=require")
@@ -32,6 +32,9 @@ struct PostgresTLSTests {
         let preferred = try await open("sslmode=prefer")
         #expect(try await preferred.queues().first?.counts[.available] == 1, "prefer takes the TLS the server offers")
         await preferred.close()
+        let byDefault = try await open("")
+        #expect(try await byDefault.queues().first?.counts[.available] == 1, "a URL without sslmode takes the TLS the server offers, as libpq")
+        await byDefault.close()
 
         let clear = await #expect(throws: SpoolError.self) { try await open("sslmode=disable") }
         #expect(clear?.message.contains("takes only TLS connections from here and the URL says sslmode=disable") == true, "\(clear?.message ?? "")")

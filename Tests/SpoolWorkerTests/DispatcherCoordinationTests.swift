@@ -108,15 +108,21 @@ struct DispatcherCoordinationTests {
         #expect(ticks.allSatisfy { $0.timeIntervalSince1970 == $0.timeIntervalSince1970.rounded() }, "each job runs at its whole-second tick")
     }
 
-    @Test("a graceful shutdown returns jobs still running after the grace period, without using an attempt")
-    func gracefulShutdown() async throws {
-        let harness = try WorkerHarness()
+    /// Registers `test.stubborn`, a job that never ends on its own; the gate opens when one starts.
+    static func registerStubborn(in harness: WorkerHarness) -> Gate {
         let started = Gate()
         harness.registry.register(name: "test.stubborn") { _, _ in
             started.open()
             await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in }
             return nil
         }
+        return started
+    }
+
+    @Test("a graceful shutdown returns jobs still running after the grace period, without using an attempt")
+    func gracefulShutdown() async throws {
+        let harness = try WorkerHarness()
+        let started = Self.registerStubborn(in: harness)
         let configuration = harness.configuration { $0.gracePeriod = .milliseconds(200) }
         let job = try await harness.withDispatcher(configuration) { _ in
             let job = try await harness.client.enqueue(NewJob(name: "test.stubborn"))
@@ -133,12 +139,7 @@ struct DispatcherCoordinationTests {
           .timeLimit(.minutes(1)))
     func cancelled() async throws {
         let harness = try WorkerHarness()
-        let started = Gate()
-        harness.registry.register(name: "test.stubborn") { _, _ in
-            started.open()
-            await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in }
-            return nil
-        }
+        let started = Self.registerStubborn(in: harness)
         // A grace period longer than the test's time limit: only a stop that skips it can pass.
         let dispatcher = Dispatcher(store: harness.store, registry: harness.registry,
                                     configuration: harness.configuration { $0.gracePeriod = .seconds(600) })
