@@ -331,7 +331,7 @@ let package = Package(
         .testTarget(
             name: "SpoolCLITests",
             dependencies: [
-                "SpoolCore", "SpoolSQLite", "SpoolPostgres", "SpoolTestSupport", "AMQPClient", "SpoolAMQP", "SpoolMirror", "SpoolMirrorSQLite",
+                "SpoolCore", "SpoolSQLite", "SpoolPostgres", "SpoolTestSupport", "AMQPClient", "SpoolAMQP", "SpoolMirror", "SpoolMirrorSQLite", "SpoolReplicationSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -55,51 +55,58 @@ public enum ReplicationMessage: Sendable, Hashable {
 
     /// The message's frame.
     public var frame: [UInt8] {
-        var body: [UInt8] = []
+        var frame: [UInt8] = []
+        append(to: &frame)
+        return frame
+    }
+
+    /// Appends the message's frame to `out` (a page's bytes are copied once).
+    public func append(to out: inout [UInt8]) {
+        let start = out.count
+        out += [0, 0, 0, 0]
         switch self {
         case let .hello(version, term, position):
-            body.append(1)
-            Self.appendText(Self.identifier, to: &body)
-            Self.append(UInt64(version), bytes: 2, to: &body)
-            Self.append(term, bytes: 8, to: &body)
-            Self.append(position.transaction, bytes: 8, to: &body)
-            body += position.checksum
+            out.append(1)
+            Self.appendText(Self.identifier, to: &out)
+            Self.append(UInt64(version), bytes: 2, to: &out)
+            Self.append(term, bytes: 8, to: &out)
+            Self.append(position.transaction, bytes: 8, to: &out)
+            out += position.checksum
         case .begin(let transaction):
-            body.append(2)
-            Self.append(transaction, bytes: 8, to: &body)
+            out.append(2)
+            Self.append(transaction, bytes: 8, to: &out)
         case let .page(number, bytes):
-            body.append(3)
-            Self.append(UInt64(number), bytes: 4, to: &body)
-            body += bytes
+            out.append(3)
+            Self.append(UInt64(number), bytes: 4, to: &out)
+            out += bytes
         case let .commit(transaction, pages, checksum, capturedAt):
-            body.append(4)
-            Self.append(transaction, bytes: 8, to: &body)
-            Self.append(UInt64(pages), bytes: 4, to: &body)
-            body += checksum
-            Self.append(capturedAt, bytes: 8, to: &body)
+            out.append(4)
+            Self.append(transaction, bytes: 8, to: &out)
+            Self.append(UInt64(pages), bytes: 4, to: &out)
+            out += checksum
+            Self.append(capturedAt, bytes: 8, to: &out)
         case .keepAlive(let transaction):
-            body.append(5)
-            Self.append(transaction, bytes: 8, to: &body)
+            out.append(5)
+            Self.append(transaction, bytes: 8, to: &out)
         case .refusal(let reason):
-            body.append(6)
-            Self.appendText(reason, to: &body)
+            out.append(6)
+            Self.appendText(reason, to: &out)
         case let .snapshot(term, position, pageSize, pages):
-            body.append(7)
-            Self.append(term, bytes: 8, to: &body)
-            Self.append(position.transaction, bytes: 8, to: &body)
-            body += position.checksum
-            Self.append(UInt64(pageSize), bytes: 4, to: &body)
-            Self.append(UInt64(pages), bytes: 4, to: &body)
+            out.append(7)
+            Self.append(term, bytes: 8, to: &out)
+            Self.append(position.transaction, bytes: 8, to: &out)
+            out += position.checksum
+            Self.append(UInt64(pageSize), bytes: 4, to: &out)
+            Self.append(UInt64(pages), bytes: 4, to: &out)
         case .snapshotEnd(let digest):
-            body.append(8)
-            body += digest
+            out.append(8)
+            out += digest
         case .applied(let transaction):
-            body.append(9)
-            Self.append(transaction, bytes: 8, to: &body)
+            out.append(9)
+            Self.append(transaction, bytes: 8, to: &out)
         }
-        var frame: [UInt8] = []
-        Self.append(UInt64(body.count), bytes: 4, to: &frame)
-        return frame + body
+        let length = out.count - start - 4
+        for index in 0..<4 { out[start + index] = UInt8(truncatingIfNeeded: length >> ((3 - index) * 8)) }
     }
 
     /// What a ``page(number:bytes:)`` frame of `size` page bytes starts with (length, type and

@@ -61,6 +61,19 @@ public struct ReplicationTransaction: Sendable, Hashable {
             + [.commit(transaction: number, pages: databasePages, checksum: checksum, capturedAt: capturedAt)]
     }
 
+    /// The frames of every message of `transactions`, in order, in one array.
+    public static func frames(_ transactions: some Collection<ReplicationTransaction>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(transactions.reduce(0) { $0 + 80 + $1.pages.reduce(0) { $0 + 9 + $1.bytes.count } })
+        for transaction in transactions {
+            ReplicationMessage.begin(transaction: transaction.number).append(to: &out)
+            for page in transaction.pages { ReplicationMessage.page(number: page.number, bytes: page.bytes).append(to: &out) }
+            ReplicationMessage.commit(transaction: transaction.number, pages: transaction.databasePages, checksum: transaction.checksum,
+                                      capturedAt: transaction.capturedAt).append(to: &out)
+        }
+        return out
+    }
+
     private static func bigEndian(_ value: UInt64, _ bytes: Int) -> [UInt8] {
         (0..<bytes).map { UInt8(truncatingIfNeeded: value >> UInt64((bytes - 1 - $0) * 8)) }
     }

@@ -44,6 +44,10 @@ public struct WALReader: Sendable {
     public let header: Header
     /// Where the next frame starts: just after the last frame of the last transaction returned.
     public private(set) var offset: Int
+    /// Whether the last ``transactions(in:)`` stopped at a frame that is not this generation's
+    /// (its salts or its checksum do not follow): the log ends there for now, and bytes after it
+    /// (a longer log's stale frames, say) need not be read.
+    public private(set) var reachedEnd = false
     private var checksum: (UInt32, UInt32)
 
     /// Reads `bytes` (at least the first 32 of the log) as a log header; `nil` when they are not
@@ -84,14 +88,21 @@ public struct WALReader: Sendable {
         var order: [UInt32] = []
         var start = 0
         var position = 0
+        reachedEnd = false
         while position + frameSize <= bytes.count {
             let frame = bytes[position..<(position + frameSize)]
             let base = frame.startIndex
             guard Self.word(bytes, base + 8, bigEndian: true) == header.salts.0,
-                  Self.word(bytes, base + 12, bigEndian: true) == header.salts.1 else { break }
+                  Self.word(bytes, base + 12, bigEndian: true) == header.salts.1 else {
+                reachedEnd = true
+                break
+            }
             var sum = Self.checksum(bytes[base..<(base + 8)], from: running, bigEndian: header.bigEndianChecksums)
             sum = Self.checksum(bytes[(base + Self.frameHeaderSize)..<(base + frameSize)], from: sum, bigEndian: header.bigEndianChecksums)
-            guard sum.0 == Self.word(bytes, base + 16, bigEndian: true), sum.1 == Self.word(bytes, base + 20, bigEndian: true) else { break }
+            guard sum.0 == Self.word(bytes, base + 16, bigEndian: true), sum.1 == Self.word(bytes, base + 20, bigEndian: true) else {
+                reachedEnd = true
+                break
+            }
             running = sum
             let page = Self.word(bytes, base, bigEndian: true)
             if pending.updateValue(base + Self.frameHeaderSize, forKey: page) == nil { order.append(page) }

@@ -3,8 +3,9 @@ import SpoolCore
 import SpoolReplication
 
 /// A replication position kept in a file next to a store, with the term of the primary it
-/// belongs to: a secondary's last applied transaction (`PATH-replication`), a primary's last
-/// captured (`PATH-replication-primary`). The file is a line naming the format, the term and the
+/// belongs to: a secondary's last applied transaction (`PATH-replication`); for a primary
+/// (`PATH-replication-primary`), a transaction number none it published is beyond (it reserves
+/// numbers ahead, see ``ReplicationPrimary``) and a checksum its next start goes on from. The file is a line naming the format, the term and the
 /// transaction number (8 bytes each, big-endian) and the running checksum (32 bytes); it is
 /// replaced whole (a new file synced, then renamed over the old).
 struct PositionFile: Sendable {

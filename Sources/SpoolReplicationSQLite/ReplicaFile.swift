@@ -27,23 +27,43 @@ public struct ReplicaFile: Sendable {
         }
     }
 
-    /// Writes `transactions` in order, as one write.
+    /// Writes `transactions` in order, as one write: only the last version of each page is
+    /// written (readers see the copy before or after the whole write, so earlier versions are
+    /// never seen), and a page a transaction's shrink cut off is gone unless a later one wrote it
+    /// again, exactly as writing them one by one would leave the file.
     public func apply(_ transactions: [ReplicationTransaction]) throws {
         guard let last = transactions.last, let pageSize = transactions.lazy.compactMap({ $0.pages.first?.bytes.count }).first else { return }
+        var latest: [UInt32: [UInt8]] = [:]
+        var smallest = UInt32.max, size = UInt32.max
         for transaction in transactions {
-            for page in transaction.pages where page.number == 0 || page.bytes.count != pageSize {
-                throw SpoolError(.invalidArgument, "transaction \(transaction.number): page \(page.number) has \(page.bytes.count) bytes, not \(pageSize)")
-            }
-        }
-        let touched = Set(transactions.lazy.flatMap { $0.pages.map(\.number) })
-        try write(pageSize: pageSize, databasePages: last.databasePages, overwriting: { pages in touched.filter { $0 <= pages } }) { descriptor in
-            for transaction in transactions {
-                for page in transaction.pages {
-                    try Self.writeAll(descriptor, page.bytes, at: off_t(page.number - 1) * off_t(pageSize), path: path)
+            for page in transaction.pages {
+                guard page.number != 0, page.bytes.count == pageSize else {
+                    throw SpoolError(.invalidArgument, "transaction \(transaction.number): page \(page.number) has \(page.bytes.count) bytes, not \(pageSize)")
                 }
-                guard ftruncate(descriptor, off_t(transaction.databasePages) * off_t(pageSize)) == 0 else {
+                latest[page.number] = page.bytes
+            }
+            // A shrink cuts off what was written beyond it (and the file from there on).
+            if transaction.databasePages < size {
+                latest = latest.filter { $0.key <= transaction.databasePages }
+            }
+            size = transaction.databasePages
+            smallest = min(smallest, size)
+        }
+        let pages = latest.sorted { $0.key < $1.key }
+        try write(pageSize: pageSize, databasePages: last.databasePages, overwriting: { original in
+            // The pages it overwrites, and those a shrink cuts off: a crash mid-write puts them back.
+            pages.map(\.key).filter { $0 <= min(original, smallest) } + (smallest < original ? Array((smallest + 1)...original) : [])
+        }) { descriptor in
+            if lseek(descriptor, 0, SEEK_END) > off_t(smallest) * off_t(pageSize) {
+                guard ftruncate(descriptor, off_t(smallest) * off_t(pageSize)) == 0 else {
                     throw SpoolError(.storeUnavailable, "cannot resize \(path): \(String(cString: strerror(errno)))")
                 }
+            }
+            for (number, bytes) in pages {
+                try Self.writeAll(descriptor, bytes, at: off_t(number - 1) * off_t(pageSize), path: path)
+            }
+            guard ftruncate(descriptor, off_t(last.databasePages) * off_t(pageSize)) == 0 else {
+                throw SpoolError(.storeUnavailable, "cannot resize \(path): \(String(cString: strerror(errno)))")
             }
         }
     }

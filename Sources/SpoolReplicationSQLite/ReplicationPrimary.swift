@@ -48,6 +48,8 @@ public final class ReplicationPrimary: Sendable {
         var captureWaiters: [CheckedContinuation<UInt64, Never>] = []
         /// Writers waiting for secondaries' reports, by key.
         var reportWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        /// The transaction number recorded in the position file: none published is beyond it.
+        var reserved: UInt64
     }
 
     /// The store file.
@@ -77,9 +79,10 @@ public final class ReplicationPrimary: Sendable {
         let recorded = try positionFile.read()
         term = recorded?.term ?? 1
         let start = (recorded?.position ?? .empty).restarted(nonce: (0..<16).map { _ in UInt8.random(in: 0...255) })
-        try positionFile.write(PositionFile.Standing(term: term, position: start))
+        let reserved = start.transaction + Self.reservation
+        try positionFile.write(PositionFile.Standing(term: term, position: ReplicationPosition(transaction: reserved, checksum: start.checksum)))
         let capture = try WALCapture(path: path, position: start)
-        state = Mutex(State(log: ReplicationLog(base: start, limits: configuration.limits)))
+        state = Mutex(State(log: ReplicationLog(base: start, limits: configuration.limits), reserved: reserved))
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -238,11 +241,18 @@ public final class ReplicationPrimary: Sendable {
         }
     }
 
-    /// Records the new position, then lets secondaries have the transactions: a secondary is
-    /// never ahead of what a restarted primary goes on from.
+    /// How many transaction numbers one write of the position file reserves.
+    static let reservation: UInt64 = 4096
+
+    /// Lets secondaries have the transactions, once the position file reserves their numbers: a
+    /// secondary is never ahead of what a restarted primary goes on from (the number after the
+    /// one recorded), so it gets a snapshot rather than a refusal. The file is written (and
+    /// synced) once per ``reservation`` transactions, not at every capture.
     private func publish(_ transactions: [ReplicationTransaction]) throws {
-        if let last = transactions.last {
-            try positionFile.write(PositionFile.Standing(term: term, position: ReplicationPosition(transaction: last.number, checksum: last.checksum)))
+        if let last = transactions.last, last.number > state.withLock({ $0.reserved }) {
+            let reserved = last.number + Self.reservation
+            try positionFile.write(PositionFile.Standing(term: term, position: ReplicationPosition(transaction: reserved, checksum: last.checksum)))
+            state.withLock { $0.reserved = reserved }
         }
         let waiters = try state.withLock { state in
             for transaction in transactions { try state.log.append(transaction) }
@@ -422,7 +432,7 @@ public final class ReplicationPrimary: Sendable {
             guard case let .hello(_, _, position) = greeting else { return }
             sent = position.transaction
             if !transactions.isEmpty {
-                try await outbound.write(Self.frames(transactions.flatMap(\.messages)))
+                try await outbound.write(ByteBuffer(bytes: ReplicationTransaction.frames(transactions)))
                 sent = transactions.last!.number
             }
         }
@@ -442,7 +452,7 @@ public final class ReplicationPrimary: Sendable {
             if transactions.isEmpty {
                 try await outbound.write(Self.frames([.keepAlive(transaction: last)]))
             } else {
-                try await outbound.write(Self.frames(transactions.flatMap(\.messages)))
+                try await outbound.write(ByteBuffer(bytes: ReplicationTransaction.frames(transactions)))
                 sent = transactions.last!.number
             }
         }

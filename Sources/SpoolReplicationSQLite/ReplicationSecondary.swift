@@ -120,13 +120,13 @@ public final class ReplicationSecondary: Sendable {
             .connect(host: primary.host, port: primary.port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
             }
-        let lastMessage = Atomic<Int64>(Self.now())
+        let lastMessage = Heard()
         let silence = Int64(self.silence.components.seconds) * 1_000_000_000 + self.silence.components.attoseconds / 1_000_000_000
         let channel = connection.channel
         let watchdog = Task {
             while !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(max(1, silence / 3_000_000)))
-                if Self.now() - lastMessage.load(ordering: .relaxed) > silence {
+                if Self.now() - lastMessage.at.load(ordering: .relaxed) > silence {
                     channel.close(promise: nil)
                     return
                 }
@@ -136,68 +136,113 @@ public final class ReplicationSecondary: Sendable {
             watchdog.cancel()
             live.withLock { $0.connected = false }
         }
-        try await connection.executeThenClose { inbound, outbound in
-            let standing = durable.withLock { $0 }
-            var stream = SecondaryStream(position: standing.position, term: standing.term)
-            var reported = standing.position.transaction
-            var decoder = ReplicationDecoder()
-            var snapshot: SnapshotFile?
-            defer { snapshot?.discard() }
-            try await outbound.write(ByteBuffer(bytes: stream.hello.frame))
-            for try await bytes in inbound {
-                decoder.feed(bytes.readableBytesView)
-                var batch: [ReplicationTransaction] = []
-                var frames: [UInt8] = []
-                do {
-                    while let message = try decoder.next() {
-                        lastMessage.store(Self.now(), ordering: .relaxed)
-                        switch try stream.receive(message) {
-                        case .none: break
-                        case .apply(let transaction):
-                            batch.append(transaction)
-                            frames += transaction.messages.flatMap(\.frame)
-                        case let .beginSnapshot(at, pageSize, pages):
-                            try apply(batch, frames: frames)   // what came before it, in order
-                            (batch, frames) = ([], [])
-                            logger.info("receiving a snapshot", metadata: ["transaction": "\(at.transaction)",
-                                                                           "bytes": "\(UInt64(pages) * UInt64(pageSize))"])
-                            snapshot = try SnapshotFile(for: path)
-                        case .snapshotPage(_, let bytes):
-                            try snapshot?.append(bytes)
-                        case let .finishSnapshot(term, at):
-                            let standing = PositionFile.Standing(term: term, position: at)
-                            try snapshot?.finish(at: standing, positionFile: positionFile)
-                            snapshot = nil
-                            durable.withLock { $0 = standing }
-                            logger.info("snapshot in place", metadata: ["transaction": "\(at.transaction)", "term": "\(term)"])
+        let standing = durable.withLock { $0 }
+        let queue = ArrivalQueue()
+        let snapshot = SnapshotSlot()
+        defer { snapshot.discard() }
+        try await withTaskCancellationHandler {
+            try await connection.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: SecondaryStream(position: standing.position, term: standing.term).hello.frame))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // Reading: whole transactions (and snapshot pages) go to the queue in order;
+                    // whatever ends the connection goes last.
+                    group.addTask { [self] in
+                        var stream = SecondaryStream(position: standing.position, term: standing.term)
+                        var decoder = ReplicationDecoder()
+                        do {
+                            for try await bytes in inbound {
+                                decoder.feed(bytes.readableBytesView)
+                                while let message = try decoder.next() {
+                                    lastMessage.at.store(Self.now(), ordering: .relaxed)
+                                    switch try stream.receive(message) {
+                                    case .none: break
+                                    case .apply(let transaction): await queue.add(.transaction(transaction))
+                                    case let .beginSnapshot(at, pageSize, pages): await queue.add(.beginSnapshot(position: at, pageSize: pageSize, pages: pages))
+                                    case .snapshotPage(_, let bytes): await queue.add(.snapshotPage(bytes))
+                                    case let .finishSnapshot(term, at): await queue.add(.finishSnapshot(term: term, position: at))
+                                    }
+                                }
+                                let primaryLast = stream.primaryLast
+                                live.withLock { $0.connected = true; $0.primaryLast = primaryLast }
+                            }
+                            await queue.add(.end(SpoolError(.storeUnavailable, "the connection closed (by the primary, or after \(self.silence) without a whole message)")))
+                        } catch {
+                            await queue.add(.end(error))
                         }
                     }
-                } catch {
-                    // What arrived whole before the fault is applied; the rest is not.
-                    try apply(batch, frames: frames)
-                    throw error
-                }
-                try apply(batch, frames: frames)
-                live.withLock { $0 = (true, stream.primaryLast, stream.appliedCapturedAt) }
-                let applied = position.transaction
-                if applied != reported {
-                    try await outbound.write(ByteBuffer(bytes: ReplicationMessage.applied(transaction: applied).frame))
-                    reported = applied
+                    defer {
+                        queue.close()
+                        channel.close(promise: nil)
+                    }
+                    // Writing: everything that arrived while the last batch was written, as one
+                    // batch, off Swift concurrency's threads (it syncs the disk).
+                    var reported = standing.position.transaction
+                    while true {
+                        let arrivals = await queue.take()
+                        guard !arrivals.isEmpty else { throw CancellationError() }
+                        let ended = try await NIOThreadPool.singleton.runIfActive { [self] in try write(arrivals, snapshot: snapshot) }
+                        let applied = position.transaction
+                        if applied != reported {
+                            try await outbound.write(ByteBuffer(bytes: ReplicationMessage.applied(transaction: applied).frame))
+                            reported = applied
+                        }
+                        if let ended { throw ended }
+                    }
                 }
             }
-            throw SpoolError(.storeUnavailable, "the connection closed (by the primary, or after \(self.silence) without a whole message)")
+        } onCancel: {
+            queue.close()
+            channel.close(promise: nil)
         }
+    }
+
+    /// Writes `arrivals` in order: each run of transactions as one batch, snapshots aside until
+    /// whole. Returns what ended the connection, if it came among them.
+    private func write(_ arrivals: [Arrival], snapshot: SnapshotSlot) throws -> (any Error)? {
+        var batch: [ReplicationTransaction] = []
+        for arrival in arrivals {
+            if case .transaction(let transaction) = arrival {
+                batch.append(transaction)
+                continue
+            }
+            try apply(batch)   // what came before it, in order
+            batch = []
+            switch arrival {
+            case .transaction: break
+            case let .beginSnapshot(at, pageSize, pages):
+                logger.info("receiving a snapshot", metadata: ["transaction": "\(at.transaction)", "bytes": "\(UInt64(pages) * UInt64(pageSize))"])
+                try snapshot.begin(for: path)
+            case .snapshotPage(let bytes):
+                try snapshot.append(bytes)
+            case let .finishSnapshot(term, at):
+                let standing = PositionFile.Standing(term: term, position: at)
+                try snapshot.finish(at: standing, positionFile: positionFile)
+                durable.withLock { $0 = standing }
+                live.withLock { $0.appliedCapturedAt = 0 }
+                logger.info("snapshot in place", metadata: ["transaction": "\(at.transaction)", "term": "\(term)"])
+            case .end(let error):
+                return error
+            }
+        }
+        try apply(batch)
+        return nil
     }
 
     private static func now() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds) }
 
+    /// When a connection last received a whole message (``now()``).
+    private final class Heard: Sendable {
+        let at = Atomic<Int64>(ReplicationSecondary.now())
+    }
+
     /// Journals, applies and records `batch`.
-    private func apply(_ batch: [ReplicationTransaction], frames: [UInt8]) throws {
+    private func apply(_ batch: [ReplicationTransaction]) throws {
         guard let last = batch.last else { return }
         let journal = path + "-replication-journal"
-        try PositionFile.writeSynced(Data(frames), to: journal)
+        try PositionFile.writeSynced(Data(ReplicationTransaction.frames(batch)), to: journal)
         try replica.apply(batch)
         try record(ReplicationPosition(transaction: last.number, checksum: last.checksum))
+        live.withLock { $0.appliedCapturedAt = last.capturedAt }
         try FileManager.default.removeItem(atPath: journal)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import SpoolCore
 import SpoolReplication
+import Synchronization
 
 /// A snapshot arriving at a secondary, written aside (`PATH-replication-snapshot`) page by page
 /// and put in place of the copy only once whole and verified: synced, its position recorded
@@ -97,4 +98,40 @@ struct SnapshotFile {
 
     private static func aside(_ path: String) -> String { path + "-replication-snapshot" }
     private static func ready(_ path: String) -> String { path + "-replication-snapshot-ready" }
+}
+
+/// The snapshot a secondary's connection is receiving, if any, kept for the side that writes
+/// the copy (which runs on a thread pool, one batch at a time).
+final class SnapshotSlot: Sendable {
+    private let file = Mutex<SnapshotFile?>(nil)
+
+    /// Starts a snapshot for the copy at `path` (abandoning one begun before).
+    func begin(for path: String) throws {
+        let started = try SnapshotFile(for: path)
+        file.withLock { file in
+            file?.discard()
+            file = started
+        }
+    }
+
+    /// Appends the next page to the snapshot begun.
+    func append(_ page: [UInt8]) throws {
+        try file.withLock { file in try file?.append(page) }
+    }
+
+    /// Puts the snapshot begun in place (see ``SnapshotFile/finish(at:positionFile:)``).
+    func finish(at standing: PositionFile.Standing, positionFile: PositionFile) throws {
+        try file.withLock { file in
+            defer { file = nil }
+            try file?.finish(at: standing, positionFile: positionFile)
+        }
+    }
+
+    /// Abandons the snapshot begun, if any.
+    func discard() {
+        file.withLock { file in
+            file?.discard()
+            file = nil
+        }
+    }
 }

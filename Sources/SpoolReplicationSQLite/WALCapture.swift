@@ -31,7 +31,10 @@ public final class WALCapture: @unchecked Sendable {
     /// Whether transactions were captured since the last checkpoint: an idle store is not
     /// checkpointed again (the capture's own row would make a transaction each time).
     public private(set) var capturedSinceCheckpoint = false
-    private let reader: SQLiteHandle
+    /// The read that holds the log (see the type's discussion).
+    private var reader: SQLiteHandle
+    /// The read that takes over from ``reader`` when the hold moves on (``copyBackUnlocked()``).
+    private var spare: SQLiteHandle
     private let writer: SQLiteHandle
     private let checkpointer: SQLiteHandle
     private let log: FileHandle
@@ -51,6 +54,7 @@ public final class WALCapture: @unchecked Sendable {
         }
         try writer.execute("CREATE TABLE IF NOT EXISTS spool_replication_seq (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)")
         reader = try SQLiteHandle(path: path)
+        spare = try SQLiteHandle(path: path)
         checkpointer = try SQLiteHandle(path: path)
         try Self.beginRead(reader)
         guard let log = FileHandle(forReadingAtPath: path + "-wal") else {
@@ -75,9 +79,18 @@ public final class WALCapture: @unchecked Sendable {
             throw WALCaptureError.logRestartedUnseen(path: path, seen: "checkpoint sequence \(frames.header.checkpointSequence) became \(header.checkpointSequence) between reads")
         }
         if frames == nil { frames = WALReader(header: header) }
-        try log.seek(toOffset: UInt64(frames!.offset))
-        let bytes = try log.readToEnd() ?? Data()
-        let transactions = frames!.transactions(in: bytes).map { next($0.pages, databasePages: $0.databasePages) }
+        // In pieces, up to the first frame that is not this generation's: a log that restarted
+        // keeps its old length, and its stale frames need not be read every few milliseconds.
+        var found: [WALTransaction] = []
+        var length = 4 << 20
+        while true {
+            let bytes = try read(from: frames!.offset, count: length)
+            let more = frames!.transactions(in: bytes)
+            found += more
+            if frames!.reachedEnd || bytes.count < length { break }
+            if more.isEmpty { length *= 2 }   // one transaction longer than the piece
+        }
+        let transactions = found.map { next($0.pages, databasePages: $0.databasePages) }
         if !transactions.isEmpty { capturedSinceCheckpoint = true }
         return transactions
     }
@@ -131,6 +144,7 @@ public final class WALCapture: @unchecked Sendable {
     /// without restarting (otherwise that write is the first of the next ``poll()``).
     public func checkpoint() throws -> [ReplicationTransaction] {
         defer { capturedSinceCheckpoint = false }
+        try copyBackUnlocked()
         try takeWriteLock()
         var captured: [ReplicationTransaction]
         let before: WALReader.Header?
@@ -150,6 +164,20 @@ public final class WALCapture: @unchecked Sendable {
         }
         try readAgain(after: before, copiedWhole: whole)
         return captured + (try poll())
+    }
+
+    /// Copies the log back as far as it reaches now while writers go on, so that the copy under
+    /// the write lock has only what was committed meanwhile (writers wait a moment, not for the
+    /// whole copy). A second read begins, holding the log where it ends now, before the first
+    /// ends, so the log is held at every moment; a PASSIVE checkpoint then copies back the frames
+    /// before that hold and never restarts the log. (The second read holds a frame of the log, not
+    /// the file alone, because outside ``checkpoint()`` the capture's own row keeps the log ahead of
+    /// what was copied back.)
+    private func copyBackUnlocked() throws {
+        try Self.beginRead(spare)
+        try reader.execute("COMMIT")
+        swap(&reader, &spare)
+        _ = try checkpointer.integers("PRAGMA wal_checkpoint(PASSIVE)")
     }
 
     /// Takes the store's write lock (no process can commit until it is released), or throws
@@ -188,6 +216,27 @@ public final class WALCapture: @unchecked Sendable {
         }
         frames = WALReader(header: now)
         logRestarts += 1
+    }
+
+    /// At most `length` bytes of the log from `offset`, fewer at its end, read straight into an
+    /// array (this runs every few milliseconds).
+    private func read(from offset: Int, count length: Int) throws -> [UInt8] {
+        var status = stat()
+        guard fstat(log.fileDescriptor, &status) == 0 else {
+            throw SpoolError(.storeUnavailable, "cannot read \(path)-wal: \(String(cString: strerror(errno)))")
+        }
+        let length = min(length, Int(status.st_size) - offset)
+        guard length > 0 else { return [] }
+        return try [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+            count = 0
+            while count < length {
+                let got = pread(log.fileDescriptor, buffer.baseAddress! + count, length - count, off_t(offset + count))
+                if got < 0, errno == EINTR { continue }
+                guard got >= 0 else { throw SpoolError(.storeUnavailable, "cannot read \(path)-wal: \(String(cString: strerror(errno)))") }
+                if got == 0 { break }   // the log was cut short meanwhile: what was read is all there is
+                count += got
+            }
+        }
     }
 
     private func readHeader() throws -> WALReader.Header? {

@@ -1,5 +1,6 @@
 import Foundation
 import SpoolCore
+import SpoolReplicationSQLite
 import SpoolSQLite
 import SpoolTestSupport
 import Testing
@@ -113,12 +114,13 @@ struct ReplicationCommandTests {
         defer { secondary.terminate() }
         _ = try await SQLiteScripts.writer(primaryPath, name: "first", count: 100).waitForExit()
         try await Self.converge(secondaryPath, primaryPath)
-        // Both positions equal and still: the secondary has everything the primary captured.
+        // Both positions equal and still (the status each side writes every second): the
+        // secondary has everything the primary captured.
         var same = 0
         let deadline = ContinuousClock.now + .seconds(30)
         while same < 2, ContinuousClock.now < deadline {
-            let mine = FileManager.default.contents(atPath: secondaryPath + "-replication")
-            same = mine != nil && mine == FileManager.default.contents(atPath: primaryPath + "-replication-primary") ? same + 1 : 0
+            let mine = StatusFile.read(of: secondaryPath)?.transaction
+            same = mine != nil && mine == StatusFile.read(of: primaryPath)?.transaction ? same + 1 : 0
             try await Task.sleep(for: .milliseconds(1500))
         }
         #expect(same == 2, "the secondary caught up with the primary")
