@@ -46,6 +46,10 @@ public struct Job: Hashable, Sendable {
     public var result: JSONPayload?
     /// One record per failed attempt, oldest first.
     public var errors: [AttemptError]
+    /// The trace context of the code that enqueued it, as its tracer propagates it (for W3C
+    /// trace context, a `traceparent` entry): the job's run continues that trace. Empty when
+    /// no tracer was installed.
+    public var traceContext: TraceContext
 
     /// Creates a job record; stores use this when they read rows back.
     public init(
@@ -54,7 +58,7 @@ public struct Job: Hashable, Sendable {
         runAt: Date, createdAt: Date, startedAt: Date? = nil, finishedAt: Date? = nil,
         quotas: [String] = [], tags: [String] = [], uniqueKey: String? = nil, timeout: Duration? = nil,
         dispatcher: UUID? = nil, leaseExpiresAt: Date? = nil, cancelRequested: Bool = false,
-        result: JSONPayload? = nil, errors: [AttemptError] = []
+        result: JSONPayload? = nil, errors: [AttemptError] = [], traceContext: TraceContext = TraceContext()
     ) {
         self.id = id
         self.queue = queue
@@ -77,6 +81,7 @@ public struct Job: Hashable, Sendable {
         self.cancelRequested = cancelRequested
         self.result = result
         self.errors = errors
+        self.traceContext = traceContext
     }
 
     /// A new job from an enqueue request, in `scheduled` or `available` state.
@@ -86,7 +91,7 @@ public struct Job: Hashable, Sendable {
             id: id, queue: new.queue, name: new.name, payload: new.payload,
             state: runAt > now ? .scheduled : .available, priority: new.priority,
             maxAttempts: new.maxAttempts, runAt: runAt, createdAt: now, quotas: new.quotas,
-            tags: new.tags, uniqueKey: new.uniqueKey, timeout: new.timeout
+            tags: new.tags, uniqueKey: new.uniqueKey, timeout: new.timeout, traceContext: new.traceContext
         )
     }
 }
@@ -95,7 +100,7 @@ extension Job: Codable {
     private enum CodingKeys: String, CodingKey {
         case id, queue, name, payload, state, priority, attempt, maxAttempts, runAt, createdAt
         case startedAt, finishedAt, quotas, tags, uniqueKey, timeout, dispatcher, leaseExpiresAt
-        case cancelRequested, result, errors
+        case cancelRequested, result, errors, traceContext
     }
 
     public init(from decoder: Decoder) throws {
@@ -122,7 +127,8 @@ extension Job: Codable {
             leaseExpiresAt: try ISO8601.decodeIfPresent(c, forKey: .leaseExpiresAt),
             cancelRequested: try c.decodeIfPresent(Bool.self, forKey: .cancelRequested) ?? false,
             result: try c.decodeIfPresent(JSONPayload.self, forKey: .result),
-            errors: try c.decodeIfPresent([AttemptError].self, forKey: .errors) ?? []
+            errors: try c.decodeIfPresent([AttemptError].self, forKey: .errors) ?? [],
+            traceContext: try c.decodeIfPresent(TraceContext.self, forKey: .traceContext) ?? TraceContext()
         )
     }
 
@@ -149,6 +155,7 @@ extension Job: Codable {
         try c.encode(cancelRequested, forKey: .cancelRequested)
         try c.encode(result, forKey: .result)
         try c.encode(errors, forKey: .errors)
+        if !traceContext.isEmpty { try c.encode(traceContext, forKey: .traceContext) }
     }
 }
 

@@ -27,12 +27,15 @@ public struct NewJob: Hashable, Sendable {
     public var maxAttempts: Int
     /// How long one attempt may run.
     public var timeout: Duration?
+    /// The enqueuing code's trace context (see ``Job/traceContext``); ``JobTracing`` fills it.
+    public var traceContext: TraceContext
 
     /// Creates a request; every option has the documented default.
     public init(
         name: String, payload: JSONPayload = .emptyObject, queue: String = NewJob.defaultQueue,
         priority: Int = 0, runAt: Date? = nil, quotas: [String] = [], tags: [String] = [],
-        uniqueKey: String? = nil, maxAttempts: Int = NewJob.defaultMaxAttempts, timeout: Duration? = nil
+        uniqueKey: String? = nil, maxAttempts: Int = NewJob.defaultMaxAttempts, timeout: Duration? = nil,
+        traceContext: TraceContext = TraceContext()
     ) {
         self.name = name
         self.payload = payload
@@ -44,6 +47,7 @@ public struct NewJob: Hashable, Sendable {
         self.uniqueKey = uniqueKey
         self.maxAttempts = maxAttempts
         self.timeout = timeout
+        self.traceContext = traceContext
     }
 
     /// Throws a ``SpoolError`` naming the first field that breaks a rule: empty name or queue,

@@ -9,6 +9,9 @@ public struct SpoolClient: Sendable {
     public let now: @Sendable () -> Date
     /// How often a wait re-reads the job when no in-process event arrives (other processes).
     public var pollInterval: Duration = .milliseconds(100)
+    /// Where enqueues come from, for their trace spans (``JobTracing``): `swift` unless a
+    /// command or server says otherwise.
+    public var source = "swift"
 
     /// Creates a client over `store`.
     public init(store: any JobStore, now: @escaping @Sendable () -> Date = { Date() }) {
@@ -19,13 +22,15 @@ public struct SpoolClient: Sendable {
     /// Enqueues one job; returns the existing job when its unique key is taken.
     @discardableResult
     public func enqueue(_ job: NewJob) async throws -> Job {
-        try await store.insert([job], now: now())[0].job
+        try await enqueue([job])[0].job
     }
 
-    /// Enqueues many jobs in one transaction.
+    /// Enqueues many jobs in one transaction (in one `spool.enqueue` span when tracing is on,
+    /// each job carrying its context).
     @discardableResult
     public func enqueue(_ jobs: [NewJob]) async throws -> [InsertResult] {
-        try await store.insert(jobs, now: now())
+        guard let tracing = JobTracing.current else { return try await store.insert(jobs, now: now()) }
+        return try await tracing.enqueue(jobs, source: source) { try await store.insert($0, now: now()) }
     }
 
     /// Enqueues a typed job.

@@ -4,11 +4,15 @@ import SpoolCore
 
 /// How jobs and times are written to and read from rows.
 enum PostgresRows {
-    /// The columns of a job, in the order ``job(_:)`` reads them; `seq` comes last.
+    /// The columns of a job, in the order ``job(_:)`` reads them; `seq` is the 22nd (index 21).
     static let jobColumns = """
         id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at, started_at, \
-        finished_at, quotas, tags, unique_key, timeout_ms, dispatcher, lease_until, cancel_requested, result, errors, seq
+        finished_at, quotas, tags, unique_key, timeout_ms, dispatcher, lease_until, cancel_requested, result, errors, seq, \
+        trace_context
         """
+
+    /// How many columns ``jobColumns`` lists (a query's own columns follow them).
+    static let jobColumnCount = 23
 
     /// ``jobColumns`` qualified by a table alias, for a query that joins tables.
     static func jobColumns(of table: String) -> String {
@@ -39,7 +43,8 @@ enum PostgresRows {
             uniqueKey: try row[14].decode(String?.self), timeout: timeoutMillis.map { .milliseconds($0) },
             dispatcher: try row[16].decode(UUID?.self), leaseExpiresAt: try row[17].decode(Int64?.self).map(date),
             cancelRequested: try row[18].decode(Bool.self), result: try row[19].decode(String?.self).map(JSONPayload.init(unchecked:)),
-            errors: try row[20].decode([String].self).map { try JSONPayload(unchecked: $0).decode(AttemptError.self) })
+            errors: try row[20].decode([String].self).map { try JSONPayload(unchecked: $0).decode(AttemptError.self) },
+            traceContext: TraceContext(storedText: try row[22].decode(String?.self)))
     }
 
     /// The `seq` of a row selected with ``jobColumns``.

@@ -26,7 +26,7 @@ extension PostgresSchema {
     /// even with fresh statistics.) A plan that still needs a disabled step (the scan of the
     /// paused queues) carries the planner's penalty in its cost, which would make PostgreSQL
     /// compile it to machine code on every call: JIT is off too.
-    func finishAndClaimFunction(announcingEnds: Bool) -> String {
+    func finishAndClaimFunction(announcingEnds: Bool, tracing: Bool = false) -> String {
         // A job's columns as `PostgresRows.jobColumns` lists them, written out so that the
         // migration's text never changes with that list.
         let columns = [("id", "text"), ("queue", "text"), ("name", "text"), ("payload", "text"), ("state", "text"),
@@ -34,7 +34,7 @@ extension PostgresSchema {
                        ("created_at", "bigint"), ("started_at", "bigint"), ("finished_at", "bigint"), ("quotas", "text[]"),
                        ("tags", "text[]"), ("unique_key", "text"), ("timeout_ms", "bigint"), ("dispatcher", "uuid"),
                        ("lease_until", "bigint"), ("cancel_requested", "boolean"), ("result", "text"), ("errors", "text[]"),
-                       ("seq", "bigint")]
+                       ("seq", "bigint")] + (tracing ? [("trace_context", "text")] : [])
         let outputs = columns.map { "\($0) \($1)" }.joined(separator: ", ")
         let header = columns.map { "NULL::\($1)" }.joined(separator: ", ")
         let returned = columns.map { "j.\($0.0)" }.joined(separator: ", ")

@@ -219,6 +219,15 @@ struct PostgresSchema: Sendable {
                     FOR EACH STATEMENT EXECUTE FUNCTION \(countJobs)()
                 """,
             ]),
+            // The trace context of the code that enqueued a job (JobTracing), as a JSON object's
+            // text; the finish-and-claim function returns it with the jobs it claims.
+            ("8-trace-context", [
+                "ALTER TABLE \(jobs) ADD COLUMN trace_context text",
+                """
+                DROP FUNCTION \(finishAndClaim)(bigint, text[], uuid[], text[], boolean[], bigint, bigint, uuid, bigint, text[], boolean)
+                """,
+                finishAndClaimFunction(announcingEnds: true, tracing: true),
+            ]),
         ]
     }
 

@@ -221,8 +221,8 @@ extension PostgresStore {
         } else {
             claimed.sort { ($0.job.runAt, $0.seq) < ($1.job.runAt, $1.seq) }
         }
-        let pageCount = try header[22].decode(Int.self)
-        return Step(completed: Set(try header[23].decode([String].self)), jobs: claimed.map(\.job), maybeMore: pageCount > claimed.count)
+        let pageCount = try header[PostgresRows.jobColumnCount].decode(Int.self)
+        return Step(completed: Set(try header[PostgresRows.jobColumnCount + 1].decode([String].self)), jobs: claimed.map(\.job), maybeMore: pageCount > claimed.count)
     }
 }
 

@@ -86,18 +86,19 @@ extension PostgresStore {
         binds.append(schema.channel)
         binds.append(Set(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
         binds.append(Set(built.compactMap(\.uniqueKey)).sorted())
+        binds.append(built.map { $0.traceContext.storedText ?? "" })
         let rows = prepared ? try await connection.rows(InsertStatement.self, binds, logger: logger)
             : try await connection.rows(PostgresQuery(unsafeSQL: insertSQL(schema), binds: binds), logger: logger)
 
         guard let summary = rows.first else { throw SpoolError(.storeUnavailable, "the insert of \(jobs.count) jobs returned nothing") }
-        let known = Set(try summary[22].decode([String].self))
+        let known = Set(try summary[PostgresRows.jobColumnCount].decode([String].self))
         if known.count != named.count {
             for job in jobs {
                 if let unknown = job.quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
             }
         }
         // NULL when every job was inserted: the common case sends no ids back.
-        let inserted = try summary[23].decode([String]?.self).map(Set.init)
+        let inserted = try summary[PostgresRows.jobColumnCount + 1].decode([String]?.self).map(Set.init)
         var holders: [String: Job] = [:]
         for row in rows {
             guard try row[0].decode(String?.self) != nil else { continue }
@@ -138,8 +139,8 @@ extension PostgresStore {
     /// one of the unique keys before it ran (one row of NULLs when none did), each followed by
     /// the known quotas among those named, the ids inserted (NULL when every job was), and
     /// whether a NOTIFY was sent. Parameters after the jobs' columns ($1–$12): the quotas named,
-    /// now, the channel, the NOTIFY's payload (the queues gaining available jobs, one per line)
-    /// and the unique keys named.
+    /// now, the channel, the NOTIFY's payload (the queues gaining available jobs, one per line),
+    /// the unique keys named, and the jobs' trace contexts ($18, one per job, empty for none).
     static func insertSQL(_ schema: PostgresSchema) -> String {
         let unfinished = "state NOT IN ('completed', 'discarded', 'cancelled')"
         // The rows go from unnest straight into the INSERT, in input order, so seq follows the
@@ -155,14 +156,15 @@ extension PostgresStore {
             ),
             inserted AS (
                 INSERT INTO \(schema.jobs) (id, queue, name, payload, state, priority, attempt, max_attempts, run_at,
-                                            created_at, quotas, tags, unique_key, timeout_ms)
+                                            created_at, quotas, tags, unique_key, timeout_ms, trace_context)
                 SELECT id, queue, name, payload, state, priority, 0, max_attempts, run_at, $14::bigint,
                        CASE WHEN quotas = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(quotas::json)) END,
                        CASE WHEN tags = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(tags::json)) END,
-                       NULLIF(unique_key, ''), NULLIF(timeout_ms, -1)
+                       NULLIF(unique_key, ''), NULLIF(timeout_ms, -1), NULLIF(trace_context, '')
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-                            $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[])
-                    AS input(id, queue, name, payload, state, priority, max_attempts, run_at, quotas, tags, unique_key, timeout_ms)
+                            $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[], $18::text[])
+                    AS input(id, queue, name, payload, state, priority, max_attempts, run_at, quotas, tags, unique_key, timeout_ms,
+                             trace_context)
                 WHERE (SELECT cardinality(names) FROM known) = cardinality($13::text[])
                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND \(unfinished) DO NOTHING
                 RETURNING id, state

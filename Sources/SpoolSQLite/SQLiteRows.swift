@@ -4,10 +4,11 @@ import SpoolCore
 
 /// How jobs and times are written to and read from rows.
 enum SQLiteRows {
-    /// The columns of a job, in the order ``job(_:)`` reads them; `seq` comes last.
+    /// The columns of a job, in the order ``job(_:)`` reads them; `seq` is the 22nd (index 21).
     static let jobColumns = """
         id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at, started_at, \
-        finished_at, quotas, tags, unique_key, timeout_ms, dispatcher, lease_until, cancel_requested, result, errors, seq
+        finished_at, quotas, tags, unique_key, timeout_ms, dispatcher, lease_until, cancel_requested, result, errors, seq, \
+        trace_context
         """
 
     static func job(_ row: Row) throws -> Job {
@@ -30,7 +31,7 @@ enum SQLiteRows {
             timeout: timeoutMillis.map { .milliseconds($0) },
             dispatcher: dispatcherText.flatMap(UUID.init(uuidString:)), leaseExpiresAt: optionalDate(row[17]),
             cancelRequested: cancelRequested != 0, result: resultText.map(JSONPayload.init(unchecked:)),
-            errors: try errors(errorsText))
+            errors: try errors(errorsText), traceContext: TraceContext(storedText: row[22]))
     }
 
     /// The job at the current row of `statement`, which selected ``jobColumns``.
@@ -52,7 +53,7 @@ enum SQLiteRows {
             timeout: statement.optionalInt64(15).map { .milliseconds($0) },
             dispatcher: statement.text(16).flatMap(UUID.init(uuidString:)), leaseExpiresAt: statement.optionalInt64(17).map(date),
             cancelRequested: statement.int64(18) != 0, result: statement.text(19).map(JSONPayload.init(unchecked:)),
-            errors: try errors(statement.text(20)))
+            errors: try errors(statement.text(20)), traceContext: TraceContext(storedText: statement.text(22)))
     }
 
     static func micros(_ date: Date) -> Int64 { date.clampedMicrosecondsSince1970 }

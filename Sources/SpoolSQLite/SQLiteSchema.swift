@@ -122,6 +122,10 @@ enum SQLiteSchema {
                                      PRIMARY KEY (queue, state)) WITHOUT ROWID;
             INSERT INTO job_counts (queue, state, count) SELECT queue, state, COUNT(*) FROM jobs GROUP BY queue, state;
             """),
+        // The trace context of the code that enqueued a job (JobTracing), as a JSON object's text.
+        ("9-trace-context", """
+            ALTER TABLE jobs ADD COLUMN trace_context TEXT;
+            """),
     ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.

@@ -22,8 +22,8 @@ extension SQLiteStore {
         }
         let statement = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO jobs (id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at,
-                              quotas, tags, unique_key, timeout_ms, seq)
-            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)
+                              quotas, tags, unique_key, timeout_ms, seq, trace_context)
+            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (seq) DO NOTHING
             """), in: db)
         var random = SeededRandom()
@@ -59,6 +59,7 @@ extension SQLiteStore {
             // made ids with the same first half in the same milliseconds: then this process's ids
             // skip past the highest row number, and the job takes a new id.
             statement.bind(14, job.id.sequenceKey)
+            statement.bind(15, job.traceContext.storedText)
             var tries = 0
             while try statement.execute() == 0 {
                 tries += 1

@@ -58,7 +58,15 @@ extension SpoolAPI {
                 throw SpoolError(error.code, bulk ? "jobs[\(index)]: \(error.message)" : error.message)
             }
         }
-        let results = try await insert(jobs, now: now)
+        let results: [InsertResult]
+        if let tracing = JobTracing.current {
+            // A `traceparent` header (W3C trace context) makes the enqueue, and the jobs' runs, part of the caller's trace.
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            results = try await tracing.enqueue(jobs, source: "http", context: tracing.context(from: headers)) { try await insert($0, now: now) }
+        } else {
+            results = try await insert(jobs, now: now)
+        }
         if bulk { return JSONBody.response(json: bulkAnswer(results), status: .created) }
         return JSONBody.response(json: enqueuedAnswer(results[0].job), status: results[0].inserted ? .created : .ok)
     }

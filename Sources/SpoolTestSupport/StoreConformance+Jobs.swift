@@ -26,6 +26,23 @@ extension StoreConformance {
             try expectEqual(job.runAt, t0, "runAt")
             try expect(try await store.job(JobID.make()) == nil, "an unknown id reads as nil")
         },
+        StoreConformanceCase("a job's trace context reads back, lists, and comes with its claim, alone or with a finish") { store in
+            let context = TraceContext(["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "spool=1"])
+            let traced = try await put(store, "traced") { $0.traceContext = context }
+            let plain = try await put(store, "plain")
+            let second = try await put(store, "traced") { $0.traceContext = context }
+            try expectEqual(traced.traceContext, context, "insert returns it")
+            try expectEqual(try await fetch(store, traced.id).traceContext, context, "read back")
+            try expect(try await fetch(store, plain.id).traceContext.isEmpty, "none when none was given")
+            try expectEqual(try await store.jobs(JobQuery(name: "traced")).jobs.map(\.traceContext), [context, context], "listed")
+            let claimed = try await claim(store, limit: 1)
+            try expectEqual(claimed.map(\.traceContext), [context], "claimed alone")
+            let (_, next) = try await store.finishAndClaim(
+                [Finish(id: traced.id, dispatcher: dispatcherA, outcome: .completed(result: nil, followUps: []))],
+                claims: [ClaimParams(dispatcher: dispatcherA, limit: 5, now: t0.addingTimeInterval(1))], now: t0.addingTimeInterval(1))
+            try expectEqual(next[0].map(\.id), [plain.id, second.id], "claimed with a finish, in order")
+            try expectEqual(next[0].map(\.traceContext), [TraceContext(), context], "each with its own context")
+        },
         StoreConformanceCase("deleting removes finished jobs only, and their queue with the last of them") { store in
             let done = try await put(store) { $0.queue = "once" }
             let running = try await put(store) { $0.queue = "once" }

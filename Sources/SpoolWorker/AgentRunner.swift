@@ -1,7 +1,9 @@
 import Foundation
+import Instrumentation
 import Logging
 import SpoolCore
 import Synchronization
+import Tracing
 
 /// Runs one agent of a dispatcher: claims up to its free capacity, runs each job in its own
 /// task, records outcomes through the completer, and keeps its recent completed jobs. Claims
@@ -17,6 +19,8 @@ final class AgentRunner: Sendable {
         var reserved = 0
         /// Whether the last claim filled every slot it asked for: more jobs probably wait.
         var backlog = false
+        /// The tracer in effect where the agent runs (``JobTracing/current``), `nil` when off.
+        var tracing: JobTracing?
     }
 
     let spec: AgentSpec
@@ -49,6 +53,8 @@ final class AgentRunner: Sendable {
         // The agent wakes at the latest every poll interval, from one timer for its whole run.
         let ticker = wakeup.tick(every: configuration.pollInterval)
         defer { ticker.cancel() }
+        let tracing = JobTracing.current
+        state.withLock { $0.tracing = tracing }
         while !runtime.isStopping {
             let free = state.withLock { state -> Int in
                 let free = spec.size - state.running.count - state.reserved
@@ -61,12 +67,19 @@ final class AgentRunner: Sendable {
                 var jobs: [Job] = []
                 let params = claimParams(limit: free)
                 let token = runtime.claimsInFlight.begin(params.now)
+                let span = tracing?.startClaim(queues: configuration.queues ?? [])
                 do {
                     jobs = try await runtime.store.claim(params)
                 } catch is CancellationError where runtime.isStopping {
                     // The dispatcher's task was cancelled: it is stopping, not failing.
                 } catch {
                     runtime.events.error("agent \(spec.name) could not claim jobs: \(error)")
+                    span?.recordError(error)
+                }
+                if let span {
+                    span.attributes["spool.agent"] = spec.name
+                    span.attributes["spool.jobs.claimed"] = jobs.count
+                    span.end()
                 }
                 startClaimed(jobs, reserved: free)
                 runtime.claimsInFlight.end(token)
@@ -117,16 +130,28 @@ final class AgentRunner: Sendable {
         runtime.metrics.count("spool_jobs_claimed_total", job)
         runtime.metrics.record("spool_job_wait_seconds", job, seconds: (job.startedAt ?? runtime.now()).timeIntervalSince(job.runAt))
         logger.debug("job started", metadata: ["job": "\(job.id)", "job_name": "\(job.name)", "attempt": "\(job.attempt)"])
+        let span = state.withLock { $0.tracing }?.startRun(job)
         let task = Task {
             runtime.observe(.jobStarted(job))
             let started = ContinuousClock.now
-            let result = await execution.run()
+            // The handler's own spans are children of the run's.
+            let result = if let span {
+                await InstrumentationContext.$current.withValue(span.context) { await execution.run() }
+            } else {
+                await execution.run()
+            }
             let runSeconds = (ContinuousClock.now - started).seconds
             if !execution.beginFinishing() {
                 runtime.observe(.jobEnded(job, nil))
                 logger.debug("job abandoned by this dispatcher", metadata: ["job": "\(job.id)"])
+                span.map { JobTracing.finish($0, outcome: "released") }
             } else {
-                let outcome = runtime.outcome(of: execution, result)
+                var outcome = runtime.outcome(of: execution, result)
+                // Jobs a run enqueues when it completes continue its trace.
+                if let span, let tracing = state.withLock({ $0.tracing }), case let .completed(value, followUps) = outcome, !followUps.isEmpty {
+                    outcome = .completed(result: value, followUps: tracing.carry(followUps, from: span))
+                }
+                span.map { JobTracing.finish($0, outcome: Self.describe(outcome).name, error: Self.describe(outcome).error) }
                 runtime.observe(.jobEnded(job, outcome))
                 let applied = await runtime.completer.finish(Finish(id: job.id, dispatcher: runtime.configuration.id, outcome: outcome),
                                                              agent: self)
@@ -140,6 +165,16 @@ final class AgentRunner: Sendable {
             finished(execution, completed: !execution.abandoned)
         }
         execution.attach(task)
+    }
+
+    /// How an attempt ended, as its run span says it (`spool.job.outcome`).
+    private static func describe(_ outcome: JobOutcome) -> (name: String, error: String?) {
+        switch outcome {
+        case .completed: ("completed", nil)
+        case let .failed(error, retryAt): (retryAt == nil ? "discarded" : "retried", error.message)
+        case .cancelled(let error): ("cancelled", error.message)
+        case .snoozed: ("snoozed", nil)
+        }
     }
 
     /// Lets go of `execution`. The job's next attempt may already run here (a short backoff

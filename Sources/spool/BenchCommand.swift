@@ -81,6 +81,9 @@ struct BenchCommand: AsyncParsableCommand {
         StoreOptions.bootstrapQuietLogging()
         try await reportingErrors {
             let settings = try settings()
+            // With OTEL_EXPORTER_OTLP_ENDPOINT set, the runs are traced and exported as by spool worker.
+            let exporter = try TraceExport.bootstrap(serviceName: "spool-bench").map { service in Task { try await service.run() } }
+            defer { exporter?.cancel() }
             var results: [BenchResult] = []
             let options = options
             for step in steps {

@@ -89,7 +89,8 @@ struct EnqueueCommand: AsyncParsableCommand {
     func run() async throws {
         options.bootstrapLogging()
         try await reportingErrors {
-            let client = SpoolClient(store: try await options.open())
+            var client = SpoolClient(store: try await options.open())
+            client.source = "cli"
             let result = try await client.enqueue([try job.newJob(now: client.now())])[0]
             if options.json {
                 try Output.json(result.job)
@@ -115,7 +116,8 @@ struct CallCommand: AsyncParsableCommand {
         options.bootstrapLogging()
         try await reportingErrors {
             let limit = try waitLimit(wait, "--wait")
-            let client = SpoolClient(store: try await options.open())
+            var client = SpoolClient(store: try await options.open())
+            client.source = "cli"
             let enqueued = try await client.enqueue(try job.newJob(now: client.now()))
             let finished = try await client.wait(for: enqueued.id, timeout: limit)
             if options.json { try Output.json(finished) }

@@ -90,6 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.mirror = try await mirrorDestination(store: store)
             let server = SpoolServer(store: store, configuration: configuration, transports: transports)
             var services: [any Service] = []
+            if let tracing = try TraceExport.bootstrap(serviceName: "spool-serve") { services.append(tracing) }
             let follows = (store as? SQLiteStore)?.follows
             if let follows {
                 Logger(label: "spool.events").notice("serving a read-only copy kept by spool secondary (following \(follows)): no worker runs, writes are refused")

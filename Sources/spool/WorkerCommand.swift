@@ -123,7 +123,8 @@ struct WorkerCommand: AsyncParsableCommand {
             let engine = try dispatcher.makeDispatcher(store: try await options.open(), storeOptions: options)
             let logger = Logger(label: "spool.events")
             logger.notice("spool worker \(engine.id.uuidString.lowercased()) on \(Redaction.url(options.storeURL))")
-            let group = ServiceGroup(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            let tracing = try TraceExport.bootstrap(serviceName: "spool-worker")
+            let group = ServiceGroup(services: [tracing, engine].compactMap { $0 }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
         }
     }

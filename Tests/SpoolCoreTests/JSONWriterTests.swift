@@ -28,8 +28,10 @@ struct JSONWriterTests {
             startedAt: at.addingTimeInterval(0.5), finishedAt: at.addingTimeInterval(0.75), quotas: ["smtp", "é"], tags: [JSONWriterTests.awkward],
             uniqueKey: "u\"k", timeout: .milliseconds(1500), dispatcher: UUID(), leaseExpiresAt: at.addingTimeInterval(30),
             cancelRequested: true, result: JSONPayload(unchecked: #"{"ok":false}"#),
-            errors: [AttemptError(attempt: 1, name: "Boom", type: "error", message: JSONWriterTests.awkward, at: at)])
+            errors: [AttemptError(attempt: 1, name: "Boom", type: "error", message: JSONWriterTests.awkward, at: at)],
+            traceContext: TraceContext(["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "k=\"v\" é"]))
         #expect(job.jsonText == (try JSONWriterTests.foundation(job)))
+        #expect(try JSONDecoder().decode(Job.self, from: Data(job.jsonText.utf8)) == job, "and reads back")
     }
 
     @Test("a job with no optional fields is written exactly as JSONEncoder writes it")

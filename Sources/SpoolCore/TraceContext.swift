@@ -1,0 +1,86 @@
+/// The trace context a job carries from the code that enqueued it to the dispatcher that runs
+/// it: the entries a tracer's propagator writes (for W3C trace context, `traceparent` and
+/// perhaps `tracestate`), kept in key order. Stores keep it as a JSON object's text; the job's
+/// JSON has it as `traceContext` when it is not empty.
+public struct TraceContext: Hashable, Sendable, Codable {
+    /// The most entries kept.
+    public static let maximumEntries = 8
+    /// The longest key kept, in bytes.
+    public static let maximumKeyBytes = 64
+    /// The longest value kept, in bytes (a `tracestate` may hold 32 members).
+    public static let maximumValueBytes = 1024
+
+    /// The entries, in key order.
+    public private(set) var entries: [(key: String, value: String)]
+
+    /// An empty context: the job continues no trace.
+    public init() { entries = [] }
+
+    /// A context of `values`, of which only what fits the bounds is kept (entries beyond
+    /// ``maximumEntries``, keys or values too long, or holding control characters, are left out:
+    /// a context comes from the network and is advisory).
+    public init(_ values: [String: String]) {
+        entries = values.filter { Self.acceptable($0.key, $0.value) }.sorted { $0.key < $1.key }
+            .prefix(Self.maximumEntries).map { (key: $0.key, value: $0.value) }
+    }
+
+    /// Whether it holds no entry.
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// The value of `key`, if any.
+    public subscript(key: String) -> String? { entries.first { $0.key == key }?.value }
+
+    /// The entries as a dictionary (for a tracer's extractor).
+    public var values: [String: String] { Dictionary(entries, uniquingKeysWith: { first, _ in first }) }
+
+    /// The context as stores keep it: a JSON object's text, `nil` when empty.
+    public var storedText: String? {
+        guard !entries.isEmpty else { return nil }
+        var writer = JSONWriter(capacity: 128)
+        writer.object { w in
+            for (key, value) in entries {
+                w.member(key); w.string(value)
+            }
+        }
+        return writer.text
+    }
+
+    /// The context a store kept as ``storedText``; empty for `nil` or text that is not an
+    /// object of strings.
+    public init(storedText text: String?) {
+        guard let text, case .object(let members)? = try? JSONValue.parse(text) else {
+            self.init()
+            return
+        }
+        var values: [String: String] = [:]
+        for (key, value) in members {
+            if case .string(let string) = value { values[key] = string }
+        }
+        self.init(values)
+    }
+
+    public static func == (left: TraceContext, right: TraceContext) -> Bool {
+        left.entries.elementsEqual(right.entries) { $0.key == $1.key && $0.value == $1.value }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for (key, value) in entries {
+            hasher.combine(key)
+            hasher.combine(value)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(try decoder.singleValueContainer().decode([String: String].self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(values)
+    }
+
+    private static func acceptable(_ key: String, _ value: String) -> Bool {
+        !key.isEmpty && key.utf8.count <= maximumKeyBytes && value.utf8.count <= maximumValueBytes
+            && !(key + value).unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+    }
+}
