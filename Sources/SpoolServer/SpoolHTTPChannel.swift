@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
+import SpoolCore
 
 /// The server's connections: Hummingbird's HTTP/1.1 channel with WebSocket upgrades, guarded by
 /// ``ConnectionWatch`` (a cap on open connections) and ``HTTPGuard`` (deadlines for request
@@ -46,25 +47,10 @@ struct SpoolHTTPChannel: ServerChildChannel, HTTPChannelHandler {
 /// Logs a connection that ended before it sent a whole request (a client that left, or one
 /// ``HTTPGuard`` answered and closed) at debug level: Hummingbird reports it as an error of
 /// the upgrade, and a client must not be able to fill the log with errors.
-private struct ClosedBeforeRequest: LogHandler {
+private struct ClosedBeforeRequest: WrappingLogHandler {
     var wrapped: any LogHandler
 
     init(wrapping handler: any LogHandler) { wrapped = handler }
-
-    var logLevel: Logger.Level {
-        get { wrapped.logLevel }
-        set { wrapped.logLevel = newValue }
-    }
-
-    var metadata: Logger.Metadata {
-        get { wrapped.metadata }
-        set { wrapped.metadata = newValue }
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { wrapped[metadataKey: key] }
-        set { wrapped[metadataKey: key] = newValue }
-    }
 
     func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
              file: String, function: String, line: UInt) {

@@ -29,7 +29,8 @@ struct AMQPOptions: ParsableArguments {
 
     /// Connects to the broker; a failure to connect is not retried.
     func connect() async throws -> AMQPConnection {
-        try await AMQPConnection.connect(url: brokerURL, logger: Logger(label: "spool.amqp"))
+        KeyFiles.check(url: brokerURL)
+        return try await AMQPConnection.connect(url: brokerURL, logger: Logger(label: "spool.amqp"))
     }
 
     /// Sends logs to standard error at the chosen level.

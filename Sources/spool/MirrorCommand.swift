@@ -52,6 +52,7 @@ struct MirrorProcessCommand: AsyncParsableCommand {
             let declared = try MirrorSchema.load(schema, option: "--schema")
             let target: any MirrorTarget
             if MirrorSchema.isPostgres(mirror) {
+                KeyFiles.check(url: mirror)
                 target = try await PostgresMirror(url: mirror, schema: declared, fileDirectory: URL(fileURLWithPath: files ?? "spool-mirror-files"))
             } else {
                 let path = try MirrorSchema.sqlitePath(mirror)

@@ -127,7 +127,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxBodyBytes = maxBody
         switch (tlsCert, tlsKey) {
         case (nil, nil): break
-        case let (certificate?, key?): configuration.tls = .init(certificate: certificate, key: key)
+        case let (certificate?, key?):
+            KeyFiles.check(path: key, option: "--tls-key")
+            configuration.tls = .init(certificate: certificate, key: key)
         default: throw SpoolError(.invalidArgument, "--tls-cert and --tls-key go together")
         }
         configuration.eventBuffer = eventBuffer

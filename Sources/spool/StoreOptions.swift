@@ -33,7 +33,10 @@ struct StoreOptions: ParsableArguments {
     /// Opens the store the options name: PostgreSQL for `postgres://` and `postgresql://` URLs,
     /// SQLite otherwise.
     func open() async throws -> any JobStore {
-        if isPostgres { return try await PostgresStore(url: storeURL) }
+        if isPostgres {
+            KeyFiles.check(url: storeURL)
+            return try await PostgresStore(url: storeURL)
+        }
         return try openSQLite()
     }
 

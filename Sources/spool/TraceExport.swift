@@ -1,7 +1,9 @@
 import Foundation
 import Instrumentation
+import Logging
 import OTel
 import ServiceLifecycle
+import SpoolCore
 import Tracing
 
 /// Trace export for `spool serve` and `spool worker` (DESIGN §11): when
@@ -22,6 +24,12 @@ enum TraceExport {
         configuration.logs.enabled = false
         configuration.metrics.enabled = false
         configuration.traces.otlpExporter.protocol = .httpProtobuf
+        // swift-otel reports each OTEL_* variable it reads, values included: those of the
+        // *_HEADERS variables are the collector's credentials.
+        var diagnostics = Logger(label: "spool.otel") { label in MaskedHeaders(wrapped: StreamLogHandler.standardError(label: label)) }
+        diagnostics.logLevel = .warning
+        configuration.diagnosticLogger = .custom(diagnostics)
+        configuration.diagnosticLogLevel = .warning
         let backend = try OTel.makeTracingBackend(configuration: configuration)
         InstrumentationSystem.bootstrap(backend.factory)
         return backend.service
@@ -31,5 +39,31 @@ enum TraceExport {
     static func enabled(_ environment: [String: String]) -> Bool {
         let endpoint = ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].contains { !(environment[$0] ?? "").isEmpty }
         return endpoint && environment["OTEL_SDK_DISABLED"]?.lowercased() != "true" && environment["OTEL_TRACES_EXPORTER"]?.lowercased() != "none"
+    }
+}
+
+/// A log handler that masks the values logged with an `environment_key` naming an `OTEL_*HEADERS`
+/// variable (swift-otel logs `environment_value`, `new_value` and `previous_value` beside it).
+struct MaskedHeaders: WrappingLogHandler {
+    var wrapped: any LogHandler
+
+    func log(event: LogEvent) {
+        var event = event, handler = wrapped
+        // swift-otel sets these on its logger, not on the event: mask both.
+        let key = event.metadata?["environment_key"] ?? handler.metadata["environment_key"]
+        if let key, "\(key)".uppercased().contains("HEADERS") {
+            handler.metadata = Self.masked(handler.metadata)
+            event.metadata = event.metadata.map(Self.masked)
+        }
+        handler.log(event: event)
+    }
+
+    /// `metadata` with the values swift-otel logs for an environment variable replaced by `***`.
+    static func masked(_ metadata: Logger.Metadata) -> Logger.Metadata {
+        var metadata = metadata
+        for name in ["environment_value", "new_value", "previous_value"] where metadata[name] != nil {
+            metadata[name] = "***"
+        }
+        return metadata
     }
 }

@@ -83,6 +83,7 @@ struct TransportLocation: Sendable {
             if let postgres = store as? PostgresStore { return PostgresTableQueue(store: postgres) }
             throw SpoolError(.invalidArgument, "the table transport is the store's own queue: give --store sqlite:PATH or postgres://…")
         case let .amqp(url):
+            KeyFiles.check(url: url)
             return try await AMQPTransport.connect(url: url, configuration: .init(prefetch: prefetch, singleActiveConsumer: ordered))
         case let .sqs(region):
             do {

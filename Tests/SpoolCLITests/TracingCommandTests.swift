@@ -33,8 +33,11 @@ struct TracingCommandTests {
             if port == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
         let receiverPort = try #require(port, "the receiver printed its port: \((try? String(contentsOfFile: receiverLog, encoding: .utf8)) ?? "")")
+        // The collector's credentials (a header the exporter sends) never show in the logs.
+        let secret = "collector-secret-\(UInt32.random(in: 0...UInt32.max))"
         let environment = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiverPort)", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
-                           "OTEL_BSP_SCHEDULE_DELAY": "100"]
+                           "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer \(secret)",
+                           "SPOOL_LOG_LEVEL": "debug", "OTEL_LOG_LEVEL": "debug"]
         let store = "sqlite:" + directory.path("spool.db")
         let server = try await ServeProcess.start(["--store", store, "--no-worker"], environment: environment, log: directory.path("serve.log"))
         let worker = try SpoolProcess.start(["worker", "--store", store], environment: environment, log: directory.path("worker.log"))
@@ -69,5 +72,7 @@ struct TracingCommandTests {
         #expect(await server.stop() == 0)
         worker.terminate()
         #expect(await worker.waitForExit() == 0)
+        let finalLogs = ["serve.log", "worker.log"].map { (try? String(contentsOfFile: directory.path($0), encoding: .utf8)) ?? "" }.joined()
+        #expect(!finalLogs.contains(secret), "the collector's credentials stay out of the logs")
     }
 }
