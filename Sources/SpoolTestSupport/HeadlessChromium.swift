@@ -22,8 +22,9 @@ public final class HeadlessChromium: @unchecked Sendable {
         self.page = page
     }
 
-    /// Starts the browser with an empty page, `width` × `height` pixels.
-    public static func start(width: Int = 1400, height: Int = 1100) async throws -> HeadlessChromium {
+    /// Starts the browser with an empty page, `width` × `height` pixels; `arguments` are added
+    /// to its command line (a host resolver rule, a key to trust).
+    public static func start(width: Int = 1400, height: Int = 1100, arguments: [String] = []) async throws -> HeadlessChromium {
         let executable = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let executable else {
             throw ServerError("chromium is not installed (apt-get install chromium, or SPOOL_SKIP_CHROMIUM=1 to skip browser tests)")
@@ -35,8 +36,8 @@ public final class HeadlessChromium: @unchecked Sendable {
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
             "--no-default-browser-check", "--disable-extensions", "--disable-background-networking", "--mute-audio",
             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--user-data-dir=\(profile.path("profile"))",
-            "--window-size=\(width),\(height)", "about:blank",
-        ], environment: environment, outputPath: profile.path("chromium.log"))
+            "--window-size=\(width),\(height)",
+        ] + arguments + ["about:blank"], environment: environment, outputPath: profile.path("chromium.log"))
         do {
             let port = try await debuggingPort(profile.path("profile/DevToolsActivePort"), process: process, log: profile.path("chromium.log"))
             let path = try await pagePath(port: port)

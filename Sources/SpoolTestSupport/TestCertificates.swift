@@ -27,6 +27,16 @@ public struct TestCertificates: Sendable {
         return (base + ".crt", base + ".key")
     }
 
+    /// The base64 SHA-256 of the public key of `certificate` (its SubjectPublicKeyInfo), as
+    /// Chromium's `--ignore-certificate-errors-spki-list` names a key to trust.
+    public func publicKeyHash(_ certificate: String) throws -> String {
+        let base = certificate + ".spki"
+        try Self.openssl(["x509", "-in", certificate, "-pubkey", "-noout", "-out", base + ".pem"])
+        try Self.openssl(["pkey", "-pubin", "-in", base + ".pem", "-outform", "der", "-out", base + ".der"])
+        try Self.openssl(["dgst", "-sha256", "-binary", "-out", base + ".sha256", base + ".der"])
+        return try Data(contentsOf: URL(fileURLWithPath: base + ".sha256")).base64EncodedString()
+    }
+
     private static func openssl(_ arguments: [String]) throws {
         let outcome = try ChildProcess.run("/usr/bin/openssl", arguments)
         guard outcome.status == 0 else { throw ConformanceFailure("openssl \(arguments.first ?? "") failed: \(outcome.errors)") }

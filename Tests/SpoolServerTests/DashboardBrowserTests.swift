@@ -190,6 +190,34 @@ struct DashboardBrowserTests {
         }
     }
 
+    @Test("over HTTPS (--tls-cert, --tls-key): Chromium trusting only the server's key signs in, loads the dashboard, and its live stream connects over WSS and shows a job enqueued from the page")
+    func overHTTPS() async throws {
+        let certificates = try TestCertificates()
+        let files = try certificates.server("spool.test")
+        try await withServer(worker: false, token: DashboardBrowserTests.token,
+                             configure: { $0.tls = .init(certificate: files.certificate, key: files.key) }) { server in
+            let browser = try await HeadlessChromium.start(arguments: [
+                "--host-resolver-rules=MAP spool.test 127.0.0.1",
+                "--ignore-certificate-errors-spki-list=\(try certificates.publicKeyHash(files.certificate))",
+            ])
+            defer { browser.close() }
+            let origin = "https://spool.test:\(server.port)"
+            try await browser.navigate("\(origin)/?token=\(DashboardBrowserTests.token)")
+            try await browser.waitUntil("document.body.dataset.ready === 'true'", "the dashboard loaded over HTTPS")
+            #expect(try await browser.evaluate("location.protocol") == .string("https:"))
+            try await browser.waitUntil("document.getElementById('connection').dataset.state === 'live'", "the live event stream connected over WSS")
+            try await browser.evaluate("""
+                fetch('/v1/jobs', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                   body: JSON.stringify({name: 'tls.job', queue: 'secure', delay: 3600})})
+                    .then(r => r.json()).then(job => { window.enqueued = job.id })
+                """)
+            try await browser.waitUntil("typeof window.enqueued === 'string'", "the page's enqueue over HTTPS")
+            let id = try await browser.evaluate("window.enqueued")
+            guard case .string(let jobID) = id else { Issue.record("no job id: \(id)"); return }
+            try await browser.waitUntil("document.querySelector('#jobs tr[data-job=\"\(jobID)\"]') !== null", "the job's row, from the live stream")
+        }
+    }
+
     private func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
