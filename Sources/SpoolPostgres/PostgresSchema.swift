@@ -235,28 +235,57 @@ struct PostgresSchema: Sendable {
     /// processes opening a fresh store together apply each exactly once; refuses a schema that a
     /// newer Spool migrated further.
     func migrate(_ connection: PostgresConnection, location: PostgresLocation, logger: Logger) async throws {
-        try await connection.transaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\("spool.migrate." + name)))", logger: logger)
-            let exists = try await connection.query("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = \(name))", logger: logger)
-                .decode(Bool.self).first { _ in true } ?? false
-            if !exists { try await connection.query("CREATE SCHEMA \(unescaped: name)", logger: logger) }
-            try await connection.query("""
-                CREATE TABLE IF NOT EXISTS \(unescaped: migrationsTable) (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
-                """, logger: logger)
-            var applied: Set<String> = []
-            for try await id in try await connection.query("SELECT id FROM \(unescaped: migrationsTable)", logger: logger).decode(String.self) {
-                applied.insert(id)
-            }
-            let unknown = applied.subtracting(migrations.map(\.id)).sorted()
-            guard unknown.isEmpty else {
-                throw SpoolError(.storeTooNew, "store \(location) was written by a newer Spool (schema \(unknown.joined(separator: ", "))); upgrade spool to open it")
-            }
-            for migration in migrations where !applied.contains(migration.id) {
-                for statement in migration.statements {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        // Up to date, as at almost every open: nothing to lock or create, so a role that may only
+        // read and write the tables (README, Deploying) opens the store.
+        let before = try await appliedMigrations(connection, logger: logger)
+        if let before {
+            try refuseUnknown(before, location: location)
+            if before.isSuperset(of: migrations.map(\.id)) { return }
+        }
+        do {
+            try await connection.transaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\("spool.migrate." + name)))", logger: logger)
+                let exists = try await connection.query("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = \(name))", logger: logger)
+                    .decode(Bool.self).first { _ in true } ?? false
+                if !exists { try await connection.query("CREATE SCHEMA \(unescaped: name)", logger: logger) }
+                try await connection.query("""
+                    CREATE TABLE IF NOT EXISTS \(unescaped: migrationsTable) (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+                    """, logger: logger)
+                let applied = try await appliedMigrations(connection, logger: logger) ?? []
+                try refuseUnknown(applied, location: location)
+                for migration in migrations where !applied.contains(migration.id) {
+                    for statement in migration.statements {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query("INSERT INTO \(unescaped: migrationsTable) (id) VALUES (\(migration.id))", logger: logger)
                 }
-                try await connection.query("INSERT INTO \(unescaped: migrationsTable) (id) VALUES (\(migration.id))", logger: logger)
             }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
+            let missing = migrations.map(\.id).filter { !(before ?? []).contains($0) }
+            throw SpoolError(.storeUnavailable, """
+                store \(location) needs its schema \(before == nil ? "created" : "upgraded") (\(missing.joined(separator: ", "))), which user \
+                '\(location.username)' may not do (\(error.serverInfo?[.message] ?? "permission denied")): open it once as the schema's owner
+                """)
+        }
+    }
+
+    /// The migrations applied to the schema; `nil` when it has no migrations table yet.
+    private func appliedMigrations(_ connection: PostgresConnection, logger: Logger) async throws -> Set<String>? {
+        let exists = try await connection.query("SELECT to_regclass(\(migrationsTable)) IS NOT NULL", logger: logger)
+            .decode(Bool.self).first { _ in true } ?? false
+        guard exists else { return nil }
+        var applied: Set<String> = []
+        for try await id in try await connection.query("SELECT id FROM \(unescaped: migrationsTable)", logger: logger).decode(String.self) {
+            applied.insert(id)
+        }
+        return applied
+    }
+
+    /// Refuses a schema with migrations this Spool does not know: a newer Spool wrote it.
+    private func refuseUnknown(_ applied: Set<String>, location: PostgresLocation) throws {
+        let unknown = applied.subtracting(migrations.map(\.id)).sorted()
+        guard unknown.isEmpty else {
+            throw SpoolError(.storeTooNew, "store \(location) was written by a newer Spool (schema \(unknown.joined(separator: ", "))); upgrade spool to open it")
         }
     }
 }

@@ -62,3 +62,51 @@ struct PostgresCLITests {
         await serve.waitForExit()
     }
 }
+
+extension PostgresCLITests {
+    /// The README's SQL block of roles (Deploying), with role names of this test.
+    static func readmeRoles(owner: String, app: String) throws -> String {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("README.md").path
+        let lines = try String(contentsOfFile: readme, encoding: .utf8).components(separatedBy: "\n")
+        guard let start = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "```sql" }),
+              let end = lines[(start + 1)...].firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "```" }) else {
+            throw ServerError("README.md has no sql block")
+        }
+        return lines[(start + 1)..<end].joined(separator: "\n")
+            .replacingOccurrences(of: "spool_owner", with: owner).replacingOccurrences(of: "spool_app", with: app)
+    }
+
+    @Test("the README's least-privilege roles: the owner's first open creates the tables; the app role, which may only read and write them, runs a worker, an enqueue and a call; a store it may not migrate is refused saying so")
+    func leastPrivilegeRoles() async throws {
+        let server = try await PostgresServer.shared()
+        let database = try server.createDatabase()
+        let suffix = UInt32.random(in: 0...UInt32.max)
+        let (owner, app) = ("spool_owner_\(suffix)", "spool_app_\(suffix)")
+        _ = try server.psql(try Self.readmeRoles(owner: owner, app: app), database: database)
+        func url(_ user: String, _ password: String, schema: String = "spool") -> String {
+            "postgres://\(user):\(password)@127.0.0.1:\(server.port)/\(database)?schema=\(schema)"
+        }
+        let ownerStore = url(owner, "CHANGE-ME-OWNER"), appStore = url(app, "CHANGE-ME-APP")
+
+        let refused = try await SpoolProcess.run(["queues", "list", "--store", appStore])
+        #expect(refused.status != 0 && refused.stderr.contains("needs its schema created") && refused.stderr.contains("open it once as the schema's owner"),
+                "\(refused.stderr)")
+        let created = try await SpoolProcess.run(["queues", "list", "--store", ownerStore])
+        #expect(created.status == 0, "the owner's open migrates: \(created.stderr)")
+
+        let directory = try TemporaryDirectory()
+        let worker = try SpoolProcess.start(["worker", "--store", appStore], log: directory.path("worker.log"))
+        defer { worker.terminate() }
+        let enqueued = try await SpoolProcess.run(["enqueue", "spool.noop", "--queue", "app", "--store", appStore])
+        #expect(enqueued.status == 0, "\(enqueued.stderr)")
+        let called = try await SpoolProcess.run(["call", "spool.echo", "--payload", #"{"by":"app"}"#, "--wait", "60", "--store", appStore])
+        #expect(called.status == 0 && called.stdout.contains(#""by":"app""#), "\(called.stdout) \(called.stderr) \((try? String(contentsOfFile: directory.path("worker.log"), encoding: .utf8)) ?? "")")
+        let queues = try await SpoolProcess.run(["queues", "list", "--json", "--store", appStore])
+        #expect(queues.status == 0 && queues.stdout.contains(#""app""#), "\(queues.stdout) \(queues.stderr)")
+        let pruned = try await SpoolProcess.run(["jobs", "prune", "--older-than", "1m", "--store", appStore])
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        worker.terminate()
+        #expect(await worker.waitForExit() == 0, "the worker ran as the app role: \((try? String(contentsOfFile: directory.path("worker.log"), encoding: .utf8)) ?? "")")
+    }
+}

@@ -375,7 +375,14 @@ struct ReplicationCommandTests {
         let serve = try SpoolProcess.start(["serve", "--listen", "127.0.0.1:0", "--store", copyStore], log: serveLog)
         defer { serve.terminate() }
         let port = Int(try await Self.line(after: "Dashboard: http://127.0.0.1:", in: serveLog).prefix { $0.isNumber }) ?? 0
-        let metrics = try await HTTPTestClient.request(port: port, "GET", "/metrics").text
+        // The status probes above wrote to the primary: the copy is up to date once it has applied them.
+        var metrics = ""
+        let settled = ContinuousClock.now + .seconds(30)
+        repeat {
+            metrics = try await HTTPTestClient.request(port: port, "GET", "/metrics").text
+            if metrics.contains("spool_replication_lag_transactions{role=\"secondary\",primary=\"\(address)\"} 0") { break }
+            try await Task.sleep(for: .milliseconds(200))
+        } while ContinuousClock.now < settled
         #expect(metrics.contains("spool_replication_lag_transactions{role=\"secondary\",primary=\"\(address)\"} 0"), "\(metrics.suffix(800))")
         #expect(metrics.contains("spool_replication_lag_seconds{role=\"secondary\",primary=\"\(address)\"} 0"))
         let status = try await HTTPTestClient.request(port: port, "GET", "/status")
