@@ -146,6 +146,7 @@ let package = Package(
             dependencies: [
                 "SpoolCore",
                 "SpoolWorker",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -273,6 +274,8 @@ let package = Package(
             dependencies: [
                 "SpoolHTTP", "SpoolCore", "SpoolWorker", "SpoolSQLite", "SpoolTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

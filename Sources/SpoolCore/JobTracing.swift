@@ -49,11 +49,17 @@ public struct JobTracing: Sendable {
         }
     }
 
+    /// The entries that carry `context` to another process, as the tracer writes them (for W3C
+    /// trace context, `traceparent` and `tracestate`): for request headers.
+    public func propagation(of context: InstrumentationContext) -> [String: String] {
+        var carried: [String: String] = [:]
+        tracer.inject(context, into: &carried, using: Carrier())
+        return carried
+    }
+
     /// `jobs`, each carrying the context of `span` (a job enqueued inside it continues its trace).
     public func carry(_ jobs: [NewJob], from span: any Span) -> [NewJob] {
-        var carried: [String: String] = [:]
-        tracer.inject(span.context, into: &carried, using: Self.Carrier())
-        let traceContext = TraceContext(carried)
+        let traceContext = TraceContext(propagation(of: span.context))
         return jobs.map { job in
             var job = job
             job.traceContext = traceContext

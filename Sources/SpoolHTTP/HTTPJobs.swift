@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Instrumentation
 import NIOHTTP1
 import SpoolCore
 import SpoolWorker
@@ -132,6 +133,10 @@ public enum HTTPJobs {
         outgoing.headers.add(name: "X-Spool-Task", value: request.task)
         outgoing.headers.add(name: "X-Spool-Job", value: job.id.description)
         outgoing.headers.add(name: "X-Spool-Attempt", value: String(job.attempt))
+        // The worker app continues the run's trace (its span is the handler's context).
+        if let tracing = JobTracing.current, let context = InstrumentationContext.current {
+            for (name, value) in tracing.propagation(of: context) { outgoing.headers.replaceOrAdd(name: name, value: value) }
+        }
         outgoing.headers.add(name: HTTPSignature.header,
                              value: HTTPSignature.sign(method: request.method, target: HTTPJobRequest.target(of: url), body: request.body, keys: keys))
         if !request.body.isEmpty { outgoing.body = .bytes(ByteBuffer(bytes: request.body)) }

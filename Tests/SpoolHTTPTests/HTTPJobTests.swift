@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import InMemoryTracing
 import NIOCore
 import SpoolCore
 @testable import SpoolHTTP
@@ -7,6 +8,7 @@ import SpoolSQLite
 import SpoolTestSupport
 import SpoolWorker
 import Testing
+import Tracing
 
 /// `spool.http` jobs run by a dispatcher on an SQLite store against ``WorkerApp`` on a loopback port.
 @Suite("spool.http jobs", .timeLimit(.minutes(2)))
@@ -75,6 +77,19 @@ struct HTTPJobTests {
         #expect(seen.headers["Cookie"] == "session=abc123; theme=dark" && seen.headers["Authorization"] == "Bearer user-token"
             && seen.headers["X-Trace"] == "t-1")
         #expect(seen.headers["X-Spool-Signature"]?.hasPrefix("v=1,k=main,t=") == true)
+    }
+
+    @Test("with a tracer, the request carries the run's trace context, so the worker app continues the job's trace")
+    func tracePropagates() async throws {
+        let harness = try await Harness()
+        let tracer = InMemoryTracer()
+        let payload = HTTPJobPayload(method: "POST", url: harness.app.url + "/echo", body: "{}", task: "traced")
+        let job = try #require(try await withTracer(tracer) { try await harness.run([payload]).first })
+        #expect(job.state == .completed, "\(job.errors)")
+        let run = try #require(tracer.finishedSpans.first { $0.operationName == "spool.run \(HTTPJobs.name)" })
+        let seen = try #require(harness.app.requests.first)
+        #expect(seen.headers[InMemoryTracer.traceIDKey] == run.traceID && seen.headers[InMemoryTracer.spanIDKey] == run.spanID,
+                "the request's trace headers name the run's span: \(seen.headers)")
     }
 
     @Test("503 is tried again and then succeeds; 404 discards with the status and body; 429 waits for its Retry-After")
