@@ -17,9 +17,11 @@ public enum BenchStep: String, Sendable, CaseIterable {
     case latencyProcess = "w3-process"
     /// Per job run by a separate worker, the time from its end to its event at a `/v1/events` client.
     case push = "w3-push"
+    /// Many jobs drained by separate workers with retention on: speed, size and memory over time (``SoakWorkload``).
+    case soak
 
     /// Whether the workload needs the bench's HTTP server whether or not jobs go in over HTTP.
-    public var needsServer: Bool { self == .push }
+    public var needsServer: Bool { self == .push || self == .soak }
 
     /// Runs the workload on `target` and returns its results (W2 over HTTP adds `w2-dashboard`).
     public func run(on target: BenchTarget, _ settings: BenchSettings) async throws -> [BenchResult] {
@@ -30,6 +32,7 @@ public enum BenchStep: String, Sendable, CaseIterable {
         case .latency: [try await LatencyWorkload.inProcess(target, settings)]
         case .latencyProcess: [try await LatencyWorkload.workerProcess(target, settings)]
         case .push: [try await PushLatencyWorkload.run(target, settings)]
+        case .soak: try await SoakWorkload.run(target, settings)
         }
     }
 }

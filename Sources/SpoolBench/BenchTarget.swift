@@ -62,6 +62,16 @@ public struct BenchTarget: Sendable {
         try await store.queues().first { $0.name == queue }?.counts ?? [:]
     }
 
+    /// The bytes the store takes on disk, for an SQLite store (its file, log and shared memory);
+    /// `nil` for another store.
+    func bytesOnDisk() -> Int64? {
+        guard url.hasPrefix("sqlite:") else { return nil }
+        let path = String(url.dropFirst("sqlite:".count))
+        return ["", "-wal", "-shm"].reduce(Int64(0)) { sum, suffix in
+            sum + ((try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? NSNumber)?.int64Value ?? 0)
+        }
+    }
+
     /// The total number of jobs in this workload's queue.
     func stored() async throws -> Int {
         try await counts().values.reduce(0, +)

@@ -15,9 +15,11 @@ final class WorkerProcess: Sendable {
         self.log = log
     }
 
-    /// Starts the worker `name` running `concurrency` jobs at once, and returns once it
-    /// registered with the store.
-    static func start(_ target: BenchTarget, concurrency: Int, name: String = "worker") async throws -> WorkerProcess {
+    /// Starts the worker `name` running `concurrency` jobs at once (journaling each job's start
+    /// and end unless `journal` is false; `arguments` added to its command line), and returns
+    /// once it registered with the store.
+    static func start(_ target: BenchTarget, concurrency: Int, name: String = "worker", journal journaling: Bool = true,
+                      arguments: [String] = []) async throws -> WorkerProcess {
         let id = UUID()
         let uuidFile = target.folder.path("\(name)-uuid.txt")
         let journal = target.folder.path("\(name)-journal.jsonl")
@@ -28,8 +30,8 @@ final class WorkerProcess: Sendable {
         environment["SPOOL_LOG_LEVEL"] = "error"
         let process = try ChildProcess.spawn(target.executable, [
             "worker", "--store", target.url, "--durability", target.durability, "--queue", target.queue,
-            "--concurrency", "\(concurrency)", "--journal", journal, "--journal-events", "started,ended", "--uuid-file", uuidFile,
-        ], environment: environment, outputPath: log)
+            "--concurrency", "\(concurrency)", "--uuid-file", uuidFile,
+        ] + (journaling ? ["--journal", journal, "--journal-events", "started,ended"] : []) + arguments, environment: environment, outputPath: log)
         let worker = WorkerProcess(process: process, journal: journal, log: log)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -44,6 +46,14 @@ final class WorkerProcess: Sendable {
     }
 
     var isRunning: Bool { process.isRunning }
+
+    /// The process's resident memory (`VmRSS` in `/proc/PID/status`), 0 when it cannot be read.
+    var residentBytes: Int64 {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Int64(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+        return kilobytes * 1024
+    }
 
     /// Asks the worker to shut down (SIGTERM) and waits for it to exit.
     func stop() async {

@@ -36,6 +36,7 @@ struct BenchCommand: AsyncParsableCommand {
         case w1, w2, w3
         case w3Process = "w3-process"
         case w3Push = "w3-push"
+        case soak
         case all
     }
 
@@ -127,6 +128,7 @@ struct BenchCommand: AsyncParsableCommand {
         case .w3: [workerProcess ? .latencyProcess : .latency]
         case .w3Process: [.latencyProcess]
         case .w3Push: [.push]
+        case .soak: [.soak]
         case .all: [.enqueueSingle, .enqueueBulk, .drain] + (workerProcess ? [.latencyProcess] : [.latency, .latencyProcess])
         }
     }

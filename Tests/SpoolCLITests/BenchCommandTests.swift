@@ -18,6 +18,21 @@ struct BenchCommandTests {
         var results: [Result]
     }
 
+    @Test("spool bench soak: a separate worker with retention drains every job; the report gives the rate per tenth, the store's size, the worker's memory and the dashboard's refreshes")
+    func soak() async throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("soak.json")
+        let run = try await SpoolProcess.run(["bench", "soak", "--jobs", "3000", "--concurrency", "8", "--output", output])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("soak: drain rate per tenth of the jobs") && run.stdout.contains("  100%: "), "\(run.stdout)")
+        #expect(run.stdout.contains("soak: store on disk start ") && run.stdout.contains("soak: workers' resident memory start "), "\(run.stdout)")
+        #expect(!run.stdout.contains("resident memory start 0.0 MB"), "the worker's memory was read: \(run.stdout)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
+        #expect(report.results.map(\.workload) == ["soak", "soak-dashboard"])
+        #expect(report.results.first.map { $0.jobs == 3000 && $0.lost == 0 } == true, "\(report.results)")
+        #expect((report.results.last?.jobs ?? 0) >= 1, "the dashboard was refreshed during the drain")
+    }
+
     @Test("every workload runs on a fresh store, in process and with a separate worker, and reports no loss")
     func allWorkloads() async throws {
         let directory = try TemporaryDirectory()
