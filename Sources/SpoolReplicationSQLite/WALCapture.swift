@@ -144,7 +144,7 @@ public final class WALCapture: @unchecked Sendable {
     /// without restarting (otherwise that write is the first of the next ``poll()``).
     public func checkpoint() throws -> [ReplicationTransaction] {
         defer { capturedSinceCheckpoint = false }
-        try copyBackUnlocked()
+        copyBackUnlocked()
         try takeWriteLock()
         var captured: [ReplicationTransaction]
         let before: WALReader.Header?
@@ -173,11 +173,23 @@ public final class WALCapture: @unchecked Sendable {
     /// before that hold and never restarts the log. (The second read holds a frame of the log, not
     /// the file alone, because outside ``checkpoint()`` the capture's own row keeps the log ahead of
     /// what was copied back.)
-    private func copyBackUnlocked() throws {
-        try Self.beginRead(spare)
-        try reader.execute("COMMIT")
+    /// Best effort: when a step fails, the log stays held by whichever read holds it and the
+    /// checkpoint under the write lock copies everything back, as it would without this step.
+    private func copyBackUnlocked() {
+        do {
+            try Self.beginRead(spare)
+        } catch {
+            try? spare.execute("ROLLBACK")
+            return
+        }
+        do {
+            try reader.execute("COMMIT")
+        } catch {
+            try? spare.execute("ROLLBACK")
+            return
+        }
         swap(&reader, &spare)
-        _ = try checkpointer.integers("PRAGMA wal_checkpoint(PASSIVE)")
+        _ = try? checkpointer.integers("PRAGMA wal_checkpoint(PASSIVE)")
     }
 
     /// Takes the store's write lock (no process can commit until it is released), or throws
