@@ -24,6 +24,20 @@ public struct TraceContext: Hashable, Sendable, Codable {
             .prefix(Self.maximumEntries).map { (key: $0.key, value: $0.value) }
     }
 
+    /// The context of a W3C `traceparent` (and `tracestate`), or `nil` when `traceparent` is not
+    /// one: version, 32-digit trace id and 16-digit parent id (neither all zeros) and flags, in
+    /// lowercase hex, version `ff` refused.
+    public static func w3c(traceparent: String, tracestate: String? = nil) -> TraceContext? {
+        let parts = traceparent.split(separator: "-", omittingEmptySubsequences: false)
+        let hex = Set("0123456789abcdef")
+        guard parts.count >= 4, parts[0].count == 2, parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
+              parts.prefix(4).allSatisfy({ $0.allSatisfy(hex.contains) }), parts[0] != "ff", parts[0] != "00" || parts.count == 4,
+              parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" }) else { return nil }
+        var values = ["traceparent": traceparent]
+        if let tracestate, !tracestate.isEmpty { values["tracestate"] = tracestate }
+        return TraceContext(values)
+    }
+
     /// Whether it holds no entry.
     public var isEmpty: Bool { entries.isEmpty }
 

@@ -75,7 +75,19 @@ struct EnqueueOptions: ParsableArguments {
             timeoutDuration = .seconds(clamping: timeout)
         }
         return NewJob(name: name, payload: json, queue: queue, priority: priority, runAt: runAt, quotas: quotas, tags: tags,
-                      uniqueKey: uniqueKey, maxAttempts: maxAttempts, timeout: timeoutDuration)
+                      uniqueKey: uniqueKey, maxAttempts: maxAttempts, timeout: timeoutDuration, traceContext: Self.callerTrace())
+    }
+
+    /// The trace a script runs in, from `TRACEPARENT` and `TRACESTATE` (the environment
+    /// variables otel-cli and others set): the job's runs continue it. One that is not a W3C
+    /// traceparent is ignored with a warning.
+    static func callerTrace(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> TraceContext {
+        guard let parent = environment["TRACEPARENT"], !parent.isEmpty else { return TraceContext() }
+        guard let context = TraceContext.w3c(traceparent: parent, tracestate: environment["TRACESTATE"]) else {
+            FileHandle.standardError.write(Data("spool: warning: TRACEPARENT '\(parent.prefix(80))' is not a W3C traceparent; the job carries no trace\n".utf8))
+            return TraceContext()
+        }
+        return context
     }
 }
 

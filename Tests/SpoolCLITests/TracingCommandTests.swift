@@ -75,4 +75,22 @@ struct TracingCommandTests {
         let finalLogs = ["serve.log", "worker.log"].map { (try? String(contentsOfFile: directory.path($0), encoding: .utf8)) ?? "" }.joined()
         #expect(!finalLogs.contains(secret), "the collector's credentials stay out of the logs")
     }
+
+    @Test("spool enqueue in a traced script: TRACEPARENT and TRACESTATE become the job's trace context; a malformed one is ignored with a warning")
+    func enqueueFromATracedScript() async throws {
+        let directory = try TemporaryDirectory()
+        let store = "sqlite:" + directory.path("spool.db")
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let traced = try await SpoolProcess.run(["enqueue", "spool.noop", "--json", "--store", store],
+                                                environment: ["TRACEPARENT": parent, "TRACESTATE": "vendor=1"])
+        #expect(traced.status == 0, "\(traced.stderr)")
+        let job = try JSONDecoder().decode(Job.self, from: Data(traced.stdout.utf8))
+        #expect(job.traceContext == TraceContext(["traceparent": parent, "tracestate": "vendor=1"]), "\(job.traceContext)")
+        let stored = try await SpoolProcess.run(["jobs", "show", job.id.description, "--json", "--store", store])
+        #expect(try JSONDecoder().decode(Job.self, from: Data(stored.stdout.utf8)).traceContext["traceparent"] == parent, "kept by the store")
+
+        let malformed = try await SpoolProcess.run(["enqueue", "spool.noop", "--json", "--store", store], environment: ["TRACEPARENT": "nonsense"])
+        #expect(malformed.status == 0 && malformed.stderr.contains("TRACEPARENT 'nonsense' is not a W3C traceparent"), "\(malformed.stderr)")
+        #expect(try JSONDecoder().decode(Job.self, from: Data(malformed.stdout.utf8)).traceContext.isEmpty)
+    }
 }

@@ -35,4 +35,21 @@ struct TraceContextTests {
         #expect(TraceContext(["k": "a\nb"]).isEmpty && TraceContext(["k\u{0}": "v"]).isEmpty && TraceContext(["": "v"]).isEmpty)
         #expect(TraceContext(["k": "v", "bad": "\u{7F}"]) == TraceContext(["k": "v"]), "the rest is kept")
     }
+
+    @Test("a W3C traceparent is taken with its tracestate; malformed ones are not", arguments: [
+        ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", true),
+        ("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra", true),
+        ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra", false),
+        ("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", false),
+        ("00-00000000000000000000000000000000-b7ad6b7169203331-01", false),
+        ("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", false),
+        ("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", false),
+        ("00-0af7651916cd43dd8448eb211c80319-b7ad6b7169203331-01", false),
+        ("not a traceparent", false),
+    ])
+    func w3c(traceparent: String, valid: Bool) {
+        let context = TraceContext.w3c(traceparent: traceparent, tracestate: "k=v")
+        #expect((context != nil) == valid)
+        if valid { #expect(context?["traceparent"] == traceparent && context?["tracestate"] == "k=v") }
+    }
 }
