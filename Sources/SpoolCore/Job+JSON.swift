@@ -36,12 +36,7 @@ extension Job {
             w.member("tags"); w.strings(tags)
             w.member("timeout"); w.optional(timeout) { $0.number($1.seconds) }
             if !traceContext.isEmpty {
-                w.member("traceContext")
-                w.object { w in
-                    for (key, value) in traceContext.entries {
-                        w.member(key); w.string(value)
-                    }
-                }
+                w.member("traceContext"); traceContext.write(to: &w)
             }
             w.member("uniqueKey"); w.optional(uniqueKey) { $0.string($1) }
         }

@@ -10,8 +10,16 @@ public struct TraceContext: Hashable, Sendable, Codable {
     /// The longest value kept, in bytes (a `tracestate` may hold 32 members).
     public static let maximumValueBytes = 1024
 
+    /// One entry.
+    public struct Entry: Hashable, Sendable {
+        /// Its key (`traceparent`).
+        public var key: String
+        /// Its value.
+        public var value: String
+    }
+
     /// The entries, in key order.
-    public private(set) var entries: [(key: String, value: String)]
+    public private(set) var entries: [Entry]
 
     /// An empty context: the job continues no trace.
     public init() { entries = [] }
@@ -21,7 +29,7 @@ public struct TraceContext: Hashable, Sendable, Codable {
     /// a context comes from the network and is advisory).
     public init(_ values: [String: String]) {
         entries = values.filter { Self.acceptable($0.key, $0.value) }.sorted { $0.key < $1.key }
-            .prefix(Self.maximumEntries).map { (key: $0.key, value: $0.value) }
+            .prefix(Self.maximumEntries).map { Entry(key: $0.key, value: $0.value) }
     }
 
     /// The context of a W3C `traceparent` (and `tracestate`), or `nil` when `traceparent` is not
@@ -45,18 +53,23 @@ public struct TraceContext: Hashable, Sendable, Codable {
     public subscript(key: String) -> String? { entries.first { $0.key == key }?.value }
 
     /// The entries as a dictionary (for a tracer's extractor).
-    public var values: [String: String] { Dictionary(entries, uniquingKeysWith: { first, _ in first }) }
+    public var values: [String: String] { Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first }) }
 
     /// The context as stores keep it: a JSON object's text, `nil` when empty.
     public var storedText: String? {
         guard !entries.isEmpty else { return nil }
         var writer = JSONWriter(capacity: 128)
+        write(to: &writer)
+        return writer.text
+    }
+
+    /// Writes the context as a JSON object (its stored text, and its member of a job's JSON).
+    public func write(to writer: inout JSONWriter) {
         writer.object { w in
-            for (key, value) in entries {
-                w.member(key); w.string(value)
+            for entry in entries {
+                w.member(entry.key); w.string(entry.value)
             }
         }
-        return writer.text
     }
 
     /// The context a store kept as ``storedText``; empty for `nil` or text that is not an
@@ -71,17 +84,6 @@ public struct TraceContext: Hashable, Sendable, Codable {
             if case .string(let string) = value { values[key] = string }
         }
         self.init(values)
-    }
-
-    public static func == (left: TraceContext, right: TraceContext) -> Bool {
-        left.entries.elementsEqual(right.entries) { $0.key == $1.key && $0.value == $1.value }
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        for (key, value) in entries {
-            hasher.combine(key)
-            hasher.combine(value)
-        }
     }
 
     public init(from decoder: any Decoder) throws {

@@ -130,7 +130,8 @@ final class AgentRunner: Sendable {
         runtime.metrics.count("spool_jobs_claimed_total", job)
         runtime.metrics.record("spool_job_wait_seconds", job, seconds: (job.startedAt ?? runtime.now()).timeIntervalSince(job.runAt))
         logger.debug("job started", metadata: ["job": "\(job.id)", "job_name": "\(job.name)", "attempt": "\(job.attempt)"])
-        let span = state.withLock { $0.tracing }?.startRun(job)
+        let tracing = state.withLock { $0.tracing }
+        let span = tracing?.startRun(job)
         let task = Task {
             runtime.observe(.jobStarted(job))
             let started = ContinuousClock.now
@@ -148,10 +149,13 @@ final class AgentRunner: Sendable {
             } else {
                 var outcome = runtime.outcome(of: execution, result)
                 // Jobs a run enqueues when it completes continue its trace.
-                if let span, let tracing = state.withLock({ $0.tracing }), case let .completed(value, followUps) = outcome, !followUps.isEmpty {
+                if let span, let tracing, case let .completed(value, followUps) = outcome, !followUps.isEmpty {
                     outcome = .completed(result: value, followUps: tracing.carry(followUps, from: span))
                 }
-                span.map { JobTracing.finish($0, outcome: Self.describe(outcome).name, error: Self.describe(outcome).error) }
+                if let span {
+                    let (name, error) = Self.describe(outcome)
+                    JobTracing.finish(span, outcome: name, error: error)
+                }
                 runtime.observe(.jobEnded(job, outcome))
                 let applied = await runtime.completer.finish(Finish(id: job.id, dispatcher: runtime.configuration.id, outcome: outcome),
                                                              agent: self)

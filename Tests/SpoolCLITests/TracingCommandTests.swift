@@ -18,21 +18,55 @@ struct TracingCommandTests {
         }
     }
 
-    @Test("a job enqueued over HTTP with a traceparent and run by a separate spool worker: both export their spans, which form the caller's trace")
-    func oneTraceAcrossProcesses() async throws {
-        let directory = try TemporaryDirectory()
-        let output = directory.path("spans.jsonl"), receiverLog = directory.path("receiver.log")
+    /// `bytes` random bytes in lowercase hex (a trace or span id).
+    static func randomHex(bytes: Int) -> String { (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() }
+
+    /// Starts `otlp/receiver.py` writing to `output`; the process and its port.
+    static func startReceiver(_ output: String, log: String) async throws -> (ChildProcess, Int) {
         let python = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
             .map { "\($0)/python3" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/python3"
         let receiver = try ChildProcess.spawn(python, ["-u", Self.receiver, output], environment: ProcessInfo.processInfo.environment,
-                                              outputPath: receiverLog)
-        defer { receiver.terminate() }
-        var port: Int?
-        for _ in 0..<200 where port == nil {
-            port = Int(((try? String(contentsOfFile: receiverLog, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
-            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+                                              outputPath: log)
+        for _ in 0..<200 {
+            if let port = Int(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return (receiver, port)
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        let receiverPort = try #require(port, "the receiver printed its port: \((try? String(contentsOfFile: receiverLog, encoding: .utf8)) ?? "")")
+        receiver.terminate()
+        throw ServerError("the OTLP receiver printed no port: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    }
+
+    @Test("the README's way: spool serve with its own worker and only OTEL_EXPORTER_OTLP_ENDPOINT set exports protobuf spans of the caller's trace")
+    func defaultExport() async throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("spans.jsonl")
+        let (receiver, port) = try await Self.startReceiver(output, log: directory.path("receiver.log"))
+        defer { receiver.terminate() }
+        let server = try await ServeProcess.start(["--store", "sqlite:" + directory.path("spool.db")],
+                                                  environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)"],
+                                                  log: directory.path("serve.log"))
+        let traceID = Self.randomHex(bytes: 16)
+        let posted = try await HTTPTestClient.request(port: server.port, "POST", "/v1/jobs",
+                                                      headers: ["traceparent": "00-\(traceID)-00f067aa0ba902b7-01"], body: #"{"name":"spool.noop"}"#)
+        let job = try posted.decode(Job.self)
+        #expect(try await HTTPTestClient.request(port: server.port, "GET", "/v1/jobs/\(job.id)?wait=60").decode(Job.self).state == .completed)
+        #expect(await server.stop() == 0, "SIGTERM sends what is batched")
+        let bodies = Self.spans(output).compactMap { line -> String? in
+            if case .string(let hex)? = line["protobuf"] { return hex }
+            return nil
+        }.joined()
+        let hex = { (text: String) in text.utf8.map { String(format: "%02x", $0) }.joined() }
+        #expect(bodies.contains(traceID), "protobuf spans of the caller's trace arrived: \(bodies.count / 2) bytes")
+        #expect(bodies.contains(hex("spool.enqueue")) && bodies.contains(hex("spool.run spool.noop")), "the enqueue's and the run's")
+    }
+
+    @Test("a job enqueued over HTTP with a traceparent and run by a separate spool worker: both export their spans, which form the caller's trace")
+    func oneTraceAcrossProcesses() async throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("spans.jsonl")
+        let (receiver, receiverPort) = try await Self.startReceiver(output, log: directory.path("receiver.log"))
+        defer { receiver.terminate() }
         // The collector's credentials (a header the exporter sends) never show in the logs.
         let secret = "collector-secret-\(UInt32.random(in: 0...UInt32.max))"
         let environment = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiverPort)", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
@@ -43,8 +77,8 @@ struct TracingCommandTests {
         let worker = try SpoolProcess.start(["worker", "--store", store], environment: environment, log: directory.path("worker.log"))
         defer { worker.terminate() }
 
-        let traceID = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        let callerSpan = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let traceID = Self.randomHex(bytes: 16)
+        let callerSpan = Self.randomHex(bytes: 8)
         let posted = try await HTTPTestClient.request(port: server.port, "POST", "/v1/jobs",
                                                       headers: ["traceparent": "00-\(traceID)-\(callerSpan)-01"], body: #"{"name":"spool.noop"}"#)
         #expect(posted.status == 201, "\(posted.text)")

@@ -1,6 +1,7 @@
-"""A small OTLP/HTTP receiver for Spool's tests: answers POST /v1/traces (JSON encoding) with
-200 and appends each request's spans, one JSON object per line, to the file named by its first
-argument; prints the port it listens on (loopback, chosen by the system) and serves until killed.
+"""A small OTLP/HTTP receiver for Spool's tests: answers POST /v1/traces with 200 and appends
+each request's spans (JSON encoding), one JSON object per line, to the file named by its first
+argument; a protobuf request (the exporters' default) is appended as one line with its body in
+hex, for a test to find ids and names in; prints the port it listens on (loopback, chosen by the system) and serves until killed.
 Trace and span ids are written as lowercase hex whichever way the exporter encoded them (the
 OTLP JSON mapping says hex; protobuf's JSON mapping says base64)."""
 import base64
@@ -35,7 +36,9 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         lines = []
-        if self.path == "/v1/traces":
+        if self.path == "/v1/traces" and "protobuf" in self.headers.get("Content-Type", ""):
+            lines.append({"protobuf": binascii.hexlify(body).decode()})
+        elif self.path == "/v1/traces":
             document = json.loads(body or b"{}")
             for resource_spans in document.get("resourceSpans", []):
                 resource = attributes(resource_spans.get("resource", {}).get("attributes"))
