@@ -48,6 +48,18 @@ public enum LoopbackSocket {
         return true
     }
 
+    /// Waits until `process` accepts TCP connections on loopback `port`; throws when it exits
+    /// first or `timeout` passes (a loaded machine can take seconds to start an interpreter).
+    public static func waitUntilAccepting(port: Int, process: ChildProcess, name: String,
+                                          timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !(try await offPool { accepts(port: port) }) {
+            guard process.isRunning else { throw ServerError("\(name) exited during start") }
+            guard ContinuousClock.now < deadline else { throw ServerError("\(name) did not accept connections on port \(port) within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// Whether anything accepts a TCP connection on loopback `port`.
     static func accepts(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -77,13 +77,8 @@ public final class MotoServer: Sendable {
             }
             if first { atexit { for server in MotoServer.privateServers.withLock({ $0 }) { server.stop() } } }
         }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            guard process.isRunning else { throw ServerError("moto exited during start; see \(log)") }
-            if try await offPool({ LoopbackSocket.accepts(port: port) }) { return server }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw ServerError("moto did not accept connections within 60 s; see \(log)")
+        try await LoopbackSocket.waitUntilAccepting(port: port, process: process, name: "moto (its log: \(log))")
+        return server
     }
 
     /// Ends the server (SIGTERM, then SIGKILL after 5 s); called at process exit.

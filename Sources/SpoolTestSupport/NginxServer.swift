@@ -53,13 +53,11 @@ public final class NginxServer: Sendable {
         let process = try ChildProcess.spawn(executable, ["-c", directory.path("nginx.conf"), "-p", directory.path("")],
                                              environment: ProcessInfo.processInfo.environment, outputPath: directory.path("nginx.out"))
         let server = NginxServer(port: port, process: process, directory: directory)
-        let deadline = ContinuousClock.now + .seconds(15)
-        while !(try await offPool { LoopbackSocket.accepts(port: port) }) {
-            guard process.isRunning, ContinuousClock.now < deadline else {
-                let log = (try? String(contentsOfFile: directory.path("error.log"), encoding: .utf8)) ?? ""
-                throw ServerError("nginx did not start: \(log.suffix(1000))")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        do {
+            try await LoopbackSocket.waitUntilAccepting(port: port, process: process, name: "nginx", timeout: .seconds(15))
+        } catch {
+            let log = (try? String(contentsOfFile: directory.path("error.log"), encoding: .utf8)) ?? ""
+            throw ServerError("\(error): \(log.suffix(1000))")
         }
         return server
     }

@@ -147,6 +147,7 @@ struct DashboardBrowserTests {
                 other.signal(SIGKILL)
                 other.waitForExitBlocking()
             }
+            try await LoopbackSocket.waitUntilAccepting(port: otherPort, process: other, name: "the other origin's web server")
             let browser = try await HeadlessChromium.start()
             defer { browser.close() }
             try await browser.navigate("\(target)/?token=\(DashboardBrowserTests.token)")
