@@ -27,6 +27,34 @@ struct HTTPLimits: Sendable {
     }
 }
 
+extension HTTPLimits {
+    /// An answer a guard gives of its own, before a request reaches the API.
+    struct Refusal {
+        /// The HTTP status code.
+        var status: Int
+        /// The error code of the JSON error document.
+        var code: String
+        /// What is wrong, for the client.
+        var message: String
+
+        /// The answer's body: the API's JSON error document.
+        var body: ByteBuffer { ByteBuffer(bytes: JSONBody.encode(APIError.ErrorDocument(error: .init(code: code, message: message)))) }
+    }
+
+    /// Why a request for `target` with the `Content-Length` value `contentLength` is refused
+    /// before it reaches the API (414 for a target over the limit, 413 for a declared body over
+    /// the limit), or `nil`.
+    func refusal(target: String, contentLength: String?) -> Refusal? {
+        if target.utf8.count > maxTargetBytes {
+            return Refusal(status: 414, code: "uri_too_long", message: "the request target is \(target.utf8.count) bytes; the limit is \(maxTargetBytes)")
+        }
+        if let contentLength, let length = Int(contentLength.trimmingCharacters(in: .whitespaces)), length > maxBodyBytes {
+            return Refusal(status: 413, code: "payload_too_large", message: "the request body is \(length) bytes; the limit is \(maxBodyBytes)")
+        }
+        return nil
+    }
+}
+
 /// How many connections a server has open.
 final class ConnectionCount: Sendable {
     let value = Atomic<Int>(0)
@@ -71,8 +99,8 @@ final class ConnectionWatch: ChannelInboundHandler, RemovableChannelHandler {
         let now = open.value.wrappingAdd(1, ordering: .relaxed).newValue
         guard now <= limit else {
             tells = false
-            let body = String(decoding: JSONBody.encode(APIError.ErrorDocument(error: .init(
-                code: "too_many_connections", message: "the server has too many open connections; try again shortly"))), as: UTF8.self)
+            let body = String(buffer: HTTPLimits.Refusal(status: 503, code: "too_many_connections",
+                                                         message: "the server has too many open connections; try again shortly").body)
             let text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)"
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).whenComplete { _ in context.close(promise: nil) }
             return
@@ -190,7 +218,7 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
             responseStarted = false
             watch.requestHeadSeen()
             if let refusal = refusal(of: head) {
-                answer(context, refusal.status, refusal.code, refusal.message)
+                answer(context, refusal)
                 return
             }
             if head.headers.contains(name: "upgrade"), !canUpgrade(head) {
@@ -220,15 +248,8 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Why a request head is refused before it reaches the API, or `nil`.
-    private func refusal(of head: HTTPRequestHead) -> (status: HTTPResponseStatus, code: String, message: String)? {
-        if head.uri.utf8.count > limits.maxTargetBytes {
-            return (.uriTooLong, "uri_too_long", "the request target is \(head.uri.utf8.count) bytes; the limit is \(limits.maxTargetBytes)")
-        }
-        let lengths = head.headers["content-length"]
-        if let text = lengths.first, let length = Int(text.trimmingCharacters(in: .whitespaces)), length > limits.maxBodyBytes {
-            return (.payloadTooLarge, "payload_too_large", "the request body is \(length) bytes; the limit is \(limits.maxBodyBytes)")
-        }
-        return nil
+    private func refusal(of head: HTTPRequestHead) -> HTTPLimits.Refusal? {
+        limits.refusal(target: head.uri, contentLength: head.headers["content-length"].first)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -265,16 +286,16 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch error {
         case .headerOverflow where watch.lineLength > limits.maxTargetBytes:
-            answer(context, .uriTooLong, "uri_too_long", "the request line is longer than the server accepts")
+            answer(context, .init(status: 414, code: "uri_too_long", message: "the request line is longer than the server accepts"))
         case .headerOverflow:
-            answer(context, .requestHeaderFieldsTooLarge, "headers_too_large", "the request headers are larger than the server accepts")
+            answer(context, .init(status: 431, code: "headers_too_large", message: "the request headers are larger than the server accepts"))
         default:
-            answer(context, .badRequest, "malformed_request", "the request is not valid HTTP/1.1: \(error)")
+            answer(context, .init(status: 400, code: "malformed_request", message: "the request is not valid HTTP/1.1: \(error)"))
         }
     }
 
     /// Sends an answer of the guard's own, unless a response is already under way, and closes.
-    private func answer(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ code: String, _ message: String) {
+    private func answer(_ context: ChannelHandlerContext, _ refusal: HTTPLimits.Refusal) {
         guard state != .closing, state != .upgraded else { return }
         state = .closing
         disarm()
@@ -283,12 +304,12 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        let body = ByteBuffer(bytes: JSONBody.encode(APIError.ErrorDocument(error: .init(code: code, message: message))))
+        let body = refusal.body
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json; charset=utf-8")
         headers.add(name: "content-length", value: "\(body.readableBytes)")
         headers.add(name: "connection", value: "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: refusal.status), headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
     }
@@ -299,7 +320,7 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer = context.eventLoop.scheduleTask(in: delay) {
             let (handler, context) = loopBound.value
             handler.timer = nil
-            handler.answer(context, .requestTimeout, "request_timeout", reason)
+            handler.answer(context, .init(status: 408, code: "request_timeout", message: reason))
         }
     }
 

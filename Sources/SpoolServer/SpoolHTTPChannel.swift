@@ -22,12 +22,23 @@ struct SpoolHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     var responder: Responder { inner.responder }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let watch = ConnectionWatch(open: connections, limit: limits.maxConnections)
+        let watch = makeWatch()
         do {
             try channel.pipeline.syncOperations.addHandler(watch, position: .first)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
+        return setup(channel: channel, watch: watch, logger: logger)
+    }
+
+    /// A watch for a new connection, counted against this server's connections.
+    func makeWatch() -> ConnectionWatch {
+        ConnectionWatch(open: connections, limit: limits.maxConnections)
+    }
+
+    /// Sets up HTTP/1.1 on a connection whose `watch` is already in the pipeline (after TLS, when
+    /// there is TLS): the decoder, the guard and the upgrade handler.
+    func setup(channel: any Channel, watch: ConnectionWatch, logger: Logger) -> EventLoopFuture<Value> {
         let (limits, canUpgrade) = (self.limits, self.canUpgrade)
         return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -72,7 +71,7 @@ public final class SpoolServer: Service, Sendable {
         let bound = self.bound, logger = self.logger
         let limits = HTTPLimits(configuration)
         let connections = self.connections
-        let tls = try configuration.tls.map(Self.tlsConfiguration)
+        let tls = try configuration.tls.map(Self.tlsConfiguration), idleTimeout = configuration.idleTimeout
         let server = HTTPServerBuilder { responder -> any ServerChildChannel in
             let plain = SpoolHTTPChannel(
                 inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: channel) { head, channel, _ in
@@ -81,7 +80,7 @@ public final class SpoolServer: Service, Sendable {
                 limits: limits, connections: connections,
                 canUpgrade: { head in api.canUpgrade(path: head.uri, token: token) { head.headers[$0].first } })
             guard let tls else { return plain }
-            return try TLSChannel(plain, tlsConfiguration: tls)
+            return try SpoolSecureChannel(http1: plain, tls: tls, idleTimeout: idleTimeout)
         }
         let application = Application(
             router: router,

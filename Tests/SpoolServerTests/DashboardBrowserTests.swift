@@ -191,7 +191,7 @@ struct DashboardBrowserTests {
         }
     }
 
-    @Test("over HTTPS (--tls-cert, --tls-key): Chromium trusting only the server's key signs in, loads the dashboard, and its live stream connects over WSS and shows a job enqueued from the page")
+    @Test("over HTTPS (--tls-cert, --tls-key): Chromium trusting only the server's key signs in, loads the dashboard over HTTP/2, and its live stream connects over WSS and shows a job enqueued from the page")
     func overHTTPS() async throws {
         let certificates = try TestCertificates()
         let files = try certificates.server("spool.test")
@@ -206,6 +206,8 @@ struct DashboardBrowserTests {
             try await browser.navigate("\(origin)/?token=\(DashboardBrowserTests.token)")
             try await browser.waitUntil("document.body.dataset.ready === 'true'", "the dashboard loaded over HTTPS")
             #expect(try await browser.evaluate("location.protocol") == .string("https:"))
+            #expect(try await browser.evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol") == .string("h2"),
+                    "the page came over HTTP/2")
             try await browser.waitUntil("document.getElementById('connection').dataset.state === 'live'", "the live event stream connected over WSS")
             try await browser.evaluate("""
                 fetch('/v1/jobs', {method: 'POST', headers: {'Content-Type': 'application/json'},
