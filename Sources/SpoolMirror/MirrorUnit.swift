@@ -91,7 +91,7 @@ public struct MirrorUnit: Sendable, Hashable {
         case .null: writer.null()
         case .string(let text): writer.string(text)
         case .integer(let number):
-            if abs(number) <= exactIntegers { writer.number(Double(number)) } else { writer.string(String(number)) }
+            if number.magnitude <= exactIntegers.magnitude { writer.number(Double(number)) } else { writer.string(String(number)) }
         case .double(let number): writer.number(number)
         case .bool(let flag): writer.bool(flag)
         case .date(let date): writer.string(ISO8601.formatMicroseconds(date))

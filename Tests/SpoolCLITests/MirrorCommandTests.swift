@@ -26,7 +26,7 @@ struct MirrorCommandTests {
 
     static func pageSchema(in directory: TemporaryDirectory) throws -> (String, MirrorSchema) {
         let path = directory.path("schema.json")
-        let text = #"{"types": [{"name": "Page", "fields": {"name": "string", "slug": "string", "discoveredDate": "date"}}]}"#
+        let text = #"{"types": [{"name": "Page", "fields": {"name": "string", "slug": "string", "discoveredDate": "date", "views": "integer"}}]}"#
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return (path, try MirrorSchema(json: text))
     }
@@ -90,23 +90,25 @@ struct MirrorCommandTests {
         #expect(undeclared.status == 422 && undeclared.text.contains("invalid_unit") && undeclared.text.contains("'Post' is not declared"), "\(undeclared.text)")
         let wrongType = try await post(#"{"operations": [{"op": "modify", "type": "Page", "key": "home-page", "fields": {"discoveredDate": 7}}]}"#)
         #expect(wrongType.status == 422 && wrongType.text.contains("takes a date"), "\(wrongType.text)")
+        let least = try await post(#"{"operations": [{"op": "add", "type": "Page", "key": "least", "fields": {"views": "-9223372036854775808"}}]}"#)
+        #expect(least.status == 202, "the smallest integer, as digits: \(least.text)")
         let malformed = try await post(#"{"operations": ["#)
         #expect(malformed.status == 400, "\(malformed.text)")
 
         let before = try await HTTPTestClient.request(port: server.port, "GET", "/v1/stats").text
-        #expect(before.contains(#""mirror":{"#) && before.contains(#""waiting":1"#) && before.contains(#""oldestWaitingSeconds":"#),
+        #expect(before.contains(#""mirror":{"#) && before.contains(#""waiting":2"#) && before.contains(#""oldestWaitingSeconds":"#),
                 "/v1/stats shows the unit waiting on the mirror's destination: \(before)")
         let browser: HeadlessChromium? = HeadlessChromium.shouldRun ? try await HeadlessChromium.start() : nil
         defer { browser?.close() }
         if let browser {
             try await browser.navigate("http://127.0.0.1:\(server.port)/")
-            try await browser.waitUntil("document.querySelector('#mirror [data-count=\"waiting\"]')?.textContent === '1 waiting'",
-                                        "the dashboard's mirror panel with the unit waiting")
+            try await browser.waitUntil("document.querySelector('#mirror [data-count=\"waiting\"]')?.textContent === '2 waiting'",
+                                        "the dashboard's mirror panel with the units waiting")
         }
 
         let result = try await SpoolProcess.run(["mirror", "process", "--store", store, "--transport", "table:mirror",
                                                  "--mirror", "sqlite:" + directory.path("mirror.db"), "--schema", schemaPath, "--once", "--json"])
-        #expect(result.status == 0 && result.stdout.contains(#""applied" : 1"#), "\(result.stdout) \(result.stderr)")
+        #expect(result.status == 0 && result.stdout.contains(#""applied" : 2"#), "\(result.stdout) \(result.stderr)")
         if let browser {
             try await browser.waitUntil("document.querySelector('#mirror [data-count=\"waiting\"]')?.textContent === '0 waiting'",
                                         "the mirror panel emptied without a reload")
@@ -114,7 +116,8 @@ struct MirrorCommandTests {
         let schema = try MirrorSchema(json: try String(contentsOfFile: schemaPath, encoding: .utf8))
         let mirror = try SQLiteMirror(path: directory.path("mirror.db"), schema: schema, fileDirectory: URL(fileURLWithPath: directory.path("files")))
         #expect(try mirror.row("Page", key: "home-page")?["name"] == .string("Start"))
-        #expect(try mirror.count("Page") == 1)
+        #expect(try mirror.row("Page", key: "least")?["views"] == .integer(Int64.min))
+        #expect(try mirror.count("Page") == 2)
 
         let plain = try await ServeProcess.start(["--no-worker", "--store", "sqlite:" + directory.path("other.db")], log: directory.path("plain.log"))
         defer { plain.process.terminate() }

@@ -12,18 +12,20 @@ struct MirrorUnitTests {
                                                "discoveredDate": .date, "meta": .json, "logo": .file]),
     ])
 
-    @Test("every field type survives the round trip, integers beyond 2^53 too")
+    @Test("every field type survives the round trip, integers beyond 2^53 too, down to Int64.min")
     func roundTrip() throws {
         let unit = MirrorUnit(operations: [
             .add("Page", "home-page", ["name": .string("Home \"ü\"\n"), "views": .integer(Int64.max), "score": .double(0.25), "draft": .bool(false),
                                        "discoveredDate": .date(Date(timeIntervalSince1970: 1_764_921_600.5)),
                                        "meta": .json(.object(["a": .array([.number(1), .null])])), "logo": .file([0, 1, 255])]),
             .modify("Page", "about", ["views": .integer(-7), "name": .null]),
+            .modify("Page", "least", ["views": .integer(Int64.min)]),
             .delete("Page", "old"),
         ])
         let read = try MirrorUnit(json: unit.json, schema: Self.schema)
         #expect(read == unit)
         #expect(unit.json.contains(#""views":"9223372036854775807""#) && unit.json.contains(#""views":-7"#))
+        #expect(unit.json.contains(#""views":"-9223372036854775808""#))
     }
 
     @Test("a body that does not fit the schema is refused, naming what is wrong")
