@@ -31,11 +31,23 @@ public struct SQLiteOutbox: Sendable {
 
     /// Creates the outbox table if it does not exist. Its `seq` grows with each unit (a unit's
     /// rowid is one more than the largest left); a relay removes only units it read, so the order
-    /// holds without `AUTOINCREMENT`, which would write one more page at every commit.
+    /// holds without `AUTOINCREMENT`, which would write one more page at every commit. Each row is
+    /// a unit in its packed form (``MirrorUnit/packed``). A table of the earlier layout (a JSON
+    /// body, its id and ordering keys in columns) is converted, its waiting units kept in order.
     public static func createTable(in db: Database) throws {
-        try db.execute(sql: "CREATE TABLE IF NOT EXISTS \(table) (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL)")
-        if try !db.columns(in: table).contains(where: { $0.name == "order_keys" }) {
-            try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN order_keys TEXT")
+        let columns = try db.tableExists(table) ? try db.columns(in: table).map(\.name) : []
+        guard columns.isEmpty || columns.contains("body") else { return }
+        if columns.isEmpty {
+            try db.execute(sql: "CREATE TABLE \(table) (seq INTEGER PRIMARY KEY, unit BLOB NOT NULL)")
+            return
+        }
+        let keys = columns.contains("order_keys") ? "order_keys" : "NULL"
+        let waiting = try Row.fetchAll(db, sql: "SELECT seq, id, body, \(keys) AS order_keys FROM \(table) ORDER BY seq")
+        try db.execute(sql: "DROP TABLE \(table)")
+        try db.execute(sql: "CREATE TABLE \(table) (seq INTEGER PRIMARY KEY, unit BLOB NOT NULL)")
+        for row in waiting {
+            let packed = MirrorUnit.packedMessage(id: row["id"], orderKeys: row["order_keys"], body: row["body"])
+            try db.execute(sql: "INSERT INTO \(table) (seq, unit) VALUES (?, ?)", arguments: [row["seq"] as Int64, Data(packed)])
         }
     }
 
@@ -45,8 +57,7 @@ public struct SQLiteOutbox: Sendable {
     public static func record(_ buffer: OperationBuffer, in db: Database, id: UUID = UUID()) throws -> MirrorUnit? {
         guard !buffer.isEmpty else { return nil }
         let unit = MirrorUnit(id: id, operations: buffer.collapsed, committedAt: Date())
-        try db.cachedStatement(sql: "INSERT INTO \(table) (id, body, order_keys) VALUES (?, ?, ?)")
-            .execute(arguments: [id.uuidString.lowercased(), unit.json, unit.orderKeysText])
+        try db.cachedStatement(sql: "INSERT INTO \(table) (unit) VALUES (?)").execute(arguments: [Data(unit.packed)])
         return unit
     }
 
@@ -57,20 +68,21 @@ public struct SQLiteOutbox: Sendable {
 
     /// Publishes up to `limit` waiting units to `destination`, oldest first, each removed once the
     /// transport confirmed it; returns how many went. A publish that fails leaves the rest waiting.
+    /// A row that is not a packed unit (a damaged database) goes as its bytes, which the processor
+    /// dead-letters with the reason, so it neither stops the relay nor disappears.
     @discardableResult
     public func relay(to transport: any Transport, destination: String, limit: Int = 100) async throws -> Int {
         let rows = try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, id, body, order_keys FROM \(Self.table) ORDER BY seq LIMIT ?", arguments: [limit])
-                .map { (seq: $0["seq"] as Int64, id: $0["id"] as String, body: $0["body"] as String, keys: $0["order_keys"] as String?) }
+            try Row.fetchAll(db, sql: "SELECT seq, unit FROM \(Self.table) ORDER BY seq LIMIT ?", arguments: [limit])
+                .map { (seq: $0["seq"] as Int64, unit: Array($0["unit"] as Data)) }
         }
-        guard !rows.isEmpty else { return 0 }
+        guard let last = rows.last else { return 0 }
         try await transport.publish(rows.map { row in
-            var headers = ["content-type": "application/json"]
-            headers[orderKeysHeader] = row.keys
-            return TransportMessage(id: row.id, headers: headers, text: row.body)
+            (try? MirrorUnit.message(packed: row.unit))
+                ?? TransportMessage(id: "outbox-row-\(row.seq)", headers: ["content-type": "application/octet-stream"], body: row.unit)
         }, to: destination)
         try await writer.write { db in
-            try db.execute(sql: "DELETE FROM \(Self.table) WHERE seq <= ?", arguments: [rows.last!.seq])
+            try db.execute(sql: "DELETE FROM \(Self.table) WHERE seq <= ?", arguments: [last.seq])
         }
         return rows.count
     }
