@@ -54,7 +54,8 @@ public struct ServerConfiguration: Sendable {
     /// Lines appended to every `/metrics` answer (Prometheus text), such as replication lag.
     public var additionalMetrics: @Sendable () -> String = { "" }
 
-    /// HTTPS (and WSS for the dashboard and events) with this certificate; plain HTTP when `nil`.
+    /// HTTPS with this certificate (HTTP/2 for clients that offer it by ALPN, else HTTP/1.1; WSS
+    /// for the dashboard and events); plain HTTP/1.1 when `nil`.
     public var tls: TLSFiles?
 
     /// The server's certificate chain and private key, PEM files (`spool serve --tls-cert --tls-key`).

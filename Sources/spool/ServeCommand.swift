@@ -19,7 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Where to listen: HOST:PORT, [IPv6]:PORT or :PORT (port 0 picks a free one).")
     var listen = "127.0.0.1:7070"
 
-    @Option(help: "Serve HTTPS (and WSS) with this certificate chain, a PEM file; with --tls-key.")
+    @Option(help: "Serve HTTPS (HTTP/2 or HTTP/1.1, and WSS) with this certificate chain, a PEM file; with --tls-key.")
     var tlsCert: String?
 
     @Option(help: "The private key of --tls-cert, a PEM file.")
