@@ -37,6 +37,13 @@ public struct Retention: Hashable, Sendable {
         }
     }
 
+    /// The pause after a prune batch that took `took`, so that batches take at most `share` of
+    /// the time (clamped to 1–100 %), and at least 5 ms.
+    public static func pause(after took: Duration, share: Double) -> Duration {
+        let share = min(max(share, 0.01), 1)
+        return max(.milliseconds(5), took * ((1 - share) / share))
+    }
+
     /// Whether every state is kept forever: nothing to prune.
     public var keepsEverything: Bool { completed == nil && cancelled == nil && discarded == nil }
 

@@ -150,8 +150,9 @@ enum SQLiteSchema {
     }
 
     /// Makes the file give freed pages back (`auto_vacuum = INCREMENTAL`, which retention's
-    /// prunes use): set before the first table of a new file, and for a file made before, by
-    /// rewriting it once with `VACUUM` (as long as copying the file takes, then never again).
+    /// prunes use): a new file has it from the connection's preparation (``SQLiteStore``, before
+    /// the pool switches the file to WAL), and a file made without it is rewritten once with
+    /// `VACUUM` (as long as copying the file takes, then never again).
     static func useIncrementalVacuum(_ pool: DatabasePool) throws {
         try pool.writeWithoutTransaction { db in
             guard try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") == 0 else { return }

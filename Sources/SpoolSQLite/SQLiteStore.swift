@@ -73,6 +73,9 @@ public final class SQLiteStore: JobStore {
         configuration.label = "spool"
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
+            // Before the pool switches a new file to WAL, which fixes its header: set later, the
+            // new file would keep auto_vacuum NONE and be rewritten by VACUUM when next opened.
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
             try db.execute(sql: """
                 PRAGMA synchronous = \(synchronous);
                 PRAGMA cache_size = -16384;

@@ -125,11 +125,13 @@ extension Dispatcher {
             let request = PruneRequest(state: state, finishedBefore: now.addingTimeInterval(-age.seconds), limit: configuration.pruneBatch)
             var total = 0
             while !runtime.isStopping, runtime.now() < end {
+                let started = ContinuousClock.now
                 let count = try await runtime.store.prune(request)
+                let took = ContinuousClock.now - started
                 total += count
                 runtime.metrics.pruned(count, state: state)
                 guard count == request.limit else { break }
-                try await Task.sleep(for: .milliseconds(5))
+                try await Task.sleep(for: Retention.pause(after: took, share: configuration.pruneShare))
             }
             if total > 0 { deleted.append("\(total) \(state)") }
         }

@@ -38,6 +38,11 @@ public struct DispatcherConfiguration: Sendable {
     public var retentionInterval: Duration = .seconds(60)
     /// How many jobs one prune deletes in one transaction: small, so a claim never waits long.
     public var pruneBatch = 500
+    /// The largest share of time retention spends deleting: after each batch it pauses (at least
+    /// 5 ms) so that its batches take at most this share, leaving the rest of the store's write
+    /// time to the jobs. When jobs finish faster than that share deletes them, finished jobs stay
+    /// longer than their age until the load eases.
+    public var pruneShare = 0.125
 
     /// Creates a configuration with the defaults.
     public init(id: UUID) { self.id = id }

@@ -11,6 +11,16 @@ struct SQLiteRetentionTests {
         try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "PRAGMA auto_vacuum") ?? -1 }
     }
 
+    @Test("a new store is incremental from its first open, so opening it again never rewrites the file")
+    func newStoreIsIncremental() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let store = try SQLiteStore(path: path)
+        _ = try await store.insert([NewJob(name: "spool.noop")], now: Date())
+        await store.close()
+        #expect(try Self.autoVacuum(path) == 2, "incremental before the first table was made")
+    }
+
     @Test("a store made before incremental vacuum is converted when opened, keeping its jobs; pruning gives the file's space back")
     func spaceComesBack() async throws {
         let directory = try TemporaryDirectory()

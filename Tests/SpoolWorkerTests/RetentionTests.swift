@@ -48,4 +48,15 @@ struct RetentionTests {
         #expect(error.message.contains("completed jobs must be kept at least 60 s"))
         #expect(throws: Never.self) { try Retention.standard.validate() }
     }
+
+    @Test("after each prune batch retention pauses so that batches take at most their share of the time, and at least 5 ms")
+    func pacing() {
+        #expect(Retention.pause(after: .milliseconds(10), share: 0.125) == .milliseconds(70))
+        #expect(Retention.pause(after: .milliseconds(4), share: 0.5) == .milliseconds(5), "never under 5 ms")
+        #expect(Retention.pause(after: .milliseconds(20), share: 0.5) == .milliseconds(20))
+        #expect(Retention.pause(after: .milliseconds(20), share: 3) == .milliseconds(5), "a share over 1 is all the time")
+        let least = Retention.pause(after: .milliseconds(1), share: 0)
+        #expect(least > .microseconds(98_999) && least < .microseconds(99_001), "a share under 1 % is 1 %: \(least)")
+        #expect(DispatcherConfiguration(id: UUID()).pruneShare == 0.125)
+    }
 }
