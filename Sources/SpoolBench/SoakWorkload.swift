@@ -37,7 +37,7 @@ enum SoakWorkload {
             while ContinuousClock.now < deadline, workers.allSatisfy(\.isRunning) {
                 let counts = try await target.counts()
                 let waiting = [JobState.available, .running, .scheduled, .retryable].reduce(0) { $0 + (counts[$1] ?? 0) }
-                let sample = Sample(seconds: (ContinuousClock.now - start).seconds, drained: total - waiting,
+                let sample = Sample(seconds: (ContinuousClock.now - start).seconds, drained: total - waiting, kept: counts[.completed] ?? 0,
                                     storeBytes: target.bytesOnDisk(), workerBytes: workers.map(\.residentBytes).reduce(0, +))
                 samples.append(sample)
                 progress.set(sample.drained)
@@ -66,6 +66,8 @@ enum SoakWorkload {
     struct Sample {
         var seconds: Double
         var drained: Int
+        /// Completed jobs still in the store (the others retention deleted).
+        var kept: Int
         var storeBytes: Int64?
         var workerBytes: Int64
     }
@@ -84,6 +86,10 @@ enum SoakWorkload {
         }
         if let first = rates.first, let last = rates.last, first > 0 {
             lines.append("  last tenth vs first: \(String(format: "%+.1f", (last / first - 1) * 100)) %")
+        }
+        if let last = samples.last {
+            let deleted = last.drained - last.kept
+            lines.append("soak: retention deleted \(deleted) completed jobs (\(Int(Double(deleted) / max(last.seconds, 0.001)))/s over the drain), \(last.kept) kept at the end")
         }
         func megabytes(_ bytes: Int64?) -> String { bytes.map { String(format: "%.1f MB", Double($0) / 1e6) } ?? "n/a" }
         let stores = samples.compactMap(\.storeBytes), memory = samples.map(\.workerBytes)

@@ -27,6 +27,8 @@ struct BenchCommandTests {
         #expect(run.stdout.contains("soak: drain rate per tenth of the jobs") && run.stdout.contains("  100%: "), "\(run.stdout)")
         #expect(run.stdout.contains("soak: store on disk start ") && run.stdout.contains("soak: workers' resident memory start "), "\(run.stdout)")
         #expect(!run.stdout.contains("resident memory start 0.0 MB"), "the worker's memory was read: \(run.stdout)")
+        #expect(run.stdout.contains("soak: retention deleted 0 completed jobs") && run.stdout.contains("3000 kept at the end"),
+                "nothing is a minute old yet: \(run.stdout)")
         let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
         #expect(report.results.map(\.workload) == ["soak", "soak-dashboard"])
         #expect(report.results.first.map { $0.jobs == 3000 && $0.lost == 0 } == true, "\(report.results)")
