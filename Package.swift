@@ -144,6 +144,7 @@ let package = Package(
                 "SpoolMirror",
                 "SpoolPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

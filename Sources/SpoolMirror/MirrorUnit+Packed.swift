@@ -74,6 +74,14 @@ extension MirrorUnit {
         }
     }
 
+    /// The message an outbox relays for its row number `row` holding `bytes`: the unit's message,
+    /// or, when the bytes are not a packed unit (a damaged database), a message of the bytes
+    /// themselves (id `outbox-row-ROW`), which the processor dead-letters with the reason, so a
+    /// damaged row neither stops the relay nor disappears.
+    public static func outboxMessage(_ bytes: [UInt8], row: Int64) -> TransportMessage {
+        (try? message(packed: bytes)) ?? TransportMessage(id: "outbox-row-\(row)", headers: ["content-type": "application/octet-stream"], body: bytes)
+    }
+
     /// Reads a packed unit (format `1`); throws naming what is wrong with the bytes.
     public init(packed bytes: [UInt8]) throws {
         var reader = PackedReader(bytes)

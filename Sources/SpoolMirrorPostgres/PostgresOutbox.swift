@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 import SpoolCore
 import SpoolMirror
@@ -37,11 +38,37 @@ public struct PostgresOutbox: Sendable {
         self.table = table
     }
 
-    /// Creates the outbox table if it does not exist.
+    /// Creates the outbox table if it does not exist: each row a unit in its packed form
+    /// (``MirrorUnit/packed``), which the relay turns into the unit's JSON message. A table of the
+    /// earlier layout (a JSON body, its id and ordering keys in columns) is converted in place,
+    /// its waiting units kept in order; a conversion cut short is finished by the next call.
     public func createTable(on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(PostgresQuery(unsafeSQL: """
-            CREATE TABLE IF NOT EXISTS \(table) (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id text NOT NULL, body text NOT NULL,
-                                                 order_keys text NOT NULL)
+            CREATE TABLE IF NOT EXISTS \(table) (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, unit bytea NOT NULL)
+            """), logger: logger)
+        var columns: Set<String> = []
+        var binds = PostgresBindings()
+        binds.append(table)
+        for try await name in try await connection.query(PostgresQuery(unsafeSQL: """
+            SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
+            """, binds: binds), logger: logger).decode(String.self) {
+            columns.insert(name)
+        }
+        guard columns.contains("body") else { return }
+        try await connection.query(PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ADD COLUMN IF NOT EXISTS unit bytea"), logger: logger)
+        var waiting: [(seq: Int64, id: String, body: String, keys: String)] = []
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: "SELECT seq, id, body, order_keys FROM \(table) WHERE unit IS NULL"),
+                                                        logger: logger).decode((Int64, String, String, String).self) {
+            waiting.append(row)
+        }
+        for row in waiting {
+            var update = PostgresBindings()
+            update.append(ByteBuffer(bytes: MirrorUnit.packedMessage(id: row.id, orderKeys: row.keys, body: row.body)))
+            update.append(row.seq)
+            try await connection.query(PostgresQuery(unsafeSQL: "UPDATE \(table) SET unit = $1 WHERE seq = $2", binds: update), logger: logger)
+        }
+        try await connection.query(PostgresQuery(unsafeSQL: """
+            ALTER TABLE \(table) DROP COLUMN id, DROP COLUMN body, DROP COLUMN order_keys, ALTER COLUMN unit SET NOT NULL
             """), logger: logger)
     }
 
@@ -52,11 +79,8 @@ public struct PostgresOutbox: Sendable {
         guard !buffer.isEmpty else { return nil }
         let unit = MirrorUnit(id: id, operations: buffer.collapsed, committedAt: Date())
         var binds = PostgresBindings()
-        binds.append(id.uuidString.lowercased())
-        binds.append(unit.json)
-        binds.append(unit.orderKeysText)
-        try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO \(table) (id, body, order_keys) VALUES ($1, $2, $3)", binds: binds),
-                                   logger: logger)
+        binds.append(ByteBuffer(bytes: unit.packed))
+        try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO \(table) (unit) VALUES ($1)", binds: binds), logger: logger)
         return unit
     }
 
@@ -90,16 +114,14 @@ public struct PostgresOutbox: Sendable {
             }
             var limitBinds = PostgresBindings()
             limitBinds.append(limit)
-            var rows: [(seq: Int64, id: String, body: String, keys: String)] = []
-            for try await row in try await connection.query(
-                PostgresQuery(unsafeSQL: "SELECT seq, id, body, order_keys FROM \(table) ORDER BY seq LIMIT $1", binds: limitBinds),
-                logger: logger).decode((Int64, String, String, String).self) {
-                rows.append(row)
+            var rows: [(seq: Int64, unit: [UInt8])] = []
+            for try await (seq, unit) in try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT seq, unit FROM \(table) ORDER BY seq LIMIT $1", binds: limitBinds),
+                logger: logger).decode((Int64, ByteBuffer).self) {
+                rows.append((seq, Array(unit.readableBytesView)))
             }
             if !rows.isEmpty {
-                try await transport.publish(rows.map { row in
-                    TransportMessage(id: row.id, headers: ["content-type": "application/json", orderKeysHeader: row.keys], text: row.body)
-                }, to: destination)
+                try await transport.publish(rows.map { MirrorUnit.outboxMessage($0.unit, row: $0.seq) }, to: destination)
                 // Exactly the rows sent: a transaction that took a lower number may commit only now.
                 var deleteBinds = PostgresBindings()
                 deleteBinds.append(rows.map(\.seq))

@@ -68,8 +68,7 @@ public struct SQLiteOutbox: Sendable {
 
     /// Publishes up to `limit` waiting units to `destination`, oldest first, each removed once the
     /// transport confirmed it; returns how many went. A publish that fails leaves the rest waiting.
-    /// A row that is not a packed unit (a damaged database) goes as its bytes, which the processor
-    /// dead-letters with the reason, so it neither stops the relay nor disappears.
+    /// A row that is not a packed unit goes as its bytes (``MirrorUnit/outboxMessage(_:row:)``).
     @discardableResult
     public func relay(to transport: any Transport, destination: String, limit: Int = 100) async throws -> Int {
         let rows = try await writer.read { db in
@@ -77,10 +76,7 @@ public struct SQLiteOutbox: Sendable {
                 .map { (seq: $0["seq"] as Int64, unit: Array($0["unit"] as Data)) }
         }
         guard let last = rows.last else { return 0 }
-        try await transport.publish(rows.map { row in
-            (try? MirrorUnit.message(packed: row.unit))
-                ?? TransportMessage(id: "outbox-row-\(row.seq)", headers: ["content-type": "application/octet-stream"], body: row.unit)
-        }, to: destination)
+        try await transport.publish(rows.map { MirrorUnit.outboxMessage($0.unit, row: $0.seq) }, to: destination)
         try await writer.write { db in
             try db.execute(sql: "DELETE FROM \(Self.table) WHERE seq <= ?", arguments: [last.seq])
         }

@@ -81,4 +81,36 @@ struct PostgresOutboxTests {
         for connection in [app, other, relayConnection] { try await connection.close() }
         #expect(throws: SpoolError.self) { try PostgresOutbox(table: "outbox; DROP TABLE pages") }
     }
+
+    @Test("an outbox of the earlier layout (JSON bodies in columns) is converted in place with its waiting units, which are relayed in order")
+    func earlierLayout() async throws {
+        let server = try await PostgresServer.shared()
+        let database = try server.createDatabase()
+        let app = try await Self.connect(server, database: database)
+        let outbox = try PostgresOutbox()
+        try await app.query("""
+            CREATE TABLE spool_mirror_outbox (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id text NOT NULL, body text NOT NULL,
+                                              order_keys text NOT NULL)
+            """, logger: Self.logger)
+        let units = [MirrorUnit(operations: [.add("Page", "home-page", ["name": .string("Home")])]),
+                     MirrorUnit(operations: [.add("Page", "about", ["name": .string("About")])])]
+        for unit in units {
+            try await app.query("INSERT INTO spool_mirror_outbox (id, body, order_keys) VALUES (\(unit.id.uuidString.lowercased()), \(unit.json), \(unit.orderKeysText))",
+                                logger: Self.logger)
+        }
+        try await outbox.createTable(on: app, logger: Self.logger)
+        try await outbox.createTable(on: app, logger: Self.logger)
+        var columns: [String] = []
+        for try await name in try await app.query("SELECT column_name::text FROM information_schema.columns WHERE table_name = 'spool_mirror_outbox' ORDER BY ordinal_position",
+                                                  logger: Self.logger).decode(String.self) {
+            columns.append(name)
+        }
+        #expect(columns == ["seq", "unit"])
+        let directory = try TemporaryDirectory()
+        let queue = TableQueue(store: try SQLiteStore(path: directory.path("spool.db")))
+        #expect(try await outbox.relay(on: app, to: queue, destination: "mirror", logger: Self.logger) == 2)
+        let received = try await queue.receive(from: "mirror", limit: 5, wait: .seconds(1), visibility: .seconds(30))
+        #expect(received.map(\.message) == units.map(\.message), "the same messages, in order")
+        try await app.close()
+    }
 }
