@@ -83,11 +83,11 @@ final class HTTP2StreamGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func armBodyDeadline(_ context: ChannelHandlerContext) {
         timer?.cancel()
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let seconds = limits.bodyTimeout.nanoseconds / 1_000_000_000
+        let stalled = limits.bodyStalled
         timer = context.eventLoop.scheduleTask(in: limits.bodyTimeout) {
             let (handler, context) = loopBound.value
             handler.timer = nil
-            handler.answer(context, .init(status: 408, code: "request_timeout", message: "the request body stalled for \(seconds) s"))
+            handler.answer(context, stalled)
         }
     }
 

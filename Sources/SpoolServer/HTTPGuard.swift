@@ -41,6 +41,16 @@ extension HTTPLimits {
         var body: ByteBuffer { ByteBuffer(bytes: JSONBody.encode(APIError.ErrorDocument(error: .init(code: code, message: message)))) }
     }
 
+    /// The answer to a request head not complete within ``headTimeout``.
+    var headLate: Refusal {
+        Refusal(status: 408, code: "request_timeout", message: "the request head did not arrive within \(headTimeout.seconds) s")
+    }
+
+    /// The answer to a request body that paused for ``bodyTimeout``.
+    var bodyStalled: Refusal {
+        Refusal(status: 408, code: "request_timeout", message: "the request body stalled for \(bodyTimeout.seconds) s")
+    }
+
     /// Why a request for `target` with the `Content-Length` value `contentLength` is refused
     /// before it reaches the API (414 for a target over the limit, 413 for a declared body over
     /// the limit), or `nil`.
@@ -235,10 +245,10 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 }
             }
             state = .readingBody
-            arm(context, limits.bodyTimeout, "the request body stalled for \(limits.bodyTimeout.seconds) s")
+            arm(context, limits.bodyTimeout, limits.bodyStalled)
             context.fireChannelRead(wrapInboundOut(.head(head)))
         case .body:
-            if case .readingBody = state { arm(context, limits.bodyTimeout, "the request body stalled for \(limits.bodyTimeout.seconds) s") }
+            if case .readingBody = state { arm(context, limits.bodyTimeout, limits.bodyStalled) }
             context.fireChannelRead(wrapInboundOut(part))
         case .end:
             disarm()
@@ -314,18 +324,18 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
     }
 
-    private func arm(_ context: ChannelHandlerContext, _ delay: TimeAmount, _ reason: String) {
+    private func arm(_ context: ChannelHandlerContext, _ delay: TimeAmount, _ refusal: HTTPLimits.Refusal) {
         timer?.cancel()
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: delay) {
             let (handler, context) = loopBound.value
             handler.timer = nil
-            handler.answer(context, .init(status: 408, code: "request_timeout", message: reason))
+            handler.answer(context, refusal)
         }
     }
 
     private func armHeadDeadline(_ context: ChannelHandlerContext) {
-        arm(context, limits.headTimeout, "the request head did not arrive within \(limits.headTimeout.seconds) s")
+        arm(context, limits.headTimeout, limits.headLate)
     }
 
     private func disarm() {
@@ -336,5 +346,5 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
 extension TimeAmount {
     /// Whole seconds, for messages.
-    fileprivate var seconds: Int64 { nanoseconds / 1_000_000_000 }
+    var seconds: Int64 { nanoseconds / 1_000_000_000 }
 }

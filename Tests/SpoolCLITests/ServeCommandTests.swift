@@ -105,7 +105,7 @@ struct ServeCommandTests {
         #expect(result.stderr.contains("refusing to listen on 0.0.0.0:0 without a token") && result.stderr.contains("SPOOL_TOKEN"), "\(result.stderr)")
     }
 
-    @Test("spool serve --tls-cert --tls-key: the curl script drives the whole API over HTTPS, trusting the test CA; plain HTTP to that port gets no answer")
+    @Test("spool serve --tls-cert --tls-key: the curl script drives the whole API over HTTPS, trusting the test CA, and curl without options gets HTTP/2; plain HTTP to that port gets no answer")
     func https() async throws {
         guard Self.curlAvailable() else { return }
         let certificates = try await offPool { try TestCertificates() }
@@ -128,18 +128,19 @@ struct ServeCommandTests {
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         #expect(status == 0 && text.contains("checks passed"), "\(text)")
 
-        let plain = try await offPool { try ChildProcess.run("/usr/bin/curl", ["-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}",
-                                                                               "http://127.0.0.1:\(server.port)/v1/stats"]) }
+        // curl as a user runs it, without a protocol option, gets HTTP/2.
+        let plainCurl = try await Curl.run(["-sS", "-m", "10", "--cacert", certificates.caFile, "-H", "Authorization: Bearer \(token)",
+                                            "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "https://localhost:\(server.port)/v1/stats"])
+        #expect(plainCurl.output == "2 200", "\(plainCurl.output) \(plainCurl.errors)")
+        let plain = try await Curl.run(["-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/v1/stats"])
         #expect(plain.status != 0 && plain.output == "000", "plain HTTP got an answer: \(plain.output) \(plain.errors)")
         #expect(await server.stop() == 0)
     }
 
     /// Whether curl is there; records an issue when it is missing and not skipped (`SPOOL_SKIP_CURL=1`).
     static func curlAvailable() -> Bool {
-        if FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") { return true }
-        if ProcessInfo.processInfo.environment["SPOOL_SKIP_CURL"] != "1" {
-            Issue.record("curl is missing: install it (scripts/test does) or set SPOOL_SKIP_CURL=1")
-        }
+        if Curl.isInstalled { return true }
+        if Curl.shouldRun { Issue.record(Comment(rawValue: Curl.missing)) }
         return false
     }
 
