@@ -44,7 +44,7 @@ public struct SpoolClient: Sendable {
     public func wait(for id: JobID, timeout: Duration? = nil) async throws -> Job {
         let deadline = timeout.map { now().addingTimeInterval($0.seconds) }
         while true {
-            let events = store.events.subscribe(buffer: 16)
+            let events = store.events.subscribe(buffer: 16, to: [.jobsFinished])
             guard let job = try await store.job(id) else { throw SpoolError(.jobNotFound, "no job with id \(id)") }
             if job.state.isTerminal { return job }
             var interval = pollInterval

@@ -13,12 +13,17 @@ import SpoolCore
 /// times until it expires.
 public struct SubscribeTokens: Sendable {
     private let key: SymmetricKey
+    /// An HMAC with the key already absorbed: each token copies it instead of keying anew.
+    private let keyed: HMAC<SHA256>
 
     /// How long a token is accepted by default: a day.
     public static let defaultLifetime: Duration = .seconds(86_400)
 
     /// Tokens with `secret`; servers sharing the secret accept each other's tokens.
-    public init(secret: some Sequence<UInt8>) { key = SymmetricKey(data: Array(secret)) }
+    public init(secret: some Sequence<UInt8>) {
+        key = SymmetricKey(data: Array(secret))
+        keyed = HMAC(key: key)
+    }
 
     /// Tokens with a random secret: accepted by this process only, until it ends.
     public static func random() -> SubscribeTokens { SubscribeTokens(secret: SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }) }
@@ -33,24 +38,26 @@ public struct SubscribeTokens: Sendable {
     public func accepts(_ token: String, for id: JobID, now: Date = Date()) -> Bool {
         guard token.utf8.count <= 128, let dot = token.firstIndex(of: "."), let expiry = Int64(token[..<dot]),
               expiry >= Int64(now.timeIntervalSince1970),
-              let given = SubscribeTokens.base64URLDecode(token[token.index(after: dot)...]) else { return false }
+              let given = Base64URL.decode(token[token.index(after: dot)...]), !given.isEmpty else { return false }
         return HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: SubscribeTokens.text(id, expiry: expiry), using: key)
     }
 
     private func mac(_ id: JobID, expiry: Int64) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: SubscribeTokens.text(id, expiry: expiry), using: key)
-        return Data(code).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        var mac = keyed
+        mac.update(data: SubscribeTokens.text(id, expiry: expiry))
+        return Base64URL.encode(mac.finalize())
     }
 
-    private static func text(_ id: JobID, expiry: Int64) -> Data {
-        Data("spool-subscribe-v1\n\(id.description.lowercased())\n\(expiry)".utf8)
+    /// What the MAC covers: a version line, the job's id and the expiry, one per line.
+    private static func text(_ id: JobID, expiry: Int64) -> [UInt8] {
+        var text: [UInt8] = []
+        text.reserveCapacity(prefix.count + 36 + 1 + 20)
+        text.append(contentsOf: prefix)
+        id.withCanonicalUTF8 { text.append(contentsOf: $0) }
+        text.append(UInt8(ascii: "\n"))
+        text.append(contentsOf: String(expiry).utf8)
+        return text
     }
 
-    private static func base64URLDecode(_ text: Substring) -> Data? {
-        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
-        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)
-        return Data(base64Encoded: standard)
-    }
+    private static let prefix = Array("spool-subscribe-v1\n".utf8)
 }

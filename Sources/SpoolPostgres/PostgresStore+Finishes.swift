@@ -46,7 +46,7 @@ extension PostgresStore {
 
     /// Announces the jobs whose finish applied, with their new states.
     func publishFinished(_ finishes: [Finish], applied: [Bool], now: Date) {
-        guard events.hasSubscribers else { return }
+        guard events.hasSubscribers(to: .jobsFinished) else { return }
         var finished: [JobID: JobState] = [:]
         for (finish, didApply) in zip(finishes, applied) where didApply { finished[finish.id] = finish.outcome.state(now: now) }
         if !finished.isEmpty { events.publish(.jobsFinished(finished)) }

@@ -66,7 +66,7 @@ final class ChangeWatcher: Sendable {
             while buffer.withUnsafeMutableBytes({ read(descriptor, $0.baseAddress, $0.count) }) > 0 { changed = true }
             guard changed, events.hasSubscribers else { continue }
             follower.announce(to: events)
-            events.publish(.jobsAvailable(queues: []))
+            if events.hasSubscribers(to: .jobsAvailable) { events.publish(.jobsAvailable(queues: [])) }
             usleep(1000)
         }
     }

@@ -19,12 +19,12 @@ extension SQLiteStore {
             }
             return (applied, followUpQueues, claimed)
         }
-        if hub.hasSubscribers {
+        if hub.hasSubscribers(to: .jobsFinished) {
             var finished: [JobID: JobState] = [:]
             for (finish, didApply) in zip(finishes, applied) where didApply { finished[finish.id] = finish.outcome.state(now: now) }
             if !finished.isEmpty { hub.publish(.jobsFinished(finished)) }
-            if !followUpQueues.isEmpty { hub.publish(.jobsAvailable(queues: followUpQueues)) }
         }
+        if !followUpQueues.isEmpty { hub.publish(.jobsAvailable(queues: followUpQueues)) }
         if !finishes.isEmpty { try? await acknowledged() }
         return (applied, claimed)
     }

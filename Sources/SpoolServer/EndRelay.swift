@@ -21,7 +21,7 @@ struct EndRelay: Sendable {
             if active { storeEvents.followEndsEverywhere() } else { storeEvents.stopFollowingEnds() }
         }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await relayAnnouncements(storeEvents.subscribe(buffer: 4096)) }
+            group.addTask { await relayAnnouncements(storeEvents.subscribe(buffer: 4096, to: [.jobsFinished])) }
             group.addTask { await recheckAwaited() }
             await group.waitForAll()
         }

@@ -58,7 +58,7 @@ extension HTTPLimits {
         if target.utf8.count > maxTargetBytes {
             return Refusal(status: 414, code: "uri_too_long", message: "the request target is \(target.utf8.count) bytes; the limit is \(maxTargetBytes)")
         }
-        if let contentLength, let length = Int(contentLength.trimmingCharacters(in: .whitespaces)), length > maxBodyBytes {
+        if let contentLength, let length = Int(contentLength) ?? Int(contentLength.trimmingCharacters(in: .whitespaces)), length > maxBodyBytes {
             return Refusal(status: 413, code: "payload_too_large", message: "the request body is \(length) bytes; the limit is \(maxBodyBytes)")
         }
         return nil

@@ -51,7 +51,9 @@ struct SpoolHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     func handle(value: Value, logger: Logger) async {
         var quieter = logger
         quieter.handler = ClosedBeforeRequest(wrapping: logger.handler)
-        await inner.handle(value: value, logger: quieter)
+        await EventLoopExecutor.run(on: value.channel.eventLoop) {
+            await inner.handle(value: value, logger: quieter)
+        }
     }
 }
 

@@ -69,7 +69,9 @@ struct SpoolSecureChannel: ServerChildChannel, HTTPChannelHandler {
             case .http1_1(let connection):
                 await http1.handle(value: connection, logger: logger)
             case .http2(let connection):
-                await http2.handle(value: connection, logger: logger)
+                await EventLoopExecutor.run(on: value.channel.eventLoop) {
+                    await http2.handle(value: connection, logger: logger)
+                }
             }
         } catch {
             logger.debug("connection closed before its TLS handshake and protocol choice ended: \(error)")

@@ -92,11 +92,18 @@ public final class SpoolServer: Service, Sendable {
                 logger.notice("spool serve listening on \(host.contains(":") ? "[\(host)]" : host):\(port.map(String.init) ?? "?")")
                 bound.set(port)
             },
-            logger: Logger(label: "spool.trace"))
+            logger: Self.requestLogger)
         defer { bound.set(nil) }
         let relay = Task { [store = api.store, events] in await EndRelay(store: store, events: events).run() }
         defer { relay.cancel() }
         try await application.run()
+    }
+
+    /// The logger Hummingbird derives each request's logger from.
+    private static var requestLogger: Logger {
+        var logger = Logger(label: "spool.trace")
+        logger.handler = DeferredMetadataLogHandler(wrapping: logger.handler)
+        return logger
     }
 }
 

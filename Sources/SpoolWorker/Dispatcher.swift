@@ -123,13 +123,13 @@ public final class Dispatcher: Service, Sendable {
 
     /// Wakes agents on in-process events and cancels jobs on request without waiting for a ping.
     private func listen() async {
-        for await event in runtime.store.events.subscribe() {
+        for await event in runtime.store.events.subscribe(to: [.jobsAvailable, .cancelRequested]) {
             switch event {
             case .jobsAvailable(let queues):
                 guard configuration.queues.map({ mine in queues.isEmpty || queues.contains(where: mine.contains) }) ?? true else { continue }
                 for agent in agents { agent.wakeup.signal() }
             case .jobsFinished:
-                continue
+                continue  // not subscribed to
             case .cancelRequested(let id):
                 for agent in agents { agent.execution(id)?.requestCancel() }
             }

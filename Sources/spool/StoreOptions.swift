@@ -78,7 +78,7 @@ func bootstrapStandardErrorLogging(option: String?, default level: Logger.Level)
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = chosen
-        return handler
+        return DeferredMetadataLogHandler(wrapping: handler)
     }
 }
 
@@ -110,7 +110,7 @@ extension StoreOptions {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return DeferredMetadataLogHandler(wrapping: handler)
         }
     }
 }

@@ -9,6 +9,25 @@ public enum StoreEvent: Sendable, Hashable {
     case jobsFinished([JobID: JobState])
     /// Someone asked to cancel this running job.
     case cancelRequested(JobID)
+
+    /// The kinds of event, for subscribers that want only some.
+    public enum Kind: Sendable, Hashable, CaseIterable {
+        /// ``StoreEvent/jobsAvailable(queues:)``.
+        case jobsAvailable
+        /// ``StoreEvent/jobsFinished(_:)``.
+        case jobsFinished
+        /// ``StoreEvent/cancelRequested(_:)``.
+        case cancelRequested
+    }
+
+    /// This event's kind.
+    public var kind: Kind {
+        switch self {
+        case .jobsAvailable: .jobsAvailable
+        case .jobsFinished: .jobsFinished
+        case .cancelRequested: .cancelRequested
+        }
+    }
 }
 
 /// The in-process notification hub of one store instance: dispatchers wake on it without
@@ -20,7 +39,7 @@ public enum StoreEvent: Sendable, Hashable {
 public final class StoreEvents: Sendable {
     private struct Subscribers {
         var next = 0
-        var continuations: [Int: AsyncStream<StoreEvent>.Continuation] = [:]
+        var continuations: [Int: (kinds: Set<StoreEvent.Kind>, continuation: AsyncStream<StoreEvent>.Continuation)] = [:]
         var subscribed = false
         var following = false
     }
@@ -73,13 +92,16 @@ public final class StoreEvents: Sendable {
     /// Whether ``followEndsEverywhere()`` was called.
     public var followsEndsEverywhere: Bool { subscribers.withLock { $0.following } }
 
-    /// A stream of every event published after this call; it keeps the newest `buffer` events
-    /// when the reader falls behind. Cancel the iterating task to unsubscribe.
-    public func subscribe(buffer: Int = 1024) -> AsyncStream<StoreEvent> {
+    /// A stream of every event of `kinds` published after this call; it keeps the newest `buffer`
+    /// events when the reader falls behind. Cancel the iterating task to unsubscribe.
+    ///
+    /// Each event delivered wakes the reader's task: a subscriber that ignores most kinds
+    /// should name the ones it reads, so that a busy store does not wake it for nothing.
+    public func subscribe(buffer: Int = 1024, to kinds: Set<StoreEvent.Kind> = Set(StoreEvent.Kind.allCases)) -> AsyncStream<StoreEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: StoreEvent.self, bufferingPolicy: .bufferingNewest(buffer))
         let (key, first) = subscribers.withLock { state in
             state.next += 1
-            state.continuations[state.next] = continuation
+            state.continuations[state.next] = (kinds, continuation)
             defer { state.subscribed = true }
             return (state.next, !state.subscribed)
         }
@@ -93,9 +115,15 @@ public final class StoreEvents: Sendable {
     /// Whether anyone listens; stores skip building events when nobody does.
     public var hasSubscribers: Bool { subscribers.withLock { !$0.continuations.isEmpty } }
 
-    /// Delivers `event` to every subscriber.
+    /// Whether anyone listens to events of `kind`.
+    public func hasSubscribers(to kind: StoreEvent.Kind) -> Bool {
+        subscribers.withLock { $0.continuations.values.contains { $0.kinds.contains(kind) } }
+    }
+
+    /// Delivers `event` to every subscriber of its kind.
     public func publish(_ event: StoreEvent) {
-        let targets = subscribers.withLock { Array($0.continuations.values) }
+        let kind = event.kind
+        let targets = subscribers.withLock { $0.continuations.values.filter { $0.kinds.contains(kind) }.map(\.continuation) }
         for continuation in targets { continuation.yield(event) }
     }
 }
