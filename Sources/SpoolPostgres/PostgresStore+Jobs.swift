@@ -245,20 +245,24 @@ extension PostgresStore {
         return ids.filter { deleted.contains($0.description) }
     }
 
-    public func prune(_ request: PruneRequest) async throws -> Int {
+    public func prune(_ request: PruneRequest) async throws -> PruneOutcome {
         try request.validate()
         let (schema, logger) = (self.schema, self.logger)
         // The state as a literal (a validated terminal state), so the plan uses the partial index spool_jobs_finished.
         let state = request.state.rawValue, before = PostgresRows.micros(request.finishedBefore), limit = request.limit
+        let started = ContinuousClock.now
         if request.dryRun {
-            return try await read { connection in
+            let count = try await read { connection in
                 try await connection.query("""
                     SELECT count(*) FROM (SELECT 1 FROM \(unescaped: schema.jobs)
                                           WHERE state = '\(unescaped: state)' AND finished_at < \(before) LIMIT \(limit)) chosen
                     """, logger: logger).decode(Int.self).first { _ in true } ?? 0
             }
+            return PruneOutcome(deleted: count, held: ContinuousClock.now - started)
         }
-        return try await transaction { connection in
+        // PostgreSQL has no store-wide write lock: the transaction's time (the chosen rows' locks,
+        // the index and WAL writes) stands in for the time held.
+        let deleted = try await transaction { connection in
             try await connection.count("""
                 DELETE FROM \(unescaped: schema.jobs) WHERE seq IN (
                     SELECT seq FROM \(unescaped: schema.jobs) WHERE state = '\(unescaped: state)' AND finished_at < \(before)
@@ -266,6 +270,7 @@ extension PostgresStore {
                 RETURNING 1
                 """, logger: logger)
         }
+        return PruneOutcome(deleted: deleted, held: ContinuousClock.now - started)
     }
 
     public func cancel(_ id: JobID, now: Date) async throws -> Job {

@@ -240,7 +240,7 @@ extension SQLiteStore {
     /// as jobs go, without one long vacuum holding the write lock.
     static let vacuumPagesPerPrune = 512
 
-    public func prune(_ request: PruneRequest) async throws -> Int {
+    public func prune(_ request: PruneRequest) async throws -> PruneOutcome {
         try request.validate()
         // `end_seq IS NOT NULL` as written lets SQLite use the partial index jobs_finished.
         let choose = """
@@ -248,10 +248,13 @@ extension SQLiteStore {
             """
         let arguments: StatementArguments = [request.state.rawValue, SQLiteRows.micros(request.finishedBefore), request.limit]
         if request.dryRun {
-            return try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(choose))", arguments: arguments) ?? 0 }
+            let started = ContinuousClock.now
+            let count = try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(choose))", arguments: arguments) ?? 0 }
+            return PruneOutcome(deleted: count, held: ContinuousClock.now - started)
         }
         let state = request.state
         return try await write { db in
+            let started = ContinuousClock.now
             var counts = JobCountChanges(), deleted = 0
             for queue in try String.fetchAll(db, sql: "DELETE FROM jobs WHERE seq IN (\(choose)) RETURNING queue", arguments: arguments) {
                 counts.add(-1, queue, state)
@@ -259,7 +262,8 @@ extension SQLiteStore {
             }
             try counts.write(db)
             if deleted > 0 { try db.execute(sql: "PRAGMA incremental_vacuum(\(SQLiteStore.vacuumPagesPerPrune))") }
-            return deleted
+            // The commit that follows is not counted: with WAL it appends the pages just written.
+            return PruneOutcome(deleted: deleted, held: ContinuousClock.now - started)
         }
     }
 }

@@ -20,18 +20,18 @@ extension StoreConformance {
                                        now: t0.addingTimeInterval(1))
             let before = t0.addingTimeInterval(35)
 
-            try expectEqual(try await store.prune(PruneRequest(state: .completed, finishedBefore: before, limit: 10, dryRun: true)), 3,
+            try expectEqual(try await store.prune(PruneRequest(state: .completed, finishedBefore: before, limit: 10, dryRun: true)).deleted, 3,
                             "a dry run counts the three completed before the time")
             try expectEqual(try await store.job(completed[3].id)?.state, .completed, "a dry run deletes nothing")
-            try expectEqual(try await store.prune(PruneRequest(state: .completed, finishedBefore: before, limit: 2)), 2, "one batch of two")
+            try expectEqual(try await store.prune(PruneRequest(state: .completed, finishedBefore: before, limit: 2)).deleted, 2, "one batch of two")
             let firstTwo = [try await store.job(completed[3].id), try await store.job(completed[2].id)]
             try expect(firstTwo == [nil, nil], "the two that finished first went first")
             try expect(try await store.job(completed[1].id) != nil, "the third waits for the next batch")
-            try expectEqual(try await store.prune(PruneRequest(state: .completed, finishedBefore: before, limit: 2)), 1, "the rest")
-            try expectEqual(try await store.prune(PruneRequest(state: .completed, finishedBefore: before, limit: 2)), 0, "nothing left to prune")
+            try expectEqual(try await store.prune(PruneRequest(state: .completed, finishedBefore: before, limit: 2)).deleted, 1, "the rest")
+            try expectEqual(try await store.prune(PruneRequest(state: .completed, finishedBefore: before, limit: 2)).deleted, 0, "nothing left to prune")
             try expectEqual(try await store.job(completed[0].id)?.state, .completed, "a job that finished after the time stays")
             try expectEqual(try await store.job(discarded.id)?.state, .discarded, "other states stay")
-            try expectEqual(try await store.prune(PruneRequest(state: .discarded, finishedBefore: before)), 1, "the discarded job")
+            try expectEqual(try await store.prune(PruneRequest(state: .discarded, finishedBefore: before)).deleted, 1, "the discarded job")
             try expect(try await store.job(discarded.id) == nil, "the discarded job is gone")
             try expectEqual(try await store.job(waiting.id)?.state, .available, "an unfinished job is never pruned")
             let counts = try await store.queues().first { $0.name == "default" }?.counts ?? [:]

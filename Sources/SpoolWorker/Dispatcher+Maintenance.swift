@@ -125,13 +125,11 @@ extension Dispatcher {
             let request = PruneRequest(state: state, finishedBefore: now.addingTimeInterval(-age.seconds), limit: configuration.pruneBatch)
             var total = 0
             while !runtime.isStopping, runtime.now() < end {
-                let started = ContinuousClock.now
-                let count = try await runtime.store.prune(request)
-                let took = ContinuousClock.now - started
-                total += count
-                runtime.metrics.pruned(count, state: state)
-                guard count == request.limit else { break }
-                try await Task.sleep(for: Retention.pause(after: took, share: configuration.pruneShare))
+                let outcome = try await runtime.store.prune(request)
+                total += outcome.deleted
+                runtime.metrics.pruned(outcome.deleted, state: state)
+                guard outcome.deleted == request.limit else { break }
+                try await Task.sleep(for: Retention.pause(after: outcome.held, share: configuration.pruneShare))
             }
             if total > 0 { deleted.append("\(total) \(state)") }
         }

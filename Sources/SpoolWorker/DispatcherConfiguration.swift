@@ -39,8 +39,9 @@ public struct DispatcherConfiguration: Sendable {
     /// How many jobs one prune deletes in one transaction: small, so a claim never waits long.
     public var pruneBatch = 500
     /// The largest share of time retention spends deleting: after each batch it pauses (at least
-    /// 5 ms) so that its batches take at most this share, leaving the rest of the store's write
-    /// time to the jobs. When jobs finish faster than that share deletes them, finished jobs stay
+    /// 5 ms) so that its batches hold the store's write lock at most this share of the time
+    /// (measured inside the lock: the wait for it does not lengthen the pause), leaving the rest
+    /// to the jobs. When jobs finish faster than that share deletes them, finished jobs stay
     /// longer than their age until the load eases.
     public var pruneShare = 0.125
 

@@ -172,11 +172,13 @@ struct JobsCommand: AsyncParsableCommand {
 
         /// Deletes (or counts) every job of `state` finished before `before`, a batch at a time.
         static func prune(_ store: any JobStore, state: JobState, before: Date, dryRun: Bool) async throws -> Int {
-            if dryRun { return try await store.prune(PruneRequest(state: state, finishedBefore: before, limit: Int(Int32.max), dryRun: true)) }
+            if dryRun {
+                return try await store.prune(PruneRequest(state: state, finishedBefore: before, limit: Int(Int32.max), dryRun: true)).deleted
+            }
             var total = 0
             while true {
                 let request = PruneRequest(state: state, finishedBefore: before)
-                let count = try await store.prune(request)
+                let count = try await store.prune(request).deleted
                 total += count
                 if count < request.limit { return total }
             }

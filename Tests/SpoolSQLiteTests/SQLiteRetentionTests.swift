@@ -51,7 +51,7 @@ struct SQLiteRetentionTests {
         let full = try pages()
         var deleted = 0
         while true {
-            let count = try await store.prune(PruneRequest(state: .completed, finishedBefore: Date().addingTimeInterval(-86_400)))
+            let count = try await store.prune(PruneRequest(state: .completed, finishedBefore: Date().addingTimeInterval(-86_400))).deleted
             deleted += count
             if count == 0 { break }
         }
@@ -59,5 +59,43 @@ struct SQLiteRetentionTests {
         let after = try pages()
         #expect(after * 4 < full, "the file shrank from \(full) pages to \(after)")
         #expect(try await store.job(kept.id) != nil, "the job that had not finished stays")
+    }
+
+    @Test("a prune reports the time it held the write lock, not the time it waited for it: retention's pause follows the former")
+    func heldExcludesTheWait() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("spool.db")
+        let store = try SQLiteStore(path: path)
+        let longAgo = Date().addingTimeInterval(-2 * 86_400)
+        _ = try await store.insert((0..<200).map { _ in NewJob(name: "spool.noop") }, now: longAgo)
+        let claimed = try await store.claim(ClaimParams(dispatcher: UUID(), limit: 200, now: longAgo))
+        _ = try await store.finish(claimed.map { Finish(id: $0.id, dispatcher: $0.dispatcher!, outcome: .completed(result: nil, followUps: [])) },
+                                   now: longAgo)
+
+        // Another connection (on a thread of its own) holds the write lock for half a second.
+        let other = try DatabaseQueue(path: path)
+        let release = DispatchSemaphore(value: 0)
+        await withCheckedContinuation { (locked: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                try? other.inTransaction(.immediate) { _ in
+                    locked.resume()
+                    release.wait()
+                    return .commit
+                }
+            }
+        }
+        let started = ContinuousClock.now
+        let prune = Task { try await store.prune(PruneRequest(state: .completed, finishedBefore: Date().addingTimeInterval(-86_400))) }
+        try await Task.sleep(for: .milliseconds(500))
+        release.signal()
+        let outcome = try await prune.value
+        let took = ContinuousClock.now - started
+
+        #expect(outcome.deleted == 200)
+        #expect(took >= .milliseconds(500), "the prune waited for the lock")
+        #expect(outcome.held < .milliseconds(400), "held \(outcome.held) of \(took): the wait is not counted")
+        #expect(outcome.held > .zero)
+        #expect(Retention.pause(after: outcome.held, share: 0.125) < Retention.pause(after: took, share: 0.125))
+        await store.close()
     }
 }

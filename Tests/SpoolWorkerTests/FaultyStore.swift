@@ -38,7 +38,7 @@ final class FaultyStore: JobStore {
     func cancel(_ id: JobID, now: Date) async throws -> Job { try await base.cancel(id, now: now) }
     func retry(_ id: JobID, now: Date) async throws -> Job { try await base.retry(id, now: now) }
     func delete(_ ids: [JobID]) async throws -> [JobID] { try await base.delete(ids) }
-    func prune(_ request: PruneRequest) async throws -> Int { try await base.prune(request) }
+    func prune(_ request: PruneRequest) async throws -> PruneOutcome { try await base.prune(request) }
     func setQuotas(_ id: JobID, quotas: [String]) async throws -> Job { try await base.setQuotas(id, quotas: quotas) }
     func release(_ ids: [JobID], dispatcher: UUID, now: Date) async throws {
         try await base.release(ids, dispatcher: dispatcher, now: now)

@@ -52,8 +52,9 @@ public protocol JobStore: Sendable {
     /// Deletes the oldest jobs of `request.state` (a terminal state) that finished before
     /// `request.finishedBefore`, at most `request.limit` of them, with everything recorded of
     /// them, in one short transaction; returns how many went (with `dryRun`, how many would
-    /// have). Stores that keep a file give the freed space back as they go.
-    func prune(_ request: PruneRequest) async throws -> Int
+    /// have) and how long the transaction's work took. Stores that keep a file give the freed
+    /// space back as they go.
+    func prune(_ request: PruneRequest) async throws -> PruneOutcome
 
     // MARK: Claims
 

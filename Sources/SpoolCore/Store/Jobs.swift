@@ -58,6 +58,22 @@ extension SpoolError {
     }
 }
 
+/// What one ``JobStore/prune(_:)`` did.
+public struct PruneOutcome: Hashable, Sendable {
+    /// How many jobs went (with `dryRun`, how many would have).
+    public var deleted: Int
+    /// How long the store worked inside its transaction: for SQLite, how long it held the
+    /// write lock that claims and completions wait for, without the wait for the lock itself.
+    /// Retention paces itself by this.
+    public var held: Duration
+
+    /// Creates an outcome.
+    public init(deleted: Int, held: Duration) {
+        self.deleted = deleted
+        self.held = held
+    }
+}
+
 /// Which finished jobs ``JobStore/prune(_:)`` deletes: those in one terminal state that
 /// finished before a time, oldest first, at most a batch.
 public struct PruneRequest: Hashable, Sendable {

@@ -88,8 +88,9 @@ extension InMemoryJobStore {
         }
     }
 
-    public func prune(_ request: PruneRequest) async throws -> Int {
+    public func prune(_ request: PruneRequest) async throws -> PruneOutcome {
         try request.validate()
+        let started = ContinuousClock.now
         return state.withLock { state in
             let chosen = state.jobs.values
                 .filter { $0.state == request.state && ($0.finishedAt ?? .distantFuture) < request.finishedBefore }
@@ -101,7 +102,7 @@ extension InMemoryJobStore {
                     state.sequence[job.id] = nil
                 }
             }
-            return chosen.count
+            return PruneOutcome(deleted: chosen.count, held: ContinuousClock.now - started)
         }
     }
 }
