@@ -16,6 +16,8 @@ struct PostgresMigrationTextTests {
         ("5-messages", 0x4c357dd6e5cb0a48),
         ("6-retention", 0x49fc429a656334fc),
         ("7-job-counts", 0x6c74f380fda20c4a),
+        ("8-trace-context", 0xad1e32d0607abb36),
+        ("9-vacuum-pace", 0xdf844a3dbea0dd06),
     ]
 
     @Test("every released migration's text is unchanged, in order")
