@@ -123,7 +123,7 @@ public final class StoreEvents: Sendable {
     /// Delivers `event` to every subscriber of its kind.
     public func publish(_ event: StoreEvent) {
         let kind = event.kind
-        let targets = subscribers.withLock { $0.continuations.values.filter { $0.kinds.contains(kind) }.map(\.continuation) }
+        let targets = subscribers.withLock { $0.continuations.values.compactMap { $0.kinds.contains(kind) ? $0.continuation : nil } }
         for continuation in targets { continuation.yield(event) }
     }
 }
