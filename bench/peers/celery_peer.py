@@ -1,5 +1,8 @@
-"""Celery with a Redis broker, no result backend. The worker is a separate process with a
-thread pool of the bench's concurrency (no gossip, mingle or heartbeat chatter)."""
+"""Celery with a Redis broker, no result backend. The worker is a separate process with a pool
+of the bench's concurrency (no gossip, mingle or heartbeat chatter): BENCH_CELERY_POOL picks it
+(threads, the default; gevent, Celery's advice for I/O-bound tasks; prefork), and
+BENCH_CELERY_PREFETCH the prefetch multiplier (Celery's default 4). Celery acknowledges a
+message when a worker takes it (its default `acks_late = False`): a job whose worker dies is lost."""
 import os
 import sys
 
@@ -37,7 +40,8 @@ class CeleryPeer(harness.Peer):
 
     def start_worker(self, concurrency, log):
         return harness.start_worker(
-            [sys.executable, "-m", "celery", "-A", "celery_peer", "worker", "--pool", "threads", "-c", str(concurrency),
+            [sys.executable, "-m", "celery", "-A", "celery_peer", "worker", "--pool", os.environ.get("BENCH_CELERY_POOL", "threads"),
+             "-c", str(concurrency), "--prefetch-multiplier", os.environ.get("BENCH_CELERY_PREFETCH", "4"),
              "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"], {}, log)
 
 

@@ -1,5 +1,7 @@
 """Huey with its SQLite storage: the embedded peer. The consumer is a separate process with
-thread workers, polling every millisecond without backoff (Huey's lowest-latency setting).
+workers of the kind BENCH_HUEY_WORKER names (thread, the default, or process), polling every
+millisecond without backoff (Huey's lowest-latency setting). Huey deletes a task's row when a
+consumer takes it: a task whose consumer dies is lost.
 BENCH_DURABILITY=normal turns fsync off (like Spool's normal, a WAL commit survives a killed
 process but not a power loss); full keeps SQLite's default, a sync per commit."""
 import os
@@ -32,7 +34,7 @@ class Huey(harness.Peer):
 
     def start_worker(self, concurrency, log):
         return harness.start_worker(
-            [sys.executable, "-m", "huey.bin.huey_consumer", "huey_peer.huey", "-w", str(concurrency), "-k", "thread",
+            [sys.executable, "-m", "huey.bin.huey_consumer", "huey_peer.huey", "-w", str(concurrency), "-k", os.environ.get("BENCH_HUEY_WORKER", "thread"),
              "-d", "0.001", "-m", "0.001", "-b", "1", "-q", "-C"], {}, log)
 
 

@@ -5,8 +5,11 @@ every insert fires its trigger's NOTIFY. The worker is PgQueuer's own runner, `p
 (what `pgq run` calls; that command fails on its --log-level option with the typer installed
 here), in a separate process on one asyncpg connection, woken by LISTEN/NOTIFY (the 30 s
 dequeue timeout is only the fallback poll). The job is an async entrypoint;
-max_concurrent_tasks is the process's share of the concurrency and batch_size half of it (at
-most PgQueuer's default of 10, since the limit must be at least twice the batch)."""
+max_concurrent_tasks is the process's share of the concurrency and batch_size BENCH_PGQ_BATCH,
+by default half of the share (at most PgQueuer's default of 10, since the limit must be at
+least twice the batch). PgQueuer records completions in batches (its JobStatusLogBuffer: the
+batch size or 0.1 s, whichever comes first), so a completion is durable up to 0.1 s after the
+job ends; a job whose worker dies is picked again after its heartbeat timeout."""
 import asyncio
 import contextlib
 import json
@@ -80,7 +83,7 @@ class PgQueuerPeer(harness.Peer):
             self.connection.execute(query)
 
     def start_worker(self, concurrency, log):
-        batch = max(1, min(10, concurrency // 2))
+        batch = int(os.environ.get("BENCH_PGQ_BATCH") or max(1, min(10, concurrency // 2)))
         run = ("import asyncio, pgqueuer; asyncio.run(pgqueuer.run('pgqueuer_peer:create_pgqueuer',"
                f" batch_size={batch}, max_concurrent_tasks={max(concurrency, 2 * batch)}))")
         return harness.start_worker([sys.executable, "-c", run], {"BENCH_POSTGRES_URL": URL}, log)
