@@ -67,7 +67,7 @@ final class WorkerProcess: Sendable {
     }
 
     /// The worker's journal events named in `events`, read in one pass: which, job id and when.
-    func journalEvents(_ events: Set<String>) throws -> [(event: String, job: JobID, at: Date)] {
+    private func journalEvents(_ events: Set<String>) throws -> [(event: String, job: JobID, at: Date)] {
         guard let data = FileManager.default.contents(atPath: journal) else { return [] }
         return try data.split(separator: UInt8(ascii: "\n")).compactMap { line in
             guard let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],

@@ -1,5 +1,5 @@
 import Foundation
-import SpoolBench
+@testable import SpoolBench
 import SpoolCore
 import SpoolSQLite
 import SpoolTestSupport
@@ -53,6 +53,30 @@ struct BenchWorkloadTests {
         #expect(result.jobs == 300 && result.lost == 0 && result.duplicated == 0, "\(result)")
         #expect(counts[.completed] == 300, "\(counts)")
         #expect(result.perSecond > 0)
+    }
+
+    @Test("separate workers' drain is read from the store: first claim to last completion, a second claim a rerun")
+    func drainSpan() async throws {
+        let target = try await BenchTarget.open(store: nil, durability: "normal", workload: "span", http: false,
+                                                executable: Self.executable, opener: Self.opener)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        _ = try await target.store.insert((0..<3).map(target.newJob), now: start)
+        let dispatcher = UUID()
+        let claim = { (seconds: Double) in ClaimParams(dispatcher: dispatcher, queues: [target.queue], limit: 3, now: start + seconds) }
+        let first = try await target.store.claim(claim(1))
+        #expect(first.count == 3)
+        let done = JobOutcome.completed(result: nil, followUps: [])
+        _ = try await target.store.finish(first.dropLast().map { Finish(id: $0.id, dispatcher: dispatcher, outcome: done) }, now: start + 2)
+        let error = AttemptError(attempt: 1, name: "spool.noop", type: "Flake", message: "try again", at: start + 3)
+        _ = try await target.store.finish([Finish(id: first[2].id, dispatcher: dispatcher, outcome: .failed(error, retryAt: start + 3))],
+                                          now: start + 3)
+        let again = try await target.store.claim(claim(4))
+        #expect(again.map(\.id) == [first[2].id])
+        _ = try await target.store.finish([Finish(id: first[2].id, dispatcher: dispatcher, outcome: done)], now: start + 5.5)
+        let span = try await DrainSpan.read(target)
+        try await target.close()
+        #expect(span.completed == 3 && span.reruns == 1, "\(span)")
+        #expect(abs(span.seconds - 4.5) < 0.001, "first claim at 1 s, last completion at 5.5 s: \(span.seconds)")
     }
 
     @Test("w3 measures a latency for every job it enqueued")
