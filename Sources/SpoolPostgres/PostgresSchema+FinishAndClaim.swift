@@ -26,7 +26,12 @@ extension PostgresSchema {
     /// even with fresh statistics.) A plan that still needs a disabled step (the scan of the
     /// paused queues) carries the planner's penalty in its cost, which would make PostgreSQL
     /// compile it to machine code on every call: JIT is off too.
-    func finishAndClaimFunction(announcingEnds: Bool, tracing: Bool = false) -> String {
+    ///
+    /// With `plainCompletions` (migration 10), completions without results held by one
+    /// dispatcher, as a busy worker's are, are recorded without joining the ids with their
+    /// dispatchers and results: that join cost about 13 % of a claim-and-complete loop
+    /// (BENCHMARKS, "What Spool's schema allows").
+    func finishAndClaimFunction(announcingEnds: Bool, tracing: Bool = false, plainCompletions: Bool = false) -> String {
         // A job's columns as `PostgresRows.jobColumns` lists them, written out so that the
         // migration's text never changes with that list.
         let columns = [("id", "text"), ("queue", "text"), ("name", "text"), ("payload", "text"), ("state", "text"),
@@ -59,6 +64,16 @@ extension PostgresSchema {
             let keyword = test.map { (index == 0 ? "IF " : "ELSIF ") + $0 + " THEN" } ?? "ELSE"
             return "        \(keyword)\n            " + page(queues: queues, order: byPriority ? "c.priority, c.run_at, c.seq" : "c.run_at, c.seq")
         }
+        let joined = """
+                    WITH done AS (
+                        UPDATE \(jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
+                            finished_at = p_finished_at, lease_until = NULL, cancel_requested = false
+                        FROM unnest(p_ids, p_dispatchers, p_results, p_has_results) AS v(id, dispatcher, result, has_result)
+                        WHERE j.id = ANY(p_ids) AND j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
+                        RETURNING j.id),
+                    freed AS (DELETE FROM \(quotaHolders) AS h WHERE h.job_id = ANY(ARRAY(SELECT d.id FROM done AS d)))
+                    SELECT coalesce(array_agg(d.id), '{}') INTO v_completed FROM done AS d;
+            """
         return """
             CREATE \(announcingEnds ? "OR REPLACE " : "")FUNCTION \(finishAndClaim)(
                 p_finished_at bigint, p_ids text[], p_dispatchers uuid[], p_results text[], p_has_results boolean[],
@@ -76,14 +91,7 @@ extension PostgresSchema {
                 v_leading int;\(announcingEnds ? "\n    v_chunk int;" : "")
             BEGIN
                 IF cardinality(p_ids) > 0 THEN
-                    WITH done AS (
-                        UPDATE \(jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
-                            finished_at = p_finished_at, lease_until = NULL, cancel_requested = false
-                        FROM unnest(p_ids, p_dispatchers, p_results, p_has_results) AS v(id, dispatcher, result, has_result)
-                        WHERE j.id = ANY(p_ids) AND j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
-                        RETURNING j.id),
-                    freed AS (DELETE FROM \(quotaHolders) AS h WHERE h.job_id = ANY(ARRAY(SELECT d.id FROM done AS d)))
-                    SELECT coalesce(array_agg(d.id), '{}') INTO v_completed FROM done AS d;\(announcingEnds ? announceCompleted : "")
+            \(plainCompletions ? plainFirst(joined: joined) : joined)\(announcingEnds ? announceCompleted : "")
                 END IF;
                 IF p_limit > 0 THEN
                     SELECT array_agg(d.seq) INTO v_due FROM (
@@ -108,6 +116,24 @@ extension PostgresSchema {
             END
             $spool$
             """
+    }
+
+    /// The completions of migration 10: when every completion is a plain one (no result) of one
+    /// dispatcher, one update of the jobs by id; otherwise `joined`, the statements before it.
+    private func plainFirst(joined: String) -> String {
+        """
+                IF p_dispatchers[1] = ALL(p_dispatchers) AND NOT (true = ANY(p_has_results)) THEN
+                    WITH done AS (
+                        UPDATE \(jobs) AS j SET state = 'completed', result = NULL, finished_at = p_finished_at, lease_until = NULL,
+                            cancel_requested = false
+                        WHERE j.id = ANY(p_ids) AND j.state = 'running' AND j.dispatcher = p_dispatchers[1]
+                        RETURNING j.id),
+                    freed AS (DELETE FROM \(quotaHolders) AS h WHERE h.job_id = ANY(ARRAY(SELECT d.id FROM done AS d)))
+                    SELECT coalesce(array_agg(d.id), '{}') INTO v_completed FROM done AS d;
+                ELSE
+        \(joined)
+                END IF;
+        """
     }
 
     /// The statements of the function of migration 4 that announce its completions.

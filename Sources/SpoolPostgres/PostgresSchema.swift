@@ -241,6 +241,11 @@ struct PostgresSchema: Sendable {
                                               autovacuum_vacuum_threshold = 5000)
                 """,
             ]),
+            // A busy worker's completions (no results, one dispatcher) are one update by id, not a
+            // join of the ids with their dispatchers and results.
+            ("10-plain-completions", [
+                finishAndClaimFunction(announcingEnds: true, tracing: true, plainCompletions: true),
+            ]),
         ]
     }
 

@@ -75,6 +75,28 @@ extension StoreConformance {
             try expectEqual(retried.state, .retryable, "failed and retryable")
             try expectEqual(retried.errors.map(\.message), ["m"], "its error recorded")
         },
+        StoreConformanceCase("a worker's plain completions in one finishAndClaim apply only to the jobs it holds") { store in
+            let first = try await put(store), taken = try await put(store), last = try await put(store)
+            try expectEqual(try await claim(store, limit: 1, by: dispatcherA).map(\.id), [first.id], "A holds the first")
+            try expectEqual(try await claim(store, limit: 1, by: dispatcherB).map(\.id), [taken.id], "B the second")
+            try expectEqual(try await claim(store, limit: 1, by: dispatcherA).map(\.id), [last.id], "A the third")
+            let plain = JobOutcome.completed(result: nil, followUps: [])
+            let (applied, _) = try await store.finishAndClaim([first, taken, last].map { Finish(id: $0.id, dispatcher: dispatcherA, outcome: plain) },
+                                                              claims: [ClaimParams(dispatcher: dispatcherA, limit: 1, now: t0.addingTimeInterval(1))],
+                                                              now: t0.addingTimeInterval(1))
+            try expectEqual(applied, [true, false, true], "A's completion of B's job does not apply")
+            let held = try await fetch(store, taken.id)
+            try expectEqual(held.state, .running, "B's job still running")
+            try expectEqual(held.dispatcher, dispatcherB, "held by B")
+            let (mine, _) = try await store.finishAndClaim([Finish(id: taken.id, dispatcher: dispatcherB, outcome: plain)], claims: [],
+                                                           now: t0.addingTimeInterval(2))
+            try expectEqual(mine, [true], "the holder's plain completion applies")
+            let done = try await fetch(store, taken.id)
+            try expectEqual(done.state, .completed, "completed")
+            try expectEqual(done.result, nil, "without a result")
+            try expectEqual(done.finishedAt, t0.addingTimeInterval(2), "when its holder finished it")
+            try expectEqual(try await fetch(store, first.id).finishedAt, t0.addingTimeInterval(1), "A's own completions applied")
+        },
         StoreConformanceCase("in one finishAndClaim, the quota room a finish frees and the follow-ups it enqueues are claimable") { store in
             try await store.createQuota("one", size: 1)
             let first = try await put(store) { $0.quotas = ["one"] }

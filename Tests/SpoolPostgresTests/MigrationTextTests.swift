@@ -18,6 +18,7 @@ struct PostgresMigrationTextTests {
         ("7-job-counts", 0x6c74f380fda20c4a),
         ("8-trace-context", 0xad1e32d0607abb36),
         ("9-vacuum-pace", 0xdf844a3dbea0dd06),
+        ("10-plain-completions", 0xc8d7ecdde0ad8afb),
     ]
 
     @Test("every released migration's text is unchanged, in order")
