@@ -18,13 +18,15 @@ of the rounds per variant.
               jobs in narrow tables of their own), so its updates can be HOT; fillfactor 100, 70, 50.
 """
 import argparse
-import multiprocessing
+import os
 import statistics
 import subprocess
-import time
-import uuid
+import sys
 
 import psycopg
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+import pg_limit  # noqa: E402  the claim-and-complete loop, shared
 
 FILL = """
 INSERT INTO spool_jobs (id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at)
@@ -105,35 +107,18 @@ RETURNING j.seq, j.id, j.dispatcher
 """
 
 
-def worker(url, step, start):
-    dispatcher = uuid.uuid4()
-    with psycopg.connect(url, autocommit=True) as connection:
-        start.wait()
-        rows = []
-        while True:
-            rows = connection.execute(step, {"seqs": [r[0] for r in rows], "ids": [r[1] for r in rows],
-                                             "ds": [r[2] for r in rows], "d": dispatcher}, prepare=True).fetchall()
-            if not rows:
-                break
+def step_binds(rows, dispatcher):
+    return {"seqs": [r[0] for r in rows], "ids": [r[1] for r in rows], "ds": [r[2] for r in rows], "d": dispatcher}
 
 
-def drain(url, jobs, setup, fill, step, table):
-    """Runs `setup` and `fill`, then two connections' loops of `step`; jobs/s."""
+def measure(url, jobs, setup, fill, step, table):
+    """Runs `setup` and `fill`, then two connections' loops of `step` (`pg_limit.drain`); jobs/s."""
     with psycopg.connect(url, autocommit=True) as connection:
         for statement in setup:
             connection.execute(statement)
         connection.execute(fill, (jobs,))
         connection.execute("ANALYZE")
-    start = multiprocessing.Event()
-    processes = [multiprocessing.Process(target=worker, args=(url, step, start)) for _ in range(2)]
-    for p in processes:
-        p.start()
-    time.sleep(0.5)
-    began = time.perf_counter()
-    start.set()
-    for p in processes:
-        p.join()
-    seconds = time.perf_counter() - began
+    seconds, _ = pg_limit.drain(url, 2, step, step_binds)
     with psycopg.connect(url, autocommit=True) as connection:
         completed = connection.execute(f"SELECT count(*) FROM {table} WHERE state = 'completed' AND attempt = 1").fetchone()[0]
     if completed != jobs:
@@ -164,15 +149,15 @@ def main():
         if opts.what == "indexes":
             for name, changes in INDEXES.items():
                 remigrate(opts.postgres_url, opts.spool)
-                runs.setdefault(name, []).append(drain(opts.postgres_url, opts.jobs, changes, FILL, BY_SEQ + CLAIM, "spool_jobs"))
+                runs.setdefault(name, []).append(measure(opts.postgres_url, opts.jobs, changes, FILL, BY_SEQ + CLAIM, "spool_jobs"))
         elif opts.what == "completion":
             for name, head in COMPLETIONS.items():
                 remigrate(opts.postgres_url, opts.spool)
-                runs.setdefault(name, []).append(drain(opts.postgres_url, opts.jobs, [], FILL, head + CLAIM, "spool_jobs"))
+                runs.setdefault(name, []).append(measure(opts.postgres_url, opts.jobs, [], FILL, head + CLAIM, "spool_jobs"))
         else:
             for fillfactor in (100, 70, 50):
                 runs.setdefault(f"split tables, fillfactor {fillfactor}", []).append(
-                    drain(opts.postgres_url, opts.jobs, [split_schema(fillfactor)], SPLIT_FILL, SPLIT_STEP, "p_jobs"))
+                    measure(opts.postgres_url, opts.jobs, [split_schema(fillfactor)], SPLIT_FILL, SPLIT_STEP, "p_jobs"))
     for name, rates in runs.items():
         print(f"{name}: median {statistics.median(rates):.0f} jobs/s ({', '.join(f'{r:.0f}' for r in rates)})")
 

@@ -63,17 +63,12 @@ final class WorkerProcess: Sendable {
 
     /// The job starts the worker journaled: job id and the time its code began.
     func journalStarts() throws -> [(JobID, Date)] {
-        try journalEvents(["started"]).map { ($0.job, $0.at) }
-    }
-
-    /// The worker's journal events named in `events`, read in one pass: which, job id and when.
-    private func journalEvents(_ events: Set<String>) throws -> [(event: String, job: JobID, at: Date)] {
         guard let data = FileManager.default.contents(atPath: journal) else { return [] }
         return try data.split(separator: UInt8(ascii: "\n")).compactMap { line in
             guard let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                  let event = object["event"] as? String, events.contains(event), let text = object["job"] as? String,
+                  object["event"] as? String == "started", let text = object["job"] as? String,
                   let id = JobID(text), let at = (object["at"] as? String).flatMap(ISO8601.parse) else { return nil }
-            return (event, id, at)
+            return (id, at)
         }
     }
 

@@ -7,7 +7,7 @@ extension PostgresStore: SchemaVersioned {
         let logger = self.logger
         let applied = try await read { connection in
             var ids: [String] = []
-            for try await id in try await connection.query("SELECT id FROM \(unescaped: table) ORDER BY id", logger: logger).decode(String.self) {
+            for try await id in try await connection.query("SELECT id FROM \(unescaped: table)", logger: logger).decode(String.self) {
                 ids.append(id)
             }
             return ids

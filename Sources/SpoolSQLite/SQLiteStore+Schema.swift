@@ -3,7 +3,7 @@ import SpoolCore
 
 extension SQLiteStore: SchemaVersioned {
     public func schemaStatus() async throws -> SchemaStatus {
-        let applied = try read { db in try String.fetchAll(db, sql: "SELECT id FROM spool_migrations ORDER BY id") }
+        let applied = try read { db in try String.fetchAll(db, sql: "SELECT id FROM spool_migrations") }
         return SchemaStatus(known: SQLiteSchema.migrations.map(\.id), applied: applied)
     }
 }

@@ -14,9 +14,11 @@ last completion, in jobs per second; a check counts the completed rows.
 Prints one JSON line: a result per (connections, batch), each with its jobs/s.
 """
 import argparse
+import functools
 import json
 import multiprocessing
 import time
+import uuid
 
 import psycopg
 
@@ -54,28 +56,27 @@ RETURNING j.id, j.payload
 """
 
 
-def worker(url, batch, start, counts):
-    """One connection's loop until a claim finds nothing and nothing is left to complete."""
+def loop(url, step, binds, start, steps_out):
+    """One connection's loop of `step` until it returns no rows; `binds(rows, dispatcher)` gives
+    each round trip's parameters from the rows of the one before."""
+    dispatcher = uuid.uuid4()
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("SELECT 1")
         start.wait()
-        done, steps = [], 0
+        rows, steps = [], 0
         while True:
-            rows = connection.execute(STEP, {"done": done, "batch": batch}, prepare=True).fetchall()
+            rows = connection.execute(step, binds(rows, dispatcher), prepare=True).fetchall()
             steps += 1
-            done = [row[0] for row in rows]
-            if not done:
+            if not rows:
                 break
-        counts.put(steps)
+        steps_out.put(steps)
 
 
-def run(url, jobs, connections, batch):
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(SCHEMA)
-        connection.execute(FILL, (PAD, jobs))
-        connection.execute(f"ANALYZE {TABLE}")
-    start, counts = multiprocessing.Event(), multiprocessing.Queue()
-    processes = [multiprocessing.Process(target=worker, args=(url, batch, start, counts)) for _ in range(connections)]
+def drain(url, connections, step, binds):
+    """`connections` processes looping over `step` side by side, started together once all
+    have connected; the seconds until the last finished and the round trips of all."""
+    start, steps_out = multiprocessing.Event(), multiprocessing.Queue()
+    processes = [multiprocessing.Process(target=loop, args=(url, step, binds, start, steps_out)) for _ in range(connections)]
     for p in processes:
         p.start()
     time.sleep(0.5)  # every process connected
@@ -84,7 +85,19 @@ def run(url, jobs, connections, batch):
     for p in processes:
         p.join()
     seconds = time.perf_counter() - began
-    steps = sum(counts.get() for _ in processes)
+    return seconds, sum(steps_out.get() for _ in processes)
+
+
+def step_binds(batch, rows, _dispatcher):
+    return {"done": [row[0] for row in rows], "batch": batch}
+
+
+def run(url, jobs, connections, batch):
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(SCHEMA)
+        connection.execute(FILL, (PAD, jobs))
+        connection.execute(f"ANALYZE {TABLE}")
+    seconds, steps = drain(url, connections, STEP, functools.partial(step_binds, batch))
     with psycopg.connect(url, autocommit=True) as connection:
         completed = connection.execute(f"SELECT count(*) FROM {TABLE} WHERE state = 'completed' AND attempt = 1").fetchone()[0]
         connection.execute(f"DROP TABLE {TABLE}")
