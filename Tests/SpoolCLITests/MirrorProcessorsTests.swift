@@ -87,7 +87,11 @@ struct MirrorProcessorsTests {
         defer { for process in processors { process.terminate() } }
         let deadline = ContinuousClock.now + .seconds(120)
         while (try? SQLiteMirror.status(at: directory.path("mirror.db")).applied) ?? 0 < 601, ContinuousClock.now < deadline {
-            guard processors.allSatisfy(\.isRunning) else { throw ServerError("a processor exited") }
+            if let index = processors.firstIndex(where: { !$0.isRunning }) {
+                let log = (try? String(contentsOfFile: directory.path("processor-\(index).log"), encoding: .utf8)) ?? "(no log)"
+                throw ServerError("processor \(index) exited (status \(processors[index].terminationStatus ?? -1)); its log ends:\n"
+                                  + log.split(separator: "\n").suffix(20).joined(separator: "\n"))
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         try Self.checkMirror(directory.path("mirror.db"), schema: schema, units: 600, directory: directory)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SpoolCore
 import SpoolTestSupport
 import Testing
@@ -21,8 +22,8 @@ enum WorkerJournals {
         for event in try lines(path) {
             guard let name = event["event"]?.string,
                   let at = event["at"]?.string.flatMap(ISO8601.parse).map({ $0.timeIntervalSince1970 * 1_000_000 }),
-                  let job = event["job"]?.string, let attempt = event["attempt"]?.number else { continue }
-            let key = "\(job)/\(Int(attempt))"
+                  let job = event["job"]?.string, let attempt = event["attempt"]?.number,
+                  let key = runKey(event) else { continue }
             if name == "started" {
                 let quotas: [String]
                 if case .array(let values)? = event["quotas"] { quotas = values.compactMap(\.string) } else { quotas = [] }
@@ -115,7 +116,8 @@ enum WorkerJournals {
     /// exits first or no running job could be caught before `deadline`.
     static func stopWithRunningJob(_ worker: ChildProcess, journal path: String, log: String, until deadline: Date,
                                    refill: () async throws -> Void) async throws {
-        @Sendable func running() throws -> Bool { try runs(inJournal: path).contains { $0.end == nil } }
+        let journal = JournalFollower(path)
+        @Sendable func running() throws -> Bool { try journal.anyRunning() }
         var reads = 0, seenRunning = 0
         while Date() < deadline {
             guard worker.isRunning else {
@@ -166,11 +168,57 @@ enum WorkerJournals {
         }
     }
 
+    /// The key pairing a run's start with its end.
+    fileprivate static func runKey(_ event: JSONValue) -> String? {
+        guard let job = event["job"]?.string, let attempt = event["attempt"]?.number else { return nil }
+        return "\(job)/\(Int(attempt))"
+    }
+
     /// Every whole line of the journal, read with Spool's own JSON reader: through `Decodable`
     /// each value tried as the wrong type throws, and the test library records a backtrace for
     /// every throw — enough, over a journal of thousands of lines read again and again, to keep
     /// Swift concurrency's threads busy and stall every other test of the run.
     private static func lines(_ path: String) throws -> [JSONValue] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
+    }
+}
+
+/// Follows a worker's growing journal, reading at each look only the lines appended since the
+/// last: a journal of tens of thousands of runs parsed whole at every look took long enough on a
+/// loaded machine that the job seen running had ended before the worker could be stopped.
+final class JournalFollower: Sendable {
+    private struct State {
+        let path: String
+        var handle: FileHandle?
+        var partial = Data()
+        var running: Set<String> = []
+    }
+    private let state: Mutex<State>
+
+    init(_ path: String) {
+        state = Mutex(State(path: path))
+    }
+
+    /// Whether the journal, as far as it is written now, shows a run started and not ended
+    /// (`false` while the worker has not created it yet).
+    func anyRunning() throws -> Bool {
+        try state.withLock { state in
+            if state.handle == nil, FileManager.default.fileExists(atPath: state.path) {
+                state.handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: state.path))
+            }
+            guard let handle = state.handle else { return false }
+            if let appended = try handle.readToEnd() { state.partial.append(appended) }
+            while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: state.partial[state.partial.startIndex..<newline], as: UTF8.self)
+                state.partial = Data(state.partial[state.partial.index(after: newline)...])
+                guard let event = try? JSONValue.parse(line), let key = WorkerJournals.runKey(event) else { continue }
+                switch event["event"]?.string {
+                case "started": state.running.insert(key)
+                case "ended": state.running.remove(key)
+                default: break
+                }
+            }
+            return !state.running.isEmpty
+        }
     }
 }
