@@ -2,12 +2,20 @@ import Foundation
 import SpoolCore
 import Synchronization
 
-/// The next index handed to one of several producers.
-final class Counter: Sendable {
+/// A count shared between tasks: the next index handed to one of several producers, or the
+/// events seen so far.
+public final class Counter: Sendable {
     private let value = Atomic<Int>(0)
 
-    /// The next index, each handed out once.
-    func take() -> Int { value.add(1, ordering: .relaxed).oldValue }
+    /// A count at zero.
+    public init() {}
+
+    /// The next index, each handed out once (counting one more).
+    @discardableResult
+    public func take() -> Int { value.add(1, ordering: .relaxed).oldValue }
+
+    /// How many were taken so far.
+    public var count: Int { value.load(ordering: .relaxed) }
 }
 
 /// Records when each job started and how many completed, noticing jobs started twice, and

@@ -68,6 +68,16 @@ public struct ReplicaFile: Sendable {
         }
     }
 
+    /// The change counter of the copy's page 1, which every write moves on by one (0 for an
+    /// empty copy): tells a secondary starting after a crash whether its last write finished.
+    public func changeCounter() throws -> UInt32 {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SpoolError(.storeUnavailable, "cannot read replica \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        guard lseek(descriptor, 0, SEEK_END) >= 28 else { return 0 }
+        return try Self.read(descriptor, count: 4, at: 24, path: path).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+    }
+
     /// Replaces the copy's whole content with the file at `source` (a snapshot of `pages`
     /// pages of `pageSize` bytes), as one write.
     public func replace(with source: String, pageSize: Int, pages: UInt32) throws {
@@ -92,7 +102,8 @@ public struct ReplicaFile: Sendable {
     }
 
     /// One write: lock, journal the pages `overwriting` names of the copy's current number of
-    /// pages (and page 1), `body`, page 1's header, sync, commit, unlock.
+    /// pages (and page 1), `body`, page 1's header, sync, commit (the journal deleted and its
+    /// directory synced, so that the write holds after a power cut once this returns), unlock.
     private func write(pageSize: Int, databasePages: UInt32, overwriting: (UInt32) -> [UInt32], _ body: (Int32) throws -> Void) throws {
         let descriptor = open(path, O_RDWR | O_CLOEXEC)
         guard descriptor >= 0 else { throw SpoolError(.storeUnavailable, "cannot write replica \(path): \(String(cString: strerror(errno)))") }
@@ -118,6 +129,7 @@ public struct ReplicaFile: Sendable {
         try Self.writeAll(descriptor, RollbackJournal.header(page, previous: previousFirst, databasePages: databasePages), at: 0, path: path)
         guard fsync(descriptor) == 0 else { throw SpoolError(.storeUnavailable, "cannot sync \(path): \(String(cString: strerror(errno)))") }
         try journal.commit()
+        PositionFile.syncDirectory(of: path)
     }
 
     private static func read(_ descriptor: Int32, count: Int, at offset: off_t, path: String) throws -> [UInt8] {

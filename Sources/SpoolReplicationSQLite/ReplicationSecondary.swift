@@ -11,11 +11,13 @@ import Synchronization
 /// copy of the store. After any failure (a refusal, a checksum mismatch, a lost or silent
 /// connection) it reconnects with backoff and resumes from the last transaction it applied.
 ///
-/// Applying is crash-safe: the transactions of one batch go first to a journal
-/// (`PATH-replication-journal`, the protocol's own frames) synced to disk, then into the copy,
-/// then the position (`PATH-replication`, transaction number and checksum) is replaced; a
-/// secondary that starts with a journal left behind applies what of it is whole and follows its
-/// position. A snapshot is written aside and replaces the copy once whole and verified
+/// Applying is crash-safe: before a batch of transactions is written into the copy, the position
+/// file (`PATH-replication`: transaction number and checksum) is replaced by one that also names
+/// the batch's last transaction and the change counter the copy's page 1 will carry once the
+/// batch is in (``PositionFile/Pending``); the copy's own write is atomic (``ReplicaFile``). A
+/// secondary that starts after a crash stands at the batch's end if the copy carries that
+/// counter, and where it stood before otherwise. So each batch writes its pages once into the
+/// copy (besides the copy's journal of what they overwrite) and one small file. A snapshot is written aside and replaces the copy once whole and verified
 /// (``SnapshotFile``). Nothing else may write the copy; other processes may read it with SQLite
 /// at any time (``ReplicaFile``).
 public final class ReplicationSecondary: Sendable {
@@ -62,8 +64,21 @@ public final class ReplicationSecondary: Sendable {
         }
         try Self.finishInterruptedWrite(path)
         positionFile = PositionFile(path: path + "-replication")
-        durable = Mutex(try SnapshotFile.recover(path: path, standing: try positionFile.read() ?? .none, positionFile: positionFile))
-        try recover()
+        let standing = try Self.standing(after: try positionFile.readRecord(), of: replica)
+        durable = Mutex(try SnapshotFile.recover(path: path, standing: standing, positionFile: positionFile))
+        // The journal of whole batches kept by secondaries before the pending write in the
+        // position file: the position it would have moved to is simply streamed again.
+        try? FileManager.default.removeItem(atPath: path + "-replication-journal")
+    }
+
+    /// Where the copy stands, from its position file as it was found (`nil`: none) and the
+    /// copy's change counter, once an interrupted write of the copy was undone: at the pending
+    /// batch's end if that write finished, where the file says otherwise.
+    private static func standing(after record: (standing: PositionFile.Standing, pending: PositionFile.Pending?)?,
+                                 of replica: ReplicaFile) throws -> PositionFile.Standing {
+        guard let record else { return .none }
+        guard let pending = record.pending, try replica.changeCounter() == pending.counter else { return record.standing }
+        return PositionFile.Standing(term: record.standing.term, position: pending.position)
     }
 
     deinit { close(lock) }
@@ -235,22 +250,17 @@ public final class ReplicationSecondary: Sendable {
         let at = Atomic<Int64>(ReplicationSecondary.now())
     }
 
-    /// Journals, applies and records `batch`.
+    /// Records the batch as pending, writes it into the copy, and stands at its end. The
+    /// position file's rename is made durable by the copy's journal, which syncs the same
+    /// directory before any page of the batch is written.
     private func apply(_ batch: [ReplicationTransaction]) throws {
         guard let last = batch.last else { return }
-        let journal = path + "-replication-journal"
-        try PositionFile.writeSynced(Data(ReplicationTransaction.frames(batch)), to: journal)
+        let before = durable.withLock { $0 }
+        let after = ReplicationPosition(transaction: last.number, checksum: last.checksum)
+        try positionFile.write(before, pending: .init(position: after, counter: try replica.changeCounter() &+ 1), syncingDirectory: false)
         try replica.apply(batch)
-        try record(ReplicationPosition(transaction: last.number, checksum: last.checksum))
+        durable.withLock { $0 = PositionFile.Standing(term: before.term, position: after) }
         live.withLock { $0.appliedCapturedAt = last.capturedAt }
-        try FileManager.default.removeItem(atPath: journal)
-    }
-
-    /// Records `position` (of the same term) as applied.
-    private func record(_ position: ReplicationPosition) throws {
-        let standing = PositionFile.Standing(term: term, position: position)
-        try positionFile.write(standing)
-        durable.withLock { $0 = standing }
     }
 
     /// Makes the copy at `path` the store of a primary at the next term: once no secondary keeps
@@ -285,24 +295,5 @@ public final class ReplicationSecondary: Sendable {
         guard FileManager.default.fileExists(atPath: path + "-journal") else { return }
         let connection = try SQLiteHandle(path: path)
         _ = try connection.integers("SELECT count(*) FROM sqlite_schema")
-    }
-
-    /// Applies what of a journal left by a crash is whole and follows the position.
-    private func recover() throws {
-        let journal = path + "-replication-journal"
-        guard let data = FileManager.default.contents(atPath: journal) else { return }
-        var stream = SecondaryStream(position: position, term: term)
-        var decoder = ReplicationDecoder()
-        decoder.feed(data)
-        var whole: [ReplicationTransaction] = []
-        while let message = try? decoder.next(), let action = try? stream.receive(message) {
-            if case .apply(let transaction) = action { whole.append(transaction) }
-        }
-        if let last = whole.last {
-            try replica.apply(whole)
-            try record(ReplicationPosition(transaction: last.number, checksum: last.checksum))
-            logger.info("replication journal applied after a crash", metadata: ["transactions": "\(whole.count)"])
-        }
-        try FileManager.default.removeItem(atPath: journal)
     }
 }
