@@ -43,12 +43,19 @@ final class PostgresPool: Sendable {
 
     /// Runs `body` on a connection of its own, then returns the connection to the pool. A
     /// connection whose query failed other than with the server's error message is closed.
-    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    ///
+    /// With `onItsEventLoop`, `body` runs on the event loop that reads and writes the
+    /// connection's socket: the query goes out and its answer is read on the thread that runs
+    /// `body`, with no thread woken in between. For one short statement with a small answer
+    /// (an enqueue) that is a tenth faster; work that decodes many rows is better left on
+    /// Swift's concurrency threads, beside the loop's I/O instead of in front of it.
+    func withConnection<T: Sendable>(onItsEventLoop: Bool = false,
+                                     _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let member = try await lease()
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
             let outcome = Outcome(continuation)
             member.watch { outcome.resume(.failure(PostgresConnectionLost())) }
-            Task {
+            Task(executorPreference: onItsEventLoop ? ConnectionLoopExecutor(member.connection.eventLoop) : nil) {
                 do {
                     outcome.resume(.success(try await body(member.connection)))
                 } catch {
@@ -176,4 +183,18 @@ private final class Outcome<T: Sendable>: Sendable {
 /// Work given up because its connection closed under it.
 struct PostgresConnectionLost: Error, CustomStringConvertible {
     var description: String { "the connection closed while a query was waiting for its answer" }
+}
+
+/// Runs a task's jobs on a connection's event loop (see
+/// ``PostgresPool/withConnection(onItsEventLoop:_:)``).
+private final class ConnectionLoopExecutor: TaskExecutor {
+    private let loop: any EventLoop
+
+    init(_ loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        loop.execute { job.runSynchronously(on: executor) }
+    }
 }

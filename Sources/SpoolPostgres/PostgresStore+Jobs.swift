@@ -9,7 +9,7 @@ extension PostgresStore {
         let now = PostgresRows.truncate(now)
         let (schema, logger) = (self.schema, self.logger)
         // One statement, atomic without an explicit transaction: one round trip per call.
-        let results = try await read { connection in
+        let results = try await read(onItsEventLoop: jobs.count <= 16) { connection in
             try await PostgresStore.insert(jobs, now: now, schema: schema, prepared: true, on: connection, logger: logger)
         }
         publishAvailable(results)

@@ -112,10 +112,11 @@ public final class PostgresStore: JobStore {
         }
     }
 
-    /// Runs `body` on a pooled connection outside an explicit transaction.
-    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    /// Runs `body` on a pooled connection outside an explicit transaction (on the connection's
+    /// event loop with `onItsEventLoop`: see ``PostgresPool/withConnection(onItsEventLoop:_:)``).
+    func read<T: Sendable>(onItsEventLoop: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await pool.withConnection { try await body($0) }
+            return try await pool.withConnection(onItsEventLoop: onItsEventLoop) { try await body($0) }
         } catch {
             throw PostgresStore.translate(error, location: location)
         }
