@@ -38,10 +38,24 @@ extension PostgresConnection {
     }
 }
 
-/// The insert of a batch of jobs (``PostgresStore/insertSQL(_:)``).
+/// The insert of a batch of jobs, with the NOTIFY of the queues that gained jobs
+/// (``PostgresStore/insertSQL(_:notifying:)``).
 enum InsertStatement: PostgresStatementText {
     static let name = "spool_insert"
-    static let sql = PostgresStore.insertSQL(.searchPath)
+    static let sql = PostgresStore.insertSQL(.searchPath, notifying: true)
+}
+
+/// The insert of a batch of jobs that the store announces after its commit (``PostgresAnnouncer``).
+enum QuietInsertStatement: PostgresStatementText {
+    static let name = "spool_insert_quiet"
+    static let sql = PostgresStore.insertSQL(.searchPath, notifying: false)
+}
+
+/// The announcement of queues that gained jobs (``PostgresAnnouncer``): the channel, then the
+/// queues one per line.
+enum NotifyStatement: PostgresStatementText {
+    static let name = "spool_notify"
+    static let sql = "SELECT pg_notify($1::text, $2::text)"
 }
 
 /// A dispatcher's common step: completions and a claim in one call of the store's function

@@ -8,11 +8,15 @@ extension PostgresStore {
         for job in jobs { try job.validate(limits) }
         let now = PostgresRows.truncate(now)
         let (schema, logger) = (self.schema, self.logger)
-        // One statement, atomic without an explicit transaction: one round trip per call.
+        // One statement, atomic without an explicit transaction: one round trip per call. It
+        // sends the NOTIFY itself only when this store announced nothing a moment ago; otherwise
+        // the announcement follows the commit, merged with others (PostgresAnnouncer).
+        let notifying = announcer.mayNotifyInStatement()
         let results = try await read(onItsEventLoop: jobs.count <= 16) { connection in
-            try await PostgresStore.insert(jobs, now: now, schema: schema, prepared: true, on: connection, logger: logger)
+            try await PostgresStore.insert(jobs, now: now, schema: schema, prepared: true, notifying: notifying, on: connection, logger: logger)
         }
         publishAvailable(results)
+        if !notifying { announcer.announce(Self.availableQueues(results)) }
         return results
     }
 
@@ -48,17 +52,23 @@ extension PostgresStore {
 
     /// Announces the queues that gained available jobs.
     func publishAvailable(_ results: [InsertResult]) {
-        let queues = Set(results.lazy.filter { $0.inserted && $0.job.state == .available }.map(\.job.queue))
+        let queues = Self.availableQueues(results)
         if !queues.isEmpty { events.publish(.jobsAvailable(queues: queues.sorted())) }
     }
 
+    /// The queues in which `results` made jobs available.
+    static func availableQueues(_ results: [InsertResult]) -> Set<String> {
+        Set(results.lazy.filter { $0.inserted && $0.job.state == .available }.map(\.job.queue))
+    }
+
     /// Inserts `jobs` on `connection`, inside the caller's transaction, in one statement: the
-    /// quota check, the insert, the lookup of jobs holding the same unique keys and the NOTIFY.
+    /// quota check, the insert, the lookup of jobs holding the same unique keys and, when
+    /// `notifying`, the NOTIFY (delivered when the caller's transaction commits).
     /// Nothing is inserted when a job names an unknown quota. A unique key held by a job that
     /// another transaction committed during the statement costs a second query. `prepared`
     /// runs it as a prepared statement: only outside an explicit transaction, on a pooled connection.
-    static func insert(_ jobs: [NewJob], now: Date, schema: PostgresSchema, prepared: Bool, on connection: PostgresConnection,
-                       logger: Logger) async throws -> [InsertResult] {
+    static func insert(_ jobs: [NewJob], now: Date, schema: PostgresSchema, prepared: Bool, notifying: Bool = true,
+                       on connection: PostgresConnection, logger: Logger) async throws -> [InsertResult] {
         guard !jobs.isEmpty else { return [] }
         var random = SeededRandom()
         let built = jobs.map { new in
@@ -87,8 +97,11 @@ extension PostgresStore {
         binds.append(Set(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
         binds.append(Set(built.compactMap(\.uniqueKey)).sorted())
         binds.append(built.map { $0.traceContext.storedText ?? "" })
-        let rows = prepared ? try await connection.rows(InsertStatement.self, binds, logger: logger)
-            : try await connection.rows(PostgresQuery(unsafeSQL: insertSQL(schema), binds: binds), logger: logger)
+        let rows = switch (prepared, notifying) {
+        case (true, true): try await connection.rows(InsertStatement.self, binds, logger: logger)
+        case (true, false): try await connection.rows(QuietInsertStatement.self, binds, logger: logger)
+        case (false, _): try await connection.rows(PostgresQuery(unsafeSQL: insertSQL(schema, notifying: notifying), binds: binds), logger: logger)
+        }
 
         guard let summary = rows.first else { throw SpoolError(.storeUnavailable, "the insert of \(jobs.count) jobs returned nothing") }
         let known = Set(try summary[PostgresRows.jobColumnCount].decode([String].self))
@@ -135,13 +148,13 @@ extension PostgresStore {
         }
     }
 
-    /// The statement behind ``insert(_:now:schema:prepared:on:logger:)``. Its rows are the jobs that held
+    /// The statement behind ``insert(_:now:schema:prepared:notifying:on:logger:)``. Its rows are the jobs that held
     /// one of the unique keys before it ran (one row of NULLs when none did), each followed by
     /// the known quotas among those named, the ids inserted (NULL when every job was), and
     /// whether a NOTIFY was sent. Parameters after the jobs' columns ($1–$12): the quotas named,
     /// now, the channel, the NOTIFY's payload (the queues gaining available jobs, one per line),
     /// the unique keys named, and the jobs' trace contexts ($18, one per job, empty for none).
-    static func insertSQL(_ schema: PostgresSchema) -> String {
+    static func insertSQL(_ schema: PostgresSchema, notifying: Bool) -> String {
         let unfinished = "state NOT IN ('completed', 'discarded', 'cancelled')"
         // The rows go from unnest straight into the INSERT, in input order, so seq follows the
         // caller's order (FIFO within one call) without a sort. The lookup of unique keys' holders
@@ -149,7 +162,9 @@ extension PostgresStore {
         // was empty scans it whole), and reads the keys through subqueries, which the planner
         // cannot see into: given as a bare parameter, an empty array made one-job inserts look
         // cheaper planned for their values than the generic plan, so every insert was planned
-        // anew (four times the cost of running it).
+        // anew (four times the cost of running it). Without `notifying` the NOTIFY is there but
+        // never sent (a constant false, which the planner drops), so that the parameters stay the
+        // same; a condition on a parameter instead tipped the insert back into being planned anew.
         return """
             WITH known AS (
                 SELECT coalesce(array_agg(name), '{}') AS names FROM \(schema.quotas) WHERE name = ANY($13::text[])
@@ -173,7 +188,7 @@ extension PostgresStore {
                 SELECT count(*) AS jobs, count(*) FILTER (WHERE state = 'available') AS available FROM inserted
             ),
             notified AS (
-                SELECT pg_notify($15::text, $16::text) FROM counted WHERE available > 0
+                SELECT pg_notify($15::text, $16::text) FROM counted WHERE \(notifying ? "available > 0" : "false")
             ),
             summary AS (
                 SELECT (SELECT names FROM known) AS known,

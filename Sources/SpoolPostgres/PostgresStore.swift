@@ -12,7 +12,8 @@ import SpoolCore
 /// only while the job is running and held by the finishing dispatcher.
 ///
 /// Whatever makes jobs available (enqueue, retry, release, rescue, resume) sends a NOTIFY on
-/// the channel `spool_jobs_<schema>` when its transaction commits. The first subscriber to
+/// the channel `spool_jobs_<schema>` when its transaction commits (the store's own enqueues
+/// right after, in a statement of their own: ``PostgresAnnouncer``). The first subscriber to
 /// ``events`` starts a listening connection that relays those notifications, so an idle
 /// dispatcher in any process starts a new job within milliseconds; see ``events``.
 public final class PostgresStore: JobStore {
@@ -30,6 +31,8 @@ public final class PostgresStore: JobStore {
     let logger: Logger
     /// Wakes this instance's table-queue receivers when it publishes (``PostgresTableQueue``).
     let publishSignals = PublishSignals()
+    /// Announces the store's own enqueues to other processes after they commit.
+    let announcer: PostgresAnnouncer
     private let listener: PostgresListener
     private let endListener: PostgresListener
 
@@ -70,6 +73,7 @@ public final class PostgresStore: JobStore {
         events = StoreEvents(firstSubscribed: { listener.start(relayingTo: $0) }, startFollowing: { endListener.start(relayingTo: $0) },
                              stopFollowing: { endListener.stop() })
         pool = PostgresPool(configuration: pooledConfiguration, maximum: maximumConnections, logger: logger)
+        announcer = PostgresAnnouncer(pool: pool, channel: schema.channel, logger: logger)
         do {
             try await pool.withConnection { try await schema.migrate($0, location: location, logger: logger) }
         } catch {
@@ -78,6 +82,7 @@ public final class PostgresStore: JobStore {
     }
 
     deinit {
+        announcer.close()
         listener.stop()
         endListener.stop()
         pool.close()
@@ -86,6 +91,7 @@ public final class PostgresStore: JobStore {
     /// Ends the store: stops its listening connection and closes its pooled connections (leased
     /// ones as they come back). Do not use it afterwards. Dropping the last reference does the same.
     public func close() async {
+        announcer.close()
         listener.stop()
         endListener.stop()
         await listener.stopped()

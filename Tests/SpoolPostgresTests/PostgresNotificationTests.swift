@@ -3,6 +3,7 @@ import SpoolCore
 import SpoolPostgres
 import SpoolTestSupport
 import SpoolWorker
+import Synchronization
 import Testing
 
 /// Two store instances on one schema stand for two processes: what one enqueues reaches the
@@ -35,6 +36,28 @@ struct PostgresNotificationTests {
         _ = try await producer.insert([NewJob(name: "spool.noop", queue: "wake")], now: Date())
         let event = await firstEvent(in: events) { $0 == .jobsAvailable(queues: ["wake"]) }
         #expect(event != nil, "the other instance heard of the job in queue 'wake'")
+    }
+
+    @Test("enqueues into 20 queues at once, announced after their commits in merged notifications: another instance hears of every queue")
+    func concurrentEnqueuesAreAllAnnounced() async throws {
+        let (url, schema) = try await PostgresTestDatabase.freshURL()
+        let producer = try await PostgresStore(url: url, maximumConnections: 8)
+        let consumer = try await PostgresStore(url: url, maximumConnections: 2)
+        let events = consumer.events.subscribe()
+        _ = try await PostgresTestDatabase.waitForListener(schema: schema)
+        let queues = Set((0..<20).map { "wake-\($0)" })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for queue in queues {
+                group.addTask { _ = try await producer.insert([NewJob(name: "spool.noop", queue: queue)], now: Date()) }
+            }
+            try await group.waitForAll()
+        }
+        let heard = Mutex(Set<String>())
+        let all = await firstEvent(in: events) { event in
+            guard case .jobsAvailable(let named) = event else { return false }
+            return heard.withLock { $0.formUnion(named); return $0.isSuperset(of: queues) }
+        }
+        #expect(all != nil, "heard of \(heard.withLock { $0.intersection(queues).count }) of the 20 queues")
     }
 
     @Test func anIdleDispatcherWithALongPollStartsAJobEnqueuedElsewhere() async throws {
