@@ -12,8 +12,8 @@ import SpoolCore
 /// only while the job is running and held by the finishing dispatcher.
 ///
 /// Whatever makes jobs available (enqueue, retry, release, rescue, resume) sends a NOTIFY on
-/// the channel `spool_jobs_<schema>` when its transaction commits (the store's own enqueues
-/// right after, in a statement of their own: ``PostgresAnnouncer``). The first subscriber to
+/// the channel `spool_jobs_<schema>` when its transaction commits (a busy store's own enqueues
+/// right after, merged: ``PostgresAnnouncer``). The first subscriber to
 /// ``events`` starts a listening connection that relays those notifications, so an idle
 /// dispatcher in any process starts a new job within milliseconds; see ``events``.
 public final class PostgresStore: JobStore {
