@@ -79,8 +79,14 @@ struct HTTP2Tests {
             let (silentEnd, helloEnd) = try await offPool { (silent.receive(), hello.receive()) }
             #expect(silentEnd.isEmpty && !silent.timedOut, "the silent connection was closed")
             #expect(helloEnd.isEmpty && !hello.timedOut, "the unfinished handshake was closed")
-            let answered = try await Curl.run(options + ["--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "\(origin)/v1/stats"])
-            #expect(answered.output == "2 200", "\(answered.output) \(answered.errors)")
+            // The head timeout of one second holds for this request's own handshake too: on a
+            // machine loaded by the rest of the suite it may run out, so up to three tries.
+            var answers: [String] = []
+            for _ in 0..<3 where answers.last?.hasPrefix("2 200") != true {
+                let answered = try await Curl.run(options + ["--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "\(origin)/v1/stats"])
+                answers.append(answered.output + " " + answered.errors)
+            }
+            #expect(answers.last?.hasPrefix("2 200") == true, "\(answers)")
         }
     }
 
@@ -128,8 +134,14 @@ struct HTTP2Tests {
                 }
                 #expect(outcome.status != 124, "round \(round): the server kept a connection of random frames open")
             }
-            let answered = try await Curl.run(options + ["--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "\(origin)/v1/stats"])
-            #expect(answered.output == "2 200", "\(answered.output) \(answered.errors)")
+            // The head timeout of one second holds for this request's own handshake too: on a
+            // machine loaded by the rest of the suite it may run out, so up to three tries.
+            var answers: [String] = []
+            for _ in 0..<3 where answers.last?.hasPrefix("2 200") != true {
+                let answered = try await Curl.run(options + ["--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "\(origin)/v1/stats"])
+                answers.append(answered.output + " " + answered.errors)
+            }
+            #expect(answers.last?.hasPrefix("2 200") == true, "\(answers)")
         }
     }
 
