@@ -163,8 +163,8 @@ extension PostgresStore {
         // cannot see into: given as a bare parameter, an empty array made one-job inserts look
         // cheaper planned for their values than the generic plan, so every insert was planned
         // anew (four times the cost of running it). Without `notifying` the NOTIFY is there but
-        // never sent (a constant false, which the planner drops), so that the parameters stay the
-        // same; a condition on a parameter instead tipped the insert back into being planned anew.
+        // never sent (a constant false, which the planner drops): the statement keeps its
+        // parameters, whose types the server could not infer if $15 and $16 were left out.
         return """
             WITH known AS (
                 SELECT coalesce(array_agg(name), '{}') AS names FROM \(schema.quotas) WHERE name = ANY($13::text[])

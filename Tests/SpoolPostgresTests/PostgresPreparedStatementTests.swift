@@ -10,8 +10,9 @@ import Testing
 /// the ones it made for the actual parameters.
 @Suite("PostgreSQL prepared statements", .enabled(if: PostgresServer.shouldRun))
 struct PostgresPreparedStatementTests {
-    @Test("the prepared insert settles on its generic plan for one-job inserts instead of being planned for every job")
-    func insertKeepsItsGenericPlan() async throws {
+    @Test("the prepared insert (with its NOTIFY, and without) settles on its generic plan for one-job inserts instead of being planned for every job",
+          arguments: [true, false])
+    func insertKeepsItsGenericPlan(notifying: Bool) async throws {
         let (url, schema) = try await PostgresTestDatabase.freshURL()
         _ = try await PostgresStore(url: url, maximumConnections: 1)   // creates the schema
         let logger = PostgresTestDatabase.testLogger
@@ -25,11 +26,12 @@ struct PostgresPreparedStatementTests {
             for i in 0..<12 {
                 let job = NewJob(name: "one", payload: JSONPayload(unchecked: "{\"i\":\(i)}"))
                 let results = try await PostgresStore.insert([job], now: Date(), schema: PostgresSchema(name: schema), prepared: true,
-                                                             on: connection, logger: logger)
+                                                             notifying: notifying, on: connection, logger: logger)
                 #expect(results.map(\.inserted) == [true])
             }
+            let name = notifying ? InsertStatement.name : QuietInsertStatement.name
             let rows = try await connection.query("""
-                SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = \(InsertStatement.name)
+                SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = \(name)
                 """, logger: logger)
             var counts: [(Int, Int)] = []
             for try await row in rows.decode((Int, Int).self) { counts.append(row) }
