@@ -14,9 +14,11 @@ public struct WALReader: Sendable {
     public struct Header: Sendable, Hashable {
         /// The size of each page, in bytes.
         public var pageSize: Int
-        /// How many times the log was restarted.
+        /// How many times the connection that last restarted the log had restarted it (each
+        /// connection counts its own restarts: not a count for the log).
         public var checkpointSequence: UInt32
-        /// The salts every frame of this generation of the log carries.
+        /// The salts every frame of this generation of the log carries; salt-1 grows by one at
+        /// each restart, whichever connection makes it.
         public var salts: (UInt32, UInt32)
         /// Whether checksums read the log's words big-endian.
         public var bigEndianChecksums: Bool

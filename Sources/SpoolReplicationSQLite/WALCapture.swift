@@ -76,7 +76,7 @@ public final class WALCapture: @unchecked Sendable {
         let header = try readHeader()
         guard let header else { return [] }
         if let frames, frames.header != header {
-            throw WALCaptureError.logRestartedUnseen(path: path, seen: "checkpoint sequence \(frames.header.checkpointSequence) became \(header.checkpointSequence) between reads")
+            throw WALCaptureError.logRestartedUnseen(path: path, seen: "salt-1 \(frames.header.salts.0) became \(header.salts.0) between reads")
         }
         if frames == nil { frames = WALReader(header: header) }
         // In pieces, up to the first frame that is not this generation's: a log that restarted
@@ -212,6 +212,15 @@ public final class WALCapture: @unchecked Sendable {
             """)
     }
 
+    /// Whether the log whose header was `before` restarted exactly once to give `now`. Every
+    /// restart adds one to the header's salt-1, whichever connection restarts the log; its
+    /// "checkpoint sequence" is a count each connection keeps of its own restarts, so a restart
+    /// by another writer (which the capture's own row lets happen first) can repeat the number
+    /// the capture's last restart wrote.
+    static func restartedOnce(from before: WALReader.Header, to now: WALReader.Header) -> Bool {
+        now.salts.0 == before.salts.0 &+ 1
+    }
+
     /// Holds the log again with a new read and follows a restart since `before`: accepted only
     /// when the copy back was whole (every frame of the old log had been read) and it restarted once.
     private func readAgain(after before: WALReader.Header?, copiedWhole: Bool) throws {
@@ -220,10 +229,10 @@ public final class WALCapture: @unchecked Sendable {
             throw WALCaptureError.logRestartedUnseen(path: path, seen: "the log has no header after the capture's own write")
         }
         guard let before, now != before else { return }
-        guard copiedWhole, now.checkpointSequence == before.checkpointSequence &+ 1 else {
+        guard copiedWhole, Self.restartedOnce(from: before, to: now) else {
             throw WALCaptureError.logRestartedUnseen(path: path, seen: """
-                checkpoint sequence \(before.checkpointSequence) became \(now.checkpointSequence) across a checkpoint \
-                that copied \(copiedWhole ? "the whole log" : "part of the log")
+                salt-1 \(before.salts.0) became \(now.salts.0) across a checkpoint that copied \
+                \(copiedWhole ? "the whole log" : "part of the log")
                 """)
         }
         frames = WALReader(header: now)

@@ -1,7 +1,7 @@
 import Foundation
 import SpoolCore
 import SpoolReplication
-import SpoolReplicationSQLite
+@testable import SpoolReplicationSQLite
 import SpoolTestSupport
 import Testing
 
@@ -163,5 +163,33 @@ struct WALReaderTests {
         let read = reader.transactions(in: log[WALReader.headerSize...])
         #expect(read.count < all.count && read == Array(all.prefix(read.count)), "\(read.count) of \(all.count)")
         #expect(WALReader.header(Array(log.prefix(20)) + Array(repeating: 0, count: 12)) == nil, "a damaged header is no header")
+    }
+}
+
+extension WALCaptureTests {
+    @Test("two connections restarting the log in turn write the same checkpoint sequence, and salt-1 one more each time: a restart is told by salt-1")
+    func restartsByTwoConnections() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("store.db")
+        let first = try SQLiteHandle(path: path, create: true)
+        _ = try first.text("PRAGMA journal_mode = WAL")
+        try first.execute("CREATE TABLE t (v INTEGER)")
+        let second = try SQLiteHandle(path: path)
+        func header() throws -> WALReader.Header {
+            try #require(WALReader.header(try Data(contentsOf: URL(fileURLWithPath: path + "-wal")).prefix(WALReader.headerSize)))
+        }
+        // A connection's write restarts the log once every frame was copied back.
+        func restart(by connection: SQLiteHandle) throws -> WALReader.Header {
+            _ = try connection.integers("PRAGMA wal_checkpoint(PASSIVE)")
+            try connection.execute("INSERT INTO t VALUES (1)")
+            return try header()
+        }
+        let start = try header()
+        let byFirst = try restart(by: first)
+        let bySecond = try restart(by: second)
+        #expect(byFirst.checkpointSequence == bySecond.checkpointSequence, "each connection counts its own restarts")
+        #expect(WALCapture.restartedOnce(from: start, to: byFirst))
+        #expect(WALCapture.restartedOnce(from: byFirst, to: bySecond))
+        #expect(!WALCapture.restartedOnce(from: start, to: bySecond), "two restarts are not one")
     }
 }
