@@ -17,7 +17,8 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             --secondaries secondaries on loopback (each starts from its snapshot before the jobs go in), in \
             alternating rounds (--rounds each), the best of each kept; the secondaries' lag is sampled every 5 ms \
             during the replicated drains, as the primary sees it (how long ago it captured the oldest transaction \
-            a secondary has not yet reported applied; 0 when none is missing). Then a store of \
+            a secondary has not yet reported applied; 0 when none is missing), and each replicated drain must end \
+            with every secondary confirming the primary's last transaction, or the bench fails. Then a store of \
             --snapshot-mb megabytes is made and a fresh secondary's snapshot of it timed, from its start to the \
             snapshot in place.
             """)
@@ -142,6 +143,15 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         }
         dispatcher.stop()
         try await worker.value
+        if let primary {
+            // The figures stand only if the secondaries followed to the end: a capture that
+            // stopped would have left the drain alone on the cores, and a faster drain to report.
+            do {
+                try await primary.replicated(by: replicas, timeout: .seconds(60))
+            } catch {
+                throw SpoolError(.invalidState, "the secondaries did not follow the replicated drain to its end: \(error)")
+            }
+        }
         await store.close()
         return Double(jobs) / seconds
     }
