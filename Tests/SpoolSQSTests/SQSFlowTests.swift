@@ -87,10 +87,11 @@ struct SQSFlowTests {
         let other = SQSTransport(client: client)
         let destination = Self.destination("slow")
         try await holder.publish(TransportMessage(id: "slow", text: "x"), to: destination)
-        // A visibility of 10 s: each extension has 5 s to arrive, as moto answers slowly beside the whole suite.
-        let delivery = try #require(try await holder.receive(from: destination, limit: 1, wait: .seconds(10), visibility: .seconds(10)).first)
-        let meanwhile = try await other.receive(from: destination, limit: 1, wait: .seconds(25), visibility: .seconds(30))
-        #expect(meanwhile.isEmpty, "not delivered again while its receiver holds it (25 s with a visibility of 10 s)")
+        // A visibility of 20 s: each extension has 10 s to arrive, as moto answers slowly beside the
+        // whole suite (with 10 s, an extension once came too late on a loaded machine).
+        let delivery = try #require(try await holder.receive(from: destination, limit: 1, wait: .seconds(10), visibility: .seconds(20)).first)
+        let meanwhile = try await other.receive(from: destination, limit: 1, wait: .seconds(45), visibility: .seconds(30))
+        #expect(meanwhile.isEmpty, "not delivered again while its receiver holds it (45 s with a visibility of 20 s)")
         try await holder.acknowledge(delivery)
         #expect(try await other.receive(from: destination, limit: 1, wait: .seconds(2), visibility: .seconds(30)).isEmpty, "acknowledged: gone")
         try await holder.close()
