@@ -26,7 +26,10 @@ public final class LoopbackConnection: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else {
-            Glibc.close(fd)
+            // Through close(), which marks the connection closed: an initializer that throws once
+            // every property is set still runs deinit, whose close() would otherwise close the
+            // number again, by then perhaps another thread's socket (NIO traps on that).
+            close()
             throw ServerError("cannot connect to 127.0.0.1:\(port)")
         }
     }
@@ -49,7 +52,7 @@ public final class LoopbackConnection: @unchecked Sendable {
 
     /// Closes the connection.
     public func close() {
-        guard !closed else { return }
+        guard !closed, fd >= 0 else { return }
         closed = true
         Glibc.close(fd)
     }
