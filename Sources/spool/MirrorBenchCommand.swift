@@ -141,7 +141,7 @@ struct MirrorBenchCommand: AsyncParsableCommand {
         // applied units every few milliseconds) would compete with the processor for its database.
         let settled = Counter()
         var processor = MirrorProcessor(transport: opened, destination: destination, target: mirror)
-        processor.observer = { _, _ in settled.take() }
+        processor.observer = { outcome, _ in if outcome == .applied || outcome == .duplicate { settled.take() } }
         let applying = Task { [processor] in try await processor.run() }
         let start = ContinuousClock.now
         _ = try await Self.commit(commits, unit: unit, prefix: "mirrored", outbox: true, into: app)

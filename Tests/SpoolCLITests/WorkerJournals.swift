@@ -208,10 +208,12 @@ final class JournalFollower: Sendable {
             }
             guard let handle = state.handle else { return false }
             if let appended = try handle.readToEnd() { state.partial.append(appended) }
-            while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: state.partial[state.partial.startIndex..<newline], as: UTF8.self)
-                state.partial = Data(state.partial[state.partial.index(after: newline)...])
-                guard let event = try? JSONValue.parse(line), let key = WorkerJournals.runKey(event) else { continue }
+            // Whole lines only; the part after the last newline waits for the rest of its line.
+            guard let end = state.partial.lastIndex(of: UInt8(ascii: "\n")) else { return !state.running.isEmpty }
+            let lines = state.partial[..<end].split(separator: UInt8(ascii: "\n"))
+            state.partial = Data(state.partial[state.partial.index(after: end)...])
+            for line in lines {
+                guard let event = try? JSONValue.parse(String(decoding: line, as: UTF8.self)), let key = WorkerJournals.runKey(event) else { continue }
                 switch event["event"]?.string {
                 case "started": state.running.insert(key)
                 case "ended": state.running.remove(key)
