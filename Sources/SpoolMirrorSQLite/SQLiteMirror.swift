@@ -186,15 +186,19 @@ public final class SQLiteMirror: MirrorTarget {
     private func apply(_ operation: MirrorOperation, in db: Database) throws {
         let table = try tables[operation.type].orThrow("mirror type '\(operation.type)' is not declared")
         switch operation.kind {
+        // Values as `(any DatabaseValueConvertible)?`: GRDB turns a sequence of one concrete type
+        // into arguments through a key path made anew at every call, which cost more than the
+        // statement's binding.
         case .add:
-            var values = [operation.key.databaseValue]
+            var values: [(any DatabaseValueConvertible)?] = [operation.key]
             values.reserveCapacity(table.fields.count + 1)
             for name in table.fields { values.append(Self.databaseValue(operation.fields[name] ?? .null)) }
             try db.cachedStatement(sql: table.insert).execute(arguments: StatementArguments(values))
         case .modify:
             let names = operation.fields.keys.sorted()
             guard !names.isEmpty else { return }
-            let values = names.map { Self.databaseValue(operation.fields[$0]!) } + [operation.key.databaseValue]
+            var values: [(any DatabaseValueConvertible)?] = names.map { Self.databaseValue(operation.fields[$0]!) }
+            values.append(operation.key)
             try db.cachedStatement(sql: table.update(names)).execute(arguments: StatementArguments(values))
         case .delete:
             try db.cachedStatement(sql: table.delete).execute(arguments: [operation.key])
@@ -265,8 +269,8 @@ public final class SQLiteMirror: MirrorTarget {
 }
 
 extension Optional {
-    fileprivate func orThrow(_ message: String) throws -> Wrapped {
-        guard let value = self else { throw SpoolError(.invalidArgument, message) }
+    fileprivate func orThrow(_ message: @autoclosure () -> String) throws -> Wrapped {
+        guard let value = self else { throw SpoolError(.invalidArgument, message()) }
         return value
     }
 }

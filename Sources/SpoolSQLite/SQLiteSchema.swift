@@ -126,6 +126,18 @@ enum SQLiteSchema {
         ("9-trace-context", """
             ALTER TABLE jobs ADD COLUMN trace_context TEXT;
             """),
+        // A receive walks its destination's messages in publish order and stops after the first
+        // few it can take, reading only the index (before, it read every ready message of the
+        // destination and sorted them: a receive cost as much as the backlog was long). It reads
+        // its candidates' ordering keys in one walk of the destination's keys in publish order,
+        // and asks whether anything earlier holds keys with one seek (TableQueue). The key index's
+        // entries are as large as before: the table's key columns were in them already.
+        ("10-messages-in-order", """
+            DROP INDEX messages_ready;
+            CREATE INDEX messages_in_order ON messages(destination, seq, available_at, leased_until, ordered);
+            DROP INDEX message_keys_seq;
+            CREATE INDEX message_keys_in_order ON message_keys(destination, seq);
+            """),
     ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.

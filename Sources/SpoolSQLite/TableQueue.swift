@@ -53,22 +53,10 @@ public final class TableQueue: Transport {
             // more candidates than asked for are read (without their bodies) so that a blocked
             // one does not starve the rest.
             var candidates: [(seq: Int64, ordered: Bool)] = []
-            let rows = try Row.fetchCursor(db.cachedStatement(sql: """
-                SELECT seq, ordered FROM messages
-                WHERE destination = ? AND available_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
-                ORDER BY seq LIMIT ?
-                """), arguments: [destination, nowMicros, nowMicros, limit * 4])
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: Self.candidatesSQL), arguments: [destination, nowMicros, nowMicros, limit * 4])
             while let row = try rows.next() { candidates.append((row[0], row[1] as Int64 != 0)) }
             if candidates.contains(where: \.ordered) {
-                let blocked = try db.cachedStatement(sql: """
-                    SELECT EXISTS (SELECT 1 FROM message_keys AS earlier
-                                   WHERE earlier.destination = ? AND earlier.seq < ? AND earlier.key IN
-                                         (SELECT mine.key FROM message_keys AS mine WHERE mine.destination = ? AND mine.seq = ?))
-                    """)
-                candidates = try candidates.filter { candidate in
-                    guard candidate.ordered else { return true }
-                    return try !(Bool.fetchOne(blocked, arguments: [destination, candidate.seq, destination, candidate.seq]) ?? false)
-                }
+                candidates = try Self.unblocked(candidates, limit: limit, of: destination, in: db)
             }
             let lease = try db.cachedStatement(sql: """
                 UPDATE messages SET deliveries = deliveries + 1, leased_until = ?, holder = ? WHERE seq = ?
@@ -87,30 +75,82 @@ public final class TableQueue: Transport {
         }
     }
 
-    public func acknowledge(_ delivery: TransportDelivery) async throws {
-        let receipt = try TableQueueReceipt(delivery)
-        try await store.write { db in
-            try db.execute(sql: "DELETE FROM messages WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL",
-                           arguments: [receipt.seq, receipt.deliveries])
-            try Self.requireSettled(db, delivery)
-            try db.execute(sql: "DELETE FROM message_keys WHERE seq = ?", arguments: [receipt.seq])
+    /// A receive's candidates: the first messages of a destination, in publish order, that are
+    /// due and not leased (read from the `messages_in_order` index alone, no sort).
+    static let candidatesSQL = """
+        SELECT seq, ordered FROM messages
+        WHERE destination = ? AND available_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
+        ORDER BY seq LIMIT ?
+        """
+
+    /// The first `limit` of `candidates` (in publish order) that no earlier message of
+    /// `destination` holds back by a shared ordering key. The keys of every message from the first
+    /// candidate to the last are read in one walk, so that a later candidate is held back by an
+    /// earlier one (taken now, blocked, or held elsewhere); messages before the first candidate
+    /// (held elsewhere, or waiting to be tried again) are asked about key by key, and only when
+    /// one seek says there are any.
+    private static func unblocked(_ candidates: [(seq: Int64, ordered: Bool)], limit: Int, of destination: String,
+                                  in db: Database) throws -> [(seq: Int64, ordered: Bool)] {
+        guard let first = candidates.first?.seq, let last = candidates.last?.seq else { return [] }
+        var keys: [Int64: [String]] = [:]
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT seq, key FROM message_keys WHERE destination = ? AND seq BETWEEN ? AND ? ORDER BY seq
+            """), arguments: [destination, first, last])
+        while let row = try rows.next() { keys[row[0], default: []].append(row[1]) }
+        let anyEarlier = try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM message_keys WHERE destination = ? AND seq < ?)
+            """), arguments: [destination, first]) ?? false
+        let earlier = try db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM message_keys WHERE destination = ? AND key = ? AND seq < ?)
+            """)
+        // Keys held by a message at or after the first candidate and before the one looked at.
+        var held = Set<String>()
+        var free: [(seq: Int64, ordered: Bool)] = []
+        var next = candidates.startIndex
+        for seq in keys.keys.sorted() {
+            guard free.count < limit else { break }
+            while next < candidates.endIndex, candidates[next].seq < seq, free.count < limit {
+                free.append(candidates[next])
+                next += 1
+            }
+            let mine = keys[seq] ?? []
+            if next < candidates.endIndex, candidates[next].seq == seq, free.count < limit {
+                var blocked = mine.contains(where: held.contains)
+                if !blocked, anyEarlier {
+                    blocked = try mine.contains { key in try Bool.fetchOne(earlier, arguments: [destination, key, first]) ?? false }
+                }
+                if !blocked { free.append(candidates[next]) }
+                next += 1
+            }
+            held.formUnion(mine)
         }
+        while next < candidates.endIndex, free.count < limit {
+            free.append(candidates[next])
+            next += 1
+        }
+        return free
     }
 
-    /// Settles every held one of `deliveries` in one write transaction.
+    public func acknowledge(_ delivery: TransportDelivery) async throws {
+        try await acknowledge([delivery])
+    }
+
+    /// Settles every held one of `deliveries` in one write transaction; throws for the first that
+    /// was no longer held, after settling the rest.
     public func acknowledge(_ deliveries: [TransportDelivery]) async throws {
         let receipts = try deliveries.map { (delivery: $0, receipt: try TableQueueReceipt($0)) }
         let stale = try await store.write { db -> TransportDelivery? in
-            let delete = try db.cachedStatement(sql: "DELETE FROM messages WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL")
-            let keys = try db.cachedStatement(sql: "DELETE FROM message_keys WHERE seq = ?")
+            let delete = try db.cachedStatement(sql: """
+                DELETE FROM messages WHERE seq = ? AND deliveries = ? AND leased_until IS NOT NULL RETURNING destination
+                """)
+            let keys = try db.cachedStatement(sql: "DELETE FROM message_keys WHERE destination = ? AND seq = ?")
             var stale: TransportDelivery?
             for (delivery, receipt) in receipts {
-                try delete.execute(arguments: [receipt.seq, receipt.deliveries])
-                guard db.changesCount == 1 else {
+                guard let destination = try String.fetchOne(delete, arguments: [receipt.seq, receipt.deliveries]) else {
                     stale = stale ?? delivery
                     continue
                 }
-                try keys.execute(arguments: [receipt.seq])
+                try keys.execute(arguments: [destination, receipt.seq])
             }
             return stale
         }
@@ -137,6 +177,7 @@ public final class TableQueue: Transport {
         let target = deadLetterDestination(for: delivery.destination)
         let now = SQLiteRows.micros(Date())
         try await store.write { db in
+            let source = try String.fetchOne(db, sql: "SELECT destination FROM messages WHERE seq = ?", arguments: [receipt.seq])
             try db.execute(sql: """
                 UPDATE messages SET destination = ?, headers = ?, available_at = ?, deliveries = 0, leased_until = NULL, holder = NULL,
                                     seq = (SELECT MAX(seq) + 1 FROM messages), ordered = 0
@@ -144,7 +185,7 @@ public final class TableQueue: Transport {
                 """, arguments: [target, headersText, now, receipt.seq, receipt.deliveries])
             try Self.requireSettled(db, delivery)
             // A dead letter holds back nothing.
-            try db.execute(sql: "DELETE FROM message_keys WHERE seq = ?", arguments: [receipt.seq])
+            try db.execute(sql: "DELETE FROM message_keys WHERE destination = ? AND seq = ?", arguments: [source, receipt.seq])
         }
         store.publishSignals.published(to: target)
     }

@@ -93,11 +93,11 @@ struct MirrorBenchCommand: AsyncParsableCommand {
     }
 
     /// The application's database: WAL, `synchronous`, a pages table and the outbox.
-    static func application(_ path: String, synchronous: String) throws -> DatabaseQueue {
+    static func application(_ path: String, synchronous: String) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
-        let app = try DatabaseQueue(path: path, configuration: configuration)
+        let app = try DatabasePool(path: path, configuration: configuration)
         try app.write { db in
             try db.execute(sql: "CREATE TABLE pages (key TEXT PRIMARY KEY, name TEXT NOT NULL, views INTEGER NOT NULL)")
             try SQLiteOutbox.createTable(in: db)
@@ -107,7 +107,7 @@ struct MirrorBenchCommand: AsyncParsableCommand {
 
     /// Commits `commits` transactions of `unit` page upserts, numbered from `first` (and, with
     /// `outbox`, the unit in the outbox); returns the seconds taken.
-    static func commit(_ commits: Int, from first: Int = 0, unit: Int, prefix: String, outbox: Bool, into app: DatabaseQueue) async throws -> Double {
+    static func commit(_ commits: Int, from first: Int = 0, unit: Int, prefix: String, outbox: Bool, into app: DatabasePool) async throws -> Double {
         let start = ContinuousClock.now
         for index in first..<(first + commits) {
             try await app.write { db in
@@ -126,7 +126,7 @@ struct MirrorBenchCommand: AsyncParsableCommand {
 
     /// Commits with the outbox while a relay moves units to the transport and a processor applies
     /// them; returns the seconds from the first commit to the last unit applied, and the units applied.
-    private func endToEnd(_ commits: Int, app: DatabaseQueue, directory: URL) async throws -> (Double, Int) {
+    private func endToEnd(_ commits: Int, app: DatabasePool, directory: URL) async throws -> (Double, Int) {
         let destination = "spool-mirror-bench-\(UUID().uuidString.prefix(8).lowercased())"
         let opened: any Transport
         if transport == "table" {

@@ -17,4 +17,18 @@ struct TableQueueOrderingTests {
         let left = try await store.write { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM message_keys") ?? -1 }
         #expect(left == 0, "no key rows are left behind")
     }
+
+    /// A receive must not cost as much as the backlog is long: its candidates come from an index
+    /// in publish order, read alone and not sorted, so that it stops after the first few.
+    @Test("a receive reads its candidates from an index in publish order, without sorting the backlog")
+    func candidatesPlan() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.path("spool.db"))
+        let plan = try await store.write { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + TableQueue.candidatesSQL, arguments: ["units", 0, 0, 400])
+                .map { $0["detail"] as String }.joined(separator: "; ")
+        }
+        #expect(plan.contains("COVERING INDEX messages_in_order"), "\(plan)")
+        #expect(!plan.contains("TEMP B-TREE"), "\(plan)")
+    }
 }
