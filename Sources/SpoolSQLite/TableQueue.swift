@@ -22,16 +22,21 @@ public final class TableQueue: Transport {
     public func publish(_ messages: [TransportMessage], to destination: String) async throws {
         guard !destination.isEmpty else { throw SpoolError(.invalidArgument, "destination must not be empty") }
         let now = SQLiteRows.micros(Date())
-        let rows = messages.map { message in (message, TransportMessage.headersJSON(message.headers), orderKeys(message.headers)) }
+        // A message's ordering keys go in with one statement, from the header's JSON array, once
+        // the header was read as an array of strings (otherwise the message has none).
+        let rows = messages.map { message in
+            (message, TransportMessage.headersJSON(message.headers), orderKeys(message.headers).isEmpty ? nil : message.headers[orderKeysHeader])
+        }
         try await store.write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO messages (destination, id, headers, body, available_at, ordered) VALUES (?, ?, ?, ?, ?, ?)
                 """)
-            let key = try db.cachedStatement(sql: "INSERT OR IGNORE INTO message_keys (destination, key, seq) VALUES (?, ?, ?)")
-            for (message, headers, keys) in rows {
-                try insert.execute(arguments: [destination, message.id, headers, Data(message.body), now, keys.isEmpty ? 0 : 1])
-                let seq = db.lastInsertedRowID
-                for orderKey in keys { try key.execute(arguments: [destination, orderKey, seq]) }
+            let keys = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO message_keys (destination, key, seq) SELECT ?, value, ? FROM json_each(?)
+                """)
+            for (message, headers, keysJSON) in rows {
+                try insert.execute(arguments: [destination, message.id, headers, Data(message.body), now, keysJSON == nil ? 0 : 1])
+                if let keysJSON { try keys.execute(arguments: [destination, db.lastInsertedRowID, keysJSON]) }
             }
         }
         store.publishSignals.published(to: destination)
@@ -58,20 +63,24 @@ public final class TableQueue: Transport {
             if candidates.contains(where: \.ordered) {
                 candidates = try Self.unblocked(candidates, limit: limit, of: destination, in: db)
             }
-            let lease = try db.cachedStatement(sql: """
-                UPDATE messages SET deliveries = deliveries + 1, leased_until = ?, holder = ? WHERE seq = ?
-                RETURNING id, headers, body, deliveries
-                """)
-            var deliveries: [TransportDelivery] = []
+            guard !candidates.isEmpty else { return [] }
+            // One statement leases them all (their numbers as a JSON array).
+            var numbers = JSONWriter(capacity: 2 + min(limit, candidates.count) * 12)
+            numbers.array { writer in for candidate in candidates.prefix(limit) { writer.int(Int(candidate.seq)) } }
+            let leased = try Row.fetchCursor(db.cachedStatement(sql: """
+                UPDATE messages SET deliveries = deliveries + 1, leased_until = ?, holder = ?
+                WHERE seq IN (SELECT value FROM json_each(?))
+                RETURNING seq, id, headers, body, deliveries
+                """), arguments: [until, holder, numbers.text])
+            var deliveries: [(seq: Int64, delivery: TransportDelivery)] = []
             deliveries.reserveCapacity(min(limit, candidates.count))
-            for candidate in candidates.prefix(limit) {
-                guard let row = try Row.fetchOne(lease, arguments: [until, holder, candidate.seq]) else { continue }
-                let headersText: String = row[1], body: Data = row[2], count: Int = row[3]
-                deliveries.append(TransportDelivery(message: TransportMessage(id: row[0], headers: TransportMessage.headers(json: headersText), body: Array(body)),
-                                                    destination: destination, deliveryCount: count,
-                                                    receipt: TableQueueReceipt(seq: candidate.seq, deliveries: count).text))
+            while let row = try leased.next() {
+                let seq: Int64 = row[0], headersText: String = row[2], body: Data = row[3], count: Int = row[4]
+                deliveries.append((seq, TransportDelivery(message: TransportMessage(id: row[1], headers: TransportMessage.headers(json: headersText), body: Array(body)),
+                                                          destination: destination, deliveryCount: count,
+                                                          receipt: TableQueueReceipt(seq: seq, deliveries: count).text)))
             }
-            return deliveries
+            return deliveries.sorted { $0.seq < $1.seq }.map(\.delivery)
         }
     }
 
@@ -92,11 +101,6 @@ public final class TableQueue: Transport {
     private static func unblocked(_ candidates: [(seq: Int64, ordered: Bool)], limit: Int, of destination: String,
                                   in db: Database) throws -> [(seq: Int64, ordered: Bool)] {
         guard let first = candidates.first?.seq, let last = candidates.last?.seq else { return [] }
-        var keys: [Int64: [String]] = [:]
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
-            SELECT seq, key FROM message_keys WHERE destination = ? AND seq BETWEEN ? AND ? ORDER BY seq
-            """), arguments: [destination, first, last])
-        while let row = try rows.next() { keys[row[0], default: []].append(row[1]) }
         let anyEarlier = try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM message_keys WHERE destination = ? AND seq < ?)
             """), arguments: [destination, first]) ?? false
@@ -107,23 +111,37 @@ public final class TableQueue: Transport {
         var held = Set<String>()
         var free: [(seq: Int64, ordered: Bool)] = []
         var next = candidates.startIndex
-        for seq in keys.keys.sorted() {
-            guard free.count < limit else { break }
+        // The message `seq` with `keys`: a candidate is taken unless an earlier message holds one
+        // of its keys; candidates before it have no keys and are taken.
+        func look(at seq: Int64, keys: [String]) throws {
             while next < candidates.endIndex, candidates[next].seq < seq, free.count < limit {
                 free.append(candidates[next])
                 next += 1
             }
-            let mine = keys[seq] ?? []
             if next < candidates.endIndex, candidates[next].seq == seq, free.count < limit {
-                var blocked = mine.contains(where: held.contains)
+                var blocked = keys.contains(where: held.contains)
                 if !blocked, anyEarlier {
-                    blocked = try mine.contains { key in try Bool.fetchOne(earlier, arguments: [destination, key, first]) ?? false }
+                    blocked = try keys.contains { key in try Bool.fetchOne(earlier, arguments: [destination, key, first]) ?? false }
                 }
                 if !blocked { free.append(candidates[next]) }
                 next += 1
             }
-            held.formUnion(mine)
+            held.formUnion(keys)
         }
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT seq, key FROM message_keys WHERE destination = ? AND seq BETWEEN ? AND ? ORDER BY seq
+            """), arguments: [destination, first, last])
+        var seq: Int64?, keys: [String] = []
+        while free.count < limit, let row = try rows.next() {
+            let rowSeq: Int64 = row[0]
+            if let current = seq, current != rowSeq {
+                try look(at: current, keys: keys)
+                keys.removeAll(keepingCapacity: true)
+            }
+            seq = rowSeq
+            keys.append(row[1])
+        }
+        if let seq, free.count < limit { try look(at: seq, keys: keys) }
         while next < candidates.endIndex, free.count < limit {
             free.append(candidates[next])
             next += 1
