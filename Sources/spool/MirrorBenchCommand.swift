@@ -20,7 +20,9 @@ struct MirrorBenchCommand: AsyncParsableCommand {
             that keeps up leaves it): the difference is mirroring's cost per commit. Then, with the outbox relayed to --transport (the table \
             queue of a fresh store, or amqp://USER:PASSWORD@HOST:PORT/VHOST) and a processor applying units to a \
             fresh SQLite mirror, all running at once in this process: operations per second from the first commit \
-            to the last unit applied. Every unit is checked to arrive once.
+            to the last unit applied. Last, as many units are committed first and then relayed and applied with \
+            nothing else running: the rate of mirroring's own machinery (outbox, transport, processor, mirror) and \
+            its CPU time per unit. Every unit is checked to arrive once.
             """)
 
     @Option(help: "Operations in all.")
@@ -49,6 +51,9 @@ struct MirrorBenchCommand: AsyncParsableCommand {
         var endToEndSeconds: Double
         var operationsPerSecond: Double
         var unitsApplied: Int
+        var drainSeconds: Double
+        var drainOperationsPerSecond: Double
+        var drainCPUMicrosecondsPerUnit: Double
     }
 
     static let schema = try! MirrorSchema(json: #"{"types": [{"name": "Page", "fields": {"name": "string", "views": "integer"}}]}"#)
@@ -77,17 +82,25 @@ struct MirrorBenchCommand: AsyncParsableCommand {
                 try await app.write { db in try db.execute(sql: "DELETE FROM \(SQLiteOutbox.table)") }
                 done += block
             }
-            let (seconds, applied) = try await endToEnd(commits, app: app, directory: directory)
+            let (seconds, _, applied) = try await relayAndApply(commits, app: app, directory: directory, name: "mirrored", committing: true)
             guard applied == commits else { throw SpoolError(.invalidState, "\(applied) of \(commits) units were applied") }
+            // Untimed: the outbox filled first; then only the relay and the processor run.
+            _ = try await Self.commit(commits, unit: unit, prefix: "drained", outbox: true, into: app)
+            let (drainSeconds, drainCPU, drained) = try await relayAndApply(commits, app: app, directory: directory, name: "drained", committing: false)
+            guard drained == commits else { throw SpoolError(.invalidState, "\(drained) of \(commits) units were applied from a full outbox") }
             let result = Result(durability: durability, operations: commits * unit, unit: unit, transport: Redaction.url(transport),
                                 commitMicroseconds: baseline / Double(commits) * 1e6, commitWithOutboxMicroseconds: withOutbox / Double(commits) * 1e6,
                                 addedPercent: (withOutbox - baseline) / baseline * 100, endToEndSeconds: seconds,
-                                operationsPerSecond: Double(commits * unit) / seconds, unitsApplied: applied)
+                                operationsPerSecond: Double(commits * unit) / seconds, unitsApplied: applied,
+                                drainSeconds: drainSeconds, drainOperationsPerSecond: Double(commits * unit) / drainSeconds,
+                                drainCPUMicrosecondsPerUnit: drainCPU / Double(commits) * 1e6)
             if json { return try Output.json(result) }
-            Output.table(["OPERATIONS", "UNIT", "DURABILITY", "TRANSPORT", "COMMIT µs", "WITH OUTBOX µs", "ADDED", "END TO END s", "OPS/S"], [[
+            Output.table(["OPERATIONS", "UNIT", "DURABILITY", "TRANSPORT", "COMMIT µs", "WITH OUTBOX µs", "ADDED", "END TO END s", "OPS/S",
+                          "DRAIN OPS/S", "DRAIN CPU µs/UNIT"], [[
                 "\(result.operations)", "\(unit)", durability, result.transport, String(format: "%.1f", result.commitMicroseconds),
                 String(format: "%.1f", result.commitWithOutboxMicroseconds), String(format: "%+.1f %%", result.addedPercent),
                 String(format: "%.2f", seconds), String(format: "%.0f", result.operationsPerSecond),
+                String(format: "%.0f", result.drainOperationsPerSecond), String(format: "%.1f", result.drainCPUMicrosecondsPerUnit),
             ]])
         }
     }
@@ -124,17 +137,23 @@ struct MirrorBenchCommand: AsyncParsableCommand {
         return (ContinuousClock.now - start).seconds
     }
 
-    /// Commits with the outbox while a relay moves units to the transport and a processor applies
-    /// them; returns the seconds from the first commit to the last unit applied, and the units applied.
-    private func endToEnd(_ commits: Int, app: DatabasePool, directory: URL) async throws -> (Double, Int) {
+    /// Runs a relay that moves units to the transport and a processor that applies them to a fresh
+    /// mirror (and a fresh store's table queue), until `commits` units were applied: with
+    /// `committing`, while the application commits them (`name` prefixes their keys); without,
+    /// from an outbox that already holds them. Returns the seconds from the start to the last unit
+    /// applied, the process's CPU seconds in that time, and the units the mirror applied.
+    private func relayAndApply(_ commits: Int, app: DatabasePool, directory: URL, name: String,
+                               committing: Bool) async throws -> (Double, Double, Int) {
         let destination = "spool-mirror-bench-\(UUID().uuidString.prefix(8).lowercased())"
         let opened: any Transport
         if transport == "table" {
-            opened = TableQueue(store: try SQLiteStore(path: directory.appendingPathComponent("spool.db").path))
+            opened = TableQueue(store: try SQLiteStore(path: directory.appendingPathComponent("\(name)-spool.db").path))
         } else {
             opened = try await TransportLocation(transport).open(store: nil, prefetch: 256)
         }
-        let mirror = try SQLiteMirror(path: directory.appendingPathComponent("mirror.db").path, schema: Self.schema, fileDirectory: directory.appendingPathComponent("files"))
+        let mirror = try SQLiteMirror(path: directory.appendingPathComponent("\(name)-mirror.db").path, schema: Self.schema,
+                                      fileDirectory: directory.appendingPathComponent("\(name)-files"))
+        let cpu = ProcessCPU.seconds()
         let outbox = SQLiteOutbox(writer: app)
         let relay = Task { try await outbox.run(to: opened, destination: destination) }
         // The processor counts what it settles: asking the mirror instead (a count of its
@@ -144,18 +163,19 @@ struct MirrorBenchCommand: AsyncParsableCommand {
         processor.observer = { outcome, _ in if outcome == .applied || outcome == .duplicate { settled.take() } }
         let applying = Task { [processor] in try await processor.run() }
         let start = ContinuousClock.now
-        _ = try await Self.commit(commits, unit: unit, prefix: "mirrored", outbox: true, into: app)
+        if committing { _ = try await Self.commit(commits, unit: unit, prefix: name, outbox: true, into: app) }
         let deadline = ContinuousClock.now + .seconds(600)
         while settled.count < commits, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(1))
         }
         let seconds = (ContinuousClock.now - start).seconds
+        let cpuSeconds = ProcessCPU.seconds() - cpu
         let applied = try mirror.status().applied
         relay.cancel()
         applying.cancel()
         _ = await relay.result
         _ = await applying.result
         try? await opened.close()
-        return (seconds, applied)
+        return (seconds, cpuSeconds, applied)
     }
 }

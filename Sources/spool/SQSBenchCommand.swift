@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SpoolBench
 import SQSClient
 import SpoolCore
 import Synchronization
@@ -133,16 +134,9 @@ struct SQSBenchCommand: AsyncParsableCommand {
 
     /// Runs `body` and returns its wall seconds and this process's CPU seconds (user and system).
     private static func timed(_ body: () async throws -> Void) async throws -> (Double, Double) {
-        let cpuBefore = cpuSeconds()
+        let cpuBefore = ProcessCPU.seconds()
         let start = ContinuousClock.now
         try await body()
-        return ((ContinuousClock.now - start).seconds, cpuSeconds() - cpuBefore)
-    }
-
-    private static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+        return ((ContinuousClock.now - start).seconds, ProcessCPU.seconds() - cpuBefore)
     }
 }

@@ -166,6 +166,12 @@ struct MirrorCommandTests {
         let shown = try JSONDecoder().decode([String: JSONValue].self, from: Data(result.stdout.utf8))
         #expect(shown["unitsApplied"] == .number(50) && shown["operations"] == .number(500), "\(result.stdout)")
         if case .number(let perSecond)? = shown["operationsPerSecond"] { #expect(perSecond > 0) } else { Issue.record("\(result.stdout)") }
+        // The drain from a full outbox: timed, and its CPU measured (the relay and processor use some).
+        if case .number(let drained)? = shown["drainOperationsPerSecond"], case .number(let cpu)? = shown["drainCPUMicrosecondsPerUnit"] {
+            #expect(drained > 0 && cpu > 0, "\(result.stdout)")
+        } else {
+            Issue.record("no drain figures: \(result.stdout)")
+        }
     }
 
     @Test("all on PostgreSQL: units through the PostgreSQL store's table queue, applied by spool mirror process to typed PostgreSQL tables; spool mirror status reads both",
