@@ -51,6 +51,19 @@ enum QuietInsertStatement: PostgresStatementText {
     static let sql = PostgresStore.insertSQL(.searchPath, notifying: false)
 }
 
+/// The insert of jobs that name no quota and no unique key, with the NOTIFY of the queues that
+/// gained jobs (``PostgresStore/plainInsertSQL(_:notifying:)``).
+enum PlainInsertStatement: PostgresStatementText {
+    static let name = "spool_insert_plain"
+    static let sql = PostgresStore.plainInsertSQL(.searchPath, notifying: true)
+}
+
+/// The plain insert that the store announces after its commit (``PostgresAnnouncer``).
+enum QuietPlainInsertStatement: PostgresStatementText {
+    static let name = "spool_insert_plain_quiet"
+    static let sql = PostgresStore.plainInsertSQL(.searchPath, notifying: false)
+}
+
 /// The announcement of queues that gained jobs (``PostgresAnnouncer``): the channel, then the
 /// queues one per line.
 enum NotifyStatement: PostgresStatementText {

@@ -12,8 +12,10 @@ extension PostgresStore {
         // sends the NOTIFY itself only when this store announced nothing a moment ago; otherwise
         // the announcement follows the commit, merged with others (PostgresAnnouncer).
         let notifying = announcer.mayNotifyInStatement()
+        let plainly = Self.insertsPlainly(jobs)
         let results = try await read(onItsEventLoop: jobs.count <= 16) { connection in
-            try await PostgresStore.insert(jobs, now: now, schema: schema, prepared: true, notifying: notifying, on: connection, logger: logger)
+            plainly ? try await PostgresStore.insertPlainly(jobs, now: now, schema: schema, notifying: notifying, on: connection, logger: logger)
+                : try await PostgresStore.insert(jobs, now: now, schema: schema, prepared: true, notifying: notifying, on: connection, logger: logger)
         }
         publishAvailable(results)
         if !notifying { announcer.announce(Self.availableQueues(results)) }
@@ -70,23 +72,11 @@ extension PostgresStore {
     static func insert(_ jobs: [NewJob], now: Date, schema: PostgresSchema, prepared: Bool, notifying: Bool = true,
                        on connection: PostgresConnection, logger: Logger) async throws -> [InsertResult] {
         guard !jobs.isEmpty else { return [] }
-        var random = SeededRandom()
-        let built = jobs.map { new in
-            var job = Job(new: new, id: JobID.make(at: now, using: &random), now: now)
-            job.runAt = PostgresRows.truncate(job.runAt)
-            return job
-        }
+        let built = Self.built(jobs, now: now)
         let named = Set(jobs.flatMap(\.quotas)).sorted()
         let ids = built.map(\.id.description)
         var binds = PostgresBindings()
-        binds.append(ids)
-        binds.append(built.map(\.queue))
-        binds.append(built.map(\.name))
-        binds.append(built.map(\.payload.text))
-        binds.append(built.map(\.state.rawValue))
-        binds.append(built.map { Int64($0.priority) })
-        binds.append(built.map { Int64($0.maxAttempts) })
-        binds.append(built.map { PostgresRows.micros($0.runAt) })
+        Self.appendLeadingColumns(of: built, to: &binds)
         binds.append(built.map { $0.quotas.isEmpty ? "[]" : JSONValue.array($0.quotas.map(JSONValue.string)).compactText })
         binds.append(built.map { $0.tags.isEmpty ? "[]" : JSONValue.array($0.tags.map(JSONValue.string)).compactText })
         binds.append(built.map { $0.uniqueKey ?? "" })

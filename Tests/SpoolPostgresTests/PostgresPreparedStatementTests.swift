@@ -10,9 +10,9 @@ import Testing
 /// the ones it made for the actual parameters.
 @Suite("PostgreSQL prepared statements", .enabled(if: PostgresServer.shouldRun))
 struct PostgresPreparedStatementTests {
-    @Test("the prepared insert (with its NOTIFY, and without) settles on its generic plan for one-job inserts instead of being planned for every job",
-          arguments: [true, false])
-    func insertKeepsItsGenericPlan(notifying: Bool) async throws {
+    @Test("the prepared inserts (full and plain, with their NOTIFY and without) settle on their generic plans for one-job inserts instead of being planned for every job",
+          arguments: [false, true], [true, false])
+    func insertKeepsItsGenericPlan(plain: Bool, notifying: Bool) async throws {
         let (url, schema) = try await PostgresTestDatabase.freshURL()
         _ = try await PostgresStore(url: url, maximumConnections: 1)   // creates the schema
         let logger = PostgresTestDatabase.testLogger
@@ -25,11 +25,19 @@ struct PostgresPreparedStatementTests {
             try await connection.query("ANALYZE spool_jobs", logger: logger)
             for i in 0..<12 {
                 let job = NewJob(name: "one", payload: JSONPayload(unchecked: "{\"i\":\(i)}"))
-                let results = try await PostgresStore.insert([job], now: Date(), schema: PostgresSchema(name: schema), prepared: true,
-                                                             notifying: notifying, on: connection, logger: logger)
+                let results = plain
+                    ? try await PostgresStore.insertPlainly([job], now: Date(), schema: PostgresSchema(name: schema), notifying: notifying,
+                                                            on: connection, logger: logger)
+                    : try await PostgresStore.insert([job], now: Date(), schema: PostgresSchema(name: schema), prepared: true,
+                                                     notifying: notifying, on: connection, logger: logger)
                 #expect(results.map(\.inserted) == [true])
             }
-            let name = notifying ? InsertStatement.name : QuietInsertStatement.name
+            let name = switch (plain, notifying) {
+            case (false, true): InsertStatement.name
+            case (false, false): QuietInsertStatement.name
+            case (true, true): PlainInsertStatement.name
+            case (true, false): QuietPlainInsertStatement.name
+            }
             let rows = try await connection.query("""
                 SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = \(name)
                 """, logger: logger)
