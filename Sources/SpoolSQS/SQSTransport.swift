@@ -57,6 +57,8 @@ public final class SQSTransport: Transport {
         var receiptHandle: String
         var expires: ContinuousClock.Instant
         var visibility: Duration
+        /// An extension of its visibility is under way.
+        var extending = false
     }
 
     struct State {

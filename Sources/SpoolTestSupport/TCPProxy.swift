@@ -10,7 +10,8 @@ import Synchronization
 ///
 /// It also watches the requests: `tag` names a request from the first bytes a client sends on a
 /// connection after an answer (for SQS, the action in `X-Amz-Target`), and the proxy counts
-/// the requests of each tag and the most that were awaiting an answer at once.
+/// the requests of each tag and the most that were awaiting an answer at once; ``hold(_:for:)``
+/// keeps the next request of a tag from the server for a while (a slow answer).
 public final class TCPProxy: Sendable {
     /// What ``arm(_:afterBytes:)`` does to a connection.
     public enum Fault: Sendable {
@@ -31,6 +32,7 @@ public final class TCPProxy: Sendable {
         var counts: [String: Int] = [:]
         var awaiting: [Int32: String] = [:]
         var mostAwaiting: [String: Int] = [:]
+        var hold: (tag: String, delay: Duration)?
     }
 
     /// The proxy's port on 127.0.0.1.
@@ -67,6 +69,12 @@ public final class TCPProxy: Sendable {
     /// Damages the next connection accepted: `fault` at byte `offset` of what the server sends.
     public func arm(_ fault: Fault, afterBytes offset: Int) {
         state.withLock { $0.armed = (fault, offset) }
+    }
+
+    /// Holds the next request tagged `tag` for `delay` before it goes to the server; the other
+    /// connections go on meanwhile.
+    public func hold(_ tag: String, for delay: Duration) {
+        state.withLock { $0.hold = (tag, delay) }
     }
 
     /// How many armed faults were done (a connection that closed before the offset does none).
@@ -147,7 +155,13 @@ public final class TCPProxy: Sendable {
             let count = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
             if count <= 0 { break }
             var chunk = Array(buffer[0..<count])
-            if requests { noteRequest(chunk, on: connection) } else { state.withLock { _ = $0.awaiting.removeValue(forKey: connection) } }
+            if requests {
+                if let delay = noteRequest(chunk, on: connection) {
+                    Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+                }
+            } else {
+                state.withLock { _ = $0.awaiting.removeValue(forKey: connection) }
+            }
             if let fault, passed <= fault.offset, fault.offset < passed + count {
                 state.withLock { $0.faultsDone += 1 }
                 let at = fault.offset - passed
@@ -177,13 +191,17 @@ public final class TCPProxy: Sendable {
         }
     }
 
-    private func noteRequest(_ chunk: [UInt8], on connection: Int32) {
+    /// Notes a request that begins with `chunk`; returns how long to hold it, when it is held.
+    private func noteRequest(_ chunk: [UInt8], on connection: Int32) -> Duration? {
         state.withLock { state in
-            guard state.awaiting[connection] == nil, let tag = tag(chunk) else { return }
+            guard state.awaiting[connection] == nil, let tag = tag(chunk) else { return nil }
             state.awaiting[connection] = tag
             state.counts[tag, default: 0] += 1
             let now = state.awaiting.values.filter { $0 == tag }.count
             state.mostAwaiting[tag] = max(state.mostAwaiting[tag] ?? 0, now)
+            guard let hold = state.hold, hold.tag == tag else { return nil }
+            state.hold = nil
+            return hold.delay
         }
     }
 }

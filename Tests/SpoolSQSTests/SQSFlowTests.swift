@@ -98,6 +98,36 @@ struct SQSFlowTests {
         try await other.close()
     }
 
+    @Test("an extension of visibility that is slow to answer holds back only its own deliveries, not the extensions of the others")
+    func slowExtension() async throws {
+        // A moto of its own, behind a proxy that holds the first extension for longer than the
+        // visibility: the deliveries of that call are handed out again; the others must not be.
+        let moto = try await MotoServer.startPrivate()
+        let proxy = try TCPProxy(upstreamPort: moto.port, tag: TCPProxy.sqsAction)
+        defer { proxy.stop() }
+        let client = SQSClient(configuration: try AWSConfiguration.sqs(environment: [
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_SQS": proxy.endpoint, "HOME": "/nonexistent",
+        ]))
+        let holder = SQSTransport(client: client), other = SQSTransport(client: client)
+        let destinations = [Self.destination("slow-a"), Self.destination("slow-b")]
+        for destination in destinations { try await holder.publish(TransportMessage(id: destination, text: "x"), to: destination) }
+        proxy.hold("ChangeMessageVisibilityBatch", for: .seconds(15))
+        // Both held with a visibility of 10 s: each is extended (one call per queue) once 5 s are left.
+        for destination in destinations {
+            _ = try #require(try await holder.receive(from: destination, limit: 1, wait: .seconds(10), visibility: .seconds(10)).first)
+        }
+        try await Task.sleep(for: .seconds(12))
+        var again: [String] = []
+        for destination in destinations {
+            again += try await other.receive(from: destination, limit: 1, wait: .seconds(1), visibility: .seconds(60)).map(\.message.id)
+        }
+        #expect(again.count == 1, "only the held extension's delivery went to another receiver: \(again)")
+        #expect((proxy.mostAwaiting["ChangeMessageVisibilityBatch"] ?? 0) >= 2, "the other extension went while the first was held: \(proxy.mostAwaiting)")
+        try await holder.close()
+        try await other.close()
+    }
+
     @Test("connections cut between sends and their answers: every confirmed message arrives, and each failure is a clear error")
     func cutConnections() async throws {
         let (client, proxy) = try await proxiedMotoClient(attempts: 8)
