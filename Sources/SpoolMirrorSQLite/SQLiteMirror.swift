@@ -122,16 +122,15 @@ public final class SQLiteMirror: MirrorTarget {
     }
 
     private func write(_ unit: MirrorUnit, in db: Database, replacing replaced: inout Set<String>) throws -> Bool {
-        let id = unit.id.uuidString.lowercased()
-        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM spool_mirror_units WHERE id = ?"), arguments: [id]) == nil else {
-            return false
-        }
+        // The unit's record first: one that is there already (the unit was applied) inserts
+        // nothing, and then nothing else is done; otherwise it commits with the operations.
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO spool_mirror_units (id, applied_at, committed_at) VALUES (?, ?, ?)")
+            .execute(arguments: [unit.id.uuidString.lowercased(), ISO8601.formatMicroseconds(Date()), unit.committedAt.map(ISO8601.formatMicroseconds)])
+        guard db.changesCount == 1 else { return false }
         for operation in unit.operations {
             replaced.formUnion(try fileNames(of: operation, in: db))
             try apply(operation, in: db)
         }
-        try db.cachedStatement(sql: "INSERT INTO spool_mirror_units (id, applied_at, committed_at) VALUES (?, ?, ?)")
-            .execute(arguments: [id, ISO8601.formatMicroseconds(Date()), unit.committedAt.map(ISO8601.formatMicroseconds)])
         return true
     }
 
