@@ -17,11 +17,17 @@ import Synchronization
 /// `spacing` (``mayNotifyInStatement()``): sparse enqueues wake a dispatcher as soon as they
 /// commit. Enqueues in between commit without the lock and are announced after their commit
 /// (``announce(_:)``), merged: the queues wait while an announcement is being sent and until
-/// `spacing` after the last began, then go together. An announcement that fails (the connection
-/// lost) is dropped: the dispatchers it was for find the jobs at their next poll.
+/// twice `spacing` after the last began, then go together; an enqueue allowed to notify in its
+/// statement meanwhile takes them into its own NOTIFY (``mayNotifyInStatement(folding:)``), so
+/// that a steady producer's enqueues need no announcement statements of their own. An
+/// announcement that fails (the connection lost) is dropped: the dispatchers it was for find the
+/// jobs at their next poll.
 final class PostgresAnnouncer: Sendable {
     private struct State {
         var waiting: Set<String> = []
+        /// An announcement is waiting for its turn or being sent.
+        var scheduled = false
+        /// An announcement statement is being sent.
         var sending = false
         var closed = false
         /// When the last announcement began.
@@ -41,15 +47,20 @@ final class PostgresAnnouncer: Sendable {
         self.logger = logger
     }
 
-    /// Whether the enqueue about to run should send its NOTIFY in its own statement: yes when
-    /// nothing was announced for `spacing` and no announcement is under way (the enqueue counts
-    /// as an announcement from now on); otherwise announce its queues after its commit.
-    func mayNotifyInStatement() -> Bool {
+    /// Whether the enqueue about to run should send its NOTIFY in its own statement: `nil` when
+    /// something was announced less than `spacing` ago or an announcement statement is being
+    /// sent (then announce its queues after its commit); otherwise the queues its NOTIFY must
+    /// name besides its own: with `folding`, those waiting to be announced, which it takes over
+    /// (give them back with ``announce(_:)`` if the enqueue fails); without, none. The enqueue
+    /// counts as an announcement from now on.
+    func mayNotifyInStatement(folding: Bool) -> Set<String>? {
         state.withLock { state in
             let now = ContinuousClock.now
-            guard !state.sending, state.last.map({ now >= $0 + spacing }) ?? true else { return false }
+            guard !state.sending, state.last.map({ now >= $0 + spacing }) ?? true else { return nil }
             state.last = now
-            return true
+            guard folding else { return [] }
+            defer { state.waiting = [] }
+            return state.waiting
         }
     }
 
@@ -60,8 +71,8 @@ final class PostgresAnnouncer: Sendable {
         let start = state.withLock { state in
             guard !state.closed else { return false }
             state.waiting.formUnion(queues)
-            guard !state.sending else { return false }
-            state.sending = true
+            guard !state.scheduled else { return false }
+            state.scheduled = true
             return true
         }
         if start { Task { await send() } }
@@ -74,21 +85,26 @@ final class PostgresAnnouncer: Sendable {
 
     private func send() async {
         while true {
-            if let last = state.withLock({ $0.last }), ContinuousClock.now < last + spacing {
-                try? await Task.sleep(until: last + spacing)
+            // Twice the spacing after whatever began last: an enqueue allowed to notify in its
+            // statement in between takes the waiting queues (and moves `last` on), so a steady
+            // producer's enqueues carry the announcements and this sends none.
+            while let last = state.withLock({ $0.last }), ContinuousClock.now < last + spacing * 2 {
+                try? await Task.sleep(until: last + spacing * 2)
             }
             let queues: [String]? = state.withLock { state in
                 guard !state.waiting.isEmpty, !state.closed else {
-                    state.sending = false
+                    state.scheduled = false
                     return nil
                 }
                 defer {
                     state.waiting = []
                     state.last = .now
+                    state.sending = true
                 }
                 return state.waiting.sorted()
             }
             guard let queues else { return }
+            defer { state.withLock { $0.sending = false } }
             let (channel, payload, logger) = (channel, queues.joined(separator: "\n"), logger)
             do {
                 try await pool.withConnection(onItsEventLoop: true) { connection in

@@ -9,13 +9,22 @@ extension PostgresStore {
         let now = PostgresRows.truncate(now)
         let (schema, logger) = (self.schema, self.logger)
         // One statement, atomic without an explicit transaction: one round trip per call. It
-        // sends the NOTIFY itself only when this store announced nothing a moment ago; otherwise
-        // the announcement follows the commit, merged with others (PostgresAnnouncer).
-        let notifying = announcer.mayNotifyInStatement()
+        // sends the NOTIFY itself only when this store announced nothing a moment ago (the plain
+        // insert then also names the queues of enqueues waiting to be announced); otherwise the
+        // announcement follows the commit, merged with others (PostgresAnnouncer).
         let plainly = Self.insertsPlainly(jobs)
-        let results = try await read(onItsEventLoop: jobs.count <= 16) { connection in
-            plainly ? try await PostgresStore.insertPlainly(jobs, now: now, schema: schema, notifying: notifying, on: connection, logger: logger)
-                : try await PostgresStore.insert(jobs, now: now, schema: schema, prepared: true, notifying: notifying, on: connection, logger: logger)
+        let folded = announcer.mayNotifyInStatement(folding: plainly)
+        let notifying = folded != nil
+        let results: [InsertResult]
+        do {
+            results = try await read(onItsEventLoop: jobs.count <= 16) { connection in
+                plainly ? try await PostgresStore.insertPlainly(jobs, now: now, schema: schema, notifying: notifying, also: folded ?? [],
+                                                                on: connection, logger: logger)
+                    : try await PostgresStore.insert(jobs, now: now, schema: schema, prepared: true, notifying: notifying, on: connection, logger: logger)
+            }
+        } catch {
+            if let folded { announcer.announce(folded) }
+            throw error
         }
         publishAvailable(results)
         if !notifying { announcer.announce(Self.availableQueues(results)) }

@@ -11,10 +11,11 @@ extension PostgresStore {
     }
 
     /// Inserts `jobs` (``insertsPlainly(_:)``) with the plain prepared statement on a pooled
-    /// connection, in one round trip, sending the NOTIFY itself when `notifying`. Most jobs name
+    /// connection, in one round trip, sending the NOTIFY itself when `notifying`: for the queues
+    /// that gain available jobs and the queues `also` (others' enqueues to announce). Most jobs name
     /// no quota and no unique key: the full insert's quota check, its lookup of unique keys'
     /// holders and the row of their columns it returns cost a one-job enqueue a sixth of its time.
-    static func insertPlainly(_ jobs: [NewJob], now: Date, schema: PostgresSchema, notifying: Bool,
+    static func insertPlainly(_ jobs: [NewJob], now: Date, schema: PostgresSchema, notifying: Bool, also: Set<String> = [],
                               on connection: PostgresConnection, logger: Logger) async throws -> [InsertResult] {
         guard !jobs.isEmpty else { return [] }
         let built = Self.built(jobs, now: now)
@@ -25,7 +26,7 @@ extension PostgresStore {
         binds.append(built.map { $0.timeout.map { Int64($0.seconds * 1000) } ?? -1 })
         binds.append(built.map { $0.traceContext.storedText ?? "" })
         binds.append(schema.channel)
-        binds.append(Set(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
+        binds.append(also.union(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
         let rows = notifying ? try await connection.rows(PlainInsertStatement.self, binds, logger: logger)
             : try await connection.rows(QuietPlainInsertStatement.self, binds, logger: logger)
         let inserted = try rows.first?[0].decode(Int.self)

@@ -18,10 +18,24 @@ struct PostgresAnnouncerTests {
     @Test("the first enqueue notifies in its statement; the next within the spacing does not; after the spacing one does again")
     func spacing() async throws {
         let announcer = Self.announcer(spacing: .milliseconds(200))
-        #expect(announcer.mayNotifyInStatement())
-        #expect(!announcer.mayNotifyInStatement())
-        #expect(!announcer.mayNotifyInStatement())
+        #expect(announcer.mayNotifyInStatement(folding: false) == [])
+        #expect(announcer.mayNotifyInStatement(folding: false) == nil)
+        #expect(announcer.mayNotifyInStatement(folding: false) == nil)
         try await Task.sleep(for: .milliseconds(250))
-        #expect(announcer.mayNotifyInStatement())
+        #expect(announcer.mayNotifyInStatement(folding: false) == [])
+    }
+
+    @Test("queues waiting to be announced are taken into the next enqueue that notifies in its statement, once")
+    func folding() async throws {
+        let announcer = Self.announcer(spacing: .milliseconds(200))
+        #expect(announcer.mayNotifyInStatement(folding: true) == [])
+        announcer.announce(["mail", "reports"])   // within the spacing: waits its turn, 400 ms after the enqueue above
+        #expect(announcer.mayNotifyInStatement(folding: true) == nil, "still within the spacing")
+        announcer.announce(["mail", "thumbnails"])
+        try await Task.sleep(for: .milliseconds(250))
+        #expect(announcer.mayNotifyInStatement(folding: true) == ["mail", "reports", "thumbnails"], "the waiting queues go with this enqueue")
+        #expect(announcer.mayNotifyInStatement(folding: true) == nil, "the fold counts as an announcement")
+        try await Task.sleep(for: .milliseconds(250))
+        #expect(announcer.mayNotifyInStatement(folding: false) == [], "nothing waits; not folding takes nothing")
     }
 }
