@@ -10,8 +10,8 @@ import Synchronization
 ///
 /// It also watches the requests: `tag` names a request from the first bytes a client sends on a
 /// connection after an answer (for SQS, the action in `X-Amz-Target`), and the proxy counts
-/// the requests of each tag and the most that were awaiting an answer at once; ``hold(_:for:)``
-/// keeps the next request of a tag from the server for a while (a slow answer).
+/// the requests of each tag and the most that were awaiting an answer at once; ``hold(_:)``
+/// keeps the next request of a tag from the server until ``release()`` (a server slow to answer).
 public final class TCPProxy: Sendable {
     /// What ``arm(_:afterBytes:)`` does to a connection.
     public enum Fault: Sendable {
@@ -32,7 +32,9 @@ public final class TCPProxy: Sendable {
         var counts: [String: Int] = [:]
         var awaiting: [Int32: String] = [:]
         var mostAwaiting: [String: Int] = [:]
-        var hold: (tag: String, delay: Duration)?
+        /// The tag whose next request is held, and whether one is held now.
+        var hold: String?
+        var holding = false
     }
 
     /// The proxy's port on 127.0.0.1.
@@ -71,10 +73,15 @@ public final class TCPProxy: Sendable {
         state.withLock { $0.armed = (fault, offset) }
     }
 
-    /// Holds the next request tagged `tag` for `delay` before it goes to the server; the other
-    /// connections go on meanwhile.
-    public func hold(_ tag: String, for delay: Duration) {
-        state.withLock { $0.hold = (tag, delay) }
+    /// Holds the next request tagged `tag` until ``release()`` (at most two minutes) before it
+    /// goes to the server; the other connections go on meanwhile.
+    public func hold(_ tag: String) {
+        state.withLock { $0.hold = tag }
+    }
+
+    /// Lets a held request go on to the server.
+    public func release() {
+        state.withLock { $0.holding = false }
     }
 
     /// How many armed faults were done (a connection that closed before the offset does none).
@@ -156,8 +163,9 @@ public final class TCPProxy: Sendable {
             if count <= 0 { break }
             var chunk = Array(buffer[0..<count])
             if requests {
-                if let delay = noteRequest(chunk, on: connection) {
-                    Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+                if noteRequest(chunk, on: connection) {
+                    let deadline = Date().addingTimeInterval(120)
+                    while state.withLock({ $0.holding && !$0.stopped }), Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
                 }
             } else {
                 state.withLock { _ = $0.awaiting.removeValue(forKey: connection) }
@@ -191,17 +199,18 @@ public final class TCPProxy: Sendable {
         }
     }
 
-    /// Notes a request that begins with `chunk`; returns how long to hold it, when it is held.
-    private func noteRequest(_ chunk: [UInt8], on connection: Int32) -> Duration? {
+    /// Notes a request that begins with `chunk`; returns whether to hold it.
+    private func noteRequest(_ chunk: [UInt8], on connection: Int32) -> Bool {
         state.withLock { state in
-            guard state.awaiting[connection] == nil, let tag = tag(chunk) else { return nil }
+            guard state.awaiting[connection] == nil, let tag = tag(chunk) else { return false }
             state.awaiting[connection] = tag
             state.counts[tag, default: 0] += 1
             let now = state.awaiting.values.filter { $0 == tag }.count
             state.mostAwaiting[tag] = max(state.mostAwaiting[tag] ?? 0, now)
-            guard let hold = state.hold, hold.tag == tag else { return nil }
+            guard state.hold == tag else { return false }
             state.hold = nil
-            return hold.delay
+            state.holding = true
+            return true
         }
     }
 }
