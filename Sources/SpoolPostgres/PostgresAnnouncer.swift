@@ -14,7 +14,7 @@ import Synchronization
 /// costs a round trip of wake-up latency, though.
 ///
 /// So an enqueue notifies in its own statement only when this store announced nothing for
-/// `spacing` (``mayNotifyInStatement()``): sparse enqueues wake a dispatcher as soon as they
+/// `spacing` (``mayNotifyInStatement(folding:)``): sparse enqueues wake a dispatcher as soon as they
 /// commit. Enqueues in between commit without the lock and are announced after their commit
 /// (``announce(_:)``), merged: the queues wait while an announcement is being sent and until
 /// twice `spacing` after the last began, then go together; an enqueue allowed to notify in its
@@ -85,10 +85,11 @@ final class PostgresAnnouncer: Sendable {
 
     private func send() async {
         while true {
-            // Twice the spacing after whatever began last: an enqueue allowed to notify in its
-            // statement in between takes the waiting queues (and moves `last` on), so a steady
-            // producer's enqueues carry the announcements and this sends none.
-            while let last = state.withLock({ $0.last }), ContinuousClock.now < last + spacing * 2 {
+            // Twice the spacing after what began last: an enqueue allowed to notify in its
+            // statement in between takes the waiting queues, so a steady producer's enqueues carry
+            // the announcements and this sends none. The turn is not put off by enqueues that
+            // notify without taking them (a steady stream of those would starve the queues).
+            if let last = state.withLock({ $0.last }), ContinuousClock.now < last + spacing * 2 {
                 try? await Task.sleep(until: last + spacing * 2)
             }
             let queues: [String]? = state.withLock { state in

@@ -49,4 +49,24 @@ struct PostgresAnnouncerTests {
             if ContinuousClock.now < before + spacing { #expect(again == nil, "the fold counts as an announcement") }
         }
     }
+
+    @Test("enqueues that notify in their statement without taking the waiting queues do not put their announcement off")
+    func noStarvation() async throws {
+        let spacing = Duration.milliseconds(300)
+        let announcer = Self.announcer(spacing: spacing)
+        #expect(announcer.mayNotifyInStatement(folding: false) == [])
+        announcer.announce(["mail"])   // its turn: twice the spacing after the enqueue above
+        // Enqueues of the full statement (which do not take waiting queues) for ten turns, each
+        // one allowed to notify in its statement: had each put the announcement off, "mail"
+        // would still be waiting after them.
+        var at = ContinuousClock.now
+        for _ in 0..<10 {
+            at = max(at + spacing * 1.2, .now)
+            try await Task.sleep(until: at)
+            _ = announcer.mayNotifyInStatement(folding: false)
+        }
+        try await Task.sleep(until: ContinuousClock.now + spacing * 1.1)
+        let left = announcer.mayNotifyInStatement(folding: true)
+        #expect(left != ["mail"], "the waiting queue was announced in its turn (its statement failed: no server)")
+    }
 }
