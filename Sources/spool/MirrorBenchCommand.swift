@@ -84,7 +84,9 @@ struct MirrorBenchCommand: AsyncParsableCommand {
             }
             let (seconds, _, applied) = try await relayAndApply(commits, app: app, directory: directory, name: "mirrored", committing: true)
             guard applied == commits else { throw SpoolError(.invalidState, "\(applied) of \(commits) units were applied") }
-            // Untimed: the outbox filled first; then only the relay and the processor run.
+            // Untimed: the outbox filled first (emptied before: the relay stopped above may have
+            // left units it had sent but not yet removed); then only the relay and the processor run.
+            try await app.write { db in try db.execute(sql: "DELETE FROM \(SQLiteOutbox.table)") }
             _ = try await Self.commit(commits, unit: unit, prefix: "drained", outbox: true, into: app)
             let (drainSeconds, drainCPU, drained) = try await relayAndApply(commits, app: app, directory: directory, name: "drained", committing: false)
             guard drained == commits else { throw SpoolError(.invalidState, "\(drained) of \(commits) units were applied from a full outbox") }
