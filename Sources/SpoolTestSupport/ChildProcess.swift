@@ -164,6 +164,28 @@ public final class ChildProcess: Sendable {
         return reaped.withLock { $0 }.map(Self.code) ?? -1
     }
 
+    /// Waits at most `limit` for the process to exit: its ``terminationStatus``, or `nil` if it
+    /// still runs. For the waits that must not hang a test run (a server's shutdown at process
+    /// exit, a control tool that can wait for ever on a node that does not answer).
+    public func waitForExitBlocking(within limit: Duration) -> Int32? {
+        let deadline = ContinuousClock.now + limit
+        while isRunning {
+            guard ContinuousClock.now < deadline else { return nil }
+            usleep(20_000)
+        }
+        return terminationStatus
+    }
+
+    /// Asynchronous variant of ``waitForExitBlocking(within:)``.
+    public func waitForExit(within limit: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + limit
+        while isRunning {
+            guard ContinuousClock.now < deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return terminationStatus
+    }
+
     /// The exit code of a wait status, or the signal that ended the process.
     private static func code(_ status: Int32) -> Int32 {
         status & 0x7f == 0 ? (status >> 8) & 0xff : status & 0x7f

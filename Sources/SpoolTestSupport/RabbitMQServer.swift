@@ -226,8 +226,12 @@ public final class RabbitMQServer: Sendable {
         let outputPath = directory.appendingPathComponent("rabbitmqctl-\(UUID().uuidString).out").path
         let control = try ChildProcess.spawn("\(Self.installation)/rabbitmqctl", arguments, environment: environment,
                                              outputPath: outputPath)
-        let status = await control.waitForExit()
+        // rabbitmqctl waits as long as the node takes to answer: bounded, so that a node that
+        // stopped answering fails the test that asked instead of hanging the run.
+        let status = await control.waitForExit(within: .seconds(120))
+        if status == nil { control.signal(SIGKILL) }
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard let status else { throw ServerError("rabbitmqctl \(arguments) did not finish within 120 s: \(output)") }
         guard status == 0 else { throw ServerError("rabbitmqctl \(arguments) failed (\(status)): \(output)") }
         return output
     }
@@ -236,9 +240,13 @@ public final class RabbitMQServer: Sendable {
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let outputPath = directory.appendingPathComponent("shutdown.out").path
-        if let control = try? ChildProcess.spawn("\(Self.installation)/rabbitmqctl", ["shutdown"],
-                                                 environment: environment, outputPath: outputPath) {
-            control.waitForExitBlocking()
+        // Bounded: this runs at process exit, where a shutdown that never returns would keep the
+        // test run from ending (and its last output from being written).
+        if let control = try? ChildProcess.spawn("\(Self.installation)/rabbitmqctl", ["shutdown", "--timeout", "30"],
+                                                 environment: environment, outputPath: outputPath),
+           control.waitForExitBlocking(within: .seconds(45)) == nil {
+            control.signal(SIGKILL)
+            for pid in LoopbackSocket.pids(listeningOn: port) { kill(pid, SIGKILL) }
         }
         process.signal(SIGTERM)
         for pid in LoopbackSocket.pids(listeningOn: epmdPort) { kill(pid, SIGTERM) }
