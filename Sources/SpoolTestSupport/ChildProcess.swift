@@ -13,10 +13,20 @@ import Synchronization
 public final class ChildProcess: Sendable {
     /// The child's process id.
     public let pid: pid_t
+    /// The child's executable and arguments, for messages.
+    private let command: String
     /// The child's wait status once it has been reaped.
     private let reaped = Mutex<Int32?>(nil)
 
-    private init(pid: pid_t) { self.pid = pid }
+    /// How long ``waitForExit()`` and ``waitForExitBlocking()`` wait before they end the child
+    /// (SIGABRT, which makes a Swift process print its threads' stacks, then SIGKILL): a child
+    /// that hangs fails its test instead of keeping the whole run waiting.
+    public static let exitLimit: Duration = .seconds(600)
+
+    private init(pid: pid_t, command: String) {
+        self.pid = pid
+        self.command = command
+    }
 
     /// The child's process id, as Foundation's `Process` names it.
     public var processIdentifier: pid_t { pid }
@@ -74,7 +84,7 @@ public final class ChildProcess: Sendable {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &files, &attributes, argv, envp)
         guard result == 0 else { throw ServerError("posix_spawn \(executable) failed: \(result)") }
-        return ChildProcess(pid: pid)
+        return ChildProcess(pid: pid, command: ([executable] + arguments).joined(separator: " "))
     }
 
     /// What ``run(_:_:environment:directory:)`` returns.
@@ -139,39 +149,34 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// Waits for the process to exit and returns ``terminationStatus``. The wait blocks a thread
-    /// of its own, never one of Swift concurrency's few: tests beside it keep running.
+    /// Waits for the process to exit (at most ``exitLimit``, then ends it) and returns
+    /// ``terminationStatus``.
     @discardableResult
     public func waitForExit() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: self.waitForExitBlocking()) }
-        }
+        if let status = await waitForExit(within: Self.exitLimit) { return status }
+        return endHung()
     }
 
     /// Blocking variant of ``waitForExit()``, for threads of their own and process-exit handlers.
-    ///
-    /// It waits without reaping, then reaps under the same lock as ``signal(_:)``: until then the
-    /// exited child keeps its id, so a signal can never reach a process that took the id over
-    /// (on Linux that may even be a thread of this process, which the signal would then hit).
     @discardableResult
     public func waitForExitBlocking() -> Int32 {
-        var info = siginfo_t()
-        while reaped.withLock({ $0 }) == nil {
-            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR { continue }
-            _ = isRunning   // reaps under the lock, unless another thread already has
-            break
-        }
-        return reaped.withLock { $0 }.map(Self.code) ?? -1
+        if let status = waitForExitBlocking(within: Self.exitLimit) { return status }
+        return endHung()
     }
 
     /// Waits at most `limit` for the process to exit: its ``terminationStatus``, or `nil` if it
-    /// still runs. For the waits that must not hang a test run (a server's shutdown at process
-    /// exit, a control tool that can wait for ever on a node that does not answer).
+    /// still runs.
+    ///
+    /// It asks ``isRunning``, which reaps under the same lock as ``signal(_:)``: until then the
+    /// exited child keeps its id, so a signal can never reach a process that took the id over
+    /// (on Linux that may even be a thread of this process, which the signal would then hit).
     public func waitForExitBlocking(within limit: Duration) -> Int32? {
         let deadline = ContinuousClock.now + limit
+        var pause: useconds_t = 500
         while isRunning {
             guard ContinuousClock.now < deadline else { return nil }
-            usleep(20_000)
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
         }
         return terminationStatus
     }
@@ -179,11 +184,23 @@ public final class ChildProcess: Sendable {
     /// Asynchronous variant of ``waitForExitBlocking(within:)``.
     public func waitForExit(within limit: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + limit
+        var pause = Duration.microseconds(500)
         while isRunning {
             guard ContinuousClock.now < deadline else { return nil }
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(20))
         }
         return terminationStatus
+    }
+
+    /// Ends a child that outlived ``exitLimit``, saying so on standard error; its status.
+    private func endHung() -> Int32 {
+        FileHandle.standardError.write(Data(("ChildProcess: `\(command)` (pid \(pid)) did not exit within \(Self.exitLimit); "
+                                             + "ending it (SIGABRT, then SIGKILL)\n").utf8))
+        signal(SIGABRT)
+        if let status = waitForExitBlocking(within: .seconds(20)) { return status }
+        signal(SIGKILL)
+        return waitForExitBlocking(within: .seconds(20)) ?? -1
     }
 
     /// The exit code of a wait status, or the signal that ended the process.
