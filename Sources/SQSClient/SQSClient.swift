@@ -43,20 +43,33 @@ public final class SQSClient: Sendable {
     /// How long one request may take, long polls included (their wait is added).
     public let timeout: Duration
     private let http: HTTPClient
+    private let pollingHTTP: HTTPClient
     private let signer: SigV4Signer
     private let host: String
 
     /// The largest response read, in bytes: ten messages of SQS's largest size and their attributes.
     static let maximumResponseBytes = 16 << 20
 
+    /// The HTTP client of long polls (``receiveMessages(_:maximum:waitSeconds:visibilitySeconds:)``
+    /// with a wait), shared by every client of the process: a long poll holds its connection up to
+    /// 20 s, and in the pool of the client that sends everything else (eight connections a host)
+    /// a few queues' polls would make sends, deletes and visibility changes wait for them, long
+    /// enough for a held message's visibility to pass. Their own pool allows 256 a host.
+    public static let longPolling: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     /// Creates a client on `httpClient` (by default the process's shared one, whose connection
-    /// pool every client shares).
-    public init(configuration: AWSConfiguration, httpClient: HTTPClient = .shared, retry: Retry = Retry(),
-                timeout: Duration = .seconds(30)) {
+    /// pool every client shares), its long polls on `pollingClient`.
+    public init(configuration: AWSConfiguration, httpClient: HTTPClient = .shared, pollingClient: HTTPClient = SQSClient.longPolling,
+                retry: Retry = Retry(), timeout: Duration = .seconds(30)) {
         self.configuration = configuration
         self.retry = retry
         self.timeout = timeout
         self.http = httpClient
+        self.pollingHTTP = pollingClient
         self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "sqs")
         let endpoint = configuration.endpoint
         let defaultPort = endpoint.scheme == "https" ? 443 : 80
@@ -71,7 +84,7 @@ public final class SQSClient: Sendable {
         var attempt = 1
         while true {
             do {
-                let data = try await send(action, body: body, timeout: timeout + extraTime)
+                let data = try await send(action, body: body, timeout: timeout + extraTime, longPoll: extraTime > .zero)
                 do {
                     return try Response(answer: AnswerJSON.parse(data.isEmpty ? Array("{}".utf8) : Array(data)))
                 } catch {
@@ -87,7 +100,7 @@ public final class SQSClient: Sendable {
 
     /// Sends one signed request and returns the body of a 2xx answer; any other answer throws
     /// the error SQS reports.
-    private func send(_ action: String, body: [UInt8], timeout: Duration) async throws -> Data {
+    private func send(_ action: String, body: [UInt8], timeout: Duration, longPoll: Bool) async throws -> Data {
         let headers: [(name: String, value: String)] = [
             ("Host", host), ("Content-Type", "application/x-amz-json-1.0"), ("X-Amz-Target", "AmazonSQS.\(action)"),
         ]
@@ -100,7 +113,7 @@ public final class SQSClient: Sendable {
             let request = try HTTPClient.Request(url: configuration.endpoint, method: .POST, headers: requestHeaders,
                                                  body: .byteBuffer(ByteBuffer(bytes: body)))
             let accumulator = ResponseAccumulator(request: request, maxBodySize: Self.maximumResponseBytes)
-            response = try await http.execute(request: request, delegate: accumulator, deadline: .now() + TimeAmount(timeout)).get()
+            response = try await (longPoll ? pollingHTTP : http).execute(request: request, delegate: accumulator, deadline: .now() + TimeAmount(timeout)).get()
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw SQSError(.timeout, "\(action) did not finish within \(timeout)")
         } catch let error as ResponseAccumulator.ResponseTooBigError {

@@ -23,6 +23,14 @@ func proxiedMotoClient(attempts: Int = 4) async throws -> (SQSClient, TCPProxy) 
 struct SQSFlowTests {
     static func destination(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
 
+    /// A client of the SQS server at `endpoint` (a private moto, or a proxy in front of one).
+    static func client(endpoint: String) throws -> SQSClient {
+        SQSClient(configuration: try AWSConfiguration.sqs(environment: [
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_SQS": endpoint, "HOME": "/nonexistent",
+        ]))
+    }
+
     @Test("concurrent single publishes and acknowledgements go out in batches of up to ten")
     func batching() async throws {
         let (client, proxy) = try await proxiedMotoClient()
@@ -79,10 +87,7 @@ struct SQSFlowTests {
     func slowHandler() async throws {
         // A moto of its own: each extension must arrive in time, whatever the other tests ask of the shared one.
         let moto = try await MotoServer.startPrivate()
-        let client = SQSClient(configuration: try AWSConfiguration.sqs(environment: [
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_SQS": moto.endpoint, "HOME": "/nonexistent",
-        ]))
+        let client = try Self.client(endpoint: moto.endpoint)
         let holder = SQSTransport(client: client)
         let other = SQSTransport(client: client)
         let destination = Self.destination("slow")
@@ -105,10 +110,7 @@ struct SQSFlowTests {
         let moto = try await MotoServer.startPrivate()
         let proxy = try TCPProxy(upstreamPort: moto.port, tag: TCPProxy.sqsAction)
         defer { proxy.stop() }
-        let client = SQSClient(configuration: try AWSConfiguration.sqs(environment: [
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_SQS": proxy.endpoint, "HOME": "/nonexistent",
-        ]))
+        let client = try Self.client(endpoint: proxy.endpoint)
         let holder = SQSTransport(client: client), other = SQSTransport(client: client)
         let destinations = [Self.destination("slow-a"), Self.destination("slow-b")]
         for destination in destinations { try await holder.publish(TransportMessage(id: destination, text: "x"), to: destination) }
@@ -130,6 +132,34 @@ struct SQSFlowTests {
         #expect(again.count <= 1, "the delivery whose extension was answered stayed hidden: \(again)")
         try await holder.close()
         try await other.close()
+    }
+
+    @Test("long polls waiting on many queues do not hold back a send: it does not queue behind them for a connection")
+    func sendBesideLongPolls() async throws {
+        // A moto of its own: ten long polls of 20 s, whatever the other tests ask of the shared one.
+        let moto = try await MotoServer.startPrivate()
+        let client = try Self.client(endpoint: moto.endpoint)
+        let transport = SQSTransport(client: client)
+        let waiting = (0..<10).map { Self.destination("idle-\($0)") }
+        let target = Self.destination("sent")
+        for destination in waiting + [target] { _ = try await transport.queueURL(destination) }
+        // Ten empty queues, each with a receive waiting 20 s for a message: more long polls than the
+        // eight connections a host gets in the shared HTTP client's pool.
+        let polls = Task {
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for destination in waiting {
+                    group.addTask { try await transport.receive(from: destination, limit: 1, wait: .seconds(20), visibility: .seconds(30)).count }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        try await Task.sleep(for: .seconds(3))
+        let start = ContinuousClock.now
+        try await transport.publish(TransportMessage(id: "beside", text: "x"), to: target)
+        let took = ContinuousClock.now - start
+        #expect(took < .seconds(10), "the send waited \(took) for a connection held by a long poll")
+        #expect(try await polls.value == 0)
+        try await transport.close()
     }
 
     @Test("connections cut between sends and their answers: every confirmed message arrives, and each failure is a clear error")
