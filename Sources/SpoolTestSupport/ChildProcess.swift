@@ -181,16 +181,12 @@ public final class ChildProcess: Sendable {
         return terminationStatus
     }
 
-    /// Asynchronous variant of ``waitForExitBlocking(within:)``.
+    /// Asynchronous variant of ``waitForExitBlocking(within:)``. The wait blocks a thread of its
+    /// own, never one of Swift concurrency's few: tests beside it keep running.
     public func waitForExit(within limit: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + limit
-        var pause = Duration.microseconds(500)
-        while isRunning {
-            guard ContinuousClock.now < deadline else { return nil }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(20))
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: self.waitForExitBlocking(within: limit)) }
         }
-        return terminationStatus
     }
 
     /// Ends a child that outlived ``exitLimit``, saying so on standard error; its status.

@@ -79,14 +79,14 @@ struct MirrorBenchCommand: AsyncParsableCommand {
                 baseline += try await Self.commit(block, from: done, unit: unit, prefix: "page", outbox: false, into: plain)
                 withOutbox += try await Self.commit(block, from: done, unit: unit, prefix: "page", outbox: true, into: app)
                 // Untimed: the outbox stays as small as a relay that keeps up leaves it.
-                try await app.write { db in try db.execute(sql: "DELETE FROM \(SQLiteOutbox.table)") }
+                try await Self.emptyOutbox(app)
                 done += block
             }
             let (seconds, _, applied) = try await relayAndApply(commits, app: app, directory: directory, name: "mirrored", committing: true)
             guard applied == commits else { throw SpoolError(.invalidState, "\(applied) of \(commits) units were applied") }
             // Untimed: the outbox filled first (emptied before: the relay stopped above may have
             // left units it had sent but not yet removed); then only the relay and the processor run.
-            try await app.write { db in try db.execute(sql: "DELETE FROM \(SQLiteOutbox.table)") }
+            try await Self.emptyOutbox(app)
             _ = try await Self.commit(commits, unit: unit, prefix: "drained", outbox: true, into: app)
             let (drainSeconds, drainCPU, drained) = try await relayAndApply(commits, app: app, directory: directory, name: "drained", committing: false)
             guard drained == commits else { throw SpoolError(.invalidState, "\(drained) of \(commits) units were applied from a full outbox") }
@@ -118,6 +118,11 @@ struct MirrorBenchCommand: AsyncParsableCommand {
             try SQLiteOutbox.createTable(in: db)
         }
         return app
+    }
+
+    /// Removes every unit from the application's outbox.
+    static func emptyOutbox(_ app: DatabasePool) async throws {
+        try await app.write { db in try db.execute(sql: "DELETE FROM \(SQLiteOutbox.table)") }
     }
 
     /// Commits `commits` transactions of `unit` page upserts, numbered from `first` (and, with
