@@ -15,6 +15,7 @@ public final class ServerEvents: Sendable {
         var next = 0
         var all: [Int: EventSubscriber] = [:]
         var recentEnds = RecentEnds()
+        var held = HeldEvents()
         var onActivity: (@Sendable (Bool) -> Void)?
     }
 
@@ -32,13 +33,37 @@ public final class ServerEvents: Sendable {
     }
 
     /// Delivers `event` to every subscriber whose filter admits it; encodes it once per view. The
-    /// end of a job already published within the window is dropped.
+    /// end of a job already published within the window is dropped. While a change announced by
+    /// ``announcing(_:jobs:_:)`` is under way, the event waits for its announcement.
     public func publish(_ event: ServerEvent) {
+        deliver(event, holding: true)
+    }
+
+    /// Runs `change`, a store write that lets jobs run, and publishes one event of `kind` for each
+    /// job `jobs` picks from its result; events published meanwhile wait until then, so that a
+    /// client hears of a job enqueued (or retried) before it hears the job start.
+    func announcing<Result>(_ kind: ServerEvent.Kind, jobs: (Result) -> [Job], _ change: () async throws -> Result) async throws -> Result {
+        let token = subscribers.withLock { $0.held.begin() }
+        var announced: [Job] = []
+        defer {
+            if !announced.isEmpty, hasSubscribers {
+                let now = Date()
+                for job in announced { deliver(ServerEvent(kind, at: now, job: job), holding: false) }
+            }
+            for event in subscribers.withLock({ $0.held.end(token) }) { deliver(event, holding: false) }
+        }
+        let result = try await change()
+        announced = jobs(result)
+        return result
+    }
+
+    private func deliver(_ event: ServerEvent, holding: Bool) {
         let ended = event.endedJob
         let now = ContinuousClock.now
         let targets: [EventSubscriber]? = subscribers.withLock { state in
             // Without clients nothing is remembered: the embedded dispatcher's every end passes here.
             guard !state.all.isEmpty else { return nil }
+            if holding, state.held.hold(event) { return nil }
             if let ended, !state.recentEnds.insert(ended.id, ended.state, now: now) { return nil }
             return state.all.values.filter { $0.filter.admits(event) && ($0.view == .full || ended != nil) }
         }

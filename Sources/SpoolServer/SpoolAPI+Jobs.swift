@@ -82,10 +82,10 @@ extension SpoolAPI {
 
     /// Stores jobs, counts them and announces them.
     func insert(_ jobs: [NewJob], now: Date) async throws -> [InsertResult] {
-        let results = try await store.insert(jobs, now: now)
-        let inserted = results.filter(\.inserted).map(\.job)
-        metrics.enqueued(inserted)
-        events.publish(.jobEnqueued, jobs: inserted)
+        let results = try await events.announcing(.jobEnqueued, jobs: { $0.filter(\.inserted).map(\.job) }) {
+            try await store.insert(jobs, now: now)
+        }
+        metrics.enqueued(results.filter(\.inserted).map(\.job))
         return results
     }
 
@@ -142,8 +142,7 @@ extension SpoolAPI {
     }
 
     private func retry(_ id: JobID) async throws -> Response {
-        let job = try await store.retry(id, now: Date())
-        events.publish(.jobRetried, jobs: [job])
+        let job = try await events.announcing(.jobRetried, jobs: { [$0] }) { try await store.retry(id, now: Date()) }
         return JSONBody.response(json: job.jsonText)
     }
 }

@@ -46,16 +46,22 @@ public final class WebSocketTestClient: @unchecked Sendable {
         public var description: String { "WebSocket refused: \(statusLine)" }
     }
 
-    /// The next text message; `nil` when the server closed the connection.
-    public func nextText() async throws -> String? {
-        try await offPool { self.readText() }
+    /// The next text message; `nil` when the server closed the connection. Throws when no
+    /// message came within `limit`: the server's pings, answered here, would otherwise keep a
+    /// wait for a message that never comes going for ever.
+    public func nextText(within limit: Duration = .seconds(90)) async throws -> String? {
+        let deadline = ContinuousClock.now + limit
+        return try await offPool { try self.readText(until: deadline, limit: limit) }
     }
 
     /// Reads and drops everything until the server closes; `true` once it has, `false` if
-    /// the receive timeout passed first.
-    public func drainUntilClosed() async throws -> Bool {
-        try await offPool {
-            while !self.connection.receive().isEmpty {}
+    /// the receive timeout or `limit` passed first.
+    public func drainUntilClosed(within limit: Duration = .seconds(90)) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        return try await offPool {
+            while !self.connection.receive().isEmpty {
+                if ContinuousClock.now >= deadline { return false }
+            }
             return !self.connection.timedOut
         }
     }
@@ -71,9 +77,10 @@ public final class WebSocketTestClient: @unchecked Sendable {
         connection.close()
     }
 
-    private func readText() -> String? {
+    private func readText(until deadline: ContinuousClock.Instant, limit: Duration) throws -> String? {
         var message: [UInt8] = []
         while true {
+            guard ContinuousClock.now < deadline else { throw ServerError("no WebSocket message within \(limit), only pings") }
             guard let (fin, opcode, payload) = readFrame() else { return nil }
             switch opcode {
             case 0, 1, 2:
