@@ -4,6 +4,7 @@ import SpoolCore
 import SpoolReplication
 import SpoolReplicationSQLite
 import SpoolSQLite
+import SpoolTestSupport
 import SpoolWorker
 
 /// `spool replication-bench`: what replication costs and how close secondaries follow.
@@ -12,9 +13,11 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         commandName: "replication-bench",
         abstract: "Measure replication: W2 with and without secondaries, their lag during it, and a snapshot's speed.",
         discussion: """
-            All in this process, on fresh SQLite stores (synchronous NORMAL): W2 (--jobs no-op jobs enqueued, then \
-            drained by a dispatcher of --concurrency) once without replication and once with a primary and \
-            --secondaries secondaries on loopback (each starts from its snapshot before the jobs go in), in \
+            On fresh SQLite stores (synchronous NORMAL): W2 (--jobs no-op jobs enqueued, then drained by a \
+            dispatcher of --concurrency in this process) once without replication and once with a primary in this \
+            process (as `spool serve --replicate` runs one) and --secondaries `spool secondary` processes on \
+            loopback (each starts from its snapshot before the jobs go in; --in-process runs them in this process \
+            instead, sharing its threads with the drain), in \
             alternating rounds (--rounds each), the best of each kept; the secondaries' lag is sampled every 5 ms \
             during the replicated drains, as the primary sees it (how long ago it captured the oldest transaction \
             a secondary has not yet reported applied; 0 when none is missing), and each replicated drain must end \
@@ -37,6 +40,9 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
 
     @Option(help: "The size of the store whose snapshot is timed, in megabytes (0 skips it).")
     var snapshotMb: Int = 1024
+
+    @Flag(help: "Run the secondaries in this process instead of as `spool secondary` processes of their own.")
+    var inProcess = false
 
     @Flag(help: "Print the result as JSON.")
     var json = false
@@ -105,20 +111,18 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         let path = folder + "/store.db"
         let store = try SQLiteStore(path: path)
         var primary: ReplicationPrimary?
-        var running: [Task<Void, Error>] = []
-        var copies: [ReplicationSecondary] = []
+        var serving: Task<Void, Error>?
+        var secondaries = Secondaries()
         if replicas > 0 {
             let started = try await ReplicationPrimary(path: path, host: "127.0.0.1", port: 0)
             primary = started
-            running.append(Task { try await started.run() })
-            for index in 0..<replicas {
-                let copy = try ReplicationSecondary(path: "\(folder)/copy-\(index).db", primaryHost: "127.0.0.1", port: started.address.port)
-                copies.append(copy)
-                running.append(Task { try await copy.run() })
-            }
-            try await Self.until("the secondaries' snapshots") { copies.allSatisfy { $0.term > 0 } }
+            serving = Task { try await started.run() }
+            secondaries = try await startSecondaries(replicas, of: started, in: folder, named: "copy")
         }
-        defer { for task in running { task.cancel() } }
+        defer {
+            serving?.cancel()
+            secondaries.stop()
+        }
         _ = try await store.insert((0..<jobs).map { _ in NewJob(name: BuiltinJobs.noop) }, now: Date())
         let registry = JobRegistry()
         BuiltinJobs.register(into: registry)
@@ -171,18 +175,63 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         let serving = Task { try await primary.run() }
         defer { serving.cancel() }
         let start = ContinuousClock.now
-        let copy = try ReplicationSecondary(path: folder + "/copy.db", primaryHost: "127.0.0.1", port: primary.address.port)
-        let following = Task { try await copy.run() }
-        defer { following.cancel() }
-        try await Self.until("the snapshot") { copy.term > 0 }
+        let secondary = try await startSecondaries(1, of: primary, in: folder, named: "copy")
+        defer { secondary.stop() }
         let seconds = (ContinuousClock.now - start).seconds
-        let size = (try FileManager.default.attributesOfItem(atPath: folder + "/copy.db")[.size] as? NSNumber)?.doubleValue ?? 0
+        let size = (try FileManager.default.attributesOfItem(atPath: folder + "/copy-0.db")[.size] as? NSNumber)?.doubleValue ?? 0
         return (size / 1_048_576, seconds)
     }
 
-    private static func until(_ what: String, _ condition: () -> Bool) async throws {
+    /// The secondaries of a run: `spool secondary` processes, or tasks of this process with
+    /// `--in-process`.
+    private struct Secondaries {
+        var tasks: [Task<Void, Error>] = []
+        var processes: [ChildProcess] = []
+
+        /// Ends them: cancels the tasks, and stops the processes (SIGTERM, then SIGKILL after 10 s).
+        func stop() {
+            for task in tasks { task.cancel() }
+            for process in processes { process.terminate() }
+            for process in processes where process.waitForExitBlocking(within: .seconds(10)) == nil { process.signal(SIGKILL) }
+        }
+    }
+
+    /// Starts `count` secondaries of `primary` on fresh copies in `folder` (`NAME-INDEX.db`), and
+    /// returns once each has its snapshot and has confirmed the primary's last transaction.
+    private func startSecondaries(_ count: Int, of primary: ReplicationPrimary, in folder: String, named name: String) async throws -> Secondaries {
+        var secondaries = Secondaries()
+        for index in 0..<count {
+            let path = "\(folder)/\(name)-\(index).db"
+            if inProcess {
+                let copy = try ReplicationSecondary(path: path, primaryHost: "127.0.0.1", port: primary.address.port)
+                secondaries.tasks.append(Task { try await copy.run() })
+            } else {
+                var environment = ProcessInfo.processInfo.environment
+                environment["SPOOL_LOG_LEVEL"] = "error"
+                secondaries.processes.append(try ChildProcess.spawn(BenchCommand.executablePath, [
+                    "secondary", "--primary", "127.0.0.1:\(primary.address.port)", "--store", "sqlite:" + path,
+                ], environment: environment, outputPath: "\(folder)/\(name)-\(index).log"))
+            }
+        }
+        do {
+            try await Self.until("\(count) secondaries connected") {
+                if let index = secondaries.processes.firstIndex(where: { !$0.isRunning }) {
+                    let log = (try? String(contentsOfFile: "\(folder)/\(name)-\(index).log", encoding: .utf8)) ?? ""
+                    throw SpoolError(.invalidState, "secondary \(index) exited with status \(secondaries.processes[index].terminationStatus ?? -1): \(log.suffix(600))")
+                }
+                return (primary.status.secondaries?.count ?? 0) >= count
+            }
+            try await primary.replicated(by: count, timeout: .seconds(600))
+        } catch {
+            secondaries.stop()
+            throw error
+        }
+        return secondaries
+    }
+
+    private static func until(_ what: String, _ condition: () throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(600)
-        while !condition() {
+        while try !condition() {
             guard ContinuousClock.now < deadline else { throw SpoolError(.invalidState, "\(what) did not arrive within 10 minutes") }
             try await Task.sleep(for: .milliseconds(1))
         }

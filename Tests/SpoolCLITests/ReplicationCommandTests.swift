@@ -507,9 +507,10 @@ struct ReplicationCommandTests {
         }
     }
 
-    @Test("spool replication-bench, small: both drains finish every job, lag is sampled, and the snapshot's copy is the store's size")
-    func bench() async throws {
-        let run = try await SpoolProcess.run(["replication-bench", "--jobs", "300", "--rounds", "1", "--snapshot-mb", "5", "--json"])
+    @Test("spool replication-bench, small: both drains finish every job, lag is sampled, and the snapshot's copy is the store's size",
+          arguments: [[], ["--in-process"]])
+    func bench(mode: [String]) async throws {
+        let run = try await SpoolProcess.run(["replication-bench", "--jobs", "300", "--rounds", "1", "--snapshot-mb", "5", "--json"] + mode)
         #expect(run.status == 0, "\(run.stderr)")
         struct Result: Decodable {
             var plainJobsPerSecond: Double, replicatedJobsPerSecond: Double, lagSamples: Int
