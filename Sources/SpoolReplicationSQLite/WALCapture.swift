@@ -81,14 +81,17 @@ public final class WALCapture: @unchecked Sendable {
         if frames == nil { frames = WALReader(header: header) }
         // In pieces, up to the first frame that is not this generation's: a log that restarted
         // keeps its old length, and its stale frames need not be read every few milliseconds.
+        // The first piece is small (a poll every 2 ms finds a few transactions, or none); each
+        // piece that held only this generation's frames is followed by one twice as large.
         var found: [WALTransaction] = []
-        var length = 4 << 20
+        var length = 64 << 10
         while true {
             let bytes = try read(from: frames!.offset, count: length)
             let more = frames!.transactions(in: bytes)
             found += more
             if frames!.reachedEnd || bytes.count < length { break }
-            if more.isEmpty { length *= 2 }   // one transaction longer than the piece
+            // A piece without a whole transaction must grow; otherwise up to 4 MB a read.
+            length = more.isEmpty ? length * 2 : min(length * 2, 4 << 20)
         }
         let transactions = found.map { next($0.pages, databasePages: $0.databasePages) }
         if !transactions.isEmpty { capturedSinceCheckpoint = true }

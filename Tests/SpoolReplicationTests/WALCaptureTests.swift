@@ -43,6 +43,30 @@ struct WALCaptureTests {
         #expect(replayed == expected)
     }
 
+    @Test("transactions far larger than a read of the log (64 KB, growing to 4 MB) are captured whole, between small ones")
+    func largeTransactions() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("store.db")
+        let writer = try SQLiteHandle(path: path, create: true)
+        _ = try writer.text("PRAGMA journal_mode = WAL")
+        try writer.execute("PRAGMA wal_autocheckpoint = 0")
+        try writer.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB)")
+        let capture = try WALCapture(path: path)
+        var captured = try capture.poll()
+        let before = captured.count
+        // Small, then 100 KB, 6 MB and 300 KB in one transaction each, then small again.
+        for size in [10, 100_000, 6_000_000, 300_000, 10] {
+            try writer.execute("INSERT INTO rows (body) VALUES (randomblob(\(size)))")
+        }
+        captured += try capture.poll()
+        let sizes = captured.dropFirst(before).map(\.pages.count)
+        #expect(sizes.count == 5, "one captured transaction per commit: \(sizes)")
+        #expect(sizes.count == 5 && sizes[2] > 6_000_000 / 4096 && sizes[1] > 100_000 / 4096 && sizes[3] > 300_000 / 4096, "\(sizes)")
+        let replica = try ReplicaFile(path: directory.path("replica.db"))
+        try replica.apply(captured)
+        #expect(try await SQLiteScripts.content(replica.path) == SQLiteScripts.content(path))
+    }
+
     @Test("writers that checkpoint on their own: the capture either replays exactly or says the log restarted unseen, never wrong")
     func writersThatCheckpoint() async throws {
         var replayed = 0
