@@ -20,7 +20,9 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             instead, sharing its threads with the drain), in \
             alternating rounds (--rounds each), the best of each kept; the secondaries' lag is sampled every 5 ms \
             during the replicated drains, as the primary sees it (how long ago it captured the oldest transaction \
-            a secondary has not yet reported applied; 0 when none is missing), and each replicated drain must end \
+            a secondary has not yet reported applied; 0 when none is missing). A replicated drain starts once every \
+            secondary has the enqueue, a single transaction of every job whose copying is timed apart (from the \
+            enqueue's start), and must end \
             with every secondary confirming the primary's last transaction, or the bench fails. Then a store of \
             --snapshot-mb megabytes is made and a fresh secondary's snapshot of it timed, from its start to the \
             snapshot in place.
@@ -58,6 +60,7 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         var lagP50Milliseconds: Double
         var lagP99Milliseconds: Double
         var lagMaxMilliseconds: Double
+        var enqueueReplicatedMilliseconds: Double
         var snapshotMegabytes: Double?
         var snapshotSeconds: Double?
         var snapshotMegabytesPerSecond: Double?
@@ -72,10 +75,10 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-replication-bench-\(UUID().uuidString.prefix(8))").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            var plain: [Double] = [], replicated: [Double] = [], lags: [Double] = []
+            var plain: [Double] = [], replicated: [Double] = [], lags: [Double] = [], enqueues: [Double] = []
             for round in 0..<rounds {
-                plain.append(try await drain(in: "\(directory)/plain-\(round)", replicas: 0, lags: &lags))
-                replicated.append(try await drain(in: "\(directory)/replicated-\(round)", replicas: secondaries, lags: &lags))
+                plain.append(try await drain(in: "\(directory)/plain-\(round)", replicas: 0, lags: &lags, enqueueSeconds: &enqueues))
+                replicated.append(try await drain(in: "\(directory)/replicated-\(round)", replicas: secondaries, lags: &lags, enqueueSeconds: &enqueues))
                 if !json { print("round \(round + 1): \(Int(plain.last!)) jobs/s alone, \(Int(replicated.last!)) with \(secondaries) secondaries") }
             }
             lags.sort()
@@ -83,7 +86,7 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             var result = Result(jobs: jobs, concurrency: concurrency, secondaries: secondaries, plainJobsPerSecond: plain.max()!,
                                 replicatedJobsPerSecond: replicated.max()!, costPercent: (1 - replicated.max()! / plain.max()!) * 100,
                                 lagSamples: lags.count, lagP50Milliseconds: quantile(0.5), lagP99Milliseconds: quantile(0.99),
-                                lagMaxMilliseconds: (lags.last ?? 0) * 1000)
+                                lagMaxMilliseconds: (lags.last ?? 0) * 1000, enqueueReplicatedMilliseconds: (enqueues.max() ?? 0) * 1000)
             if snapshotMb > 0 {
                 let (megabytes, seconds) = try await snapshot(in: "\(directory)/snapshot")
                 result.snapshotMegabytes = megabytes
@@ -97,6 +100,8 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
                              jobs, concurrency, result.plainJobsPerSecond, result.replicatedJobsPerSecond, secondaries, result.costPercent))
                 print(String(format: "lag during the drains (%d samples): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                              result.lagSamples, result.lagP50Milliseconds, result.lagP99Milliseconds, result.lagMaxMilliseconds))
+                print(String(format: "the enqueue of %d jobs in one transaction, written and on every secondary: %.0f ms at most",
+                             jobs, result.enqueueReplicatedMilliseconds))
                 if let megabytes = result.snapshotMegabytes, let seconds = result.snapshotSeconds {
                     print(String(format: "snapshot of %.0f MB in %.2f s: %.0f MB/s", megabytes, seconds, megabytes / seconds))
                 }
@@ -106,7 +111,7 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
 
     /// One W2 drain on a fresh store in `folder`, with `replicas` secondaries following it;
     /// returns jobs per second and adds the lag samples.
-    private func drain(in folder: String, replicas: Int, lags: inout [Double]) async throws -> Double {
+    private func drain(in folder: String, replicas: Int, lags: inout [Double], enqueueSeconds: inout [Double]) async throws -> Double {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let path = folder + "/store.db"
         let store = try SQLiteStore(path: path)
@@ -123,7 +128,15 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             serving?.cancel()
             secondaries.stop()
         }
+        let enqueued = ContinuousClock.now
         _ = try await store.insert((0..<jobs).map { _ in NewJob(name: BuiltinJobs.noop) }, now: Date())
+        if let primary {
+            // The enqueue is one transaction of every job: the drain starts once the secondaries
+            // have it, so that the lag measures how they follow the drain, not how long so large a
+            // transaction takes to copy (reported apart).
+            try await primary.replicated(by: replicas, timeout: .seconds(600))
+            enqueueSeconds.append((ContinuousClock.now - enqueued).seconds)
+        }
         let registry = JobRegistry()
         BuiltinJobs.register(into: registry)
         var configuration = DispatcherConfiguration(id: UUID())
