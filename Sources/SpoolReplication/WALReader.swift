@@ -127,14 +127,20 @@ public struct WALReader: Sendable {
         return transactions
     }
 
-    /// SQLite's log checksum: over pairs of 32-bit words, `s0 += x0 + s1; s1 += x1 + s0`.
+    /// SQLite's log checksum: over pairs of 32-bit words, `s0 += x0 + s1; s1 += x1 + s0`. It runs
+    /// over every byte the capture reads, so it loads whole words rather than assembling bytes.
     static func checksum(_ bytes: ArraySlice<UInt8>, from seed: (UInt32, UInt32), bigEndian: Bool) -> (UInt32, UInt32) {
         var (s0, s1) = seed
-        var index = bytes.startIndex
-        while index + 8 <= bytes.endIndex {
-            s0 = s0 &+ word(bytes, index, bigEndian: bigEndian) &+ s1
-            s1 = s1 &+ word(bytes, index + 4, bigEndian: bigEndian) &+ s0
-            index += 8
+        bytes.withUnsafeBytes { raw in
+            let end = raw.count & ~7
+            var offset = 0
+            while offset < end {
+                let x0 = raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+                let x1 = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+                s0 = s0 &+ (bigEndian ? UInt32(bigEndian: x0) : UInt32(littleEndian: x0)) &+ s1
+                s1 = s1 &+ (bigEndian ? UInt32(bigEndian: x1) : UInt32(littleEndian: x1)) &+ s0
+                offset += 8
+            }
         }
         return (s0, s1)
     }
