@@ -23,7 +23,9 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             a secondary has not yet reported applied; 0 when none is missing). A replicated drain starts once every \
             secondary has the enqueue, a single transaction of every job whose copying is timed apart (from the \
             enqueue's start), and must end \
-            with every secondary confirming the primary's last transaction, or the bench fails. Then a store of \
+            with every secondary confirming the primary's last transaction, or the bench fails. This process's CPU \
+            time per job during the drains is reported too (the primary and its dispatcher; with --in-process the \
+            secondaries as well): what the primary's machine would spend with its secondaries elsewhere. Then a store of \
             --snapshot-mb megabytes is made and a fresh secondary's snapshot of it timed, from its start to the \
             snapshot in place.
             """)
@@ -61,6 +63,8 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         var lagP99Milliseconds: Double
         var lagMaxMilliseconds: Double
         var enqueueReplicatedMilliseconds: Double
+        var plainCPUMicrosecondsPerJob: Double
+        var replicatedCPUMicrosecondsPerJob: Double
         var snapshotMegabytes: Double?
         var snapshotSeconds: Double?
         var snapshotMegabytesPerSecond: Double?
@@ -75,18 +79,23 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-replication-bench-\(UUID().uuidString.prefix(8))").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            var plain: [Double] = [], replicated: [Double] = [], lags: [Double] = [], enqueues: [Double] = []
+            var plain: [DrainRun] = [], replicated: [DrainRun] = []
             for round in 0..<rounds {
-                plain.append(try await drain(in: "\(directory)/plain-\(round)", replicas: 0, lags: &lags, enqueueSeconds: &enqueues))
-                replicated.append(try await drain(in: "\(directory)/replicated-\(round)", replicas: secondaries, lags: &lags, enqueueSeconds: &enqueues))
-                if !json { print("round \(round + 1): \(Int(plain.last!)) jobs/s alone, \(Int(replicated.last!)) with \(secondaries) secondaries") }
+                plain.append(try await drain(in: "\(directory)/plain-\(round)", replicas: 0))
+                replicated.append(try await drain(in: "\(directory)/replicated-\(round)", replicas: secondaries))
+                if !json { print("round \(round + 1): \(Int(plain.last!.jobsPerSecond)) jobs/s alone, \(Int(replicated.last!.jobsPerSecond)) with \(secondaries) secondaries") }
             }
+            let best = (plain: plain.map(\.jobsPerSecond).max()!, replicated: replicated.map(\.jobsPerSecond).max()!)
+            let enqueues = replicated.compactMap(\.enqueueSeconds)
+            var lags = replicated.flatMap(\.lags)
             lags.sort()
             func quantile(_ q: Double) -> Double { lags.isEmpty ? 0 : lags[min(lags.count - 1, Int(Double(lags.count) * q))] * 1000 }
-            var result = Result(jobs: jobs, concurrency: concurrency, secondaries: secondaries, plainJobsPerSecond: plain.max()!,
-                                replicatedJobsPerSecond: replicated.max()!, costPercent: (1 - replicated.max()! / plain.max()!) * 100,
+            var result = Result(jobs: jobs, concurrency: concurrency, secondaries: secondaries, plainJobsPerSecond: best.plain,
+                                replicatedJobsPerSecond: best.replicated, costPercent: (1 - best.replicated / best.plain) * 100,
                                 lagSamples: lags.count, lagP50Milliseconds: quantile(0.5), lagP99Milliseconds: quantile(0.99),
-                                lagMaxMilliseconds: (lags.last ?? 0) * 1000, enqueueReplicatedMilliseconds: (enqueues.max() ?? 0) * 1000)
+                                lagMaxMilliseconds: (lags.last ?? 0) * 1000, enqueueReplicatedMilliseconds: (enqueues.max() ?? 0) * 1000,
+                                plainCPUMicrosecondsPerJob: plain.map(\.cpuSeconds).min()! / Double(jobs) * 1_000_000,
+                                replicatedCPUMicrosecondsPerJob: replicated.map(\.cpuSeconds).min()! / Double(jobs) * 1_000_000)
             if snapshotMb > 0 {
                 let (megabytes, seconds) = try await snapshot(in: "\(directory)/snapshot")
                 result.snapshotMegabytes = megabytes
@@ -102,6 +111,8 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
                              result.lagSamples, result.lagP50Milliseconds, result.lagP99Milliseconds, result.lagMaxMilliseconds))
                 print(String(format: "the enqueue of %d jobs in one transaction, written and on every secondary: %.0f ms at most",
                              jobs, result.enqueueReplicatedMilliseconds))
+                print(String(format: "this process's CPU per job during the drain (the primary and its dispatcher%@): %.1f µs alone, %.1f µs replicated",
+                             inProcess ? ", and the secondaries" : "", result.plainCPUMicrosecondsPerJob, result.replicatedCPUMicrosecondsPerJob))
                 if let megabytes = result.snapshotMegabytes, let seconds = result.snapshotSeconds {
                     print(String(format: "snapshot of %.0f MB in %.2f s: %.0f MB/s", megabytes, seconds, megabytes / seconds))
                 }
@@ -109,9 +120,29 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         }
     }
 
-    /// One W2 drain on a fresh store in `folder`, with `replicas` secondaries following it;
-    /// returns jobs per second and adds the lag samples.
-    private func drain(in folder: String, replicas: Int, lags: inout [Double], enqueueSeconds: inout [Double]) async throws -> Double {
+    /// What one drain measured.
+    private struct DrainRun {
+        var jobsPerSecond: Double
+        /// The secondaries' lag, sampled every 5 ms, in seconds.
+        var lags: [Double] = []
+        /// From the enqueue's start until every secondary had it.
+        var enqueueSeconds: Double?
+        /// The CPU time this process spent from the drain's start to its end.
+        var cpuSeconds: Double
+    }
+
+    /// The CPU time this process has spent so far, user and system.
+    private static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// One W2 drain on a fresh store in `folder`, with `replicas` secondaries following it.
+    private func drain(in folder: String, replicas: Int) async throws -> DrainRun {
+        var lags: [Double] = []
+        var enqueueSeconds: Double?
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let path = folder + "/store.db"
         let store = try SQLiteStore(path: path)
@@ -135,7 +166,7 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             // have it, so that the lag measures how they follow the drain, not how long so large a
             // transaction takes to copy (reported apart).
             try await primary.replicated(by: replicas, timeout: .seconds(600))
-            enqueueSeconds.append((ContinuousClock.now - enqueued).seconds)
+            enqueueSeconds = (ContinuousClock.now - enqueued).seconds
         }
         let registry = JobRegistry()
         BuiltinJobs.register(into: registry)
@@ -143,12 +174,14 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         configuration.agents = [AgentSpec(name: AgentSpec.mainName, size: concurrency)]
         let dispatcher = Dispatcher(store: store, registry: registry, configuration: configuration)
         let start = ContinuousClock.now
+        let cpuAtStart = Self.processCPUSeconds()
         let worker = Task { try await dispatcher.run() }
-        var seconds = 0.0
+        var seconds = 0.0, cpuSeconds = 0.0
         while true {
             let done = try await store.queues().reduce(0) { $0 + ($1.counts[.completed] ?? 0) }
             if done >= jobs {
                 seconds = (ContinuousClock.now - start).seconds
+                cpuSeconds = Self.processCPUSeconds() - cpuAtStart
                 break
             }
             // Sampled every 5 ms, counted every 100 ms.
@@ -170,7 +203,7 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             }
         }
         await store.close()
-        return Double(jobs) / seconds
+        return DrainRun(jobsPerSecond: Double(jobs) / seconds, lags: lags, enqueueSeconds: enqueueSeconds, cpuSeconds: cpuSeconds)
     }
 
     /// A store of about --snapshot-mb megabytes (jobs with 512 KB payloads), a primary on it, and

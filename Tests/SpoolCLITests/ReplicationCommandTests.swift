@@ -514,11 +514,13 @@ struct ReplicationCommandTests {
         #expect(run.status == 0, "\(run.stderr)")
         struct Result: Decodable {
             var plainJobsPerSecond: Double, replicatedJobsPerSecond: Double, lagSamples: Int, enqueueReplicatedMilliseconds: Double
+            var plainCPUMicrosecondsPerJob: Double, replicatedCPUMicrosecondsPerJob: Double
             var snapshotMegabytes: Double?, snapshotMegabytesPerSecond: Double?
         }
         let result = try JSONDecoder().decode(Result.self, from: Data(run.stdout.utf8))
         #expect(result.plainJobsPerSecond > 0 && result.replicatedJobsPerSecond > 0 && result.lagSamples > 0, "\(run.stdout)")
         #expect(result.enqueueReplicatedMilliseconds > 0, "the enqueue's copying was timed: \(run.stdout)")
+        #expect(result.plainCPUMicrosecondsPerJob > 0 && result.replicatedCPUMicrosecondsPerJob > 0, "\(run.stdout)")
         #expect((result.snapshotMegabytes ?? 0) >= 5 && (result.snapshotMegabytesPerSecond ?? 0) > 0, "\(run.stdout)")
     }
 
