@@ -11,25 +11,13 @@ import Testing
 func proxiedMotoClient(attempts: Int = 4) async throws -> (SQSClient, TCPProxy) {
     let moto = try await MotoServer.start()
     let proxy = try TCPProxy(upstreamPort: moto.port, tag: TCPProxy.sqsAction)
-    let configuration = try AWSConfiguration.sqs(environment: [
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_SQS": proxy.endpoint, "HOME": "/nonexistent",
-    ])
-    return (SQSClient(configuration: configuration, retry: .init(maximumAttempts: attempts)), proxy)
+    return (try motoClient(endpoint: proxy.endpoint, attempts: attempts), proxy)
 }
 
 /// How the SQS transport batches, polls and keeps what it holds, seen on the wire to moto.
 @Suite("SQS transport flow", .enabled(if: MotoServer.shouldRun, "SPOOL_SKIP_MOTO=1"), .timeLimit(.minutes(3)))
 struct SQSFlowTests {
     static func destination(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
-
-    /// A client of the SQS server at `endpoint` (a private moto, or a proxy in front of one).
-    static func client(endpoint: String) throws -> SQSClient {
-        SQSClient(configuration: try AWSConfiguration.sqs(environment: [
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_SQS": endpoint, "HOME": "/nonexistent",
-        ]))
-    }
 
     @Test("concurrent single publishes and acknowledgements go out in batches of up to ten")
     func batching() async throws {
@@ -87,7 +75,7 @@ struct SQSFlowTests {
     func slowHandler() async throws {
         // A moto of its own: each extension must arrive in time, whatever the other tests ask of the shared one.
         let moto = try await MotoServer.startPrivate()
-        let client = try Self.client(endpoint: moto.endpoint)
+        let client = try motoClient(endpoint: moto.endpoint)
         let holder = SQSTransport(client: client)
         let other = SQSTransport(client: client)
         let destination = Self.destination("slow")
@@ -110,7 +98,7 @@ struct SQSFlowTests {
         let moto = try await MotoServer.startPrivate()
         let proxy = try TCPProxy(upstreamPort: moto.port, tag: TCPProxy.sqsAction)
         defer { proxy.stop() }
-        let client = try Self.client(endpoint: proxy.endpoint)
+        let client = try motoClient(endpoint: proxy.endpoint)
         let holder = SQSTransport(client: client), other = SQSTransport(client: client)
         let destinations = [Self.destination("slow-a"), Self.destination("slow-b")]
         for destination in destinations { try await holder.publish(TransportMessage(id: destination, text: "x"), to: destination) }
@@ -138,7 +126,7 @@ struct SQSFlowTests {
     func sendBesideLongPolls() async throws {
         // A moto of its own: ten long polls of 20 s, whatever the other tests ask of the shared one.
         let moto = try await MotoServer.startPrivate()
-        let client = try Self.client(endpoint: moto.endpoint)
+        let client = try motoClient(endpoint: moto.endpoint)
         let transport = SQSTransport(client: client)
         let waiting = (0..<10).map { Self.destination("idle-\($0)") }
         let target = Self.destination("sent")

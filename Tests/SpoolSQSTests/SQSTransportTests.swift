@@ -7,11 +7,16 @@ import Testing
 
 /// A client of the tests' moto server.
 func motoClient() async throws -> SQSClient {
-    let moto = try await MotoServer.start()
-    return SQSClient(configuration: try AWSConfiguration.sqs(environment: [
+    try motoClient(endpoint: try await MotoServer.start().endpoint)
+}
+
+/// A client of the SQS server at `endpoint` (a moto, or a proxy in front of one), with test keys,
+/// making up to `attempts` attempts a call.
+func motoClient(endpoint: String, attempts: Int = SQSClient.Retry().maximumAttempts) throws -> SQSClient {
+    SQSClient(configuration: try AWSConfiguration.sqs(environment: [
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_SQS": moto.endpoint, "HOME": "/nonexistent",
-    ]))
+        "AWS_ENDPOINT_URL_SQS": endpoint, "HOME": "/nonexistent",
+    ]), retry: SQSClient.Retry(maximumAttempts: attempts))
 }
 
 /// The shared transport conformance suite, unchanged, against moto.
