@@ -88,6 +88,16 @@ final class ArrivalQueue: Sendable {
         }
     }
 
+    /// Everything waiting now (perhaps nothing), without waiting.
+    func takeWaiting() -> [Arrival] {
+        let (items, adders) = state.withLock { state in
+            defer { state.adders = [] }
+            return (takeAll(&state), state.adders)
+        }
+        for adder in adders { adder.resume() }
+        return items
+    }
+
     /// Ends the queue: waiting adds and takes return, later ones do nothing.
     func close() {
         let (taker, adders) = state.withLock { state in

@@ -27,6 +27,11 @@ public final class ReplicationSecondary: Sendable {
     public let primary: (host: String, port: Int)
     /// How long the primary may say nothing (it sends keep-alives) before the connection is dropped.
     public let silence: Duration
+    /// The least time from the start of one batch written into the copy to the start of the
+    /// next: a batch costs a few syncs of the disk whatever it holds, so while transactions keep
+    /// arriving they are gathered for this long and written together (a transaction arriving after
+    /// a quiet spell is written at once).
+    public let batchInterval: Duration
     private let replica: ReplicaFile
     private let positionFile: PositionFile
     private let durable: Mutex<PositionFile.Standing>
@@ -40,10 +45,11 @@ public final class ReplicationSecondary: Sendable {
     /// A secondary keeping `path` a copy of the primary at `host`:`port`; finishes what a
     /// crash left in its journal first.
     public init(path: String, primaryHost host: String, port: Int, silence: Duration = .seconds(15),
-                logger: Logger = Logger(label: "spool.replication")) throws {
+                batchInterval: Duration = .milliseconds(20), logger: Logger = Logger(label: "spool.replication")) throws {
         self.path = path
         primary = (host, port)
         self.silence = silence
+        self.batchInterval = batchInterval
         self.logger = logger
         replica = try ReplicaFile(path: path)
         // Spool's stores open a file with this read-only, naming the primary to write to; its
@@ -189,13 +195,21 @@ public final class ReplicationSecondary: Sendable {
                         queue.close()
                         channel.close(promise: nil)
                     }
-                    // Writing: everything that arrived while the last batch was written, as one
-                    // batch, off Swift concurrency's threads (it syncs the disk).
+                    // Writing: everything that arrived while the last batch was written, and
+                    // until a batch interval from its start, as one batch, off Swift
+                    // concurrency's threads (it syncs the disk).
                     var reported = standing.position.transaction
+                    var lastStart = ContinuousClock.now - batchInterval
                     while true {
-                        let arrivals = await queue.take()
+                        var arrivals = await queue.take()
                         guard !arrivals.isEmpty else { throw CancellationError() }
-                        let ended = try await NIOThreadPool.singleton.runIfActive { [self] in try write(arrivals, snapshot: snapshot) }
+                        if ContinuousClock.now < lastStart + batchInterval {
+                            try? await Task.sleep(until: lastStart + batchInterval)
+                            arrivals += queue.takeWaiting()
+                        }
+                        lastStart = ContinuousClock.now
+                        let batch = arrivals
+                        let ended = try await NIOThreadPool.singleton.runIfActive { [self] in try write(batch, snapshot: snapshot) }
                         let applied = position.transaction
                         if applied != reported {
                             try await outbound.write(ByteBuffer(bytes: ReplicationMessage.applied(transaction: applied).frame))

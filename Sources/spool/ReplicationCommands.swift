@@ -63,13 +63,21 @@ struct SecondaryCommand: AsyncParsableCommand {
     @Option(help: "The primary: HOST:PORT.")
     var primary: String
 
+    @Option(name: .customLong("batch-ms"),
+            help: "While transactions keep arriving, gather them this many milliseconds from the start of one write of the copy to the next (fewer syncs of the disk; 0 writes as soon as the last write ends).")
+    var batchMilliseconds = 20
+
     @OptionGroup var options: StoreOptions
 
     func run() async throws {
         options.bootstrapLogging(default: .info)
         try await reportingErrors {
             let (host, port) = try ServerConfiguration.hostAndPort(primary, option: "--primary")
-            let secondary = try ReplicationSecondary(path: try options.sqlitePath(), primaryHost: host, port: port)
+            guard (0...10_000).contains(batchMilliseconds) else {
+                throw SpoolError(.invalidArgument, "--batch-ms must be from 0 to 10000 milliseconds, got \(batchMilliseconds)")
+            }
+            let secondary = try ReplicationSecondary(path: try options.sqlitePath(), primaryHost: host, port: port,
+                                                     batchInterval: .milliseconds(batchMilliseconds))
             print("spool secondary: copy \(secondary.path) at transaction \(secondary.position.transaction), following \(host):\(port)")
             fflush(nil)
             try await secondary.run()

@@ -28,8 +28,8 @@ struct ReplicationCommandTests {
     }
 
     /// Starts `spool secondary` of the primary at `address` into `store`, logging to `log`.
-    static func secondary(_ store: String, of address: String, log: String) throws -> ChildProcess {
-        try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + store], log: log)
+    static func secondary(_ store: String, of address: String, log: String, arguments: [String] = []) throws -> ChildProcess {
+        try SpoolProcess.start(["secondary", "--primary", address, "--store", "sqlite:" + store] + arguments, log: log)
     }
 
     /// Waits until `secondary` has the same content as `primary`, as SQLite reads them.
@@ -66,6 +66,15 @@ struct ReplicationCommandTests {
         for writer in writers { _ = await writer.waitForExit() }
         #expect(writers.allSatisfy { $0.terminationStatus == 0 })
         try await Self.converge(secondaryPath, primaryPath)
+    }
+
+    @Test("spool secondary refuses a batch interval out of range, naming the option")
+    func badBatchInterval() async throws {
+        let directory = try TemporaryDirectory()
+        for value in ["-1", "10001"] {
+            let result = try await SpoolProcess.run(["secondary", "--primary", "127.0.0.1:1", "--store", "sqlite:" + directory.path("copy.db"), "--batch-ms=" + value])
+            #expect(result.status != 0 && result.stderr.contains("--batch-ms must be from 0 to 10000"), "\(result.stderr)")
+        }
     }
 
     @Test("a secondary whose position is not the primary's history is refused with the reason and never changes its copy")
@@ -458,7 +467,7 @@ struct ReplicationCommandTests {
         #expect(stopped, "spool serve --replicate stops on SIGTERM, its secondary still connected")
     }
 
-    @Test("a worker drains 800 jobs (some failing, retried) on a primary with two secondaries, one killed with SIGKILL and restarted: both copies end with the primary's jobs, row by row")
+    @Test("a worker drains 800 jobs (some failing, retried) on a primary with two secondaries (one writing each batch as soon as the last ends), one killed with SIGKILL and restarted: both copies end with the primary's jobs, row by row")
     func underLoad() async throws {
         let directory = try TemporaryDirectory()
         let primaryPath = directory.path("primary.db")
@@ -466,7 +475,9 @@ struct ReplicationCommandTests {
         let (primary, address) = try await Self.primary(primaryPath, log: directory.path("primary.log"))
         defer { primary.terminate() }
         let copies = [directory.path("copy-a.db"), directory.path("copy-b.db")]
-        var secondaries = try copies.enumerated().map { try Self.secondary($0.element, of: address, log: directory.path("secondary-\($0.offset).log")) }
+        var secondaries = try copies.enumerated().map {
+            try Self.secondary($0.element, of: address, log: directory.path("secondary-\($0.offset).log"), arguments: $0.offset == 0 ? ["--batch-ms", "0"] : [])
+        }
         defer { for secondary in secondaries { secondary.terminate() } }
         for batch in 0..<8 {
             let jobs = (0..<100).map { offset -> NewJob in
