@@ -10,7 +10,8 @@ import SpoolReplication
 /// writer of another process would: it takes SQLite's EXCLUSIVE lock (waiting for readers that are
 /// reading, keeping new ones out), writes a hot journal of the pages it overwrites and syncs it,
 /// writes the pages, moves page 1's change counter on (readers drop their caches), syncs, and
-/// deletes the journal, which commits. A reader sees the copy before or after a write, never
+/// zeroes the journal's header, which commits (the journal is kept for the next write, as
+/// SQLite's PERSIST mode keeps it; see ``RollbackJournal/File``). A reader sees the copy before or after a write, never
 /// during; a writer that dies mid-write leaves a journal the next SQLite connection plays back.
 /// Only one process may write a copy (its secondary).
 public struct ReplicaFile: Sendable {
@@ -32,6 +33,12 @@ public struct ReplicaFile: Sendable {
     /// never seen), and a page a transaction's shrink cut off is gone unless a later one wrote it
     /// again, exactly as writing them one by one would leave the file.
     public func apply(_ transactions: [ReplicationTransaction]) throws {
+        try apply(transactions, stoppingAfter: nil)
+    }
+
+    /// ``apply(_:)``, but with `stoppingAfter`, throws ``Interrupted`` once that many pages are
+    /// written into the copy, leaving the copy and its hot journal as a crash there would.
+    func apply(_ transactions: [ReplicationTransaction], stoppingAfter limit: Int?) throws {
         guard let last = transactions.last, let pageSize = transactions.lazy.compactMap({ $0.pages.first?.bytes.count }).first else { return }
         var latest: [UInt32: [UInt8]] = [:]
         var smallest = UInt32.max, size = UInt32.max
@@ -59,7 +66,8 @@ public struct ReplicaFile: Sendable {
                     throw SpoolError(.storeUnavailable, "cannot resize \(path): \(String(cString: strerror(errno)))")
                 }
             }
-            for (number, bytes) in pages {
+            for (index, (number, bytes)) in pages.enumerated() {
+                if index == limit { throw Interrupted() }
                 try Self.writeAll(descriptor, bytes, at: off_t(number - 1) * off_t(pageSize), path: path)
             }
             guard ftruncate(descriptor, off_t(last.databasePages) * off_t(pageSize)) == 0 else {
@@ -67,6 +75,9 @@ public struct ReplicaFile: Sendable {
             }
         }
     }
+
+    /// What ``apply(_:stoppingAfter:)`` throws where it stops.
+    struct Interrupted: Error {}
 
     /// The change counter of the copy's page 1, which every write moves on by one (0 for an
     /// empty copy): tells a secondary starting after a crash whether its last write finished.
@@ -102,8 +113,8 @@ public struct ReplicaFile: Sendable {
     }
 
     /// One write: lock, journal the pages `overwriting` names of the copy's current number of
-    /// pages (and page 1), `body`, page 1's header, sync, commit (the journal deleted and its
-    /// directory synced, so that the write holds after a power cut once this returns), unlock.
+    /// pages (and page 1), `body`, page 1's header, sync, commit (the journal made cold and
+    /// synced, so that the write holds after a power cut once this returns), unlock.
     private func write(pageSize: Int, databasePages: UInt32, overwriting: (UInt32) -> [UInt32], _ body: (Int32) throws -> Void) throws {
         let descriptor = open(path, O_RDWR | O_CLOEXEC)
         guard descriptor >= 0 else { throw SpoolError(.storeUnavailable, "cannot write replica \(path): \(String(cString: strerror(errno)))") }
@@ -127,9 +138,8 @@ public struct ReplicaFile: Sendable {
         try body(descriptor)
         let page = try Self.read(descriptor, count: pageSize, at: 0, path: path)
         try Self.writeAll(descriptor, RollbackJournal.header(page, previous: previousFirst, databasePages: databasePages), at: 0, path: path)
-        guard fsync(descriptor) == 0 else { throw SpoolError(.storeUnavailable, "cannot sync \(path): \(String(cString: strerror(errno)))") }
+        guard fdatasync(descriptor) == 0 else { throw SpoolError(.storeUnavailable, "cannot sync \(path): \(String(cString: strerror(errno)))") }
         try journal.commit()
-        PositionFile.syncDirectory(of: path)
     }
 
     private static func read(_ descriptor: Int32, count: Int, at offset: off_t, path: String) throws -> [UInt8] {

@@ -264,14 +264,12 @@ public final class ReplicationSecondary: Sendable {
         let at = Atomic<Int64>(ReplicationSecondary.now())
     }
 
-    /// Records the batch as pending, writes it into the copy, and stands at its end. The
-    /// position file's rename is made durable by the copy's journal, which syncs the same
-    /// directory before any page of the batch is written.
+    /// Records the batch as pending, writes it into the copy, and stands at its end.
     private func apply(_ batch: [ReplicationTransaction]) throws {
         guard let last = batch.last else { return }
         let before = durable.withLock { $0 }
         let after = ReplicationPosition(transaction: last.number, checksum: last.checksum)
-        try positionFile.write(before, pending: .init(position: after, counter: try replica.changeCounter() &+ 1), syncingDirectory: false)
+        try positionFile.write(before, pending: .init(position: after, counter: try replica.changeCounter() &+ 1))
         try replica.apply(batch)
         durable.withLock { $0 = PositionFile.Standing(term: before.term, position: after) }
         live.withLock { $0.appliedCapturedAt = last.capturedAt }
@@ -304,9 +302,13 @@ public final class ReplicationSecondary: Sendable {
     }
 
     /// Lets SQLite play back the hot journal a write cut short by a crash left (see
-    /// ``ReplicaFile``), so the copy is as it was before that write.
+    /// ``ReplicaFile``), so the copy is as it was before that write. A journal whose first byte
+    /// is zero (kept from a committed write) is not hot.
     private static func finishInterruptedWrite(_ path: String) throws {
-        guard FileManager.default.fileExists(atPath: path + "-journal") else { return }
+        guard let journal = FileHandle(forReadingAtPath: path + "-journal") else { return }
+        let first = try journal.read(upToCount: 1)
+        try journal.close()
+        guard let first, first.first != 0 else { return }
         let connection = try SQLiteHandle(path: path)
         _ = try connection.integers("SELECT count(*) FROM sqlite_schema")
     }

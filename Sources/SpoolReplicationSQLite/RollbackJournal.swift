@@ -79,20 +79,35 @@ enum RollbackJournal {
     static func appendBigEndian(_ value: UInt32, to out: inout [UInt8]) { out += bigEndian(value) }
 
     /// A hot journal being written (`PATH-journal`): a header, then each page about to be
-    /// overwritten with its current bytes. Once ``sync()`` returns, a crash before the journal is
-    /// deleted leaves the copy to be restored by the first SQLite connection that opens it.
+    /// overwritten with its current bytes. Once ``sync()`` returns, a crash before ``commit()``
+    /// leaves the copy to be restored by the first SQLite connection that opens it.
+    ///
+    /// The file is kept from one write to the next, as SQLite's PERSIST journal mode keeps it:
+    /// each write overwrites it from its start, and the commit zeroes its header (a journal whose
+    /// first byte is zero is not hot; SQLite reads nothing else of it) and syncs that, so a write
+    /// costs no creation, deletion or sync of the directory. A journal grown past
+    /// ``sizeLimit`` (by a snapshot over a large copy) is cut to nothing at its commit instead.
     final class File {
         private let descriptor: Int32
         private let path: String
         private let nonce = UInt32.random(in: 0...UInt32.max)
         private var buffer: [UInt8] = []
+        private var offset: off_t = 0
+        /// Whether the file was created for this write (its directory is synced with it).
+        private let created: Bool
+
+        /// The size past which a committed journal is truncated rather than zeroed.
+        static let sizeLimit: off_t = 16 << 20
 
         /// Starts the journal of the copy at `copy`, for `count` pages of a database of
         /// `originalPages` pages of `pageSize` bytes.
         init(of copy: String, count: Int, originalPages: UInt32, pageSize: Int) throws {
             path = copy + "-journal"
-            descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            var descriptor = open(path, O_RDWR | O_CLOEXEC)
+            created = descriptor < 0 && errno == ENOENT
+            if created { descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
             guard descriptor >= 0 else { throw SpoolError(.storeUnavailable, "cannot write \(path): \(String(cString: strerror(errno)))") }
+            self.descriptor = descriptor
             buffer = magic
             for value in [UInt32(count), nonce, originalPages, UInt32(sectorSize), UInt32(pageSize)] { appendBigEndian(value, to: &buffer) }
             buffer += [UInt8](repeating: 0, count: sectorSize - buffer.count)
@@ -108,21 +123,32 @@ enum RollbackJournal {
             if buffer.count >= 1 << 20 { try flush() }
         }
 
-        /// Writes what is buffered and syncs the journal and its directory.
+        /// Writes what is buffered and syncs the journal (and its directory, if it was created).
         func sync() throws {
             try flush()
-            guard fsync(descriptor) == 0 else { throw SpoolError(.storeUnavailable, "cannot sync \(path): \(String(cString: strerror(errno)))") }
-            PositionFile.syncDirectory(of: path)
+            try syncData()
+            if created { PositionFile.syncDirectory(of: path) }
         }
 
-        /// Deletes the journal: the write it guarded is committed.
+        /// Makes the journal cold, synced: the write it guarded is committed.
         func commit() throws {
-            guard unlink(path) == 0 else { throw SpoolError(.storeUnavailable, "cannot delete \(path): \(String(cString: strerror(errno)))") }
+            var status = stat()
+            if fstat(descriptor, &status) == 0, status.st_size > Self.sizeLimit {
+                guard ftruncate(descriptor, 0) == 0 else { throw SpoolError(.storeUnavailable, "cannot truncate \(path): \(String(cString: strerror(errno)))") }
+            } else {
+                try ReplicaFile.writeAll(descriptor, [UInt8](repeating: 0, count: 28), at: 0, path: path)
+            }
+            try syncData()
         }
 
         private func flush() throws {
-            try ReplicaFile.writeAll(descriptor, buffer, at: nil, path: path)
+            try ReplicaFile.writeAll(descriptor, buffer, at: offset, path: path)
+            offset += off_t(buffer.count)
             buffer.removeAll(keepingCapacity: true)
+        }
+
+        private func syncData() throws {
+            guard fdatasync(descriptor) == 0 else { throw SpoolError(.storeUnavailable, "cannot sync \(path): \(String(cString: strerror(errno)))") }
         }
     }
 }
