@@ -61,13 +61,12 @@ public struct ReplicationLog: Sendable {
     public var count: Int { entries.count - first }
 
     /// Appends the next transaction, captured at `now`, then trims to the limits. A transaction
-    /// that does not follow the last position (its number or its checksum) is refused.
+    /// that does not follow the last position by number is refused. Its checksum is taken as
+    /// the capture chained it from the same history (``ReplicationTransaction/checksum(after:)``),
+    /// not hashed again here: every secondary checks it before applying anything.
     public mutating func append(_ transaction: ReplicationTransaction, at now: ContinuousClock.Instant = .now) throws(ReplicationStreamError) {
         guard transaction.number == position.transaction + 1 else {
             throw .outOfOrder("transaction \(transaction.number) appended after \(position.transaction)")
-        }
-        guard transaction.checksum(after: position.checksum) == transaction.checksum else {
-            throw .checksumMismatch(transaction: transaction.number)
         }
         let size = transaction.pages.reduce(0) { $0 + $1.bytes.count }
         entries.append(Entry(transaction: transaction, bytes: size, captured: now))

@@ -50,7 +50,20 @@ public final class ReplicationPrimary: Sendable {
         var reportWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
         /// The transaction number recorded in the position file: none published is beyond it.
         var reserved: UInt64
+        /// The frames of the latest publications, encoded once for every connection.
+        var recent: [Publication] = []
     }
+
+    /// The frames of the transactions `first` through `last`, as one publication sent them.
+    private struct Publication {
+        var first: UInt64
+        var last: UInt64
+        var frames: ByteBuffer
+    }
+
+    /// How many publications ``State/recent`` keeps (a connection further behind has its
+    /// transactions encoded from the log).
+    static let recentPublications = 64
 
     /// The store file.
     public let path: String
@@ -254,12 +267,28 @@ public final class ReplicationPrimary: Sendable {
             try positionFile.write(PositionFile.Standing(term: term, position: ReplicationPosition(transaction: reserved, checksum: last.checksum)))
             state.withLock { $0.reserved = reserved }
         }
+        guard let first = transactions.first, let last = transactions.last else { return }
+        let publication = Publication(first: first.number, last: last.number, frames: ByteBuffer(bytes: ReplicationTransaction.frames(transactions)))
         let waiters = try state.withLock { state in
             for transaction in transactions { try state.log.append(transaction) }
+            state.recent.append(publication)
+            if state.recent.count > Self.recentPublications { state.recent.removeFirst(state.recent.count - Self.recentPublications) }
             defer { state.waiters = [:] }
             return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// What a connection that sent through `sent` sends next (all retained): the frames of the
+    /// publications that encoded every transaction after it when they hold them all, else the
+    /// transactions from the log (encoded by the caller, outside the lock); `nil` when none.
+    private static func unsent(after sent: UInt64, in state: State) -> (frames: [ByteBuffer], transactions: [ReplicationTransaction], last: UInt64)? {
+        guard sent < state.log.position.transaction else { return nil }
+        if let start = state.recent.lastIndex(where: { $0.first == sent + 1 }) {
+            return (state.recent[start...].map(\.frames), [], state.recent.last!.last)
+        }
+        let transactions = state.log.transactions(after: sent)
+        return transactions.last.map { ([], transactions, $0.number) }
     }
 
     /// Waits until a transaction after `number` is captured, the primary stops, or `timeout`.
@@ -441,19 +470,17 @@ public final class ReplicationPrimary: Sendable {
         while true {
             try Task.checkCancellation()
             await next(after: sent, timeout: configuration.keepAlive)
-            let (transactions, stopped, base, last) = state.withLock { state in
-                (state.log.transactions(after: sent), state.stopped, state.log.base.transaction, state.log.position.transaction)
-            }
+            let (stopped, base, last) = state.withLock { state in (state.stopped, state.log.base.transaction, state.log.position.transaction) }
             if stopped { return }
             if sent < base {
                 sent = try await sendSnapshot(to: outbound)
                 continue
             }
-            if transactions.isEmpty {
-                try await outbound.write(Self.frames([.keepAlive(transaction: last)]))
+            if let (frames, transactions, through) = state.withLock({ [sent] state in Self.unsent(after: sent, in: state) }) {
+                try await outbound.write(contentsOf: transactions.isEmpty ? frames : [ByteBuffer(bytes: ReplicationTransaction.frames(transactions))])
+                sent = through
             } else {
-                try await outbound.write(ByteBuffer(bytes: ReplicationTransaction.frames(transactions)))
-                sent = transactions.last!.number
+                try await outbound.write(Self.frames([.keepAlive(transaction: last)]))
             }
         }
     }

@@ -51,14 +51,11 @@ struct ReplicationLogTests {
         #expect(PrimaryGreeting.answer(.hello(version: 1, term: 3, position: current), log: log, term: 2) == .superseded(term: 3))
     }
 
-    @Test("transactions out of order or with a wrong checksum are refused; old ones age out")
+    @Test("transactions out of order are refused; old ones age out")
     func appendAndAge() throws {
         var log = ReplicationLog(limits: .init(age: .seconds(10)))
         let history = SecondaryStreamTests.history(3)
         #expect(throws: ReplicationStreamError.self) { try log.append(history[1]) }
-        var forged = history[0]
-        forged.checksum = Array(repeating: 7, count: 32)
-        #expect(throws: ReplicationStreamError.self) { try log.append(forged) }
         let start = ContinuousClock.now
         try log.append(history[0], at: start)
         try log.append(history[1], at: start + .seconds(8))
