@@ -159,4 +159,10 @@ public struct WALTransaction: Sendable, Hashable {
     public var pages: [ReplicationTransaction.Page]
     /// The database's size in pages after the transaction.
     public var databasePages: UInt32
+
+    /// A transaction of `pages` leaving the database `databasePages` long.
+    public init(pages: [ReplicationTransaction.Page], databasePages: UInt32) {
+        self.pages = pages
+        self.databasePages = databasePages
+    }
 }

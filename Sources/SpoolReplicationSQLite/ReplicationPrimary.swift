@@ -20,8 +20,12 @@ public final class ReplicationPrimary: Sendable {
     public struct Configuration: Sendable {
         /// What the retained log keeps.
         public var limits = ReplicationLog.Limits()
-        /// How often the log is read for new commits.
-        public var pollInterval: Duration = .milliseconds(2)
+        /// How often the log is read for new commits. The commits of one read travel as one
+        /// transaction (see ``WALCapture``), so a longer interval sends, hashes and writes the
+        /// pages that every commit rewrites fewer times, and adds up to itself to the lag. A write
+        /// waiting for its secondaries (``ReplicationPrimary/replicated(by:timeout:)``) has the
+        /// log read at once instead of at the next interval.
+        public var pollInterval: Duration = .milliseconds(10)
         /// How often the capture checkpoints the store (copies the log back and lets it restart).
         public var checkpointInterval: Duration = .seconds(1)
         /// How long a connection may be idle before a keep-alive goes out.
@@ -76,6 +80,8 @@ public final class ReplicationPrimary: Sendable {
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let logger: Logger
     private let positionFile: PositionFile
+    /// Signalled to have the capture read the log before its interval ends.
+    private let wake = DispatchSemaphore(value: 0)
 
     /// Starts capturing the store at `path` and listens on `host`:`port` (0 picks a free port);
     /// call ``run()`` to serve. The history goes on from the position the last run recorded
@@ -196,8 +202,8 @@ public final class ReplicationPrimary: Sendable {
                 for waiter in waiting { waiter.resume(returning: .max) }
                 return
             }
-            Thread.sleep(forTimeInterval: Double(configuration.pollInterval.components.attoseconds) / 1e18
-                         + Double(configuration.pollInterval.components.seconds))
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int(configuration.pollInterval.components.seconds * 1_000_000_000
+                                                                + configuration.pollInterval.components.attoseconds / 1_000_000_000)))
         }
     }
 
@@ -354,7 +360,7 @@ public final class ReplicationPrimary: Sendable {
                 state.captureWaiters.append(continuation)
                 return nil
             }
-            if let position { continuation.resume(returning: position) }
+            if let position { continuation.resume(returning: position) } else { wake.signal() }
         }
         let deadline = ContinuousClock.now + timeout
         while true {

@@ -18,9 +18,10 @@ import SpoolReplication
 /// writing a replicated file should leave checkpoints to the capture (Spool's stores do, once
 /// the file has `spool_replication_seq`); one that does not makes that error likely.
 ///
-/// Each transaction is numbered from the capture's starting position and carries the running
-/// checksum of the history (``ReplicationTransaction/checksum(after:)``). Not for concurrent
-/// use: one task polls.
+/// The commits found by one read of the log make one transaction (``merged(_:after:)``, which
+/// keeps a commit that shrinks the database last in its transaction); each transaction is
+/// numbered from the capture's starting position and carries the running checksum of the
+/// history (``ReplicationTransaction/checksum(after:)``). Not for concurrent use: one task polls.
 public final class WALCapture: @unchecked Sendable {
     /// The store file.
     public let path: String
@@ -40,6 +41,8 @@ public final class WALCapture: @unchecked Sendable {
     private let log: FileHandle
     private var frames: WALReader?
     private var pending: [ReplicationTransaction] = []
+    /// The database's size in pages after the last commit captured (`nil` before the first).
+    private var databasePages: UInt32?
 
     /// Starts capturing the file at `path` (created, in WAL mode, when missing), numbering
     /// transactions after `position`, from the log's first frame: the file's content before it
@@ -81,7 +84,7 @@ public final class WALCapture: @unchecked Sendable {
         if frames == nil { frames = WALReader(header: header) }
         // In pieces, up to the first frame that is not this generation's: a log that restarted
         // keeps its old length, and its stale frames need not be read every few milliseconds.
-        // The first piece is small (a poll every 2 ms finds a few transactions, or none); each
+        // The first piece is small (a poll every few milliseconds finds a few commits, or none); each
         // piece that held only this generation's frames is followed by one twice as large.
         var found: [WALTransaction] = []
         var length = 64 << 10
@@ -93,9 +96,52 @@ public final class WALCapture: @unchecked Sendable {
             // A piece without a whole transaction must grow; otherwise up to 4 MB a read.
             length = more.isEmpty ? length * 2 : min(length * 2, 4 << 20)
         }
-        let transactions = found.map { next($0.pages, databasePages: $0.databasePages) }
-        if !transactions.isEmpty { capturedSinceCheckpoint = true }
+        let transactions = Self.merged(found, after: databasePages).map { next($0.pages, databasePages: $0.databasePages) }
+        if let last = found.last {
+            capturedSinceCheckpoint = true
+            databasePages = last.databasePages
+        }
         return transactions
+    }
+
+    /// The commits of one read of the log, as few transactions as give a copy the same bytes
+    /// applied one by one: consecutive commits become one holding the last version of each page
+    /// they wrote and the last one's size, up to and including a commit that shrinks the
+    /// database (from its size after `previous`, the commit before; `nil`: unknown, taken as a
+    /// shrink). A shrink ends a merge because applying a transaction cuts the file to its size:
+    /// a page cut off and not written again must not come back from a commit before the cut.
+    /// Merging is what keeps replication's volume down under a steady stream of commits: they
+    /// rewrite the same upper pages of the tables and indexes, which then travel, are hashed and
+    /// are written once per read instead of once per commit. A merge also ends once it holds
+    /// `maximumBytes` of pages, so that no merge is larger than the largest of its commits or
+    /// that size (a secondary refuses a transaction beyond its own limit, 1 GB by default).
+    static func merged(_ commits: [WALTransaction], after previous: UInt32?, maximumBytes: Int = 64 << 20) -> [WALTransaction] {
+        var merged: [WALTransaction] = []
+        var slots: [UInt32: Int] = [:]   // page number → index in merged.last's pages
+        var bytes = 0                    // of merged.last's pages
+        var open = false                 // whether merged.last takes the next commit
+        var size = previous
+        for commit in commits {
+            if !open {
+                merged.append(WALTransaction(pages: [], databasePages: commit.databasePages))
+                slots.removeAll(keepingCapacity: true)
+                bytes = 0
+            }
+            let last = merged.count - 1
+            for page in commit.pages {
+                if let slot = slots[page.number] {
+                    merged[last].pages[slot] = page
+                } else {
+                    slots[page.number] = merged[last].pages.count
+                    merged[last].pages.append(page)
+                    bytes += page.bytes.count
+                }
+            }
+            merged[last].databasePages = commit.databasePages
+            open = bytes < maximumBytes && size.map { commit.databasePages >= $0 } ?? false
+            size = commit.databasePages
+        }
+        return merged
     }
 
     /// The next transaction of the history: numbered, its checksum chained.
