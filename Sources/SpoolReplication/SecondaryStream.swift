@@ -27,7 +27,7 @@ public struct SecondaryStream: Sendable {
 
     private enum State: Sendable {
         case between
-        case receiving(number: UInt64, pages: [ReplicationTransaction.Page], bytes: Int)
+        case receiving(number: UInt64, bytes: Int)
         case snapshot(term: UInt64, position: ReplicationPosition, pageSize: UInt32, pages: UInt32, next: UInt32, digest: SnapshotDigest)
         case ended
     }
@@ -42,6 +42,9 @@ public struct SecondaryStream: Sendable {
     /// unknown, as after a snapshot).
     public private(set) var appliedCapturedAt: UInt64 = 0
     private var state = State.between
+    /// The pages of the transaction being received, kept apart from ``state`` so that each is
+    /// appended in place (a copy of the state would make every append copy them all).
+    private var pages: [ReplicationTransaction.Page] = []
     /// The most page bytes one transaction may carry before the stream is refused.
     public var maximumTransactionBytes = 1 << 30
     /// The largest snapshot accepted, in bytes (SQLite's own limit is far above; this is a guard
@@ -73,18 +76,21 @@ public struct SecondaryStream: Sendable {
                 state = .ended
                 throw .outOfOrder("transaction \(number) begins after \(position.transaction)")
             }
-            state = .receiving(number: number, pages: [], bytes: 0)
+            state = .receiving(number: number, bytes: 0)
+            pages = []
             return .none
-        case (.receiving(let number, var pages, let bytes), .page(let page, let content)):
+        case (.receiving(let number, let bytes), .page(let page, let content)):
             guard bytes + content.count <= maximumTransactionBytes else {
                 state = .ended
+                pages = []
                 throw .tooLarge(transaction: number)
             }
             pages.append(.init(number: page, bytes: content))
-            state = .receiving(number: number, pages: pages, bytes: bytes + content.count)
+            state = .receiving(number: number, bytes: bytes + content.count)
             return .none
-        case (.receiving(let number, let pages, _), .commit(let committed, let databasePages, let checksum, let capturedAt)):
+        case (.receiving(let number, _), .commit(let committed, let databasePages, let checksum, let capturedAt)):
             state = .ended
+            defer { pages = [] }
             guard committed == number else { throw .outOfOrder("commit of \(committed) inside transaction \(number)") }
             let transaction = ReplicationTransaction(number: number, pages: pages, databasePages: databasePages, checksum: checksum,
                                                      capturedAt: capturedAt)
@@ -132,7 +138,10 @@ public struct SecondaryStream: Sendable {
 
     /// The connection was lost: what arrived of an unfinished transaction is discarded, and the
     /// stream may start again from the position with a new greeting.
-    public mutating func disconnected() { state = .between }
+    public mutating func disconnected() {
+        state = .between
+        pages = []
+    }
 
     private static func name(_ message: ReplicationMessage) -> String {
         switch message {
