@@ -65,9 +65,9 @@ public final class ReplicationPrimary: Sendable {
         var frames: ByteBuffer
     }
 
-    /// How many publications ``State/recent`` keeps (a connection further behind has its
-    /// transactions encoded from the log).
-    static let recentPublications = 64
+    /// How many publications ``State/recent`` keeps, and the most bytes of frames beyond the
+    /// newest one (a connection further behind has its transactions encoded from the log).
+    static let recentPublications = (count: 64, bytes: 64 << 20)
 
     /// The store file.
     public let path: String
@@ -278,7 +278,10 @@ public final class ReplicationPrimary: Sendable {
         let waiters = try state.withLock { state in
             for transaction in transactions { try state.log.append(transaction) }
             state.recent.append(publication)
-            if state.recent.count > Self.recentPublications { state.recent.removeFirst(state.recent.count - Self.recentPublications) }
+            var bytes = state.recent.reduce(0) { $0 + $1.frames.readableBytes }
+            while state.recent.count > 1, state.recent.count > Self.recentPublications.count || bytes > Self.recentPublications.bytes {
+                bytes -= state.recent.removeFirst().frames.readableBytes
+            }
             defer { state.waiters = [:] }
             return Array(state.waiters.values)
         }
