@@ -78,8 +78,7 @@ final class ArrivalQueue: Sendable {
                     state.taker = continuation
                     return nil
                 }
-                defer { state.adders = [] }
-                return (takeAll(&state), state.adders)
+                return takeAllReleasingAdders(&state)
             }
             if let (items, adders) = ready {
                 for adder in adders { adder.resume() }
@@ -90,12 +89,15 @@ final class ArrivalQueue: Sendable {
 
     /// Everything waiting now (perhaps nothing), without waiting.
     func takeWaiting() -> [Arrival] {
-        let (items, adders) = state.withLock { state in
-            defer { state.adders = [] }
-            return (takeAll(&state), state.adders)
-        }
+        let (items, adders) = state.withLock { takeAllReleasingAdders(&$0) }
         for adder in adders { adder.resume() }
         return items
+    }
+
+    /// Everything waiting, and the adders that waited for room (to be resumed outside the lock).
+    private func takeAllReleasingAdders(_ state: inout State) -> ([Arrival], [CheckedContinuation<Void, Never>]) {
+        defer { state.adders = [] }
+        return (takeAll(&state), state.adders)
     }
 
     /// Ends the queue: waiting adds and takes return, later ones do nothing.

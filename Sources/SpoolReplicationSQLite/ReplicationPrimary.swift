@@ -202,8 +202,7 @@ public final class ReplicationPrimary: Sendable {
                 for waiter in waiting { waiter.resume(returning: .max) }
                 return
             }
-            _ = wake.wait(timeout: .now() + .nanoseconds(Int(configuration.pollInterval.components.seconds * 1_000_000_000
-                                                                + configuration.pollInterval.components.attoseconds / 1_000_000_000)))
+            _ = wake.wait(timeout: .now() + configuration.pollInterval.seconds)
         }
     }
 

@@ -133,14 +133,6 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         var cpuSeconds: Double
     }
 
-    /// The CPU time this process has spent so far, user and system.
-    private static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-    }
-
     /// One W2 drain on a fresh store in `folder`, with `replicas` secondaries following it.
     private func drain(in folder: String, replicas: Int) async throws -> DrainRun {
         var lags: [Double] = []
@@ -176,13 +168,13 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         configuration.agents = [AgentSpec(name: AgentSpec.mainName, size: concurrency)]
         let dispatcher = Dispatcher(store: store, registry: registry, configuration: configuration)
         let start = ContinuousClock.now
-        let cpuAtStart = Self.processCPUSeconds()
+        let cpuAtStart = ProcessCPU.seconds()
         let worker = Task { try await dispatcher.run() }
         var seconds = 0.0, cpuSeconds = 0.0
         while true {
             let done = try await store.queues().reduce(0) { $0 + ($1.counts[.completed] ?? 0) }
             if done >= jobs {
-                cpuSeconds = Self.processCPUSeconds() - cpuAtStart
+                cpuSeconds = ProcessCPU.seconds() - cpuAtStart
                 // The drain's time as the store recorded it (from the first claim to the last
                 // completion): the count here is read every 100 ms, too coarse for a drain of
                 // half a second.
