@@ -45,7 +45,7 @@ public final class ReplicationSecondary: Sendable {
     /// A secondary keeping `path` a copy of the primary at `host`:`port`; finishes what a
     /// crash left in its journal first.
     public init(path: String, primaryHost host: String, port: Int, silence: Duration = .seconds(15),
-                batchInterval: Duration = .milliseconds(20), logger: Logger = Logger(label: "spool.replication")) throws {
+                batchInterval: Duration = .milliseconds(40), logger: Logger = Logger(label: "spool.replication")) throws {
         self.path = path
         primary = (host, port)
         self.silence = silence

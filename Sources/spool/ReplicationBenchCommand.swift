@@ -60,6 +60,11 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
         var plainJobsPerSecond: Double
         var replicatedJobsPerSecond: Double
         var costPercent: Double
+        /// Each round's replicated drain against the drain alone just before it, in percent.
+        var roundCostPercents: [Double]
+        /// The median of ``roundCostPercents``: pairing a drain with the one just before it
+        /// leaves out how this machine's speed drifts from minute to minute.
+        var medianRoundCostPercent: Double
         var lagSamples: Int
         var lagP50Milliseconds: Double
         var lagP99Milliseconds: Double
@@ -88,12 +93,14 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
                 if !json { print("round \(round + 1): \(Int(plain.last!.jobsPerSecond)) jobs/s alone, \(Int(replicated.last!.jobsPerSecond)) with \(secondaries) secondaries") }
             }
             let best = (plain: plain.map(\.jobsPerSecond).max()!, replicated: replicated.map(\.jobsPerSecond).max()!)
+            let paired = zip(plain, replicated).map { (1 - $1.jobsPerSecond / $0.jobsPerSecond) * 100 }
             let enqueues = replicated.compactMap(\.enqueueSeconds)
             var lags = replicated.flatMap(\.lags)
             lags.sort()
             func quantile(_ q: Double) -> Double { lags.isEmpty ? 0 : lags[min(lags.count - 1, Int(Double(lags.count) * q))] * 1000 }
             var result = Result(jobs: jobs, concurrency: concurrency, secondaries: secondaries, plainJobsPerSecond: best.plain,
                                 replicatedJobsPerSecond: best.replicated, costPercent: (1 - best.replicated / best.plain) * 100,
+                                roundCostPercents: paired, medianRoundCostPercent: Self.median(paired),
                                 lagSamples: lags.count, lagP50Milliseconds: quantile(0.5), lagP99Milliseconds: quantile(0.99),
                                 lagMaxMilliseconds: (lags.last ?? 0) * 1000, enqueueReplicatedMilliseconds: (enqueues.max() ?? 0) * 1000,
                                 plainCPUMicrosecondsPerJob: plain.map(\.cpuSeconds).min()! / Double(jobs) * 1_000_000,
@@ -109,6 +116,8 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             } else {
                 print(String(format: "W2 %d jobs, concurrency %d: %.0f jobs/s alone, %.0f with %d secondaries (%.1f %% less)",
                              jobs, concurrency, result.plainJobsPerSecond, result.replicatedJobsPerSecond, secondaries, result.costPercent))
+                print("each round's replicated drain against the drain alone before it: " + result.roundCostPercents.map { String(format: "%.1f %%", $0) }.joined(separator: ", ")
+                      + String(format: " less (median %.1f %%)", result.medianRoundCostPercent))
                 print(String(format: "lag during the drains (%d samples): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                              result.lagSamples, result.lagP50Milliseconds, result.lagP99Milliseconds, result.lagMaxMilliseconds))
                 print(String(format: "the enqueue of %d jobs in one transaction, written and on every secondary: %.0f ms at most",
@@ -120,6 +129,12 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
                 }
             }
         }
+    }
+
+    /// The middle of `values` (the mean of the two middle ones when they are even in number).
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// What one drain measured.

@@ -518,19 +518,22 @@ struct ReplicationCommandTests {
         }
     }
 
-    @Test("spool replication-bench, small: both drains finish every job, lag is sampled, and the snapshot's copy is the store's size",
+    @Test("spool replication-bench, small: both drains finish every job, each round is paired, lag is sampled, and the snapshot's copy is the store's size",
           arguments: [[], ["--in-process"]])
     func bench(mode: [String]) async throws {
-        let run = try await SpoolProcess.run(["replication-bench", "--jobs", "300", "--rounds", "1", "--snapshot-mb", "5", "--json"] + mode)
+        let run = try await SpoolProcess.run(["replication-bench", "--jobs", "300", "--rounds", "2", "--snapshot-mb", "5", "--json"] + mode)
         #expect(run.status == 0, "\(run.stderr)")
         struct Result: Decodable {
             var plainJobsPerSecond: Double, replicatedJobsPerSecond: Double, lagSamples: Int, enqueueReplicatedMilliseconds: Double
+            var roundCostPercents: [Double], medianRoundCostPercent: Double
             var plainCPUMicrosecondsPerJob: Double, replicatedCPUMicrosecondsPerJob: Double
             var snapshotMegabytes: Double?, snapshotMegabytesPerSecond: Double?
         }
         let result = try JSONDecoder().decode(Result.self, from: Data(run.stdout.utf8))
         #expect(result.plainJobsPerSecond > 0 && result.replicatedJobsPerSecond > 0 && result.lagSamples > 0, "\(run.stdout)")
         #expect(result.enqueueReplicatedMilliseconds > 0, "the enqueue's copying was timed: \(run.stdout)")
+        #expect(result.roundCostPercents.count == 2 && result.roundCostPercents.allSatisfy { $0 < 100 }, "\(run.stdout)")
+        #expect(abs(result.medianRoundCostPercent - (result.roundCostPercents[0] + result.roundCostPercents[1]) / 2) < 1e-9, "\(run.stdout)")
         #expect(result.plainCPUMicrosecondsPerJob > 0 && result.replicatedCPUMicrosecondsPerJob > 0, "\(run.stdout)")
         #expect((result.snapshotMegabytes ?? 0) >= 5 && (result.snapshotMegabytesPerSecond ?? 0) > 0, "\(run.stdout)")
     }
