@@ -53,7 +53,7 @@ public struct LatencySummary: Codable, Sendable {
     public var mean: Double
 
     /// The summary of `seconds`; zeros when empty.
-    init(seconds: [Double]) {
+    public init(seconds: [Double]) {
         let sorted = seconds.sorted()
         func at(_ fraction: Double) -> Double {
             guard !sorted.isEmpty else { return 0 }

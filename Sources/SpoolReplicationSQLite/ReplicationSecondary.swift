@@ -32,6 +32,9 @@ public final class ReplicationSecondary: Sendable {
     /// arriving they are gathered for this long and written together (a transaction arriving after
     /// a quiet spell is written at once).
     public let batchInterval: Duration
+    /// The batch interval when none is given (`spool secondary --batch-ms`): 40 ms halved the
+    /// batches of 20 ms under a W2 drain, within the lag's target (BENCHMARKS.md, "Replication").
+    public static let defaultBatchInterval = Duration.milliseconds(40)
     private let replica: ReplicaFile
     private let positionFile: PositionFile
     private let durable: Mutex<PositionFile.Standing>
@@ -45,7 +48,7 @@ public final class ReplicationSecondary: Sendable {
     /// A secondary keeping `path` a copy of the primary at `host`:`port`; finishes what a
     /// crash left in its journal first.
     public init(path: String, primaryHost host: String, port: Int, silence: Duration = .seconds(15),
-                batchInterval: Duration = .milliseconds(40), logger: Logger = Logger(label: "spool.replication")) throws {
+                batchInterval: Duration = defaultBatchInterval, logger: Logger = Logger(label: "spool.replication")) throws {
         self.path = path
         primary = (host, port)
         self.silence = silence

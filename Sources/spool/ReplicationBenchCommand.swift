@@ -95,14 +95,13 @@ struct ReplicationBenchCommand: AsyncParsableCommand {
             let best = (plain: plain.map(\.jobsPerSecond).max()!, replicated: replicated.map(\.jobsPerSecond).max()!)
             let paired = zip(plain, replicated).map { (1 - $1.jobsPerSecond / $0.jobsPerSecond) * 100 }
             let enqueues = replicated.compactMap(\.enqueueSeconds)
-            var lags = replicated.flatMap(\.lags)
-            lags.sort()
-            func quantile(_ q: Double) -> Double { lags.isEmpty ? 0 : lags[min(lags.count - 1, Int(Double(lags.count) * q))] * 1000 }
+            let lags = replicated.flatMap(\.lags)
+            let lag = LatencySummary(seconds: lags)
             var result = Result(jobs: jobs, concurrency: concurrency, secondaries: secondaries, plainJobsPerSecond: best.plain,
                                 replicatedJobsPerSecond: best.replicated, costPercent: (1 - best.replicated / best.plain) * 100,
                                 roundCostPercents: paired, medianRoundCostPercent: Self.median(paired),
-                                lagSamples: lags.count, lagP50Milliseconds: quantile(0.5), lagP99Milliseconds: quantile(0.99),
-                                lagMaxMilliseconds: (lags.last ?? 0) * 1000, enqueueReplicatedMilliseconds: (enqueues.max() ?? 0) * 1000,
+                                lagSamples: lags.count, lagP50Milliseconds: lag.p50, lagP99Milliseconds: lag.p99,
+                                lagMaxMilliseconds: lag.max, enqueueReplicatedMilliseconds: (enqueues.max() ?? 0) * 1000,
                                 plainCPUMicrosecondsPerJob: plain.map(\.cpuSeconds).min()! / Double(jobs) * 1_000_000,
                                 replicatedCPUMicrosecondsPerJob: replicated.map(\.cpuSeconds).min()! / Double(jobs) * 1_000_000)
             if snapshotMb > 0 {

@@ -65,7 +65,7 @@ struct SecondaryCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("batch-ms"),
             help: "While transactions keep arriving, gather them this many milliseconds from the start of one write of the copy to the next (fewer syncs of the disk; 0 writes as soon as the last write ends).")
-    var batchMilliseconds = 40
+    var batchMilliseconds = Int((ReplicationSecondary.defaultBatchInterval / .milliseconds(1)).rounded())
 
     @OptionGroup var options: StoreOptions
 
