@@ -18,7 +18,10 @@ public struct ReplicationDecoder: Sendable {
             buffer.removeFirst(start)
             start = 0
         }
-        buffer.append(contentsOf: bytes)
+        // In one copy when the bytes are contiguous (a received `ByteBuffer`'s are).
+        if bytes.withContiguousStorageIfAvailable({ buffer.append(contentsOf: $0) }) == nil {
+            buffer.append(contentsOf: bytes)
+        }
     }
 
     /// The next whole message, or `nil` until more bytes arrive.
@@ -28,15 +31,17 @@ public struct ReplicationDecoder: Sendable {
         guard length >= 1 else { throw .emptyFrame }
         guard length <= ReplicationMessage.maximumFrame else { throw .frameTooLarge(length) }
         guard buffer.count - start - 4 >= length else { return nil }
-        let body = Array(buffer[(start + 4)..<(start + 4 + length)])
+        let body = buffer[(start + 4)..<(start + 4 + length)]
         start += 4 + length
         return try Self.message(body)
     }
 
-    static func message(_ body: [UInt8]) throws(ReplicationWireError) -> ReplicationMessage {
-        var reader = Reader(bytes: body, index: 1)
+    /// The message in a frame's `body` (read in place: only the fields it returns are copied).
+    static func message(_ body: ArraySlice<UInt8>) throws(ReplicationWireError) -> ReplicationMessage {
+        let type = body[body.startIndex]
+        var reader = Reader(bytes: body, index: body.startIndex + 1)
         let message: ReplicationMessage
-        switch body[0] {
+        switch type {
         case 1:
             let identifier = try reader.text("identifier")
             guard identifier == ReplicationMessage.identifier else { throw .notReplication(String(identifier.prefix(64))) }
@@ -64,24 +69,28 @@ public struct ReplicationDecoder: Sendable {
             message = .snapshot(term: term, position: position, pageSize: pageSize, pages: UInt32(try reader.integer(4, "page count")))
         case 8: message = .snapshotEnd(digest: try reader.bytes(32, "digest"))
         case 9: message = .applied(transaction: try reader.integer(8, "transaction"))
-        default: throw .unknownType(body[0])
+        default: throw .unknownType(type)
         }
-        guard reader.index == body.count else { throw .trailingBytes(type: body[0], count: body.count - reader.index) }
+        guard reader.index == body.endIndex else { throw .trailingBytes(type: type, count: body.endIndex - reader.index) }
         return message
     }
 
     private struct Reader {
-        let bytes: [UInt8]
+        let bytes: ArraySlice<UInt8>
         var index: Int
 
         mutating func bytes(_ count: Int, _ field: String) throws(ReplicationWireError) -> [UInt8] {
-            guard bytes.count - index >= count else { throw .truncated(field) }
-            defer { index += count }
-            return Array(bytes[index..<index + count])
+            Array(try slice(count, field))
         }
 
         mutating func integer(_ count: Int, _ field: String) throws(ReplicationWireError) -> UInt64 {
-            try bytes(count, field).reduce(0) { $0 << 8 | UInt64($1) }
+            try slice(count, field).reduce(0) { $0 << 8 | UInt64($1) }
+        }
+
+        private mutating func slice(_ count: Int, _ field: String) throws(ReplicationWireError) -> ArraySlice<UInt8> {
+            guard bytes.endIndex - index >= count else { throw .truncated(field) }
+            defer { index += count }
+            return bytes[index..<index + count]
         }
 
         mutating func text(_ field: String) throws(ReplicationWireError) -> String {
@@ -90,7 +99,7 @@ public struct ReplicationDecoder: Sendable {
         }
 
         mutating func rest() -> [UInt8] {
-            defer { index = bytes.count }
+            defer { index = bytes.endIndex }
             return Array(bytes[index...])
         }
     }

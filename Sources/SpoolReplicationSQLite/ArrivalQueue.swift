@@ -7,8 +7,8 @@ enum Arrival: Sendable {
     case transaction(ReplicationTransaction)
     /// A snapshot begins.
     case beginSnapshot(position: ReplicationPosition, pageSize: UInt32, pages: UInt32)
-    /// The snapshot's next page.
-    case snapshotPage([UInt8])
+    /// The snapshot's next pages, one after another.
+    case snapshotPages([UInt8])
     /// The snapshot is whole and verified.
     case finishSnapshot(term: UInt64, position: ReplicationPosition)
     /// The connection ended (a fault, a refusal, a close): what came before it is written, nothing after.
@@ -18,7 +18,7 @@ enum Arrival: Sendable {
     var bytes: Int {
         switch self {
         case .transaction(let transaction): transaction.pages.reduce(0) { $0 + $1.bytes.count }
-        case .snapshotPage(let bytes): bytes.count
+        case .snapshotPages(let bytes): bytes.count
         default: 0
         }
     }

@@ -173,16 +173,27 @@ public final class ReplicationSecondary: Sendable {
                     group.addTask { [self] in
                         var stream = SecondaryStream(position: standing.position, term: standing.term)
                         var decoder = ReplicationDecoder()
+                        // Snapshot pages go to the queue a megabyte at a time, not one by one.
+                        var pages: [UInt8] = []
                         do {
                             for try await bytes in inbound {
                                 decoder.feed(bytes.readableBytesView)
                                 while let message = try decoder.next() {
                                     lastMessage.at.store(Self.now(), ordering: .relaxed)
-                                    switch try stream.receive(message) {
-                                    case .none: break
+                                    let action = try stream.receive(message)
+                                    if case .snapshotPage(_, let bytes) = action {
+                                        if pages.isEmpty { pages.reserveCapacity(SequentialFile.blockSize + bytes.count) }
+                                        pages += bytes
+                                        guard pages.count >= SequentialFile.blockSize else { continue }
+                                    }
+                                    if !pages.isEmpty {
+                                        await queue.add(.snapshotPages(pages))
+                                        pages = []
+                                    }
+                                    switch action {
+                                    case .none, .snapshotPage: break
                                     case .apply(let transaction): await queue.add(.transaction(transaction))
                                     case let .beginSnapshot(at, pageSize, pages): await queue.add(.beginSnapshot(position: at, pageSize: pageSize, pages: pages))
-                                    case .snapshotPage(_, let bytes): await queue.add(.snapshotPage(bytes))
                                     case let .finishSnapshot(term, at): await queue.add(.finishSnapshot(term: term, position: at))
                                     }
                                 }
@@ -244,7 +255,7 @@ public final class ReplicationSecondary: Sendable {
             case let .beginSnapshot(at, pageSize, pages):
                 logger.info("receiving a snapshot", metadata: ["transaction": "\(at.transaction)", "bytes": "\(UInt64(pages) * UInt64(pageSize))"])
                 try snapshot.begin(for: path)
-            case .snapshotPage(let bytes):
+            case .snapshotPages(let bytes):
                 try snapshot.append(bytes)
             case let .finishSnapshot(term, at):
                 let standing = PositionFile.Standing(term: term, position: at)

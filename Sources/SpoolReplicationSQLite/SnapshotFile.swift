@@ -3,8 +3,8 @@ import SpoolCore
 import SpoolReplication
 import Synchronization
 
-/// A snapshot arriving at a secondary, written aside (`PATH-replication-snapshot`) page by page
-/// and put in place of the copy only once whole and verified: synced, its position recorded
+/// A snapshot arriving at a secondary, written aside (`PATH-replication-snapshot`) a megabyte at a
+/// time (``SequentialFile``), and put in place of the copy only once whole and verified: synced, its position recorded
 /// (`PATH-replication-snapshot-ready`), written over the copy as one write
 /// (``ReplicaFile/replace(with:pageSize:pages:)``, so readers of the copy see it before or after;
 /// an empty copy is simply replaced by rename),
@@ -12,43 +12,30 @@ import Synchronization
 /// ``recover(path:standing:positionFile:)`` finishes or discards what a crash left.
 struct SnapshotFile {
     private let path: String
-    private let handle: FileHandle
-    private var buffer: [UInt8] = []
+    private let file: SequentialFile
 
     /// Starts writing the snapshot aside for the copy at `path` (over any left before).
     init(for path: String) throws {
         self.path = path
-        let aside = Self.aside(path)
-        guard FileManager.default.createFile(atPath: aside, contents: nil), let handle = FileHandle(forWritingAtPath: aside) else {
-            throw SpoolError(.storeUnavailable, "cannot write a snapshot to \(aside)")
-        }
-        self.handle = handle
+        file = try SequentialFile(path: Self.aside(path))
     }
 
-    /// Appends the next page.
-    mutating func append(_ page: [UInt8]) throws {
-        buffer += page
-        if buffer.count >= 1 << 20 { try flush() }
+    /// Appends the next pages.
+    func append(_ pages: [UInt8]) throws {
+        try file.append(pages)
     }
 
     /// Puts the whole, verified snapshot in place of the copy; `standing` is where it stands.
-    mutating func finish(at standing: PositionFile.Standing, positionFile: PositionFile) throws {
-        try flush()
-        try handle.synchronize()
-        try handle.close()
+    func finish(at standing: PositionFile.Standing, positionFile: PositionFile) throws {
+        try file.finish()
         try PositionFile(path: Self.ready(path)).write(standing)
         try Self.putInPlace(path, standing: standing, positionFile: positionFile)
     }
 
     /// Abandons the snapshot (the connection ended before its end).
     func discard() {
-        try? handle.close()
+        file.abandon()
         try? FileManager.default.removeItem(atPath: Self.aside(path))
-    }
-
-    private mutating func flush() throws {
-        try handle.write(contentsOf: buffer)
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// Finishes a snapshot a crash interrupted after it was recorded whole, and removes one that
@@ -114,9 +101,9 @@ final class SnapshotSlot: Sendable {
         }
     }
 
-    /// Appends the next page to the snapshot begun.
-    func append(_ page: [UInt8]) throws {
-        try file.withLock { file in try file?.append(page) }
+    /// Appends the next pages to the snapshot begun.
+    func append(_ pages: [UInt8]) throws {
+        try file.withLock { file in try file?.append(pages) }
     }
 
     /// Puts the snapshot begun in place (see ``SnapshotFile/finish(at:positionFile:)``).
