@@ -5,7 +5,14 @@ public enum Base64URL {
 
     /// `bytes` as unpadded base64url, written straight into the string's storage.
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let input = Array(bytes)
+        if let text = bytes.withContiguousStorageIfAvailable({ encode(UnsafeRawBufferPointer($0)) }) { return text }
+        return Array(bytes).withUnsafeBytes { encode($0) }
+    }
+
+    /// The bytes at `input` as unpadded base64url: what the generic `encode(_:)` does, without
+    /// reading the bytes one at a time through a generic sequence (as a MAC or a UUID's bytes
+    /// from another module would be: the generic function is not specialised across modules).
+    public static func encode(_ input: UnsafeRawBufferPointer) -> String {
         let count = (input.count * 4 + 2) / 3
         return String(unsafeUninitializedCapacity: count) { out in
             var written = 0

@@ -45,7 +45,7 @@ public struct SubscribeTokens: Sendable {
     private func mac(_ id: JobID, expiry: Int64) -> String {
         var mac = keyed
         mac.update(data: SubscribeTokens.text(id, expiry: expiry))
-        return Base64URL.encode(mac.finalize())
+        return mac.finalize().withUnsafeBytes { Base64URL.encode($0) }
     }
 
     /// What the MAC covers: a version line, the job's id and the expiry, one per line.

@@ -19,6 +19,9 @@ struct Base64URLTests {
                 let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
                 let text = Base64URL.encode(bytes)
                 #expect(text == Self.foundation(bytes))
+                // The same from raw memory, and from a sequence with no contiguous storage.
+                #expect(bytes.withUnsafeBytes { Base64URL.encode($0) } == text)
+                #expect(Base64URL.encode(bytes.lazy.map { $0 }) == text)
                 #expect(Base64URL.decode(text) == bytes)
             }
         }
