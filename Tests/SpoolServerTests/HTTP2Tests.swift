@@ -58,7 +58,9 @@ struct HTTP2Tests {
         try await withTLSServer(configure: { $0.bodyTimeout = .seconds(1) }) { _, origin, options in
             let quoted = (options + ["--http2", "-X", "POST", "-T", "-", "-H", "Content-Type: application/json", "-w", "\n%{http_version} %{http_code}",
                                      "\(origin)/v1/jobs"]).map { "'\($0)'" }.joined(separator: " ")
-            let stalled = try await offPool { try ChildProcess.run("/bin/bash", ["-c", #"(printf '{"name":'; sleep 4) | /usr/bin/curl "# + quoted]) }
+            // The body stalls for 10 s against a timeout of 1: on a machine the whole suite keeps
+            // busy the timer has fired seconds late, and the body must not end before it does.
+            let stalled = try await offPool { try ChildProcess.run("/bin/bash", ["-c", #"(printf '{"name":'; sleep 10) | /usr/bin/curl "# + quoted]) }
             #expect(stalled.output.contains(#""code":"request_timeout""#) && stalled.output.hasSuffix("\n2 408"), "\(stalled.output) \(stalled.errors)")
             let jobs = try await Curl.run(options + ["--http2", "\(origin)/v1/jobs"]).output
             #expect(jobs.contains(#""jobs":[]"#), "the stalled request enqueued nothing: \(jobs)")
