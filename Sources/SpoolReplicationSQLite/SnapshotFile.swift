@@ -4,11 +4,11 @@ import SpoolReplication
 import Synchronization
 
 /// A snapshot arriving at a secondary, written aside (`PATH-replication-snapshot`) a megabyte at a
-/// time (``SequentialFile``), and put in place of the copy only once whole and verified: synced, its position recorded
-/// (`PATH-replication-snapshot-ready`), written over the copy as one write
+/// time (``SequentialFile``), and put in place of the copy only once whole and verified: synced,
+/// its position recorded (`PATH-replication-snapshot-ready`), written over the copy as one write
 /// (``ReplicaFile/replace(with:pageSize:pages:)``, so readers of the copy see it before or after;
-/// an empty copy is simply replaced by rename),
-/// the copy's position replaced, the snapshot and the record removed.
+/// an empty copy is simply replaced by rename), the copy's position replaced, the snapshot and the
+/// record removed.
 /// ``recover(path:standing:positionFile:)`` finishes or discards what a crash left.
 struct SnapshotFile {
     private let path: String
