@@ -50,6 +50,13 @@ enum PostgresRows {
     /// The `seq` of a row selected with ``jobColumns``.
     static func seq(_ row: PostgresRandomAccessRow) throws -> Int64 { try row[21].decode(Int64.self) }
 
+    /// The policy-order key of the job in a row selected with ``jobColumns``: `[run_at, seq]`, or
+    /// `[priority, run_at, seq]` by priority, exactly as stored.
+    static func claimKey(_ row: PostgresRandomAccessRow, byPriority: Bool) throws -> [Int64] {
+        let key = [try row[8].decode(Int64.self), try seq(row)]
+        return byPriority ? [try row[5].decode(Int64.self)] + key : key
+    }
+
     static func micros(_ date: Date) -> Int64 { date.clampedMicrosecondsSince1970 }
 
     static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }

@@ -246,6 +246,14 @@ struct PostgresSchema: Sendable {
             ("10-plain-completions", [
                 finishAndClaimFunction(announcingEnds: true, tracing: true, plainCompletions: true),
             ]),
+            // A claim may begin where the caller's last one did (`p_floor`), past the index entries
+            // of jobs claimed since vacuum last ran (BENCHMARKS, the soak on PostgreSQL).
+            ("11-claim-floor", [
+                """
+                DROP FUNCTION \(finishAndClaim)(bigint, text[], uuid[], text[], boolean[], bigint, bigint, uuid, bigint, text[], boolean)
+                """,
+                finishAndClaimFunction(announcingEnds: true, tracing: true, plainCompletions: true, claimFloor: true),
+            ]),
         ]
     }
 

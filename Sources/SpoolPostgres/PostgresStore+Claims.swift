@@ -7,10 +7,11 @@ extension PostgresStore {
     public func claim(_ params: ClaimParams) async throws -> [Job] {
         guard params.limit > 0 else { return [] }
         guard PostgresStore.takesLeadingClaim(params) else { return try await fullClaim(params) }
-        let logger = self.logger
+        let (logger, floor) = (self.logger, claimFloors.floor(for: params))
         let step = try await read { connection in
-            try await PostgresStore.finishAndClaim(.none, finishedAt: params.now, claim: params, on: connection, logger: logger)
+            try await PostgresStore.finishAndClaim(.none, finishedAt: params.now, claim: params, floor: floor, on: connection, logger: logger)
         }
+        claimFloors.record(first: step.first, for: params, from: floor)
         return try await claimRest(params, after: step)
     }
 

@@ -33,10 +33,11 @@ extension PostgresStore {
         }
         let now = PostgresRows.truncate(now)
         let completions = PlainCompletions(finishes)
-        let logger = self.logger
+        let (logger, floor) = (self.logger, claimFloors.floor(for: first))
         let step = try await read { connection in
-            try await PostgresStore.finishAndClaim(completions, finishedAt: now, claim: first, on: connection, logger: logger)
+            try await PostgresStore.finishAndClaim(completions, finishedAt: now, claim: first, floor: floor, on: connection, logger: logger)
         }
+        claimFloors.record(first: step.first, for: first, from: floor)
         let applied = completions.applied(step.completed)
         publishFinished(finishes, applied: applied, now: now)
         var claimed = [try await claimRest(first, after: step)]
@@ -187,13 +188,16 @@ extension PostgresStore {
         var jobs: [Job]
         /// Whether a full claim must look further: a job that names a quota stopped the claim.
         var maybeMore: Bool
+        /// The policy-order key of the first job claimed (``ClaimFloors``), if any.
+        var first: [Int64]?
     }
 
     /// Records `completions` and makes the common claim `claim` in one call of the store's
     /// function (``PostgresSchema/finishAndClaimFunction``), a prepared statement on a pooled
-    /// connection outside an explicit transaction.
-    static func finishAndClaim(_ completions: PlainCompletions, finishedAt: Date, claim: ClaimParams?, on connection: PostgresConnection,
-                               logger: Logger) async throws -> Step {
+    /// connection outside an explicit transaction. The claim's page begins at `floor` (a key in
+    /// its policy order, ``ClaimFloors``) while it fills from there, and otherwise at the front.
+    static func finishAndClaim(_ completions: PlainCompletions, finishedAt: Date, claim: ClaimParams?, floor: [Int64]? = nil,
+                               on connection: PostgresConnection, logger: Logger) async throws -> Step {
         var binds = PostgresBindings()
         binds.append(PostgresRows.micros(finishedAt))
         completions.bind(to: &binds)
@@ -205,6 +209,7 @@ extension PostgresStore {
             binds.append(PostgresRows.micros(PostgresRows.truncate(now.addingTimeInterval(claim.lease.seconds))))
             binds.append(claim.queues)
             binds.append(claim.policy == .priority)
+            binds.append(floor)
         } else {
             binds.append(Int64(0))
             binds.append(Int64(0))
@@ -212,17 +217,16 @@ extension PostgresStore {
             binds.append(Int64(0))
             binds.append(Optional<[String]>.none)
             binds.append(false)
+            binds.append(Optional<[Int64]>.none)
         }
         let rows = try await connection.rows(FinishAndClaimStatement.self, binds, logger: logger)
         guard let header = rows.first else { throw SpoolError(.storeCorrupt, "spool_finish_and_claim answered no rows") }
-        var claimed = try rows.dropFirst().map { (job: try PostgresRows.job($0), seq: try PostgresRows.seq($0)) }
-        if claim?.policy == .priority {
-            claimed.sort { ($0.job.priority, $0.job.runAt, $0.seq) < ($1.job.priority, $1.job.runAt, $1.seq) }
-        } else {
-            claimed.sort { ($0.job.runAt, $0.seq) < ($1.job.runAt, $1.seq) }
-        }
+        let byPriority = claim?.policy == .priority
+        var claimed = try rows.dropFirst().map { (job: try PostgresRows.job($0), key: try PostgresRows.claimKey($0, byPriority: byPriority)) }
+        claimed.sort { $0.key.lexicographicallyPrecedes($1.key) }
         let pageCount = try header[PostgresRows.jobColumnCount].decode(Int.self)
-        return Step(completed: Set(try header[PostgresRows.jobColumnCount + 1].decode([String].self)), jobs: claimed.map(\.job), maybeMore: pageCount > claimed.count)
+        return Step(completed: Set(try header[PostgresRows.jobColumnCount + 1].decode([String].self)), jobs: claimed.map(\.job),
+                    maybeMore: pageCount > claimed.count, first: claimed.first?.key)
     }
 }
 

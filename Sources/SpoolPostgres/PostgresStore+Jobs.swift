@@ -28,7 +28,14 @@ extension PostgresStore {
         }
         publishAvailable(results)
         if !notifying { announcer.announce(Self.availableQueues(results)) }
+        forgetClaimFloors(before: jobs, now: now)
         return results
+    }
+
+    /// Makes the next claims look from the front when one of `jobs` runs before `now`: it may
+    /// come ahead of where they would begin (``ClaimFloors``).
+    func forgetClaimFloors(before jobs: [NewJob], now: Date) {
+        if jobs.contains(where: { $0.runAt.map { $0 < now } ?? false }) { claimFloors.forget() }
     }
 
     /// Enqueues `jobs` on the application's own connection, inside the transaction it has open
@@ -53,6 +60,7 @@ extension PostgresStore {
     @discardableResult
     public func enqueue(_ jobs: [NewJob], on connection: PostgresConnection, now: Date = Date()) async throws -> [InsertResult] {
         for job in jobs { try job.validate(limits) }
+        forgetClaimFloors(before: jobs, now: now)
         do {
             return try await PostgresStore.insert(jobs, now: PostgresRows.truncate(now), schema: schema, prepared: false,
                                                   on: connection, logger: logger)

@@ -50,6 +50,9 @@ extension PostgresStore {
                 """, logger: logger)
             if !paused { try await connection.query("SELECT pg_notify(\(schema.channel), \(queue))", logger: logger) }
         }
-        if !paused { events.publish(.jobsAvailable(queues: [queue])) }
+        if !paused {
+            claimFloors.forget()
+            events.publish(.jobsAvailable(queues: [queue]))
+        }
     }
 }

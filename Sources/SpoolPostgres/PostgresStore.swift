@@ -33,6 +33,8 @@ public final class PostgresStore: JobStore {
     let publishSignals = PublishSignals()
     /// Announces the store's own enqueues to other processes after they commit.
     let announcer: PostgresAnnouncer
+    /// Where this process's next claim of each kind begins.
+    let claimFloors = ClaimFloors()
     private let listener: PostgresListener
     private let endListener: PostgresListener
 
