@@ -3,6 +3,7 @@ import Logging
 import NIOSSL
 import PostgresNIO
 import SpoolCore
+import Synchronization
 
 /// The server store: Spool's tables in one schema of a PostgreSQL database, shared by worker
 /// processes on any number of machines.
@@ -35,6 +36,8 @@ public final class PostgresStore: JobStore {
     let announcer: PostgresAnnouncer
     /// Where this process's next claim of each kind begins.
     let claimFloors = ClaimFloors()
+    /// Whether a fold of the job counts' rows is under way (``foldCountsSoon()``).
+    let countsFolding = Atomic<Bool>(false)
     private let listener: PostgresListener
     private let endListener: PostgresListener
 
