@@ -2,8 +2,8 @@ import Foundation
 import SpoolCore
 import Synchronization
 
-/// Where this process's next claim of each kind begins: the policy-order key of the first job
-/// its last claim took (``PostgresSchema/finishAndClaimFunction(announcingEnds:tracing:plainCompletions:claimFloor:)``).
+/// Where this process's next claim of each kind begins: the key (`[run_at, seq]`) of the first
+/// job its last claim took (``PostgresSchema/finishAndClaimFunction(announcingEnds:tracing:plainCompletions:claimFloor:)``).
 ///
 /// A claim and a completion each leave their job's old row version in the index of available
 /// jobs until vacuum removes it, and a claim that begins at the front of the index steps over
@@ -18,19 +18,19 @@ import Synchronization
 /// a job available (``forget()``), and at least once every ``rescanInterval``: during a backlog a
 /// job that another process made available with an earlier key is claimed within that time,
 /// not necessarily before the jobs already waiting.
+///
+/// Only claims in FIFO order get a floor. By priority, every job enqueued with a more urgent
+/// priority than the floor's would come ahead of it, and such a job must not wait behind a
+/// backlog of less urgent ones for a second.
 final class ClaimFloors: Sendable {
     /// The longest a claim of one kind goes without looking from the front of the index.
     static let rescanInterval = Duration.seconds(1)
 
-    /// A kind of claim: the queues it takes from and its order.
+    /// A kind of claim (in FIFO order): the queues it takes from.
     private struct Kind: Hashable {
         var queues: [String]?
-        var byPriority: Bool
 
-        init(_ params: ClaimParams) {
-            queues = params.queues
-            byPriority = params.policy == .priority
-        }
+        init(_ params: ClaimParams) { queues = params.queues }
     }
 
     private struct Floor {
@@ -43,6 +43,7 @@ final class ClaimFloors: Sendable {
 
     /// The floor for a claim of `params`' kind, or `nil` when it must look from the front.
     func floor(for params: ClaimParams, now: ContinuousClock.Instant = .now) -> [Int64]? {
+        guard params.policy == .fifo else { return nil }
         let kind = Kind(params)
         return floors.withLock { floors in
             guard let floor = floors[kind], floor.rescanAt > now else { return nil }
@@ -53,6 +54,7 @@ final class ClaimFloors: Sendable {
     /// Records a claim of `params`' kind that began at `floor` (`nil`: the front) and took a
     /// first job of policy-order key `first` (`nil`: it took none).
     func record(first: [Int64]?, for params: ClaimParams, from floor: [Int64]?, now: ContinuousClock.Instant = .now) {
+        guard params.policy == .fifo else { return }
         let kind = Kind(params)
         floors.withLock { floors in
             guard let first else {
