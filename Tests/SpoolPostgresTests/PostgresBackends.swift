@@ -25,6 +25,17 @@ extension PostgresTestDatabase {
 
     static let testLogger = Logger(label: "spool.tests.postgres")
 
+    /// Runs `body` on a new connection of the test's own whose search path is a new schema that a
+    /// store has just created; `body` gets the connection and the schema's name.
+    static func withFreshSchema<T>(_ body: (PostgresConnection, String) async throws -> T) async throws -> T {
+        let (url, schema) = try await freshURL()
+        _ = try await PostgresStore(url: url, maximumConnections: 1)   // creates the schema
+        return try await withConnection { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(schema)"), logger: testLogger)
+            return try await body(connection, schema)
+        }
+    }
+
     /// Runs `sql` and returns the first column of every row as process ids.
     static func pids(_ sql: String) async throws -> [Int32] {
         do {

@@ -12,12 +12,9 @@ struct PostgresClaimFloorTests {
     @Test("the store function takes jobs from the floor while its page fills there, and from the front when the page comes short or due jobs were made available",
           arguments: [AgentPolicy.fifo, .priority])
     func functionBeginsAtTheFloor(policy: AgentPolicy) async throws {
-        let (url, schema) = try await PostgresTestDatabase.freshURL()
-        _ = try await PostgresStore(url: url, maximumConnections: 1)   // creates the schema
         let logger = PostgresTestDatabase.testLogger
         let start = PostgresRows.truncate(Date())
-        let taken = try await PostgresTestDatabase.withConnection { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(schema)"), logger: logger)
+        let taken = try await PostgresTestDatabase.withFreshSchema { connection, schema in
             let jobs = (0..<6).map { NewJob(name: "job", payload: JSONPayload(unchecked: "{\"i\":\($0)}"), queue: "q", priority: 1) }
             _ = try await PostgresStore.insert(jobs, now: start, schema: PostgresSchema(name: schema), prepared: false, on: connection, logger: logger)
             // A scheduled job, due when the last claim below runs and not before.

@@ -13,11 +13,8 @@ struct PostgresPreparedStatementTests {
     @Test("the prepared inserts (full and plain, with their NOTIFY and without) settle on their generic plans for one-job inserts instead of being planned for every job",
           arguments: [false, true], [true, false])
     func insertKeepsItsGenericPlan(plain: Bool, notifying: Bool) async throws {
-        let (url, schema) = try await PostgresTestDatabase.freshURL()
-        _ = try await PostgresStore(url: url, maximumConnections: 1)   // creates the schema
         let logger = PostgresTestDatabase.testLogger
-        let plans = try await PostgresTestDatabase.withConnection { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(schema)"), logger: logger)
+        let plans = try await PostgresTestDatabase.withFreshSchema { connection, schema in
             // The plans' costs depend on the table's size: give the planner a store that holds jobs.
             let backlog = (0..<50_000).map { NewJob(name: "backlog", payload: JSONPayload(unchecked: "{\"i\":\($0)}")) }
             _ = try await PostgresStore.insert(backlog, now: Date(), schema: PostgresSchema(name: schema), prepared: false,
@@ -52,11 +49,8 @@ struct PostgresPreparedStatementTests {
 
     @Test("one-job inserts into an empty store do not scan the jobs table once the statement keeps a plan")
     func insertIntoEmptyStoreDoesNotScan() async throws {
-        let (url, schema) = try await PostgresTestDatabase.freshURL()
-        _ = try await PostgresStore(url: url, maximumConnections: 1)   // creates the schema
         let logger = PostgresTestDatabase.testLogger
-        let (before, after) = try await PostgresTestDatabase.withConnection { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(schema)"), logger: logger)
+        let (before, after) = try await PostgresTestDatabase.withFreshSchema { connection, schema in
             func insertOne(_ i: Int) async throws {
                 _ = try await PostgresStore.insert([NewJob(name: "one", payload: JSONPayload(unchecked: "{\"i\":\(i)}"))], now: Date(),
                                                    schema: PostgresSchema(name: schema), prepared: true, on: connection, logger: logger)
@@ -82,12 +76,9 @@ struct PostgresPreparedStatementTests {
     @Test("completions and claims planned while the store was empty find their rows by index in a later backlog",
           arguments: [AgentPolicy.fifo, .priority])
     func plansMadeOnAnEmptyStoreFindRowsByIndex(policy: AgentPolicy) async throws {
-        let (url, schema) = try await PostgresTestDatabase.freshURL()
-        _ = try await PostgresStore(url: url, maximumConnections: 1)   // creates the schema
         let logger = PostgresTestDatabase.testLogger
         let backlog = 5_000, claims = 20, limit = 5
-        let (claimed, read) = try await PostgresTestDatabase.withConnection { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(schema)"), logger: logger)
+        let (claimed, read) = try await PostgresTestDatabase.withFreshSchema { connection, schema in
             try await connection.query("ANALYZE spool_jobs", logger: logger)
             var held: [Job] = []
             func step() async throws -> [Job] {
