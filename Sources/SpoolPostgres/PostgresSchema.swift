@@ -262,6 +262,16 @@ struct PostgresSchema: Sendable {
             ("12-vacuum-pace", [
                 "ALTER TABLE \(jobs) RESET (autovacuum_vacuum_cost_delay)",
             ]),
+            // Listing jobs of a state few jobs are in reads them from this index, newest first,
+            // instead of walking every newer job or sorting all of that state's (a flood of
+            // discarded jobs); jobs on the way from available to completed never enter it, so
+            // claims and completions add no entry to it.
+            ("13-unusual-states", [
+                """
+                CREATE INDEX spool_jobs_unusual_states ON \(jobs) (state, id)
+                    WHERE state IN ('scheduled', 'retryable', 'discarded', 'cancelled')
+                """,
+            ]),
         ]
     }
 

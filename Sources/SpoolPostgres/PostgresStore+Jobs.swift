@@ -233,6 +233,19 @@ extension PostgresStore {
     }
 
     public func jobs(_ query: JobQuery) async throws -> JobPage {
+        let statement = PostgresStore.listing(query, schema: schema)
+        let limit = max(0, query.limit)
+        let logger = self.logger
+        let jobs = try await read { try await $0.jobs(statement, logger: logger) }
+        let page = Array(jobs.prefix(limit))
+        return JobPage(jobs: page, nextCursor: jobs.count > limit ? page.last?.id : nil)
+    }
+
+    /// The statement behind ``jobs(_:)``: a page of `query`'s jobs, newest first, one more than
+    /// the page's size. The state goes in as a literal (one of JobState's names) so that the plan
+    /// can read a state few jobs are in from its partial index (`spool_jobs_running`,
+    /// `spool_jobs_unusual_states`) instead of walking every newer job.
+    static func listing(_ query: JobQuery, schema: PostgresSchema) -> PostgresQuery {
         var conditions: [String] = []
         var binds = PostgresBindings()
         func bind(_ column: String, _ comparison: String, _ value: String) {
@@ -240,18 +253,13 @@ extension PostgresStore {
             conditions.append("\(column) \(comparison) $\(binds.count)")
         }
         if let queue = query.queue { bind("queue", "=", queue) }
-        if let state = query.state { bind("state", "=", state.rawValue) }
+        if let state = query.state { conditions.append("state = '\(state.rawValue)'") }
         if let name = query.name { bind("name", "=", name) }
         if let after = query.after { bind("id", "<", after.description) }
-        let limit = max(0, query.limit)
-        binds.append(limit + 1)
+        binds.append(max(0, query.limit) + 1)
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT \(PostgresRows.jobColumns) FROM \(schema.jobs) \(filter) ORDER BY id DESC LIMIT $\(binds.count)"
-        let statement = PostgresQuery(unsafeSQL: sql, binds: binds)
-        let logger = self.logger
-        let jobs = try await read { try await $0.jobs(statement, logger: logger) }
-        let page = Array(jobs.prefix(limit))
-        return JobPage(jobs: page, nextCursor: jobs.count > limit ? page.last?.id : nil)
+        return PostgresQuery(unsafeSQL: "SELECT \(PostgresRows.jobColumns) FROM \(schema.jobs) \(filter) ORDER BY id DESC LIMIT $\(binds.count)",
+                             binds: binds)
     }
 
     public func delete(_ ids: [JobID]) async throws -> [JobID] {

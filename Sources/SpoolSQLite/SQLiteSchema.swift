@@ -138,6 +138,12 @@ enum SQLiteSchema {
             DROP INDEX message_keys_seq;
             CREATE INDEX message_keys_in_order ON message_keys(destination, seq);
             """),
+        // Listing jobs of a state few jobs are in reads them from this index, newest first, instead
+        // of walking every newer job (SQLiteStore.listing); jobs on the way from available to
+        // completed never enter it, so claims and completions write nothing more.
+        ("11-unusual-states", """
+            CREATE INDEX jobs_unusual_states ON jobs(state, seq) WHERE state IN ('scheduled', 'retryable', 'discarded', 'cancelled');
+            """),
     ]
 
     /// Applies missing migrations; refuses a file that a newer Spool migrated further.

@@ -101,26 +101,48 @@ extension SQLiteStore {
     }
 
     public func jobs(_ query: JobQuery) async throws -> JobPage {
-        let keys = self.keys
-        var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        if let queue = query.queue { conditions.append("queue = ?"); arguments.append(queue) }
-        if let state = query.state { conditions.append("state = ?"); arguments.append(state.rawValue) }
-        if let name = query.name { conditions.append("name = ?"); arguments.append(name) }
-        if let after = query.after {
-            // Newest first by row number, which orders jobs like their ids (see JobKeys).
-            conditions.append("seq < coalesce((SELECT seq FROM jobs WHERE \(keys.condition)), ?)")
-            arguments += keys.arguments(after) + [after.sequenceKey]
-        }
         let limit = max(0, query.limit)
-        arguments.append(limit + 1)
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT \(SQLiteRows.jobColumns) FROM jobs \(filter) ORDER BY seq DESC LIMIT ?"
+        let (sql, arguments) = SQLiteStore.listing(query, keys: keys)
         let jobs = try read { db in
             try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments)).map(SQLiteRows.job)
         }
         let page = Array(jobs.prefix(limit))
         return JobPage(jobs: page, nextCursor: jobs.count > limit ? page.last?.id : nil)
+    }
+
+    /// The statement behind ``jobs(_:)``: a page of `query`'s jobs, newest first by row number
+    /// (which orders jobs like their ids, see ``JobKeys``), one more than the page's size.
+    ///
+    /// Newest first is a walk of the table from its end that stops once the page is full: quick
+    /// for the states most jobs are in, but a state few jobs are in would be looked for through
+    /// every newer job. Those states are read from indexes instead: running jobs from
+    /// `jobs_running`, scheduled, retryable, discarded and cancelled jobs from
+    /// `jobs_unusual_states` (migration 11), whose condition the statement repeats word for word,
+    /// as SQLite uses a partial index only then.
+    static func listing(_ query: JobQuery, keys: JobKeys) -> (sql: String, arguments: [(any DatabaseValueConvertible)?]) {
+        var source = "jobs"
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let queue = query.queue { conditions.append("queue = ?"); arguments.append(queue) }
+        switch query.state {
+        case nil:
+            break
+        case .running?:
+            source = "jobs INDEXED BY jobs_running"
+            conditions.append("state = 'running'")
+        case let state? where [JobState.scheduled, .retryable, .discarded, .cancelled].contains(state):
+            conditions.append("state IN ('scheduled', 'retryable', 'discarded', 'cancelled') AND state = '\(state.rawValue)'")
+        case let state?:
+            conditions.append("state = ?"); arguments.append(state.rawValue)
+        }
+        if let name = query.name { conditions.append("name = ?"); arguments.append(name) }
+        if let after = query.after {
+            conditions.append("seq < coalesce((SELECT seq FROM jobs WHERE \(keys.condition)), ?)")
+            arguments += keys.arguments(after) + [after.sequenceKey]
+        }
+        arguments.append(max(0, query.limit) + 1)
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return ("SELECT \(SQLiteRows.jobColumns) FROM \(source) \(filter) ORDER BY seq DESC LIMIT ?", arguments)
     }
 
     public func cancel(_ id: JobID, now: Date) async throws -> Job {

@@ -152,5 +152,54 @@ extension StoreConformance {
             try expectEqual(Set(all).count, 5, "every job once")
             try expectEqual(all, all.sorted(by: >), "newest first")
         },
+        StoreConformanceCase("listing by each state pages through exactly that state's jobs, newest first, in every queue and in one") { store in
+            var made: [JobState: [(queue: String, id: JobID)]] = [:]
+            let later = t0.addingTimeInterval(3600)
+            // Two rounds over two queues, each leaving one job in every state but available
+            // (claims take the oldest available job, so the available ones come last).
+            for _ in 0..<2 {
+                for queue in ["a", "b"] {
+                    func claimed(_ configure: (inout NewJob) -> Void = { _ in }) async throws -> Job {
+                        let job = try await put(store) { $0.queue = queue; configure(&$0) }
+                        try expectEqual(try await claim(store, limit: 1, queues: [queue]).map(\.id), [job.id], "claimed in \(queue)")
+                        return job
+                    }
+                    func failed(_ job: Job, retryAt: Date?) async throws {
+                        let error = AttemptError(attempt: 1, name: "Boom", type: "error", message: "boom", at: t0)
+                        _ = try await store.finish([Finish(id: job.id, dispatcher: dispatcherA, outcome: .failed(error, retryAt: retryAt))], now: t0)
+                    }
+                    made[.running, default: []].append((queue, try await claimed().id))
+                    let completed = try await claimed()
+                    _ = try await complete(store, completed)
+                    made[.completed, default: []].append((queue, completed.id))
+                    let retryable = try await claimed { $0.maxAttempts = 3 }
+                    try await failed(retryable, retryAt: later)
+                    made[.retryable, default: []].append((queue, retryable.id))
+                    let discarded = try await claimed { $0.maxAttempts = 1 }
+                    try await failed(discarded, retryAt: nil)
+                    made[.discarded, default: []].append((queue, discarded.id))
+                    let cancelled = try await put(store) { $0.queue = queue }
+                    _ = try await store.cancel(cancelled.id, now: t0)
+                    made[.cancelled, default: []].append((queue, cancelled.id))
+                    made[.scheduled, default: []].append((queue, try await put(store) { $0.queue = queue; $0.runAt = later }.id))
+                }
+            }
+            for queue in ["a", "b", "a"] { made[.available, default: []].append((queue, try await put(store) { $0.queue = queue }.id)) }
+            for state in JobState.allCases {
+                for queue in [nil, "a", "b"] {
+                    var listed: [Job] = [], cursor: JobID? = nil
+                    repeat {
+                        let page = try await store.jobs(JobQuery(queue: queue, state: state, limit: 1, after: cursor))
+                        listed += page.jobs
+                        cursor = page.nextCursor
+                    } while cursor != nil && listed.count < 20
+                    let expected = Set((made[state] ?? []).filter { queue == nil || $0.queue == queue }.map(\.id))
+                    let ids = listed.map(\.id)
+                    try expectEqual(Set(ids), expected, "\(state) jobs of queue \(queue ?? "any")")
+                    try expectEqual(ids, ids.sorted(by: >), "\(state) jobs of queue \(queue ?? "any"), newest first")
+                    try expect(listed.allSatisfy { $0.state == state }, "only \(state) jobs")
+                }
+            }
+        },
     ]
 }

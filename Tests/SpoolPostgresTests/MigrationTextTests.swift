@@ -21,6 +21,7 @@ struct PostgresMigrationTextTests {
         ("10-plain-completions", 0xc8d7ecdde0ad8afb),
         ("11-claim-floor", 0xa1f45b445a29d624),
         ("12-vacuum-pace", 0xc32d2be9afeb1622),
+        ("13-unusual-states", 0x743c950e128eb062),
     ]
 
     @Test("every released migration's text is unchanged, in order")

@@ -16,6 +16,9 @@ struct MigrationTextTests {
         ("6-message-order-keys", 0x9f7d3fd90a54cc66),
         ("7-finished-index", 0x30b3edae4f414462),
         ("8-job-counts", 0x1a1c31da868961f1),
+        ("9-trace-context", 0x4060c8f52fb385f1),
+        ("10-messages-in-order", 0x6d5c9f31ebd43048),
+        ("11-unusual-states", 0xe32895b774ffe128),
     ]
 
     @Test("every released migration's text is unchanged, in order")
