@@ -138,11 +138,11 @@ enum SQLiteSchema {
             DROP INDEX message_keys_seq;
             CREATE INDEX message_keys_in_order ON message_keys(destination, seq);
             """),
-        // Listing jobs of a state few jobs are in reads them from this index, newest first, instead
-        // of walking every newer job (SQLiteStore.listing); jobs on the way from available to
-        // completed never enter it, so claims and completions write nothing more.
-        ("11-unusual-states", """
-            CREATE INDEX jobs_unusual_states ON jobs(state, seq) WHERE state IN ('scheduled', 'retryable', 'discarded', 'cancelled');
+        // Jobs that ended before migration 5 get end number 0 (no process follows ends from
+        // before 1), so that every finished job is in jobs_finished: a listing of a finished state
+        // with few jobs reads them from there (SQLiteStore.listing), and retention reaches them.
+        ("11-ends-before-numbers", """
+            UPDATE jobs SET end_seq = 0 WHERE end_seq IS NULL AND state IN ('completed', 'discarded', 'cancelled');
             """),
     ]
 

@@ -102,38 +102,53 @@ extension SQLiteStore {
 
     public func jobs(_ query: JobQuery) async throws -> JobPage {
         let limit = max(0, query.limit)
-        let (sql, arguments) = SQLiteStore.listing(query, keys: keys)
+        let keys = self.keys
         let jobs = try read { db in
-            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments)).map(SQLiteRows.job)
+            let fromIndex = try query.state.map { try SQLiteStore.fewJobs(in: $0, db: db) } ?? false
+            let (sql, arguments) = SQLiteStore.listing(query, keys: keys, fromStateIndex: fromIndex)
+            return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments)).map(SQLiteRows.job)
         }
         let page = Array(jobs.prefix(limit))
         return JobPage(jobs: page, nextCursor: jobs.count > limit ? page.last?.id : nil)
+    }
+
+    /// How many jobs of one state a listing sorts, at most, rather than walk the table for them.
+    static let fewJobs = 10_000
+
+    /// Whether the store holds at most ``fewJobs`` jobs in `state` (from the counts, no scan).
+    static func fewJobs(in state: JobState, db: Database) throws -> Bool {
+        let count = try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(count), 0) FROM job_counts WHERE state = ?"),
+                                     arguments: [state.rawValue]) ?? 0
+        return count <= fewJobs
     }
 
     /// The statement behind ``jobs(_:)``: a page of `query`'s jobs, newest first by row number
     /// (which orders jobs like their ids, see ``JobKeys``), one more than the page's size.
     ///
     /// Newest first is a walk of the table from its end that stops once the page is full: quick
-    /// for the states most jobs are in, but a state few jobs are in would be looked for through
-    /// every newer job. Those states are read from indexes instead: running jobs from
-    /// `jobs_running`, scheduled, retryable, discarded and cancelled jobs from
-    /// `jobs_unusual_states` (migration 11), whose condition the statement repeats word for word,
-    /// as SQLite uses a partial index only then.
-    static func listing(_ query: JobQuery, keys: JobKeys) -> (sql: String, arguments: [(any DatabaseValueConvertible)?]) {
+    /// for the states most jobs are in, but jobs of a state few jobs are in would be looked for
+    /// through every newer job. With `fromStateIndex` (the state holds at most ``fewJobs``) they
+    /// are read from the partial index that holds that state's jobs and sorted: `jobs_running`,
+    /// `jobs_due`, `jobs_finished` or `jobs_available_fifo`, whose condition the statement repeats
+    /// word for word, as SQLite uses a partial index only then.
+    static func listing(_ query: JobQuery, keys: JobKeys, fromStateIndex: Bool) -> (sql: String, arguments: [(any DatabaseValueConvertible)?]) {
         var source = "jobs"
         var conditions: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let queue = query.queue { conditions.append("queue = ?"); arguments.append(queue) }
-        switch query.state {
-        case nil:
-            break
-        case .running?:
-            source = "jobs INDEXED BY jobs_running"
-            conditions.append("state = 'running'")
-        case let state? where [JobState.scheduled, .retryable, .discarded, .cancelled].contains(state):
-            conditions.append("state IN ('scheduled', 'retryable', 'discarded', 'cancelled') AND state = '\(state.rawValue)'")
-        case let state?:
-            conditions.append("state = ?"); arguments.append(state.rawValue)
+        if let state = query.state {
+            if fromStateIndex {
+                let (index, condition) = switch state {
+                case .available: ("jobs_available_fifo", "state = 'available'")
+                case .running: ("jobs_running", "state = 'running'")
+                case .scheduled, .retryable: ("jobs_due", "state IN ('scheduled', 'retryable') AND state = '\(state.rawValue)'")
+                case .completed, .discarded, .cancelled: ("jobs_finished", "end_seq IS NOT NULL AND state = '\(state.rawValue)'")
+                }
+                source = "jobs INDEXED BY \(index)"
+                conditions.append(condition)
+            } else {
+                conditions.append("state = ?"); arguments.append(state.rawValue)
+            }
         }
         if let name = query.name { conditions.append("name = ?"); arguments.append(name) }
         if let after = query.after {

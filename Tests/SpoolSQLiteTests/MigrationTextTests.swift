@@ -18,7 +18,7 @@ struct MigrationTextTests {
         ("8-job-counts", 0x1a1c31da868961f1),
         ("9-trace-context", 0x4060c8f52fb385f1),
         ("10-messages-in-order", 0x6d5c9f31ebd43048),
-        ("11-unusual-states", 0xe32895b774ffe128),
+        ("11-ends-before-numbers", 0x91cbe563c3ebe4c1),
     ]
 
     @Test("every released migration's text is unchanged, in order")
