@@ -113,13 +113,13 @@ extension SQLiteStore {
     }
 
     /// How many jobs of one state a listing sorts, at most, rather than walk the table for them.
-    static let fewJobs = 10_000
+    static let sortedListingLimit = 10_000
 
-    /// Whether the store holds at most ``fewJobs`` jobs in `state` (from the counts, no scan).
+    /// Whether the store holds at most ``sortedListingLimit`` jobs in `state` (from the counts, no scan).
     static func fewJobs(in state: JobState, db: Database) throws -> Bool {
         let count = try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(count), 0) FROM job_counts WHERE state = ?"),
                                      arguments: [state.rawValue]) ?? 0
-        return count <= fewJobs
+        return count <= sortedListingLimit
     }
 
     /// The statement behind ``jobs(_:)``: a page of `query`'s jobs, newest first by row number
@@ -127,7 +127,7 @@ extension SQLiteStore {
     ///
     /// Newest first is a walk of the table from its end that stops once the page is full: quick
     /// for the states most jobs are in, but jobs of a state few jobs are in would be looked for
-    /// through every newer job. With `fromStateIndex` (the state holds at most ``fewJobs``) they
+    /// through every newer job. With `fromStateIndex` (the state holds at most ``sortedListingLimit``) they
     /// are read from the partial index that holds that state's jobs and sorted: `jobs_running`,
     /// `jobs_due`, `jobs_finished` or `jobs_available_fifo`, whose condition the statement repeats
     /// word for word, as SQLite uses a partial index only then.

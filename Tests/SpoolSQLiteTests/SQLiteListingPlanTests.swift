@@ -55,7 +55,7 @@ struct SQLiteListingPlanTests {
     func manyJobsWalk() async throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteStore(path: directory.path("spool.db"))
-        _ = try await store.insert((0...SQLiteStore.fewJobs).map { _ in NewJob(name: "n") }, now: Date())
+        _ = try await store.insert((0...SQLiteStore.sortedListingLimit).map { _ in NewJob(name: "n") }, now: Date())
         #expect(try store.read { try SQLiteStore.fewJobs(in: .available, db: $0) } == false)
         #expect(try store.read { try SQLiteStore.fewJobs(in: .discarded, db: $0) } == true)
         #expect(try Self.plan(store, JobQuery(state: .available), fromStateIndex: false) == ["SCAN jobs"])
