@@ -48,11 +48,14 @@ final class EntryBatcher<Entry: Sendable>: Sendable {
 
     private let linger: Duration
     private let send: Send
+    private let settledBy: Set<String>
     private let state = Mutex(State())
 
-    /// A batcher that sends with `send`, holding a batch that is not full for up to `linger`.
-    init(linger: Duration, send: @escaping Send) {
+    /// A batcher that sends with `send`, holding a batch that is not full for up to `linger`. An
+    /// entry that SQS fails with one of the codes `settledBy` counts as done, not as a failure.
+    init(linger: Duration, settledBy: Set<String> = [], send: @escaping Send) {
         self.linger = linger
+        self.settledBy = settledBy
         self.send = send
     }
 
@@ -110,7 +113,7 @@ final class EntryBatcher<Entry: Sendable>: Sendable {
             var again: [Item] = []
             for (index, item) in pending.enumerated() {
                 let id = "\(index)"
-                if result.succeeded[id] != nil {
+                if result.succeeded[id] != nil || failures[id].map({ settledBy.contains($0.code) }) == true {
                     settle([item], nil)
                 } else if let failure = failures[id], failure.senderFault || attempt == Self.tries {
                     settle([item], SQSError(SQSError.Code(failure.code), "SQS refused \(item.label): \(failure.message)"))

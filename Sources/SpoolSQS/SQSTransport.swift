@@ -91,7 +91,13 @@ public final class SQSTransport: Transport {
         self.client = client
         self.configuration = configuration
         sends = EntryBatcher(linger: configuration.linger) { try await client.sendMessageBatch($0, $1) }
-        deletes = EntryBatcher(linger: configuration.linger) { try await client.deleteMessageBatch($0, receiptHandles: $1) }
+        // A delete answered `ReceiptHandleIsInvalid` has nothing left to do: SQS-compatible servers
+        // (moto) answer it for a message an earlier try of the same request already deleted (its
+        // answer lost) or one received again since, for which SQS itself answers success without
+        // deleting; either way the message is gone or comes back, as an unacknowledged one would.
+        deletes = EntryBatcher(linger: configuration.linger, settledBy: ["ReceiptHandleIsInvalid"]) {
+            try await client.deleteMessageBatch($0, receiptHandles: $1)
+        }
         changes = EntryBatcher(linger: configuration.linger) { try await client.changeMessageVisibilityBatch($0, $1) }
     }
 

@@ -239,6 +239,18 @@ struct EntryBatcherTests {
         #expect(sent.count == 2 && Set(sent[0]) == ["good", "flaky", "bad"] && sent[1] == ["flaky"], "\(sent)")
     }
 
+    @Test("an entry failed with a code the batcher is told settles it counts as done; other codes still throw")
+    func settlingCodes() async throws {
+        let batcher = EntryBatcher<String>(linger: .milliseconds(10), settledBy: ["ReceiptHandleIsInvalid"]) { _, entries in
+            SQSBatchResult(succeeded: [:], failed: entries.indices.map {
+                .init(id: "\($0)", code: entries[$0] == "gone" ? "ReceiptHandleIsInvalid" : "InvalidParameterValue", message: "no", senderFault: true)
+            })
+        }
+        try await batcher.submit([("gone", "message gone")], to: "q")
+        let error = await #expect(throws: SQSError.self) { try await batcher.submit([("bad", "message bad")], to: "q") }
+        #expect(error?.code == .invalidParameterValue, "\(String(describing: error))")
+    }
+
     @Test("a batch goes out when it holds ten, without waiting for the linger")
     func fullBatches() async throws {
         let calls = Mutex<[Int]>([])
