@@ -60,6 +60,9 @@ struct JobAPITests {
             let cancelled = try await server.request("POST", "/v1/jobs/\(job.id)/cancel")
             #expect(cancelled.status == 200)
             #expect(try cancelled.decode(Job.self).state == .cancelled)
+            struct Page: Decodable { var jobs: [Job] }
+            let listed = try await server.request("GET", "/v1/jobs?state=cancelled").decode(Page.self)
+            #expect(listed.jobs.map(\.id) == [job.id], "listed by its state")
             let again = try await server.request("POST", "/v1/jobs/\(job.id)/cancel")
             #expect(again.status == 409 && again.errorCode == "invalid_state")
             let unknown = try await server.request("POST", "/v1/jobs/\(JobID.make())/cancel")
