@@ -64,6 +64,18 @@ enum QuietPlainInsertStatement: PostgresStatementText {
     static let sql = PostgresStore.plainInsertSQL(.searchPath, notifying: false)
 }
 
+/// ``PlainInsertStatement`` for one job: single values instead of arrays.
+enum PlainInsertOneStatement: PostgresStatementText {
+    static let name = "spool_insert_plain_one"
+    static let sql = PostgresStore.plainInsertSQL(.searchPath, notifying: true, one: true)
+}
+
+/// ``QuietPlainInsertStatement`` for one job: single values instead of arrays.
+enum QuietPlainInsertOneStatement: PostgresStatementText {
+    static let name = "spool_insert_plain_one_quiet"
+    static let sql = PostgresStore.plainInsertSQL(.searchPath, notifying: false, one: true)
+}
+
 /// The announcement of queues that gained jobs (``PostgresAnnouncer``): the channel, then the
 /// queues one per line.
 enum NotifyStatement: PostgresStatementText {

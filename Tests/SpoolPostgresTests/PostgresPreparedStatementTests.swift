@@ -32,8 +32,8 @@ struct PostgresPreparedStatementTests {
             let name = switch (plain, notifying) {
             case (false, true): InsertStatement.name
             case (false, false): QuietInsertStatement.name
-            case (true, true): PlainInsertStatement.name
-            case (true, false): QuietPlainInsertStatement.name
+            case (true, true): PlainInsertOneStatement.name
+            case (true, false): QuietPlainInsertOneStatement.name
             }
             let rows = try await connection.query("""
                 SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = \(name)
