@@ -3,7 +3,8 @@ import Synchronization
 
 /// A TCP proxy on a loopback port in front of a server, for tests of what a client does when
 /// its connections break: ``cut()`` resets every open connection and refuses new ones (by
-/// closing them as they are accepted) until ``restore()``.
+/// closing them as they are accepted) until ``restore()``; ``stall()`` keeps every byte back,
+/// connections open and new ones accepted, until ``resume()`` (a network that drops packets).
 ///
 /// ``arm(_:afterBytes:)`` damages the next connection's answers: one byte flipped, or the
 /// connection cut, after so many bytes from the server.
@@ -25,6 +26,7 @@ public final class TCPProxy: Sendable {
         var armed: (fault: Fault, offset: Int)?
         var faultsDone = 0
         var down = false
+        var stalled = false
         var stopped = false
         var open: Set<Int32> = []
         /// How many of a connection's two pumps have ended, by the client's descriptor.
@@ -98,6 +100,17 @@ public final class TCPProxy: Sendable {
     /// Accepts and forwards connections again.
     public func restore() {
         state.withLock { $0.down = false }
+    }
+
+    /// Keeps back every byte either side sends, on open connections and new ones, until
+    /// ``resume()``: to the client the server has stopped answering.
+    public func stall() {
+        state.withLock { $0.stalled = true }
+    }
+
+    /// Lets the bytes kept back, and later ones, through.
+    public func resume() {
+        state.withLock { $0.stalled = false }
     }
 
     /// Stops accepting and closes every connection.
@@ -180,6 +193,7 @@ public final class TCPProxy: Sendable {
                 chunk[at] ^= 0x10
             }
             passed += count
+            while state.withLock({ $0.stalled && !$0.stopped }) { Thread.sleep(forTimeInterval: 0.01) }
             if !LoopbackSocket.send(chunk, on: target) { break }
         }
         shutdown(source, Int32(SHUT_RDWR))

@@ -11,7 +11,10 @@ import Synchronization
 ///
 /// Run it in a `ServiceGroup` (SIGTERM and SIGINT begin a graceful shutdown) or call ``run()``
 /// and later ``stop()``. On shutdown it stops claiming, lets running jobs finish for up to the
-/// grace period, returns the rest to the queue, and records itself inactive.
+/// grace period, returns the rest to the queue, and records itself inactive. A store that stops
+/// answering cannot hold the shutdown up: its calls are given up on after
+/// ``DispatcherConfiguration/shutdownTimeout``, and what the dispatcher held is rescued after its
+/// leases.
 public final class Dispatcher: Service, Sendable {
     /// The dispatcher's configuration.
     public let configuration: DispatcherConfiguration
@@ -61,6 +64,9 @@ public final class Dispatcher: Service, Sendable {
     /// Cancelling the task that runs it stops it at once: it claims nothing more, returns the
     /// jobs it is running to the queue without waiting for the grace period, and records itself
     /// inactive before returning.
+    ///
+    /// It throws ``SpoolError/Code/storeUnavailable`` when the store did not record the
+    /// dispatcher inactive within ``DispatcherConfiguration/shutdownTimeout``.
     public func run() async throws {
         let store = runtime.store, events = runtime.events
         let registeredAt = runtime.now()
@@ -74,47 +80,61 @@ public final class Dispatcher: Service, Sendable {
         runtime.reportRescued(rescued, otherwise: "this dispatcher shut down uncleanly")
         events.info("dispatcher activated")
         runtime.observe(.activated(id))
+        let background = [Task { await self.listen() }, Task { await self.heartbeat() }, Task { await self.rescueLoop() },
+                          Task { await self.retentionLoop() }] + (configuration.cron.isEmpty ? [] : [Task { await self.cronLoop() }])
+        let agentTasks = agents.map { agent in Task { await agent.run() } }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await self.listen() }
-                    group.addTask { await self.heartbeat() }
-                    group.addTask { await self.rescueLoop() }
-                    if !configuration.cron.isEmpty { group.addTask { await self.cronLoop() } }
-                    group.addTask { await self.retentionLoop() }
-                    // The agents end once stopping, each after starting what a claim in flight
-                    // brought: the drain then sees every job this dispatcher holds.
-                    await withTaskGroup(of: Void.self) { agentTasks in
-                        for agent in agents { agentTasks.addTask { await agent.run() } }
-                        while !runtime.isStopping { await stopped.wait(timeout: .seconds(3600)) }
-                    }
-                    await drain(waiting: !Task.isCancelled)
-                    group.cancelAll()
-                }
+                while !runtime.isStopping { await stopped.wait(timeout: .seconds(3600)) }
             } onGracefulShutdown: {
                 self.stop()
             }
         } onCancel: {
             self.stop()
+            for task in agentTasks { task.cancel() }
         }
-        // Outside the run's cancellation: a cancelled dispatcher still records its end.
-        try await Task { [runtime, id] in try await store.deactivate(id, now: runtime.now()) }.value
+        let deadline = ContinuousClock.now + (Task.isCancelled ? .zero : configuration.gracePeriod)
+        // The agents end once stopping, each after starting what a claim in flight brought: the
+        // shutdown then sees every job this dispatcher holds. A claim the store has not answered by
+        // the end of the grace period (or of the shutdown timeout, if longer) is given up on: what
+        // it took is rescued after its lease.
+        let agentsEnded = try await unlessLate(max(deadline, .now + configuration.shutdownTimeout)) {
+            for task in agentTasks { await task.value }
+        }
+        if agentsEnded == nil { events.warning("a claim was still unanswered at shutdown; the jobs it took will be rescued") }
+        await waitForJobs(until: deadline)
+        // From here on the store gets one budget for everything left to say.
+        let closing = ContinuousClock.now + configuration.shutdownTimeout
+        await returnLeftovers(before: closing)
+        for task in background { task.cancel() }
+        _ = try await unlessLate(closing) { for task in background { await task.value } }
+        guard try await unlessLate(closing, { [runtime, id] in try await store.deactivate(id, now: runtime.now()) }) != nil else {
+            throw SpoolError(.storeUnavailable, "the store did not answer the shutdown within \(configuration.shutdownTimeout), so this "
+                             + "dispatcher is not recorded inactive; others will declare it dead after \(configuration.deadAfter) and rescue its jobs")
+        }
         events.info("dispatcher deactivated")
         runtime.observe(.deactivated(id))
     }
 
-    /// Waits for running jobs up to the grace period (when `waiting`), then returns the rest to
-    /// the queue.
-    private func drain(waiting: Bool) async {
-        let deadline = ContinuousClock.now + (waiting ? configuration.gracePeriod : .zero)
+    /// Waits for running jobs until `deadline`.
+    private func waitForJobs(until deadline: ContinuousClock.Instant) async {
         while runningCount > 0, ContinuousClock.now < deadline {
             await runtime.drained.wait(timeout: .milliseconds(50))
         }
+    }
+
+    /// Returns the jobs still running to the queue, giving up on the store at `closing`.
+    private func returnLeftovers(before closing: ContinuousClock.Instant) async {
         let leftovers = agents.flatMap(\.runningExecutions).filter { $0.abandon() }
         guard !leftovers.isEmpty else { return }
         do {
             let ids = leftovers.map(\.job.id)
-            try await Task { [runtime, id] in try await runtime.store.release(ids, dispatcher: id, now: runtime.now()) }.value
+            guard try await unlessLate(closing, { [runtime, id] in
+                try await runtime.store.release(ids, dispatcher: id, now: runtime.now())
+            }) != nil else {
+                runtime.events.error("the store did not take back \(leftovers.count) unfinished jobs in time; they will be rescued")
+                return
+            }
             runtime.events.warning("returned \(leftovers.count) unfinished jobs to the queue after the grace period")
         } catch {
             runtime.events.error("could not return \(leftovers.count) unfinished jobs to the queue: \(error); they will be rescued")

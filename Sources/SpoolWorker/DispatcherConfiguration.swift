@@ -27,6 +27,13 @@ public struct DispatcherConfiguration: Sendable {
     private var chosenLease: Duration?
     /// How long running jobs may finish after a shutdown begins, before they are returned.
     public var gracePeriod: Duration = .seconds(25)
+    /// How long a shutdown's last store calls (returning unfinished jobs, recording the
+    /// dispatcher inactive) may take together once its jobs are done or the grace period is
+    /// over; past it the dispatcher gives up on a store that stopped answering and ends anyway,
+    /// leaving what it holds to be rescued when the leases expire. A claim still in flight
+    /// when the grace period ends gets as long. With the defaults a shutdown takes about 30
+    /// seconds at most, a container platform's usual limit.
+    public var shutdownTimeout: Duration = .seconds(5)
     /// The delays between attempts.
     public var backoff: Backoff = .default
     /// How many completed job ids each agent keeps.

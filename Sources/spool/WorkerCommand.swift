@@ -45,6 +45,9 @@ struct DispatcherOptions: ParsableArguments {
     @Option(help: "Seconds a running job may finish after shutdown begins before it is returned to its queue.")
     var grace: Double = 25
 
+    @Option(help: "Seconds the store may take to answer a shutdown's last calls (returning unfinished jobs, recording the worker inactive) before the worker ends without them.")
+    var shutdownTimeout: Double = 5
+
     @Option(help: "How long completed jobs are kept before they are deleted: seconds, or with s, m, h or d (0 keeps them forever).")
     var keepCompleted = "24h"
 
@@ -76,6 +79,10 @@ struct DispatcherOptions: ParsableArguments {
         configuration.pingInterval = try duration(pingInterval, "--ping-interval")
         configuration.deadAfter = try duration(deadAfter, "--dead-after")
         configuration.gracePeriod = .seconds(clamping: grace)
+        guard shutdownTimeout.isFinite, shutdownTimeout >= 0 else {
+            throw SpoolError(.invalidArgument, "--shutdown-timeout must be a non-negative number of seconds")
+        }
+        configuration.shutdownTimeout = .seconds(clamping: shutdownTimeout)
         configuration.retention = Retention(completed: try Retention.parseAge(keepCompleted), cancelled: try Retention.parseAge(keepCancelled),
                                             discarded: try Retention.parseAge(keepDiscarded))
         try configuration.retention.validate()

@@ -61,6 +61,37 @@ struct PostgresCLITests {
         await worker.waitForExit()
         await serve.waitForExit()
     }
+
+    @Test("a worker whose PostgreSQL stops answering still ends on SIGTERM, saying the store did not answer",
+          .timeLimit(.minutes(2)))
+    func storeStopsAnswering() async throws {
+        let server = try await PostgresServer.shared()
+        let database = try server.createDatabase()
+        let proxy = try TCPProxy(upstreamPort: server.port)
+        defer { proxy.stop() }
+        let store = "postgres://postgres@127.0.0.1:\(proxy.port)/\(database)"
+        let directory = try TemporaryDirectory()
+        let log = directory.path("worker.log")
+        let enqueued = try await SpoolProcess.run(["enqueue", "spool.sleep", "--payload", #"{"seconds":600}"#, "--store", store])
+        #expect(enqueued.status == 0, "\(enqueued.stderr)")
+        let worker = try SpoolProcess.start(["worker", "--store", store, "--uuid-file", directory.path("w.uuid"), "--grace", "1",
+                                             "--shutdown-timeout", "2"], log: log)
+        defer { worker.terminate() }
+        func text() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        func running() throws -> String {
+            try server.psql("SELECT count(*) FROM spool_jobs WHERE state = 'running'", database: database).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        for _ in 0..<400 where try running() != "1" { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try running() == "1", "the worker took the job: \(text())")
+        proxy.stall()
+        defer { proxy.resume() }
+        worker.terminate()
+        // Every store call of its shutdown now waits forever; only giving up on them ends it.
+        let status = await worker.waitForExit(within: .seconds(60))
+        #expect(status == 1, "the worker ended, and not cleanly: \(text())")
+        #expect(text().contains("the store did not answer the shutdown within 2"), "\(text())")
+        #expect(try running() == "1", "nothing reached the store: the job stays the worker's until its lease ends")
+    }
 }
 
 extension PostgresCLITests {

@@ -154,6 +154,29 @@ struct DispatcherCoordinationTests {
         #expect(try await harness.store.dispatchers().first?.state == .inactive)
     }
 
+    @Test("a shutdown ends when the store has stopped answering: its calls are given up on after the shutdown timeout",
+          .timeLimit(.minutes(1)))
+    func storeStoppedAnswering() async throws {
+        let harness = try WorkerHarness()
+        let started = Self.registerStubborn(in: harness)
+        let store = FaultyStore(harness.store, holdingPings: false)
+        let dispatcher = Dispatcher(store: store, registry: harness.registry, configuration: harness.configuration {
+            $0.gracePeriod = .milliseconds(200)
+            $0.shutdownTimeout = .milliseconds(300)
+        })
+        let running = Task { try await dispatcher.run() }
+        let job = try await harness.client.enqueue(NewJob(name: "test.stubborn"))
+        await started.wait()
+        store.stopAnswering()
+        defer { store.answerAgain() }
+        dispatcher.stop()
+        // Its claims, its ping, the return of its job and its deactivation all wait on the store
+        // forever: only giving up on them lets the dispatcher end, and it says it did not deactivate.
+        await #expect { try await running.value } throws: { ($0 as? SpoolError)?.code == .storeUnavailable }
+        #expect(try await harness.store.job(job.id)?.state == .running, "the silent store took nothing back")
+        #expect(try await harness.store.dispatchers().first?.state == .active)
+    }
+
     @Test("a graceful shutdown lets short jobs finish")
     func gracefulFinish() async throws {
         let harness = try WorkerHarness()
