@@ -6,6 +6,11 @@ import Synchronization
 /// Batches the ends of attempts: finishes that arrive while a batch is being written go into
 /// the next one. Each caller resumes once its finish is durable. Agents with a backlog get the
 /// slots their finishing jobs free filled in the same store call.
+///
+/// Before it takes a batch the writer lets the tasks that are ready run first: jobs that a claim
+/// started together mostly end together, and without the wait the first of them would go out
+/// in a call of its own while the rest queue behind it (BENCHMARKS, "Where a drain's time goes
+/// inside PostgreSQL": half the calls, and up to a third more jobs a second at 50 in flight).
 final class Completer: Sendable {
     private struct Entry {
         let finish: Finish
@@ -47,6 +52,7 @@ final class Completer: Sendable {
 
     private func flush() async {
         while true {
+            await Task.yield()
             let batch = state.withLock { state in
                 let batch = state.pending
                 state.pending = []
