@@ -65,7 +65,12 @@ def loop(url, step, binds, start, steps_out):
         start.wait()
         rows, steps = [], 0
         while True:
-            rows = connection.execute(step, binds(rows, dispatcher), prepare=True).fetchall()
+            try:
+                rows = connection.execute(step, binds(rows, dispatcher), prepare=True).fetchall()
+            except psycopg.errors.DeadlockDetected:
+                # PostgreSQL rolled the whole statement back (its completions and its claim):
+                # the same step again, as a worker would.
+                continue
             steps += 1
             if not rows:
                 break
@@ -85,6 +90,9 @@ def drain(url, connections, step, binds):
     for p in processes:
         p.join()
     seconds = time.perf_counter() - began
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        raise SystemExit(f"pg_limit.py: {len(failed)} of {connections} connections' loops failed (exit codes {failed})")
     return seconds, sum(steps_out.get() for _ in processes)
 
 
