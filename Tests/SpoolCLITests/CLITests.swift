@@ -68,6 +68,10 @@ struct CLITests {
         #expect(eventsAlone.status == 1 && eventsAlone.stderr == "spool: --journal-events needs --journal FILE\n")
         let unknownEvent = try await spool("worker", "--journal", directory.path("j.jsonl"), "--journal-events", "started,finish")
         #expect(unknownEvent.status == 1 && unknownEvent.stderr.hasPrefix("spool: unknown journal events finish; known: "))
+        for option in ["--grace", "--shutdown-timeout"] {
+            let negative = try await spool("worker", option + "=-1")
+            #expect(negative.status == 1 && negative.stderr == "spool: \(option) must be a non-negative number of seconds\n", "\(negative.stderr)")
+        }
     }
 
     @Test("a store in a missing directory, a damaged file and a read-only file are refused clearly")
