@@ -20,18 +20,15 @@ extension PostgresStore {
         guard !jobs.isEmpty else { return [] }
         let built = Self.built(jobs, now: now)
         var binds = PostgresBindings()
-        if built.count == 1 {
-            appendColumns(of: built[0], now: now, to: &binds)
-        } else {
-            appendLeadingColumns(of: built, to: &binds)
-            binds.append(built.map(Self.tagsText))
-            binds.append(PostgresRows.micros(now))
-            binds.append(built.map(Self.timeoutMilliseconds))
-            binds.append(built.map { $0.traceContext.storedText ?? "" })
-        }
+        let one = built.count == 1
+        appendLeadingColumns(of: built, single: one, to: &binds)
+        binds.appendColumn(of: built, single: one, Self.tagsText)
+        binds.append(PostgresRows.micros(now))
+        binds.appendColumn(of: built, single: one, Self.timeoutMilliseconds)
+        binds.appendColumn(of: built, single: one) { $0.traceContext.storedText ?? "" }
         binds.append(schema.channel)
         binds.append(also.union(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
-        let rows = switch (built.count == 1, notifying) {
+        let rows = switch (one, notifying) {
         case (true, true): try await connection.rows(PlainInsertOneStatement.self, binds, logger: logger)
         case (true, false): try await connection.rows(QuietPlainInsertOneStatement.self, binds, logger: logger)
         case (false, true): try await connection.rows(PlainInsertStatement.self, binds, logger: logger)
@@ -54,34 +51,18 @@ extension PostgresStore {
         }
     }
 
-    /// Appends the columns both inserts start with ($1–$8, one element per job): id, queue,
-    /// name, payload, state, priority, most attempts, run time.
-    static func appendLeadingColumns(of built: [Job], to binds: inout PostgresBindings) {
-        binds.append(built.map(\.id.description))
-        binds.append(built.map(\.queue))
-        binds.append(built.map(\.name))
-        binds.append(built.map(\.payload.text))
-        binds.append(built.map(\.state.rawValue))
-        binds.append(built.map { Int64($0.priority) })
-        binds.append(built.map { Int64($0.maxAttempts) })
-        binds.append(built.map { PostgresRows.micros($0.runAt) })
-    }
-
-    /// Appends one job's columns as ``plainInsertSQL(_:notifying:one:)`` takes them with `one`
-    /// ($1–$12: the same columns as the arrays of the insert of several, each a single value).
-    static func appendColumns(of job: Job, now: Date, to binds: inout PostgresBindings) {
-        binds.append(job.id.description)
-        binds.append(job.queue)
-        binds.append(job.name)
-        binds.append(job.payload.text)
-        binds.append(job.state.rawValue)
-        binds.append(Int64(job.priority))
-        binds.append(Int64(job.maxAttempts))
-        binds.append(PostgresRows.micros(job.runAt))
-        binds.append(tagsText(job))
-        binds.append(PostgresRows.micros(now))
-        binds.append(timeoutMilliseconds(job))
-        binds.append(job.traceContext.storedText ?? "")
+    /// Appends the columns both inserts start with ($1–$8): id, queue, name, payload, state,
+    /// priority, most attempts, run time; one element per job, or with `single` the one job's
+    /// values themselves (``plainInsertSQL(_:notifying:one:)`` with `one`).
+    static func appendLeadingColumns(of built: [Job], single: Bool = false, to binds: inout PostgresBindings) {
+        binds.appendColumn(of: built, single: single, \.id.description)
+        binds.appendColumn(of: built, single: single, \.queue)
+        binds.appendColumn(of: built, single: single, \.name)
+        binds.appendColumn(of: built, single: single, \.payload.text)
+        binds.appendColumn(of: built, single: single, \.state.rawValue)
+        binds.appendColumn(of: built, single: single) { Int64($0.priority) }
+        binds.appendColumn(of: built, single: single) { Int64($0.maxAttempts) }
+        binds.appendColumn(of: built, single: single) { PostgresRows.micros($0.runAt) }
     }
 
     /// A job's tags as the insert takes them: a JSON array's text, `[]` for none.
@@ -126,5 +107,14 @@ extension PostgresStore {
                (SELECT count(*) FROM (SELECT pg_notify($13::text, $14::text) WHERE \(notifying ? "$14::text <> ''" : "false")) AS sent)
         FROM inserted
         """
+    }
+}
+
+extension PostgresBindings {
+    /// Appends one column of `jobs`: an array with an element per job, or with `single` the
+    /// first job's value alone.
+    mutating func appendColumn<Value: PostgresArrayEncodable & PostgresNonThrowingEncodable>(
+        of jobs: [Job], single: Bool, _ value: (Job) -> Value) {
+        if single { append(value(jobs[0])) } else { append(jobs.map(value)) }
     }
 }

@@ -1,4 +1,4 @@
-import Synchronization
+import SpoolCore
 
 /// `operation`'s value, or `nil` when `deadline` comes first. The operation runs in a task of
 /// its own, which is cancelled when late but not awaited: a store call that ignores
@@ -7,38 +7,15 @@ import Synchronization
 /// still gets its store calls made.
 func unlessLate<T: Sendable>(_ deadline: ContinuousClock.Instant,
                              _ operation: @escaping @Sendable () async throws -> T) async throws -> T? {
-    let answer = FirstAnswer<T?>()
-    return try await withCheckedContinuation { continuation in
-        answer.await(continuation)
-        let work = Task {
-            do { answer.give(.success(try await operation())) } catch { answer.give(.failure(error)) }
-        }
-        Task {
-            while ContinuousClock.now < deadline, !answer.given {
-                try? await Task.sleep(until: min(deadline, .now + .milliseconds(100)))
-            }
-            answer.give(.success(nil))
-            work.cancel()
-        }
-    }.get()
-}
-
-/// The first of several answers to one waiter; the later ones are dropped.
-private final class FirstAnswer<T: Sendable>: Sendable {
-    private let waiter = Mutex<(continuation: CheckedContinuation<Result<T, any Error>, Never>?, given: Bool)>((nil, false))
-
-    func await(_ continuation: CheckedContinuation<Result<T, any Error>, Never>) {
-        waiter.withLock { $0.continuation = continuation }
+    let ended = Arrivals()
+    let work = Task {
+        defer { ended.signal() }
+        return try await operation()
     }
-
-    var given: Bool { waiter.withLock(\.given) }
-
-    func give(_ result: Result<T, any Error>) {
-        let continuation = waiter.withLock { waiter -> CheckedContinuation<Result<T, any Error>, Never>? in
-            guard !waiter.given else { return nil }
-            waiter.given = true
-            return waiter.continuation
-        }
-        continuation?.resume(returning: result)
+    await Task { await ended.wait(after: 0, until: deadline) }.value
+    guard ended.count > 0 else {
+        work.cancel()
+        return nil
     }
+    return try await work.value
 }

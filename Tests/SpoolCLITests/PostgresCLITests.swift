@@ -62,9 +62,17 @@ struct PostgresCLITests {
         await serve.waitForExit()
     }
 
+    /// The worker's options beyond the store, and the shutdown timeout its last line names: the
+    /// README's command with the defaults (grace 25 s, 5 s for the store, the identity file in
+    /// the working directory), and short ones.
+    static let shutdownSettings: [(options: [String], named: String)] = [
+        ([], "5.0 seconds"),
+        (["--uuid-file", "w.uuid", "--grace", "1", "--shutdown-timeout", "2"], "2.0 seconds"),
+    ]
+
     @Test("a worker whose PostgreSQL stops answering still ends on SIGTERM, saying the store did not answer",
-          .timeLimit(.minutes(2)))
-    func storeStopsAnswering() async throws {
+          .timeLimit(.minutes(2)), arguments: shutdownSettings)
+    func storeStopsAnswering(options: [String], named: String) async throws {
         let server = try await PostgresServer.shared()
         let database = try server.createDatabase()
         let proxy = try TCPProxy(upstreamPort: server.port)
@@ -74,8 +82,7 @@ struct PostgresCLITests {
         let log = directory.path("worker.log")
         let enqueued = try await SpoolProcess.run(["enqueue", "spool.sleep", "--payload", #"{"seconds":600}"#, "--store", store])
         #expect(enqueued.status == 0, "\(enqueued.stderr)")
-        let worker = try SpoolProcess.start(["worker", "--store", store, "--uuid-file", directory.path("w.uuid"), "--grace", "1",
-                                             "--shutdown-timeout", "2"], log: log)
+        let worker = try SpoolProcess.start(["worker", "--store", store] + options, log: log, in: directory.path("."))
         defer { worker.terminate() }
         func text() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
         func running() throws -> String {
@@ -86,10 +93,11 @@ struct PostgresCLITests {
         proxy.stall()
         defer { proxy.resume() }
         worker.terminate()
-        // Every store call of its shutdown now waits forever; only giving up on them ends it.
+        // Every store call of its shutdown now waits forever; only giving up on them ends it
+        // (with the defaults the README says about 30 s).
         let status = await worker.waitForExit(within: .seconds(60))
         #expect(status == 1, "the worker ended, and not cleanly: \(text())")
-        #expect(text().contains("the store did not answer the shutdown within 2"), "\(text())")
+        #expect(text().contains("the store did not answer the shutdown within \(named)"), "\(text())")
         #expect(try running() == "1", "nothing reached the store: the job stays the worker's until its lease ends")
     }
 }
