@@ -11,9 +11,11 @@ autocommit) loop over one statement per round trip that completes the previous b
 claims the next 50 (`FOR UPDATE SKIP LOCKED`), until nothing is left; prints the median jobs/s
 of the rounds per variant.
   indexes:    spool_jobs as `spool` migrates it (the database's public schema is dropped and
-              migrated again before each run), then with indexes dropped or changed.
-  completion: the completion found by seq, by id, by id joined with each job's dispatcher (as
-              spool_finish_and_claim does), and with the quota holders freed as well.
+              migrated again before each run), then with indexes dropped, changed or added back
+              (the id's unique index, as before migration 14).
+  completion: the completion found by key, by key with each id checked (as
+              spool_finish_and_claim does), by key joined with each job's id and dispatcher, and
+              with the quota holders freed as well.
   split:      a prototype: the wide row keeps no state in any index (ready, running and finished
               jobs in narrow tables of their own), so its updates can be HOT; fillfactor 100, 70, 50.
 """
@@ -29,10 +31,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "pee
 import pg_limit  # noqa: E402  the claim-and-complete loop, shared
 
 FILL = """
-INSERT INTO spool_jobs (id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at)
-SELECT gen_random_uuid(), 'bench', 'spool.noop', json_build_object('i', i, 'pad', repeat('x', 100))::text, 'available', 0, 0, 3, i, i
-FROM generate_series(1, %s) AS i
-"""
+INSERT INTO spool_jobs (seq, id, queue, name, payload, state, priority, attempt, max_attempts, run_at, created_at)
+SELECT ('x' || k)::bit(64)::bigint, substr(k, 1, 8) || '-' || substr(k, 9, 4) || '-' || substr(k, 13, 4) || '-'
+           || substr(r, 1, 4) || '-' || substr(r, 5, 12),
+       'bench', 'spool.noop', json_build_object('i', i, 'pad', repeat('x', 100))::text, 'available', 0, 0, 3, i, i
+FROM (SELECT i, lpad(to_hex(1790000000000::bigint * 65536 + 28672 + i), 16, '0') AS k, md5(i::text) AS r
+      FROM generate_series(1, %s) AS i) AS made
+"""  # ids as Spool makes them (version 7, time-ordered), each job's key its id's first 64 bits
 CLAIM = """
 next AS (SELECT seq FROM spool_jobs WHERE state = 'available' ORDER BY run_at, seq LIMIT 50 FOR UPDATE SKIP LOCKED)
 UPDATE spool_jobs AS j SET state = 'running', attempt = j.attempt + 1, started_at = 1, dispatcher = %(d)s, lease_until = 2,
@@ -42,11 +47,11 @@ RETURNING j.seq, j.id, j.dispatcher
 SET = "SET state = 'completed', result = NULL, finished_at = 1, lease_until = NULL, cancel_requested = false"
 BY_SEQ = f"WITH done AS (UPDATE spool_jobs {SET} WHERE seq = ANY(%(seqs)s) AND state = 'running'),"
 JOINED = f"""WITH done AS (UPDATE spool_jobs AS j {SET} FROM unnest(%(ids)s::text[], %(ds)s::uuid[]) AS v(id, dispatcher)
-    WHERE j.id = ANY(%(ids)s) AND j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher RETURNING j.id),"""
+    WHERE j.seq = ANY(%(seqs)s) AND j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher RETURNING j.id),"""
 COMPLETIONS = {
-    "by seq": BY_SEQ,
-    "by id": f"WITH done AS (UPDATE spool_jobs {SET} WHERE id = ANY(%(ids)s) AND state = 'running'),",
-    "by id, joined with the dispatchers": JOINED,
+    "by key": BY_SEQ,
+    "by key, each id checked": f"WITH done AS (UPDATE spool_jobs {SET} WHERE seq = ANY(%(seqs)s) AND id = ANY(%(ids)s) AND state = 'running'),",
+    "by key, joined with the ids and dispatchers": JOINED,
     "... and the quota holders freed": JOINED + "\nfreed AS (DELETE FROM spool_quota_holders AS h WHERE h.job_id = ANY(ARRAY(SELECT d.id FROM done AS d))),",
 }
 INDEXES = {
@@ -55,11 +60,9 @@ INDEXES = {
     "no priority and per-queue claim indexes": ["DROP INDEX spool_jobs_available_priority", "DROP INDEX spool_jobs_available_queue"],
     "no running-jobs index": ["DROP INDEX spool_jobs_running"],
     "count triggers disabled": ["ALTER TABLE spool_jobs DISABLE TRIGGER USER"],
-    "id as uuid": ["ALTER TABLE spool_jobs ALTER COLUMN id TYPE uuid USING id::uuid"],
-    "id in a hash index": ["ALTER TABLE spool_jobs DROP CONSTRAINT spool_jobs_id_key", "CREATE INDEX spool_jobs_id ON spool_jobs USING hash (id)"],
-    "no id index": ["ALTER TABLE spool_jobs DROP CONSTRAINT spool_jobs_id_key"],
+    "the id's unique index, as before migration 14": ["ALTER TABLE spool_jobs ADD UNIQUE (id)"],
     "only the key and the FIFO claim index": [
-        "ALTER TABLE spool_jobs DROP CONSTRAINT spool_jobs_id_key", "DROP INDEX spool_jobs_finished",
+        "DROP INDEX spool_jobs_legacy_id", "DROP INDEX spool_jobs_unusual_states", "DROP INDEX spool_jobs_finished",
         "DROP INDEX spool_jobs_available_priority", "DROP INDEX spool_jobs_available_queue", "DROP INDEX spool_jobs_running",
         "DROP INDEX spool_jobs_due", "DROP INDEX spool_jobs_unique_key"],
 }

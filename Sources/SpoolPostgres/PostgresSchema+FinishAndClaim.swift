@@ -39,8 +39,12 @@ extension PostgresSchema {
     /// them and would be stepped over by every claim (a drain of a million jobs left each claim
     /// 3 ms of them). A page that comes short of the limit, or a call that made due jobs
     /// available, looks from the front as before. ``ClaimFloors`` says when the caller passes one.
+    ///
+    /// With `keyed` (migration 14) the function takes the completions' keys too, `p_keys`, in
+    /// the order of their ids, and finds the jobs by key (the id has no index of its own,
+    /// PostgresSchema+JobKeys), checking each job's id.
     func finishAndClaimFunction(announcingEnds: Bool, tracing: Bool = false, plainCompletions: Bool = false,
-                                claimFloor: Bool = false) -> String {
+                                claimFloor: Bool = false, keyed: Bool = false) -> String {
         // A job's columns as `PostgresRows.jobColumns` lists them, written out so that the
         // migration's text never changes with that list.
         let columns = [("id", "text"), ("queue", "text"), ("name", "text"), ("payload", "text"), ("state", "text"),
@@ -94,7 +98,7 @@ extension PostgresSchema {
                         UPDATE \(jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
                             finished_at = p_finished_at, lease_until = NULL, cancel_requested = false
                         FROM unnest(p_ids, p_dispatchers, p_results, p_has_results) AS v(id, dispatcher, result, has_result)
-                        WHERE j.id = ANY(p_ids) AND j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
+                        WHERE \(keyed ? "j.seq = ANY(v_keys)" : "j.id = ANY(p_ids)") AND j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
                         RETURNING j.id),
                     freed AS (DELETE FROM \(quotaHolders) AS h WHERE h.job_id = ANY(ARRAY(SELECT d.id FROM done AS d)))
                     SELECT coalesce(array_agg(d.id), '{}') INTO v_completed FROM done AS d;
@@ -102,7 +106,7 @@ extension PostgresSchema {
         return """
             CREATE \(announcingEnds ? "OR REPLACE " : "")FUNCTION \(finishAndClaim)(
                 p_finished_at bigint, p_ids text[], p_dispatchers uuid[], p_results text[], p_has_results boolean[],
-                p_now bigint, p_limit bigint, p_dispatcher uuid, p_lease bigint, p_queues text[], p_by_priority boolean\(claimFloor ? ", p_floor bigint[]" : ""))
+                p_now bigint, p_limit bigint, p_dispatcher uuid, p_lease bigint, p_queues text[], p_by_priority boolean\(claimFloor ? ", p_floor bigint[]" : "")\(keyed ? ", p_keys bigint[]" : ""))
             RETURNS TABLE (\(outputs), page_count bigint, completed text[])
             LANGUAGE plpgsql
             SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off
@@ -113,10 +117,10 @@ extension PostgresSchema {
                 v_due bigint[];
                 v_seqs bigint[];
                 v_plain boolean[];
-                v_leading int;\(announcingEnds ? "\n    v_chunk int;" : "")\(claimFloor ? "\n    v_floored boolean;" : "")
+                v_leading int;\(announcingEnds ? "\n    v_chunk int;" : "")\(claimFloor ? "\n    v_floored boolean;" : "")\(keyed ? "\n    v_keys bigint[];" : "")
             BEGIN
-                IF cardinality(p_ids) > 0 THEN
-            \(plainCompletions ? plainFirst(joined: joined) : joined)\(announcingEnds ? announceCompleted : "")
+                IF cardinality(p_ids) > 0 THEN\(keyed ? "\n        v_keys := p_keys || \(legacyKeys(ids: "p_ids"));" : "")
+            \(plainCompletions ? plainFirst(joined: joined, keyed: keyed) : joined)\(announcingEnds ? announceCompleted : "")
                 END IF;
                 IF p_limit > 0 THEN
                     SELECT array_agg(d.seq) INTO v_due FROM (
@@ -144,13 +148,13 @@ extension PostgresSchema {
 
     /// The completions of migration 10: when every completion is a plain one (no result) of one
     /// dispatcher, one update of the jobs by id; otherwise `joined`, the statements before it.
-    private func plainFirst(joined: String) -> String {
+    private func plainFirst(joined: String, keyed: Bool) -> String {
         """
                 IF p_dispatchers[1] = ALL(p_dispatchers) AND NOT (true = ANY(p_has_results)) THEN
                     WITH done AS (
                         UPDATE \(jobs) AS j SET state = 'completed', result = NULL, finished_at = p_finished_at, lease_until = NULL,
                             cancel_requested = false
-                        WHERE j.id = ANY(p_ids) AND j.state = 'running' AND j.dispatcher = p_dispatchers[1]
+                        WHERE \(keyed ? "j.seq = ANY(v_keys) AND " : "")j.id = ANY(p_ids) AND j.state = 'running' AND j.dispatcher = p_dispatchers[1]
                         RETURNING j.id),
                     freed AS (DELETE FROM \(quotaHolders) AS h WHERE h.job_id = ANY(ARRAY(SELECT d.id FROM done AS d)))
                     SELECT coalesce(array_agg(d.id), '{}') INTO v_completed FROM done AS d;

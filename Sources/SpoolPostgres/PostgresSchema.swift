@@ -272,6 +272,25 @@ struct PostgresSchema: Sendable {
                     WHERE state IN ('scheduled', 'retryable', 'discarded', 'cancelled')
                 """,
             ]),
+            // A job's key is its id's first 64 bits, written by the inserting process, and the id
+            // has no index (PostgresSchema+JobKeys): every claim and completion wrote an entry in
+            // the id's index, a fifth of the server's work (BENCHMARKS, "What Spool's schema
+            // allows"). Jobs already stored keep their numbers and are found through an index of
+            // their ids that new jobs never enter. Listings go newest first by key.
+            ("14-keys-from-ids", [
+                "ALTER TABLE \(jobs) ALTER COLUMN seq DROP IDENTITY",
+                "CREATE INDEX spool_jobs_legacy_id ON \(jobs) (id) WHERE seq < \(PostgresSchema.legacyKeys)",
+                "ALTER TABLE \(jobs) DROP CONSTRAINT spool_jobs_id_key",
+                "DROP INDEX \(prefix)spool_jobs_unusual_states",
+                """
+                CREATE INDEX spool_jobs_unusual_states ON \(jobs) (state, seq)
+                    WHERE state IN ('scheduled', 'retryable', 'discarded', 'cancelled')
+                """,
+                """
+                DROP FUNCTION \(finishAndClaim)(bigint, text[], uuid[], text[], boolean[], bigint, bigint, uuid, bigint, text[], boolean, bigint[])
+                """,
+                finishAndClaimFunction(announcingEnds: true, tracing: true, plainCompletions: true, claimFloor: true, keyed: true),
+            ]),
         ]
     }
 

@@ -89,6 +89,7 @@ enum FinishAndClaimStatement: PostgresStatementText {
     static let name = "spool_finish_and_claim"
     static let sql = """
         SELECT * FROM spool_finish_and_claim($1::bigint, $2::text[], $3::uuid[], $4::text[], $5::boolean[], $6::bigint, $7::bigint,
-                                             $8::uuid, $9::bigint, $10::text[], $11::boolean, $12::bigint[])
+                                             $8::uuid, $9::bigint, $10::text[], $11::boolean, $12::bigint[],
+                                             $13::bigint[])
         """
 }

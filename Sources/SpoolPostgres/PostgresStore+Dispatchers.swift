@@ -53,7 +53,7 @@ extension PostgresStore {
             var held: [JobID: Bool] = [:]
             for try await (text, cancel) in try await connection.query("""
                 UPDATE \(unescaped: schema.jobs) SET lease_until = \(until)
-                WHERE state = 'running' AND dispatcher = \(id) AND id = ANY(\(holding.map(\.description)))
+                WHERE \(jobs: holding, of: schema) AND state = 'running' AND dispatcher = \(id)
                 RETURNING id, cancel_requested
                 """, logger: logger).decode((String, Bool).self) {
                 if let jobID = JobID(text) { held[jobID] = cancel }
@@ -64,7 +64,7 @@ extension PostgresStore {
                     SELECT \(unescaped: PostgresRows.jobColumns) FROM \(unescaped: schema.jobs)
                     WHERE state = 'running' AND dispatcher = \(id) AND started_at < \(PostgresRows.micros(PostgresRows.truncate(before)))
                         AND NOT (id = ANY(\(holding.map(\.description))))
-                    ORDER BY id FOR UPDATE SKIP LOCKED
+                    ORDER BY seq FOR UPDATE SKIP LOCKED
                     """, logger: logger)
                 for job in unlisted {
                     rescued.append(try await PostgresStore.rescue(job, reason: ping.unlistedReason, ran: false, now: now, schema: schema,
@@ -152,7 +152,7 @@ extension PostgresStore {
             UPDATE \(unescaped: schema.jobs) SET state = \(job.state.rawValue), run_at = \(PostgresRows.micros(job.runAt)),
                 finished_at = \(job.finishedAt.map(PostgresRows.micros)), lease_until = NULL, cancel_requested = false,
                 errors = array_append(errors, \(PostgresRows.text(record)))
-            WHERE id = \(job.id.description)
+            WHERE \(job: job.id, of: schema)
             """, logger: logger)
         try await connection.query("DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id = \(job.id.description)", logger: logger)
         if job.state == .available {

@@ -58,10 +58,11 @@ extension PostgresStore {
     static func finish(_ finishes: [Finish], now: Date, limits: JobLimits, schema: PostgresSchema,
                        on connection: PostgresConnection, logger: Logger) async throws -> ([Bool], [InsertResult]) {
         let nowMicros = PostgresRows.micros(now)
-        let held = "id = $1 AND state = 'running' AND dispatcher = $2"
         var applied = try await completePlain(finishes, nowMicros: nowMicros, schema: schema, on: connection, logger: logger)
         var followUpResults: [InsertResult] = []
         for (index, finish) in finishes.enumerated() where !isPlain(finish) {
+            let key = "ARRAY[\(finish.id.sequenceKey)::bigint]"
+            let held = "\(schema.keyed(keys: key, ids: "ARRAY[$1::text]")) AND state = 'running' AND dispatcher = $2"
             var binds = PostgresBindings()
             binds.append(finish.id.description)
             binds.append(finish.dispatcher)
@@ -129,19 +130,22 @@ extension PostgresStore {
         var binds = PostgresBindings()
         binds.append(nowMicros)
         completions.bind(to: &binds)
+        completions.bindKeys(to: &binds)
         let rows = try await connection.rows(PostgresQuery(unsafeSQL: completeSQL(schema), binds: binds), logger: logger)
         return completions.applied(Set(try rows.map { try $0[0].decode(String.self) }))
     }
 
     /// The statement behind ``completePlain(_:nowMicros:schema:on:logger:)``; its
-    /// parameters are now, and arrays of the ids, dispatchers, results and whether each has one.
+    /// parameters are now, and arrays of the ids, dispatchers, results, whether each has one, and
+    /// the jobs' keys.
     static func completeSQL(_ schema: PostgresSchema) -> String {
         """
         WITH done AS (
             UPDATE \(schema.jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
                 finished_at = $1::bigint, lease_until = NULL, cancel_requested = false
             FROM unnest($2::text[], $3::uuid[], $4::text[], $5::boolean[]) AS v(id, dispatcher, result, has_result)
-            WHERE j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
+            WHERE \(schema.keyed(keys: "$6::bigint[]", ids: "$2::text[]", as: "j")) AND j.id = v.id AND j.state = 'running'
+                AND j.dispatcher = v.dispatcher
             RETURNING j.id),
         freed AS (DELETE FROM \(schema.quotaHolders) WHERE job_id IN (SELECT id FROM done))
         SELECT id FROM done
@@ -168,13 +172,13 @@ extension PostgresStore {
             return results
         } catch {
             try await connection.query("ROLLBACK TO SAVEPOINT spool_follow_ups", logger: logger)
-            let attempt = try await connection.query("SELECT attempt FROM \(unescaped: schema.jobs) WHERE id = \(id.description)",
+            let attempt = try await connection.query("SELECT attempt FROM \(unescaped: schema.jobs) WHERE \(job: id, of: schema)",
                                                      logger: logger).decode(Int.self).first { _ in true } ?? 0
             let record = AttemptError(attempt: attempt, name: "FollowUpRejected", type: "error",
                                       message: "follow-up jobs were refused: \(error)", at: now)
             try await connection.query("""
                 UPDATE \(unescaped: schema.jobs) SET state = 'discarded', result = NULL, errors = array_append(errors, \(PostgresRows.text(record)))
-                WHERE id = \(id.description)
+                WHERE \(job: id, of: schema)
                 """, logger: logger)
             return []
         }
@@ -219,6 +223,7 @@ extension PostgresStore {
             binds.append(false)
             binds.append(Optional<[Int64]>.none)
         }
+        completions.bindKeys(to: &binds)
         let rows = try await connection.rows(FinishAndClaimStatement.self, binds, logger: logger)
         guard let header = rows.first else { throw SpoolError(.storeCorrupt, "spool_finish_and_claim answered no rows") }
         let byPriority = claim?.policy == .priority
@@ -234,7 +239,7 @@ extension PostgresStore {
 /// arrays the store's statements take.
 struct PlainCompletions: Sendable {
     private var positions: [Int] = []
-    private var ids: [String] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
+    private var ids: [String] = [], keys: [Int64] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
     private let total: Int
 
     /// No completions.
@@ -246,6 +251,7 @@ struct PlainCompletions: Sendable {
             guard PostgresStore.isPlain(finish), case .completed(let result, _) = finish.outcome else { continue }
             positions.append(position)
             ids.append(finish.id.description)
+            keys.append(finish.id.sequenceKey)
             dispatchers.append(finish.dispatcher)
             results.append(result?.text ?? "")
             hasResult.append(result != nil)
@@ -260,6 +266,11 @@ struct PlainCompletions: Sendable {
         binds.append(dispatchers)
         binds.append(results)
         binds.append(hasResult)
+    }
+
+    /// Appends the jobs' keys (``SpoolCore/JobID/sequenceKey``), in the order of their ids.
+    func bindKeys(to binds: inout PostgresBindings) {
+        binds.append(keys)
     }
 
     /// For every finish of the batch, whether it is a plain completion whose id is in `completed`.

@@ -86,8 +86,44 @@ extension PostgresStore {
     /// Nothing is inserted when a job names an unknown quota. A unique key held by a job that
     /// another transaction committed during the statement costs a second query. `prepared`
     /// runs it as a prepared statement: only outside an explicit transaction, on a pooled connection.
+    ///
+    /// A job whose key another process's job took (``SpoolCore/JobID/sequenceKey``) is not
+    /// inserted by the statement; it gets a new id past the highest key and goes in by another
+    /// statement, in the same transaction.
     static func insert(_ jobs: [NewJob], now: Date, schema: PostgresSchema, prepared: Bool, notifying: Bool = true,
                        on connection: PostgresConnection, logger: Logger) async throws -> [InsertResult] {
+        var results = [InsertResult?](repeating: nil, count: jobs.count)
+        var pending = Array(jobs.indices)
+        for _ in 0..<PostgresStore.insertTries where !pending.isEmpty {
+            let outcomes = try await insertOnce(pending.map { jobs[$0] }, now: now, schema: schema, prepared: prepared, notifying: notifying,
+                                                on: connection, logger: logger)
+            for (position, outcome) in zip(pending, outcomes) { results[position] = outcome }
+            pending = pending.filter { results[$0] == nil }
+            if !pending.isEmpty { try await skipPastKeys(schema: schema, on: connection, logger: logger) }
+        }
+        guard pending.isEmpty else { throw keysTaken(pending.count) }
+        return results.compactMap { $0 }
+    }
+
+    /// How many statements an insert tries before it gives up on finding free keys.
+    static let insertTries = 10
+
+    /// The error of an insert whose `count` jobs found their keys taken ``insertTries`` times.
+    static func keysTaken(_ count: Int) -> SpoolError {
+        SpoolError(.storeUnavailable, "\(count) jobs found their keys taken by other processes' jobs \(insertTries) times; nothing of them was inserted")
+    }
+
+    /// Makes the ids this process makes from now on order after every job's key in the store.
+    static func skipPastKeys(schema: PostgresSchema, on connection: PostgresConnection, logger: Logger) async throws {
+        let highest = try await connection.query("SELECT max(seq) FROM \(unescaped: schema.jobs)", logger: logger)
+            .decode(Int64?.self).first { _ in true } ?? nil
+        JobID.skip(past: highest ?? 0)
+    }
+
+    /// One statement of ``insert(_:now:schema:prepared:notifying:on:logger:)``: for each job, its
+    /// result, or `nil` when its key was taken.
+    private static func insertOnce(_ jobs: [NewJob], now: Date, schema: PostgresSchema, prepared: Bool, notifying: Bool,
+                                   on connection: PostgresConnection, logger: Logger) async throws -> [InsertResult?] {
         guard !jobs.isEmpty else { return [] }
         let built = Self.built(jobs, now: now)
         let named = Set(jobs.flatMap(\.quotas)).sorted()
@@ -104,6 +140,7 @@ extension PostgresStore {
         binds.append(Set(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
         binds.append(Set(built.compactMap(\.uniqueKey)).sorted())
         binds.append(built.map { $0.traceContext.storedText ?? "" })
+        binds.append(built.map(\.id.sequenceKey))
         let rows = switch (prepared, notifying) {
         case (true, true): try await connection.rows(InsertStatement.self, binds, logger: logger)
         case (true, false): try await connection.rows(QuietInsertStatement.self, binds, logger: logger)
@@ -125,7 +162,9 @@ extension PostgresStore {
             let job = try PostgresRows.job(row)
             if let key = job.uniqueKey { holders[key] = job }
         }
-        var results: [InsertResult] = []
+        // A job not inserted is a unique key's duplicate when the key has a holder, and
+        // otherwise one whose key (seq) another job took.
+        var results: [InsertResult?] = []
         results.reserveCapacity(built.count)
         var missing: [String] = []
         for (job, id) in zip(built, ids) {
@@ -134,9 +173,9 @@ extension PostgresStore {
                 if let key = job.uniqueKey { holders[key] = job }
             } else if let key = job.uniqueKey {
                 if holders[key] == nil { missing.append(key) }
-                results.append(InsertResult(job: holders[key] ?? job, inserted: false))
+                results.append(holders[key].map { InsertResult(job: $0, inserted: false) })
             } else {
-                throw SpoolError(.storeUnavailable, "job \(job.id) was neither inserted nor found by its unique key")
+                results.append(nil)
             }
         }
         guard !missing.isEmpty else { return results }
@@ -146,12 +185,9 @@ extension PostgresStore {
             """, logger: logger) {
             if let key = job.uniqueKey { holders[key] = job }
         }
-        return try zip(built, results).map { job, result in
-            guard !result.inserted, let key = job.uniqueKey else { return result }
-            guard let holder = holders[key] else {
-                throw SpoolError(.storeUnavailable, "job \(job.id) was neither inserted nor found by its unique key")
-            }
-            return InsertResult(job: holder, inserted: false)
+        return zip(built, results).map { job, result in
+            guard result == nil, let key = job.uniqueKey else { return result }
+            return holders[key].map { InsertResult(job: $0, inserted: false) }
         }
     }
 
@@ -160,12 +196,15 @@ extension PostgresStore {
     /// the known quotas among those named, the ids inserted (NULL when every job was), and
     /// whether a NOTIFY was sent. Parameters after the jobs' columns ($1–$12): the quotas named,
     /// now, the channel, the NOTIFY's payload (the queues gaining available jobs, one per line),
-    /// the unique keys named, and the jobs' trace contexts ($18, one per job, empty for none).
+    /// the unique keys named, the jobs' trace contexts ($18, one per job, empty for none) and their
+    /// keys ($19, ``SpoolCore/JobID/sequenceKey``). A job whose unique key is held, or whose key
+    /// another job took, is not inserted.
     static func insertSQL(_ schema: PostgresSchema, notifying: Bool) -> String {
         let unfinished = "state NOT IN ('completed', 'discarded', 'cancelled')"
-        // The rows go from unnest straight into the INSERT, in input order, so seq follows the
-        // caller's order (FIFO within one call) without a sort. The lookup of unique keys' holders
-        // runs only when there are keys (a one-time filter: a generic plan made while the table
+        // The rows go from unnest straight into the INSERT, without a sort: the keys (seq) of ids
+        // one process made follow the order it made them in (FIFO within one call). Any unique
+        // index stops a row (ON CONFLICT without a target): the key's or the unique key's. The
+        // lookup of unique keys' holders runs only when there are keys (a one-time filter: a generic plan made while the table
         // was empty scans it whole), and reads the keys through subqueries, which the planner
         // cannot see into: given as a bare parameter, an empty array made one-job inserts look
         // cheaper planned for their values than the generic plan, so every insert was planned
@@ -177,18 +216,18 @@ extension PostgresStore {
                 SELECT coalesce(array_agg(name), '{}') AS names FROM \(schema.quotas) WHERE name = ANY($13::text[])
             ),
             inserted AS (
-                INSERT INTO \(schema.jobs) (id, queue, name, payload, state, priority, attempt, max_attempts, run_at,
+                INSERT INTO \(schema.jobs) (seq, id, queue, name, payload, state, priority, attempt, max_attempts, run_at,
                                             created_at, quotas, tags, unique_key, timeout_ms, trace_context)
-                SELECT id, queue, name, payload, state, priority, 0, max_attempts, run_at, $14::bigint,
+                SELECT seq, id, queue, name, payload, state, priority, 0, max_attempts, run_at, $14::bigint,
                        CASE WHEN quotas = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(quotas::json)) END,
                        CASE WHEN tags = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(tags::json)) END,
                        NULLIF(unique_key, ''), NULLIF(timeout_ms, -1), NULLIF(trace_context, '')
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-                            $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[], $18::text[])
+                            $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[], $18::text[], $19::bigint[])
                     AS input(id, queue, name, payload, state, priority, max_attempts, run_at, quotas, tags, unique_key, timeout_ms,
-                             trace_context)
+                             trace_context, seq)
                 WHERE (SELECT cardinality(names) FROM known) = cardinality($13::text[])
-                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND \(unfinished) DO NOTHING
+                ON CONFLICT DO NOTHING
                 RETURNING id, state
             ),
             counted AS (
@@ -215,7 +254,7 @@ extension PostgresStore {
     static func fetchJob(_ id: JobID, schema: PostgresSchema, on connection: PostgresConnection, logger: Logger,
                          lock: Bool = false) async throws -> Job? {
         try await connection.jobs("""
-            SELECT \(unescaped: PostgresRows.jobColumns) FROM \(unescaped: schema.jobs) WHERE id = \(id.description)
+            SELECT \(unescaped: PostgresRows.jobColumns) FROM \(unescaped: schema.jobs) WHERE \(job: id, of: schema)
             \(unescaped: lock ? "FOR UPDATE" : "")
             """, logger: logger).first
     }
@@ -241,10 +280,12 @@ extension PostgresStore {
         return JobPage(jobs: page, nextCursor: jobs.count > limit ? page.last?.id : nil)
     }
 
-    /// The statement behind ``jobs(_:)``: a page of `query`'s jobs, newest first, one more than
-    /// the page's size. The state goes in as a literal (one of JobState's names) so that the plan
-    /// can read a state few jobs are in from its partial index (`spool_jobs_running`,
-    /// `spool_jobs_unusual_states`) instead of walking every newer job.
+    /// The statement behind ``jobs(_:)``: a page of `query`'s jobs, newest first by key (which
+    /// orders jobs like their ids, ``SpoolCore/JobID/sequenceKey``), one more than the page's
+    /// size; after a job no longer stored, the page goes on below its id's key. The state goes in
+    /// as a literal (one of JobState's names) so that the plan can read a state few jobs are in
+    /// from its partial index (`spool_jobs_running`, `spool_jobs_unusual_states`) instead of
+    /// walking every newer job.
     static func listing(_ query: JobQuery, schema: PostgresSchema) -> PostgresQuery {
         var conditions: [String] = []
         var binds = PostgresBindings()
@@ -255,10 +296,17 @@ extension PostgresStore {
         if let queue = query.queue { bind("queue", "=", queue) }
         if let state = query.state { conditions.append("state = '\(state.rawValue)'") }
         if let name = query.name { bind("name", "=", name) }
-        if let after = query.after { bind("id", "<", after.description) }
+        if let after = query.after {
+            binds.append(after.description)
+            binds.append(after.sequenceKey)
+            let (id, key) = ("$\(binds.count - 1)::text", "$\(binds.count)::bigint")
+            conditions.append("""
+                seq < coalesce((SELECT c.seq FROM \(schema.jobs) AS c WHERE \(schema.keyed(keys: "ARRAY[\(key)]", ids: "ARRAY[\(id)]", as: "c"))), \(key))
+                """)
+        }
         binds.append(max(0, query.limit) + 1)
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        return PostgresQuery(unsafeSQL: "SELECT \(PostgresRows.jobColumns) FROM \(schema.jobs) \(filter) ORDER BY id DESC LIMIT $\(binds.count)",
+        return PostgresQuery(unsafeSQL: "SELECT \(PostgresRows.jobColumns) FROM \(schema.jobs) \(filter) ORDER BY seq DESC LIMIT $\(binds.count)",
                              binds: binds)
     }
 
@@ -268,7 +316,7 @@ extension PostgresStore {
             var deleted: Set<String> = []
             for try await id in try await connection.query("""
                 DELETE FROM \(unescaped: schema.jobs)
-                WHERE id = ANY(\(ids.map(\.description))) AND state IN ('completed', 'discarded', 'cancelled') RETURNING id
+                WHERE \(jobs: ids, of: schema) AND state IN ('completed', 'discarded', 'cancelled') RETURNING id
                 """, logger: logger).decode(String.self) { deleted.insert(id) }
             return deleted
         }
@@ -309,13 +357,13 @@ extension PostgresStore {
         let job = try await transaction { connection in
             var job = try await PostgresStore.requireJob(id, schema: schema, on: connection, logger: logger)
             if job.state == .running {
-                try await connection.query("UPDATE \(unescaped: schema.jobs) SET cancel_requested = true WHERE id = \(id.description)",
+                try await connection.query("UPDATE \(unescaped: schema.jobs) SET cancel_requested = true WHERE \(job: id, of: schema)",
                                            logger: logger)
                 job.cancelRequested = true
             } else if job.state.isWaiting {
                 try await connection.query("""
                     UPDATE \(unescaped: schema.jobs) SET state = 'cancelled', finished_at = \(PostgresRows.micros(now))
-                    WHERE id = \(id.description)
+                    WHERE \(job: id, of: schema)
                     """, logger: logger)
                 try await PostgresStore.announceEnds([id: .cancelled], now: now, schema: schema, on: connection, logger: logger)
                 job.state = .cancelled
@@ -348,7 +396,7 @@ extension PostgresStore {
             try await connection.query("""
                 UPDATE \(unescaped: schema.jobs) SET state = 'available', run_at = \(PostgresRows.micros(now)), finished_at = NULL,
                     cancel_requested = false, max_attempts = \(job.maxAttempts)
-                WHERE id = \(id.description)
+                WHERE \(job: id, of: schema)
                 """, logger: logger)
             try await connection.query("SELECT pg_notify(\(schema.channel), \(job.queue))", logger: logger)
             return job
@@ -368,7 +416,7 @@ extension PostgresStore {
             for try await name in try await connection.query("SELECT name FROM \(unescaped: schema.quotas)", logger: logger)
                 .decode(String.self) { known.insert(name) }
             if let unknown = quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
-            try await connection.query("UPDATE \(unescaped: schema.jobs) SET quotas = \(quotas) WHERE id = \(id.description)",
+            try await connection.query("UPDATE \(unescaped: schema.jobs) SET quotas = \(quotas) WHERE \(job: id, of: schema)",
                                        logger: logger)
             job.quotas = quotas
             return job
@@ -383,7 +431,7 @@ extension PostgresStore {
             let released = try await connection.rows("""
                 UPDATE \(unescaped: schema.jobs) SET state = 'available', attempt = GREATEST(attempt - 1, 0),
                     run_at = \(PostgresRows.micros(now)), lease_until = NULL, cancel_requested = false
-                WHERE id = ANY(\(ids.map(\.description))) AND state = 'running' AND dispatcher = \(dispatcher)
+                WHERE \(jobs: ids, of: schema) AND state = 'running' AND dispatcher = \(dispatcher)
                 RETURNING id, queue
                 """, logger: logger)
             let releasedIDs = try released.map { try $0[0].decode(String.self) }

@@ -15,9 +15,31 @@ extension PostgresStore {
     /// that gain available jobs and the queues `also` (others' enqueues to announce). Most jobs name
     /// no quota and no unique key: the full insert's quota check, its lookup of unique keys'
     /// holders and the row of their columns it returns cost a one-job enqueue a sixth of its time.
+    ///
+    /// When another process's job took one of the jobs' keys (``SpoolCore/JobID/sequenceKey``),
+    /// the statement fails and nothing is inserted; the jobs then get new ids past the highest
+    /// key and the statement runs again. (Letting each row that finds its key taken go, as the
+    /// full insert does, costs a bulk insert about half as much again: PostgreSQL writes such
+    /// rows speculatively and confirms each one.)
     static func insertPlainly(_ jobs: [NewJob], now: Date, schema: PostgresSchema, notifying: Bool, also: Set<String> = [],
                               on connection: PostgresConnection, logger: Logger) async throws -> [InsertResult] {
         guard !jobs.isEmpty else { return [] }
+        var tries = 0
+        while true {
+            do {
+                return try await insertPlainlyOnce(jobs, now: now, schema: schema, notifying: notifying, also: also, on: connection,
+                                                   logger: logger)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505"
+                        && error.serverInfo?[.constraintName] == "spool_jobs_pkey" {
+                tries += 1
+                guard tries < insertTries else { throw keysTaken(jobs.count) }
+                try await skipPastKeys(schema: schema, on: connection, logger: logger)
+            }
+        }
+    }
+
+    private static func insertPlainlyOnce(_ jobs: [NewJob], now: Date, schema: PostgresSchema, notifying: Bool, also: Set<String>,
+                                          on connection: PostgresConnection, logger: Logger) async throws -> [InsertResult] {
         let built = Self.built(jobs, now: now)
         var binds = PostgresBindings()
         let one = built.count == 1
@@ -28,6 +50,7 @@ extension PostgresStore {
         binds.appendColumn(of: built, single: one) { $0.traceContext.storedText ?? "" }
         binds.append(schema.channel)
         binds.append(also.union(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
+        binds.appendColumn(of: built, single: one, \.id.sequenceKey)
         let rows = switch (one, notifying) {
         case (true, true): try await connection.rows(PlainInsertOneStatement.self, binds, logger: logger)
         case (true, false): try await connection.rows(QuietPlainInsertOneStatement.self, binds, logger: logger)
@@ -76,8 +99,8 @@ extension PostgresStore {
     }
 
     /// The statement behind ``insertPlainly(_:now:schema:notifying:on:logger:)``: the jobs'
-    /// columns ($1–$9, $11, $12: one element per job), now ($10), the channel and the NOTIFY's
-    /// payload ($13, $14: the queues gaining available jobs, one per line, empty for none). Its
+    /// columns ($1–$9, $11, $12, $15: one element per job; $15 the keys), now ($10), the channel
+    /// and the NOTIFY's payload ($13, $14: the queues gaining available jobs, one per line, empty for none). Its
     /// one row holds the number of jobs inserted. Without `notifying` the NOTIFY is there but
     /// never sent (a constant false), so that the statement keeps its parameters' types.
     ///
@@ -87,20 +110,20 @@ extension PostgresStore {
     static func plainInsertSQL(_ schema: PostgresSchema, notifying: Bool, one: Bool = false) -> String {
         let source = one ? """
             (VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::bigint, $8::bigint, $9::text,
-                     $11::bigint, $12::text))
+                     $11::bigint, $12::text, $15::bigint))
             """ : """
             unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-                        $8::bigint[], $9::text[], $11::bigint[], $12::text[])
+                        $8::bigint[], $9::text[], $11::bigint[], $12::text[], $15::bigint[])
             """
         return """
         WITH inserted AS (
-            INSERT INTO \(schema.jobs) (id, queue, name, payload, state, priority, attempt, max_attempts, run_at,
+            INSERT INTO \(schema.jobs) (seq, id, queue, name, payload, state, priority, attempt, max_attempts, run_at,
                                         created_at, tags, timeout_ms, trace_context)
-            SELECT id, queue, name, payload, state, priority, 0, max_attempts, run_at, $10::bigint,
+            SELECT seq, id, queue, name, payload, state, priority, 0, max_attempts, run_at, $10::bigint,
                    CASE WHEN tags = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT json_array_elements_text(tags::json)) END,
                    NULLIF(timeout_ms, -1), NULLIF(trace_context, '')
             FROM \(source)
-                AS input(id, queue, name, payload, state, priority, max_attempts, run_at, tags, timeout_ms, trace_context)
+                AS input(id, queue, name, payload, state, priority, max_attempts, run_at, tags, timeout_ms, trace_context, seq)
             RETURNING 1
         )
         SELECT count(*),
