@@ -42,7 +42,9 @@ extension PostgresSchema {
     ///
     /// With `keyed` (migration 14) the function takes the completions' keys too, `p_keys`, in
     /// the order of their ids, and finds the jobs by key (the id has no index of its own,
-    /// PostgresSchema+JobKeys), checking each job's id.
+    /// PostgresSchema+JobKeys), checking each job's id against a hash of the ids (a semi-join;
+    /// nested loops are off). An `= ANY` filter of the ids compares each job with every id in a
+    /// generic plan, and so does a join by nested loop: a plain completion cost 4–5 µs more a job.
     func finishAndClaimFunction(announcingEnds: Bool, tracing: Bool = false, plainCompletions: Bool = false,
                                 claimFloor: Bool = false, keyed: Bool = false) -> String {
         // A job's columns as `PostgresRows.jobColumns` lists them, written out so that the
@@ -109,7 +111,7 @@ extension PostgresSchema {
                 p_now bigint, p_limit bigint, p_dispatcher uuid, p_lease bigint, p_queues text[], p_by_priority boolean\(claimFloor ? ", p_floor bigint[]" : "")\(keyed ? ", p_keys bigint[]" : ""))
             RETURNS TABLE (\(outputs), page_count bigint, completed text[])
             LANGUAGE plpgsql
-            SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off
+            SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off\(keyed ? " SET enable_nestloop = off" : "")
             AS $spool$
             #variable_conflict use_column
             DECLARE
@@ -154,7 +156,7 @@ extension PostgresSchema {
                     WITH done AS (
                         UPDATE \(jobs) AS j SET state = 'completed', result = NULL, finished_at = p_finished_at, lease_until = NULL,
                             cancel_requested = false
-                        WHERE \(keyed ? "j.seq = ANY(v_keys) AND " : "")j.id = ANY(p_ids) AND j.state = 'running' AND j.dispatcher = p_dispatchers[1]
+                        WHERE \(keyed ? "j.seq = ANY(v_keys) AND j.id IN (SELECT unnest(p_ids))" : "j.id = ANY(p_ids)") AND j.state = 'running' AND j.dispatcher = p_dispatchers[1]
                         RETURNING j.id),
                     freed AS (DELETE FROM \(quotaHolders) AS h WHERE h.job_id = ANY(ARRAY(SELECT d.id FROM done AS d)))
                     SELECT coalesce(array_agg(d.id), '{}') INTO v_completed FROM done AS d;

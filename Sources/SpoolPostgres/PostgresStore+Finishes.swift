@@ -137,15 +137,17 @@ extension PostgresStore {
 
     /// The statement behind ``completePlain(_:nowMicros:schema:on:logger:)``; its
     /// parameters are now, and arrays of the ids, dispatchers, results, whether each has one, and
-    /// the jobs' keys.
+    /// the jobs' keys. Each completion is joined with its job by key and id (a job stored before
+    /// migration 14 by the number its id's index gives).
     static func completeSQL(_ schema: PostgresSchema) -> String {
         """
         WITH done AS (
             UPDATE \(schema.jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
                 finished_at = $1::bigint, lease_until = NULL, cancel_requested = false
-            FROM unnest($2::text[], $3::uuid[], $4::text[], $5::boolean[]) AS v(id, dispatcher, result, has_result)
-            WHERE \(schema.keyed(keys: "$6::bigint[]", ids: "$2::text[]", as: "j")) AND j.id = v.id AND j.state = 'running'
-                AND j.dispatcher = v.dispatcher
+            FROM (SELECT v.id, v.dispatcher, v.result, v.has_result,
+                         coalesce((SELECT l.seq FROM \(schema.jobs) AS l WHERE l.seq < \(PostgresSchema.legacyKeys) AND l.id = v.id), v.key) AS seq
+                  FROM unnest($2::text[], $3::uuid[], $4::text[], $5::boolean[], $6::bigint[]) AS v(id, dispatcher, result, has_result, key)) AS v
+            WHERE j.seq = v.seq AND j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
             RETURNING j.id),
         freed AS (DELETE FROM \(schema.quotaHolders) WHERE job_id IN (SELECT id FROM done))
         SELECT id FROM done
