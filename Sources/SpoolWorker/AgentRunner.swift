@@ -161,9 +161,11 @@ final class AgentRunner: Sendable {
                                                              agent: self)
                 runtime.report(job, outcome: outcome, applied: applied, runSeconds: runSeconds)
                 if applied {
-                    var recorded = job
-                    recorded.finish(outcome, now: runtime.now())
-                    runtime.observe(.jobRecorded(recorded))
+                    runtime.observe({
+                        var recorded = job
+                        recorded.finish(outcome, now: runtime.now())
+                        return .jobRecorded(recorded)
+                    }())
                 }
             }
             finished(execution, completed: !execution.abandoned)

@@ -43,8 +43,8 @@ final class DispatcherRuntime: Sendable {
         self.completer = Completer(store: store, now: now, claimsInFlight: claimsInFlight, logger: events)
     }
 
-    /// Delivers `event` to the application's observer, if any.
-    func observe(_ event: DispatcherEvent) { observer?(event) }
+    /// Delivers `event` to the application's observer, if any; without one the event is not made.
+    func observe(_ event: @autoclosure () -> DispatcherEvent) { observer?(event()) }
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
