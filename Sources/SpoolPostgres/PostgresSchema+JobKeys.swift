@@ -22,7 +22,13 @@ extension PostgresSchema {
     /// The keys of jobs inserted before migration 14 whose ids are in the `text[]` expression
     /// `ids` (none once every such job is deleted).
     func legacyKeys(ids: String) -> String {
-        "ARRAY(SELECT l.seq FROM \(jobs) AS l WHERE l.seq < \(PostgresSchema.legacyKeys) AND l.id = ANY(\(ids)))"
+        "ARRAY(\(legacyLookup("= ANY(\(ids))")))"
+    }
+
+    /// The query of the keys of jobs inserted before migration 14 whose id meets `comparison`
+    /// (such as `= v.id`), through their ids' partial index.
+    func legacyLookup(_ comparison: String) -> String {
+        "SELECT l.seq FROM \(jobs) AS l WHERE l.seq < \(PostgresSchema.legacyKeys) AND l.id \(comparison)"
     }
 }
 
@@ -37,7 +43,8 @@ extension PostgresQuery.StringInterpolation {
         let texts = ids.map(\.description)
         appendInterpolation(unescaped: "seq = ANY(")
         appendInterpolation(ids.map(\.sequenceKey))
-        appendInterpolation(unescaped: "::bigint[] || ARRAY(SELECT l.seq FROM \(schema.jobs) AS l WHERE l.seq < \(PostgresSchema.legacyKeys) AND l.id = ANY(")
+        let legacy = schema.legacyLookup("= ANY(")
+        appendInterpolation(unescaped: "::bigint[] || ARRAY(" + legacy)
         appendInterpolation(texts)
         appendInterpolation(unescaped: "::text[]))) AND id = ANY(")
         appendInterpolation(texts)

@@ -145,7 +145,7 @@ extension PostgresStore {
             UPDATE \(schema.jobs) AS j SET state = 'completed', result = CASE WHEN v.has_result THEN v.result END,
                 finished_at = $1::bigint, lease_until = NULL, cancel_requested = false
             FROM (SELECT v.id, v.dispatcher, v.result, v.has_result,
-                         coalesce((SELECT l.seq FROM \(schema.jobs) AS l WHERE l.seq < \(PostgresSchema.legacyKeys) AND l.id = v.id), v.key) AS seq
+                         coalesce((\(schema.legacyLookup("= v.id"))), v.key) AS seq
                   FROM unnest($2::text[], $3::uuid[], $4::text[], $5::boolean[], $6::bigint[]) AS v(id, dispatcher, result, has_result, key)) AS v
             WHERE j.seq = v.seq AND j.id = v.id AND j.state = 'running' AND j.dispatcher = v.dispatcher
             RETURNING j.id),

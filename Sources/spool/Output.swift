@@ -51,6 +51,13 @@ func duration(_ seconds: Double, _ name: String) throws -> Duration {
     return .seconds(clamping: seconds)
 }
 
+/// The duration option `name` gives in seconds where zero is allowed (such as `--grace`),
+/// refused unless it is a finite number of seconds, zero or more.
+func nonNegativeDuration(_ seconds: Double, _ name: String) throws -> Duration {
+    guard seconds.isFinite, seconds >= 0 else { throw SpoolError(.invalidArgument, "\(name) must be a non-negative number of seconds") }
+    return .seconds(clamping: seconds)
+}
+
 /// An optional wait given as option `name`, checked as ``duration(_:_:)`` checks.
 func waitLimit(_ seconds: Double?, _ name: String) throws -> Duration? {
     try seconds.map { try duration($0, name) }

@@ -74,15 +74,11 @@ struct DispatcherOptions: ParsableArguments {
             guard Set(names).count == names.count else { throw SpoolError(.invalidArgument, "agent names must be unique: \(names)") }
         }
         configuration.cron = try cron.map(CronSchedule.init(parsing:))
-        guard grace.isFinite, grace >= 0 else { throw SpoolError(.invalidArgument, "--grace must be a non-negative number of seconds") }
         configuration.pollInterval = try duration(pollInterval, "--poll-interval")
         configuration.pingInterval = try duration(pingInterval, "--ping-interval")
         configuration.deadAfter = try duration(deadAfter, "--dead-after")
-        configuration.gracePeriod = .seconds(clamping: grace)
-        guard shutdownTimeout.isFinite, shutdownTimeout >= 0 else {
-            throw SpoolError(.invalidArgument, "--shutdown-timeout must be a non-negative number of seconds")
-        }
-        configuration.shutdownTimeout = .seconds(clamping: shutdownTimeout)
+        configuration.gracePeriod = try nonNegativeDuration(grace, "--grace")
+        configuration.shutdownTimeout = try nonNegativeDuration(shutdownTimeout, "--shutdown-timeout")
         configuration.retention = Retention(completed: try Retention.parseAge(keepCompleted), cancelled: try Retention.parseAge(keepCancelled),
                                             discarded: try Retention.parseAge(keepDiscarded))
         try configuration.retention.validate()
