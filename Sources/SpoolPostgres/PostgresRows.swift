@@ -26,11 +26,10 @@ enum PostgresRows {
 
     /// The job and its `seq` in a row selected with ``jobColumns``.
     static func job(_ row: PostgresRandomAccessRow) throws -> Job {
-        let idText = try row[0].decode(String.self)
-        guard let id = JobID(idText) else { throw SpoolError(.storeCorrupt, "job row with invalid id '\(idText)'") }
+        let id = try jobID(row[0])
         let stateText = try row[4].decode(String.self)
         guard let state = JobState(rawValue: stateText) else {
-            throw SpoolError(.storeCorrupt, "job \(idText) has unknown state '\(stateText)'")
+            throw SpoolError(.storeCorrupt, "job \(id) has unknown state '\(stateText)'")
         }
         let timeoutMillis = try row[15].decode(Int64?.self)
         return Job(
@@ -47,14 +46,37 @@ enum PostgresRows {
             traceContext: TraceContext(storedText: try row[22].decode(String?.self)))
     }
 
+    /// The job id in `cell`, parsed from the cell's bytes when they hold the canonical text
+    /// (no string is made for it).
+    static func jobID(_ cell: PostgresCell) throws -> JobID {
+        let canonical = cell.bytes?.withUnsafeReadableBytes { bytes in
+            JobID(canonicalUTF8: UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: bytes.count))
+        }
+        if let canonical { return canonical }
+        let text = try cell.decode(String.self)
+        guard let id = JobID(text) else { throw SpoolError(.storeCorrupt, "job row with invalid id '\(text)'") }
+        return id
+    }
+
+    /// How many elements the one-dimensional array in `cell` has, read from the header of its
+    /// binary form without decoding them; `nil` for a `NULL` or a cell in text form.
+    static func arrayCount(_ cell: PostgresCell) -> Int? {
+        // Dimensions, whether there are NULLs, the element type; then each dimension's length.
+        guard cell.format == .binary, var bytes = cell.bytes, let dimensions = bytes.readInteger(as: Int32.self),
+              bytes.readSlice(length: 8) != nil else { return nil }
+        switch dimensions {
+        case 0: return 0
+        case 1: return bytes.readInteger(as: Int32.self).map(Int.init)
+        default: return nil
+        }
+    }
+
     /// The `seq` of a row selected with ``jobColumns``.
     static func seq(_ row: PostgresRandomAccessRow) throws -> Int64 { try row[21].decode(Int64.self) }
 
-    /// The policy-order key of the job in a row selected with ``jobColumns``: `[run_at, seq]`, or
-    /// `[priority, run_at, seq]` by priority, exactly as stored.
-    static func claimKey(_ row: PostgresRandomAccessRow, byPriority: Bool) throws -> [Int64] {
-        let key = [try row[8].decode(Int64.self), try seq(row)]
-        return byPriority ? [try row[5].decode(Int64.self)] + key : key
+    /// The policy-order key of the job in a row selected with ``jobColumns``, exactly as stored.
+    static func claimKey(_ row: PostgresRandomAccessRow, byPriority: Bool) throws -> ClaimKey {
+        ClaimKey(priority: byPriority ? try row[5].decode(Int64.self) : nil, runAt: try row[8].decode(Int64.self), seq: try seq(row))
     }
 
     static func micros(_ date: Date) -> Int64 { date.clampedMicrosecondsSince1970 }
@@ -104,5 +126,22 @@ extension PostgresConnection {
         var count = 0
         for try await _ in try await self.query(query, logger: logger) { count += 1 }
         return count
+    }
+}
+
+/// A claimed job's place in its claim's policy order: `(run_at, seq)`, or
+/// `(priority, run_at, seq)` by priority.
+struct ClaimKey: Comparable, Sendable {
+    /// The job's priority when the claim goes by priority, else `nil`.
+    var priority: Int64?
+    var runAt: Int64
+    var seq: Int64
+
+    /// The key as the store function's `p_floor` takes it: `[run_at, seq]`, or
+    /// `[priority, run_at, seq]`.
+    var values: [Int64] { priority.map { [$0, runAt, seq] } ?? [runAt, seq] }
+
+    static func < (lhs: ClaimKey, rhs: ClaimKey) -> Bool {
+        ((lhs.priority ?? 0), lhs.runAt, lhs.seq) < ((rhs.priority ?? 0), rhs.runAt, rhs.seq)
     }
 }

@@ -132,7 +132,7 @@ extension PostgresStore {
         completions.bind(to: &binds)
         completions.bindKeys(to: &binds)
         let rows = try await connection.rows(PostgresQuery(unsafeSQL: completeSQL(schema), binds: binds), logger: logger)
-        return completions.applied(Set(try rows.map { try $0[0].decode(String.self) }))
+        return completions.applied(.only(Set(try rows.map { try $0[0].decode(String.self) })))
     }
 
     /// The statement behind ``completePlain(_:nowMicros:schema:on:logger:)``; its
@@ -188,8 +188,8 @@ extension PostgresStore {
 
     /// What one call of `spool_finish_and_claim` did.
     struct Step: Sendable {
-        /// The ids whose completion applied.
-        var completed: Set<String>
+        /// The completions that applied.
+        var completed: AppliedCompletions
         /// The jobs claimed, in policy order.
         var jobs: [Job]
         /// Whether a full claim must look further: a job that names a quota stopped the claim.
@@ -230,10 +230,12 @@ extension PostgresStore {
         guard let header = rows.first else { throw SpoolError(.storeCorrupt, "spool_finish_and_claim answered no rows") }
         let byPriority = claim?.policy == .priority
         var claimed = try rows.dropFirst().map { (job: try PostgresRows.job($0), key: try PostgresRows.claimKey($0, byPriority: byPriority)) }
-        claimed.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        claimed.sort { $0.key < $1.key }
         let pageCount = try header[PostgresRows.jobColumnCount].decode(Int.self)
-        return Step(completed: Set(try header[PostgresRows.jobColumnCount + 1].decode([String].self)), jobs: claimed.map(\.job),
-                    maybeMore: pageCount > claimed.count, first: claimed.first?.key)
+        let completed = header[PostgresRows.jobColumnCount + 1]
+        return Step(completed: PostgresRows.arrayCount(completed) == completions.count ? .all : .only(Set(try completed.decode([String].self))),
+                    jobs: claimed.map(\.job),
+                    maybeMore: pageCount > claimed.count, first: claimed.first?.key.values)
     }
 }
 
@@ -262,6 +264,9 @@ struct PlainCompletions: Sendable {
 
     var isEmpty: Bool { ids.isEmpty }
 
+    /// How many plain completions there are.
+    var count: Int { ids.count }
+
     /// Appends the ids, dispatchers, results and whether each has a result.
     func bind(to binds: inout PostgresBindings) {
         binds.append(ids)
@@ -275,10 +280,20 @@ struct PlainCompletions: Sendable {
         binds.append(keys)
     }
 
-    /// For every finish of the batch, whether it is a plain completion whose id is in `completed`.
-    func applied(_ completed: Set<String>) -> [Bool] {
+    /// For every finish of the batch, whether it is a plain completion that `completed` names.
+    func applied(_ completed: AppliedCompletions) -> [Bool] {
         var applied = Array(repeating: false, count: total)
-        for (position, id) in zip(positions, ids) { applied[position] = completed.contains(id) }
+        switch completed {
+        case .all: for position in positions { applied[position] = true }
+        case .only(let ids): for (position, id) in zip(positions, self.ids) { applied[position] = ids.contains(id) }
+        }
         return applied
     }
+}
+
+/// Which plain completions of a call applied: all of them (the store answered as many ids as
+/// it was given, so it did not need to be read), or only those of the ids answered.
+enum AppliedCompletions: Equatable, Sendable {
+    case all
+    case only(Set<String>)
 }

@@ -124,53 +124,66 @@ final class AgentRunner: Sendable {
 
     private func start(_ job: Job) {
         let logger = runtime.trace
-        let context = JobContext(job: job, baseLogger: logger, followUps: FollowUps())
-        let execution = JobExecution(job: job, handler: runtime.registry.handler(for: job.name), context: context)
-        state.withLock { $0.running[job.id] = execution }
-        runtime.metrics.count("spool_jobs_claimed_total", job)
-        runtime.metrics.record("spool_job_wait_seconds", job, seconds: (job.startedAt ?? runtime.now()).timeIntervalSince(job.runAt))
-        logger.debug("job started", metadata: ["job": "\(job.id)", "job_name": "\(job.name)", "attempt": "\(job.attempt)"])
-        let tracing = state.withLock { $0.tracing }
-        let span = tracing?.startRun(job)
-        let task = Task {
-            runtime.observe(.jobStarted(job))
-            let started = ContinuousClock.now
-            // The handler's own spans are children of the run's.
-            let result = if let span {
-                await InstrumentationContext.$current.withValue(span.context) { await execution.run() }
-            } else {
-                await execution.run()
-            }
-            let runSeconds = (ContinuousClock.now - started).seconds
-            if !execution.beginFinishing() {
-                runtime.observe(.jobEnded(job, nil))
-                logger.debug("job abandoned by this dispatcher", metadata: ["job": "\(job.id)"])
-                span.map { JobTracing.finish($0, outcome: "released") }
-            } else {
-                var outcome = runtime.outcome(of: execution, result)
-                // Jobs a run enqueues when it completes continue its trace.
-                if let span, let tracing, case let .completed(value, followUps) = outcome, !followUps.isEmpty {
-                    outcome = .completed(result: value, followUps: tracing.carry(followUps, from: span))
-                }
-                if let span {
-                    let (name, error) = Self.describe(outcome)
-                    JobTracing.finish(span, outcome: name, error: error)
-                }
-                runtime.observe(.jobEnded(job, outcome))
-                let applied = await runtime.completer.finish(Finish(id: job.id, dispatcher: runtime.configuration.id, outcome: outcome),
-                                                             agent: self)
-                runtime.report(job, outcome: outcome, applied: applied, runSeconds: runSeconds)
-                if applied {
-                    runtime.observe({
-                        var recorded = job
-                        recorded.finish(outcome, now: runtime.now())
-                        return .jobRecorded(recorded)
-                    }())
-                }
-            }
-            finished(execution, completed: !execution.abandoned)
+        let execution = JobExecution(job: job, handler: runtime.registry.handler(for: job.name), logger: logger)
+        let tracing = state.withLock { state in
+            state.running[job.id] = execution
+            return state.tracing
         }
-        execution.attach(task)
+        runtime.metrics.started(job, waitSeconds: (job.startedAt ?? runtime.now()).timeIntervalSince(job.runAt))
+        logger.debug("job started", metadata: ["job": "\(job.id)", "job_name": "\(job.name)", "attempt": "\(job.attempt)"])
+        let span = tracing?.startRun(job)
+        execution.attach(Task { await self.run(execution, span: span, tracing: tracing) })
+    }
+
+    /// Runs one attempt in its own task and hands its outcome to the completer, which calls
+    /// ``recorded(_:outcome:applied:runSeconds:)`` once it is durable: the task ends here.
+    private func run(_ execution: JobExecution, span: (any Span)?, tracing: JobTracing?) async {
+        runtime.observe(.jobStarted(execution.job))
+        let started = ContinuousClock.now
+        // The handler's own spans are children of the run's.
+        let result = if let span {
+            await InstrumentationContext.$current.withValue(span.context) { await execution.run() }
+        } else {
+            await execution.run()
+        }
+        let runSeconds = (ContinuousClock.now - started).seconds
+        let job = execution.job
+        guard execution.beginFinishing() else {
+            runtime.observe(.jobEnded(job, nil))
+            runtime.trace.debug("job abandoned by this dispatcher", metadata: ["job": "\(job.id)"])
+            span.map { JobTracing.finish($0, outcome: "released") }
+            finished(execution, completed: false)
+            runtime.jobFinished()
+            return
+        }
+        var outcome = runtime.outcome(of: execution, result)
+        // Jobs a run enqueues when it completes continue its trace.
+        if let span, let tracing, case let .completed(value, followUps) = outcome, !followUps.isEmpty {
+            outcome = .completed(result: value, followUps: tracing.carry(followUps, from: span))
+        }
+        if let span {
+            let (name, error) = Self.describe(outcome)
+            JobTracing.finish(span, outcome: name, error: error)
+        }
+        runtime.observe(.jobEnded(job, outcome))
+        runtime.completer.finish(Finish(id: job.id, dispatcher: runtime.configuration.id, outcome: outcome),
+                                 of: execution, by: self, runSeconds: runSeconds)
+    }
+
+    /// Reports and lets go of `execution`, whose outcome the completer has written (`applied`
+    /// is `false` when the store no longer held the job here, or could not be written). The
+    /// completer signals ``DispatcherRuntime/jobFinished()`` once for its whole batch.
+    func recorded(_ execution: JobExecution, outcome: JobOutcome, applied: Bool, runSeconds: Double) {
+        let job = execution.job
+        runtime.report(job, outcome: outcome, applied: applied, runSeconds: runSeconds)
+        if applied {
+            runtime.observe({
+                var recorded = job
+                recorded.finish(outcome, now: runtime.now())
+                return .jobRecorded(recorded)
+            }())
+        }
+        finished(execution, completed: true)
     }
 
     /// How an attempt ended, as its run span says it (`spool.job.outcome`).
@@ -194,6 +207,5 @@ final class AgentRunner: Sendable {
             state.completed.insert(id, at: 0)
             if state.completed.count > history { state.completed.removeLast(state.completed.count - history) }
         }
-        runtime.jobFinished()
     }
 }

@@ -4,8 +4,9 @@ import SpoolCore
 import Synchronization
 
 /// Batches the ends of attempts: finishes that arrive while a batch is being written go into
-/// the next one. Each caller resumes once its finish is durable. Agents with a backlog get the
-/// slots their finishing jobs free filled in the same store call.
+/// the next one. A job's task hands its finish over and ends; once the batch is durable the
+/// completer reports each job to its agent and signals the dispatcher once. Agents with a
+/// backlog get the slots their finishing jobs free filled in the same store call.
 ///
 /// Before it takes a batch the writer lets the tasks that are ready run first: jobs that a claim
 /// started together mostly end together, and without the wait the first of them would go out
@@ -14,8 +15,9 @@ import Synchronization
 final class Completer: Sendable {
     private struct Entry {
         let finish: Finish
+        let execution: JobExecution
         let agent: AgentRunner
-        let continuation: CheckedContinuation<Bool, Never>
+        let runSeconds: Double
     }
 
     private struct State {
@@ -27,27 +29,31 @@ final class Completer: Sendable {
     private let now: @Sendable () -> Date
     private let claimsInFlight: ClaimsInFlight
     private let logger: Logger
+    private let finished: @Sendable () -> Void
     private let state = Mutex(State())
 
-    init(store: any JobStore, now: @escaping @Sendable () -> Date, claimsInFlight: ClaimsInFlight, logger: Logger) {
+    /// `finished` runs after each batch whose jobs the agents have let go of.
+    init(store: any JobStore, now: @escaping @Sendable () -> Date, claimsInFlight: ClaimsInFlight, logger: Logger,
+         finished: @escaping @Sendable () -> Void) {
         self.store = store
         self.now = now
         self.claimsInFlight = claimsInFlight
         self.logger = logger
+        self.finished = finished
     }
 
-    /// Records `finish` of a job of `agent`; returns whether the store applied it (`false`
-    /// when the job is no longer held by this dispatcher, or the store could not be written).
-    func finish(_ finish: Finish, agent: AgentRunner) async -> Bool {
-        await withCheckedContinuation { continuation in
-            let start = state.withLock { state in
-                state.pending.append(Entry(finish: finish, agent: agent, continuation: continuation))
-                if state.flushing { return false }
-                state.flushing = true
-                return true
-            }
-            if start { Task { await self.flush() } }
+    /// Records `finish` of `execution`, a job of `agent` that ran `runSeconds`; the agent hears
+    /// through ``AgentRunner/recorded(_:outcome:applied:runSeconds:)`` whether the store applied
+    /// it (`false` when the job is no longer held by this dispatcher, or the store could not be
+    /// written).
+    func finish(_ finish: Finish, of execution: JobExecution, by agent: AgentRunner, runSeconds: Double) {
+        let start = state.withLock { state in
+            state.pending.append(Entry(finish: finish, execution: execution, agent: agent, runSeconds: runSeconds))
+            if state.flushing { return false }
+            state.flushing = true
+            return true
         }
+        if start { Task { await self.flush() } }
     }
 
     private func flush() async {
@@ -69,7 +75,10 @@ final class Completer: Sendable {
             let (applied, claimed) = await write(batch.map(\.finish), claims: claims.map(\.params))
             for (claim, jobs) in zip(claims, claimed) { claim.agent.startClaimed(jobs, reserved: claim.params.limit) }
             if let token { claimsInFlight.end(token) }
-            for (entry, didApply) in zip(batch, applied) { entry.continuation.resume(returning: didApply) }
+            for (entry, didApply) in zip(batch, applied) {
+                entry.agent.recorded(entry.execution, outcome: entry.finish.outcome, applied: didApply, runSeconds: entry.runSeconds)
+            }
+            finished()
         }
     }
 

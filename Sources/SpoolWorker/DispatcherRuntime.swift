@@ -18,12 +18,8 @@ final class DispatcherRuntime: Sendable {
     let metrics: WorkerMetrics
     let now: @Sendable () -> Date
     private let observer: DispatcherObserver?
-    /// Signalled whenever a job of this dispatcher finishes.
-    let drained = Wakeup()
+    private let finishes = FinishSignal()
     private let stopping = Atomic<Bool>(false)
-    /// The agents' wake-ups, signalled when any job of this dispatcher finishes. (Wake-ups,
-    /// not a closure: a closure kept as a `Mutex` value is re-wrapped on every access.)
-    private let agentWakeups = Mutex<[Wakeup]>([])
     private let random = Mutex(SystemRandomNumberGenerator())
 
     init(store: any JobStore, registry: JobRegistry, configuration: DispatcherConfiguration, observer: DispatcherObserver?,
@@ -40,7 +36,8 @@ final class DispatcherRuntime: Sendable {
         trace[metadataKey: "dispatcher"] = "\(configuration.id.uuidString.lowercased())"
         self.events = events
         self.trace = trace
-        self.completer = Completer(store: store, now: now, claimsInFlight: claimsInFlight, logger: events)
+        self.completer = Completer(store: store, now: now, claimsInFlight: claimsInFlight, logger: events,
+                                   finished: finishes.signal)
     }
 
     /// Delivers `event` to the application's observer, if any; without one the event is not made.
@@ -50,12 +47,12 @@ final class DispatcherRuntime: Sendable {
 
     func stop() { stopping.store(true, ordering: .releasing) }
 
-    func wakeOnJobFinished(_ wakeups: [Wakeup]) { agentWakeups.withLock { $0 = wakeups } }
+    /// Signalled whenever a job of this dispatcher finishes.
+    var drained: Wakeup { finishes.drained }
 
-    func jobFinished() {
-        for wakeup in agentWakeups.withLock({ $0 }) { wakeup.signal() }
-        drained.signal()
-    }
+    func wakeOnJobFinished(_ wakeups: [Wakeup]) { finishes.wake(wakeups) }
+
+    func jobFinished() { finishes.signal() }
 
     /// Turns how an attempt ended into what the store records.
     func outcome(of execution: JobExecution, _ result: JobExecution.Result) -> JobOutcome {
@@ -70,7 +67,7 @@ final class DispatcherRuntime: Sendable {
         }
         switch result {
         case .succeeded(let value):
-            return .completed(result: value, followUps: execution.context.followUps.all)
+            return .completed(result: value, followUps: execution.followUps)
         case .unknownJob:
             return .failed(failure("UnknownJob", "unknown_job", "no job named '\(job.name)' is registered in dispatcher \(configuration.id.uuidString.lowercased())"), retryAt: retryAt())
         case .timedOut(let timeout):
@@ -107,10 +104,10 @@ final class DispatcherRuntime: Sendable {
             events.warning("outcome of job \(job.id) was not recorded: the job is no longer held by this dispatcher")
             return
         }
-        metrics.record("spool_job_run_seconds", job, seconds: runSeconds)
+        let completed = if case .completed = outcome { true } else { false }
+        metrics.ran(job, seconds: runSeconds, completed: completed)
         switch outcome {
         case .completed:
-            metrics.count("spool_jobs_completed_total", job)
             logger.debug("job completed", metadata: ["job": "\(job.id)", "job_name": "\(job.name)", "seconds": "\(runSeconds)"])
         case .failed(let error, let retryAt):
             metrics.count("spool_jobs_failed_total", job)
@@ -126,5 +123,22 @@ final class DispatcherRuntime: Sendable {
         case .snoozed(let until):
             logger.debug("job snoozed", metadata: ["job": "\(job.id)", "until": "\(ISO8601.format(until))"])
         }
+    }
+}
+
+/// Wakes what waits for a dispatcher's jobs to finish: its agents (slots to fill) and its drain.
+final class FinishSignal: Sendable {
+    /// Signalled whenever a job finishes.
+    let drained = Wakeup()
+    /// The agents' wake-ups. (Wake-ups, not a closure: a closure kept as a `Mutex` value is
+    /// re-wrapped on every access.)
+    private let agents = Mutex<[Wakeup]>([])
+
+    /// Makes ``signal()`` wake `wakeups` too.
+    func wake(_ wakeups: [Wakeup]) { agents.withLock { $0 = wakeups } }
+
+    func signal() {
+        for wakeup in agents.withLock({ $0 }) { wakeup.signal() }
+        drained.signal()
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
+import Logging
 import SpoolCore
 import Synchronization
 
 /// One attempt of one job in this process. Its code runs in the job's own task, or, when the
 /// job has a timeout, in a task raced against that timeout; either can be cancelled on request
-/// or abandoned at shutdown.
+/// or abandoned at shutdown. Its code sees it through a ``JobContext``.
 final class JobExecution: Sendable {
     enum Result: Sendable {
         case succeeded(JSONPayload?)
@@ -19,18 +20,26 @@ final class JobExecution: Sendable {
         var finishing = false
         var task: Task<Void, Never>?
         var worker: Task<Void, Never>?
+        /// Jobs to enqueue when this attempt completes.
+        var followUps: [NewJob] = []
     }
 
     let job: Job
-    let context: JobContext
+    /// The dispatcher's `spool.trace` logger, without the job's metadata.
+    let logger: Logger
     private let handler: JobHandler?
     private let flags = Mutex(Flags())
 
-    init(job: Job, handler: JobHandler?, context: JobContext) {
+    init(job: Job, handler: JobHandler?, logger: Logger) {
         self.job = job
         self.handler = handler
-        self.context = context
+        self.logger = logger
     }
+
+    /// The jobs the attempt asked to enqueue on completion.
+    var followUps: [NewJob] { flags.withLock { $0.followUps } }
+
+    func enqueueOnCompletion(_ job: NewJob) { flags.withLock { $0.followUps.append(job) } }
 
     /// Whether someone asked to cancel this attempt.
     var cancelRequested: Bool { flags.withLock { $0.cancelRequested } }
@@ -84,7 +93,7 @@ final class JobExecution: Sendable {
         guard let handler else { return .unknownJob }
         guard let timeout = job.timeout else {
             do {
-                return .succeeded(try await handler(job, context))
+                return .succeeded(try await handler(job, JobContext(execution: self)))
             } catch {
                 return .failed(error)
             }
@@ -92,10 +101,9 @@ final class JobExecution: Sendable {
         let once = Once<Result>()
         return await withCheckedContinuation { continuation in
             once.set(continuation)
-            let job = self.job, context = self.context
             let worker = Task {
                 do {
-                    once.resume(.succeeded(try await handler(job, context)))
+                    once.resume(.succeeded(try await handler(self.job, JobContext(execution: self))))
                 } catch {
                     once.resume(.failed(error))
                 }

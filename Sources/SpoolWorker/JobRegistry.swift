@@ -5,25 +5,19 @@ import Synchronization
 
 /// What a job's code receives besides its arguments.
 public struct JobContext: Sendable {
+    let execution: JobExecution
+
     /// The job as claimed: id, attempt, queue, tags.
-    public let job: Job
-    let baseLogger: Logger
-    let followUps: FollowUps
+    public var job: Job { execution.job }
 
     /// A logger (`spool.trace`) carrying the job's id and name.
-    public var logger: Logger { baseLogger.forJob(job) }
+    public var logger: Logger { execution.logger.forJob(execution.job) }
 
     /// Enqueues `job` when, and only when, this attempt completes: in the same transaction
     /// that records the completion.
     public func enqueueOnCompletion(_ job: NewJob) {
-        followUps.append(job)
+        execution.enqueueOnCompletion(job)
     }
-}
-
-final class FollowUps: Sendable {
-    private let jobs = Mutex<[NewJob]>([])
-    func append(_ job: NewJob) { jobs.withLock { $0.append(job) } }
-    var all: [NewJob] { jobs.withLock { $0 } }
 }
 
 extension Logger {

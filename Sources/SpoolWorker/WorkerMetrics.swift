@@ -3,7 +3,9 @@ import Metrics
 import SpoolCore
 import Synchronization
 
-/// The dispatcher's swift-metrics instruments, created once per queue and job name.
+/// The dispatcher's swift-metrics instruments, created once per queue and job name. Those that
+/// every attempt touches come together, found by one lookup when a job starts and one when it
+/// is recorded.
 final class WorkerMetrics: Sendable {
     private struct Key: Hashable {
         let label: String
@@ -11,9 +13,30 @@ final class WorkerMetrics: Sendable {
         let name: String
     }
 
+    private struct Kind: Hashable {
+        let queue: String
+        let name: String
+    }
+
+    /// The instruments of every attempt of one job name in one queue.
+    private final class Attempts: Sendable {
+        let claimed: Counter
+        let wait: Metrics.Timer
+        let run: Metrics.Timer
+        let completed: Counter
+
+        init(_ kind: Kind, factory: any MetricsFactory) {
+            let dimensions = [("queue", kind.queue), ("name", kind.name)]
+            claimed = Counter(label: "spool_jobs_claimed_total", dimensions: dimensions, factory: factory)
+            wait = Metrics.Timer(label: "spool_job_wait_seconds", dimensions: dimensions, factory: factory)
+            run = Metrics.Timer(label: "spool_job_run_seconds", dimensions: dimensions, factory: factory)
+            completed = Counter(label: "spool_jobs_completed_total", dimensions: dimensions, factory: factory)
+        }
+    }
+
     private let factory: any MetricsFactory
+    private let attempts = Mutex<[Kind: Attempts]>([:])
     private let counters = Mutex<[Key: Counter]>([:])
-    private let timers = Mutex<[Key: Metrics.Timer]>([:])
 
     /// Creates instruments from `factory`, the process-wide metrics system unless given.
     init(factory: (any MetricsFactory)?) {
@@ -43,14 +66,33 @@ final class WorkerMetrics: Sendable {
         counter.increment(by: count)
     }
 
-    func record(_ label: String, _ job: Job, seconds: Double) {
-        let key = Key(label: label, queue: job.queue, name: job.name)
-        let timer = timers.withLock { timers in
-            if let timer = timers[key] { return timer }
-            let timer = Metrics.Timer(label: label, dimensions: [("queue", job.queue), ("name", job.name)], factory: factory)
-            timers[key] = timer
-            return timer
+    /// Counts a claimed job (`spool_jobs_claimed_total`) and records how long it waited past its
+    /// run time (`spool_job_wait_seconds`).
+    func started(_ job: Job, waitSeconds: Double) {
+        let attempts = attempts(of: job)
+        attempts.claimed.increment()
+        attempts.wait.recordNanoseconds(Self.nanoseconds(waitSeconds))
+    }
+
+    /// Records an attempt's run time (`spool_job_run_seconds`) and counts it in
+    /// `spool_jobs_completed_total` when it `completed`.
+    func ran(_ job: Job, seconds: Double, completed: Bool) {
+        let attempts = attempts(of: job)
+        attempts.run.recordNanoseconds(Self.nanoseconds(seconds))
+        if completed { attempts.completed.increment() }
+    }
+
+    private func attempts(of job: Job) -> Attempts {
+        let kind = Kind(queue: job.queue, name: job.name)
+        return attempts.withLock { attempts in
+            if let found = attempts[kind] { return found }
+            let made = Attempts(kind, factory: factory)
+            attempts[kind] = made
+            return made
         }
-        timer.recordNanoseconds(Duration.seconds(clamping: max(0, seconds)).clampedNanoseconds)
+    }
+
+    private static func nanoseconds(_ seconds: Double) -> Int64 {
+        Duration.seconds(clamping: max(0, seconds)).clampedNanoseconds
     }
 }

@@ -87,7 +87,7 @@ struct PostgresPreparedStatementTests {
                                             + [Finish(id: JobID.make(), dispatcher: dispatcher, outcome: .completed(result: nil, followUps: []))])
                 let params = ClaimParams(dispatcher: dispatcher, queues: ["backlog"], limit: limit, policy: policy, now: Date())
                 let step = try await PostgresStore.finishAndClaim(done, finishedAt: Date(), claim: params, on: connection, logger: logger)
-                #expect(step.completed == Set(held.map(\.id.description)), "completed the jobs of the step before")
+                #expect(step.completed == .only(Set(held.map(\.id.description))), "completed the jobs of the step before (not the unknown one)")
                 held = step.jobs
                 return step.jobs
             }
