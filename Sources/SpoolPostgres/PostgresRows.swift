@@ -145,3 +145,28 @@ struct ClaimKey: Comparable, Sendable {
         ((lhs.priority ?? 0), lhs.runAt, lhs.seq) < ((rhs.priority ?? 0), rhs.runAt, rhs.seq)
     }
 }
+
+/// Job ids bound as one `text[]` parameter, written from the ids themselves (no string is made
+/// for each).
+struct JobIDTexts: PostgresNonThrowingEncodable {
+    let ids: [JobID]
+
+    init(_ ids: [JobID]) { self.ids = ids }
+
+    static var psqlType: PostgresDataType { .textArray }
+    static var psqlFormat: PostgresFormat { .binary }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        // Dimensions (none when empty), no NULLs, the element type; then the length and lower
+        // bound of the one dimension, and each element's length and bytes.
+        buffer.writeMultipleIntegers(Int32(ids.isEmpty ? 0 : 1), Int32(0), PostgresDataType.text.rawValue)
+        guard !ids.isEmpty else { return }
+        buffer.writeMultipleIntegers(Int32(ids.count), Int32(1))
+        for id in ids {
+            id.withCanonicalUTF8 { text in
+                buffer.writeInteger(Int32(text.count))
+                buffer.writeBytes(text)
+            }
+        }
+    }
+}

@@ -40,7 +40,7 @@ extension PostgresQuery.StringInterpolation {
 
     /// Appends the condition that picks the jobs `ids` of `schema` by their keys (``PostgresSchema/keyed(keys:ids:as:)``).
     mutating func appendInterpolation(jobs ids: [JobID], of schema: PostgresSchema) {
-        let texts = ids.map(\.description)
+        let texts = JobIDTexts(ids)
         appendInterpolation(unescaped: "seq = ANY(")
         appendInterpolation(ids.map(\.sequenceKey))
         let legacy = schema.legacyLookup("= ANY(")

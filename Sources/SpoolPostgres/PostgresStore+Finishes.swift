@@ -206,7 +206,7 @@ extension PostgresStore {
                                on connection: PostgresConnection, logger: Logger) async throws -> Step {
         var binds = PostgresBindings()
         binds.append(PostgresRows.micros(finishedAt))
-        completions.bind(to: &binds)
+        completions.bind(to: &binds, compact: true)
         if let claim {
             let now = PostgresRows.truncate(claim.now)
             binds.append(PostgresRows.micros(now))
@@ -243,7 +243,9 @@ extension PostgresStore {
 /// arrays the store's statements take.
 struct PlainCompletions: Sendable {
     private var positions: [Int] = []
-    private var ids: [String] = [], keys: [Int64] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
+    private var ids: [JobID] = [], keys: [Int64] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
+    /// Whether every completion is of one dispatcher and has no result, as a busy worker's are.
+    private var uniform = true
     private let total: Int
 
     /// No completions.
@@ -254,11 +256,12 @@ struct PlainCompletions: Sendable {
         for (position, finish) in finishes.enumerated() {
             guard PostgresStore.isPlain(finish), case .completed(let result, _) = finish.outcome else { continue }
             positions.append(position)
-            ids.append(finish.id.description)
+            ids.append(finish.id)
             keys.append(finish.id.sequenceKey)
             dispatchers.append(finish.dispatcher)
             results.append(result?.text ?? "")
             hasResult.append(result != nil)
+            uniform = uniform && result == nil && finish.dispatcher == dispatchers[0]
         }
     }
 
@@ -267,12 +270,22 @@ struct PlainCompletions: Sendable {
     /// How many plain completions there are.
     var count: Int { ids.count }
 
-    /// Appends the ids, dispatchers, results and whether each has a result.
-    func bind(to binds: inout PostgresBindings) {
-        binds.append(ids)
-        binds.append(dispatchers)
-        binds.append(results)
-        binds.append(hasResult)
+    /// Appends the ids, dispatchers, results and whether each has a result. For the store
+    /// function (`compact`), completions of one dispatcher without results name the dispatcher
+    /// once and send no results: the function's plain path
+    /// (``PostgresSchema/finishAndClaimFunction(announcingEnds:tracing:plainCompletions:claimFloor:keyed:)``)
+    /// takes them so, and the server reads no arrays as long as the ids but theirs and the keys.
+    func bind(to binds: inout PostgresBindings, compact: Bool = false) {
+        binds.append(JobIDTexts(ids))
+        if compact, uniform, let dispatcher = dispatchers.first {
+            binds.append([dispatcher])
+            binds.append([String]())
+            binds.append([Bool]())
+        } else {
+            binds.append(dispatchers)
+            binds.append(results)
+            binds.append(hasResult)
+        }
     }
 
     /// Appends the jobs' keys (``SpoolCore/JobID/sequenceKey``), in the order of their ids.
@@ -285,7 +298,7 @@ struct PlainCompletions: Sendable {
         var applied = Array(repeating: false, count: total)
         switch completed {
         case .all: for position in positions { applied[position] = true }
-        case .only(let ids): for (position, id) in zip(positions, self.ids) { applied[position] = ids.contains(id) }
+        case .only(let ids): for (position, id) in zip(positions, self.ids) { applied[position] = ids.contains(id.description) }
         }
         return applied
     }

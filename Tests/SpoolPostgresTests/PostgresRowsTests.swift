@@ -49,4 +49,14 @@ struct PostgresRowsTests {
         #expect(throws: SpoolError.self) { try PostgresRows.jobID(cell(ByteBuffer(string: "not-an-id"), type: .text)) }
         #expect(throws: (any Error).self) { try PostgresRows.jobID(cell(nil, type: .text)) }
     }
+
+    @Test("job ids bound as text[] read back as their canonical texts", arguments: [0, 1, 3])
+    func jobIDTexts(count: Int) throws {
+        let ids = (0..<count).map { _ in JobID.make() }
+        var buffer = ByteBuffer()
+        JobIDTexts(ids).encode(into: &buffer, context: .default)
+        let texts = try [String](from: &buffer, type: .textArray, format: .binary, context: .default)
+        #expect(texts == ids.map(\.description))
+        #expect(PostgresRows.arrayCount(cell(try encoded(texts))) == count)
+    }
 }
