@@ -45,8 +45,15 @@ extension PostgresSchema {
     /// PostgresSchema+JobKeys), checking each job's id against a hash of the ids (a semi-join;
     /// nested loops are off). An `= ANY` filter of the ids compares each job with every id in a
     /// generic plan, and so does a join by nested loop: a plain completion cost 4–5 µs more a job.
+    ///
+    /// With `byKeyOnly` (migration 15) the plain completion's test of state and dispatcher is
+    /// one that no index answers (`(...) IS TRUE`), so that its jobs are found by key alone. With
+    /// statistics from when few jobs ran, the planner took the running jobs' index
+    /// (`spool_jobs_running`) instead: it read every job the dispatcher held, finished or not,
+    /// and compared each with every key of the call, 400 comparisons a job at 400 a call
+    /// (BENCHMARKS, "Migration 15").
     func finishAndClaimFunction(announcingEnds: Bool, tracing: Bool = false, plainCompletions: Bool = false,
-                                claimFloor: Bool = false, keyed: Bool = false) -> String {
+                                claimFloor: Bool = false, keyed: Bool = false, byKeyOnly: Bool = false) -> String {
         // A job's columns as `PostgresRows.jobColumns` lists them, written out so that the
         // migration's text never changes with that list.
         let columns = [("id", "text"), ("queue", "text"), ("name", "text"), ("payload", "text"), ("state", "text"),
@@ -122,7 +129,7 @@ extension PostgresSchema {
                 v_leading int;\(announcingEnds ? "\n    v_chunk int;" : "")\(claimFloor ? "\n    v_floored boolean;" : "")\(keyed ? "\n    v_keys bigint[];" : "")
             BEGIN
                 IF cardinality(p_ids) > 0 THEN\(keyed ? "\n        v_keys := p_keys || \(legacyKeys(ids: "p_ids"));" : "")
-            \(plainCompletions ? plainFirst(joined: joined, keyed: keyed) : joined)\(announcingEnds ? announceCompleted : "")
+            \(plainCompletions ? plainFirst(joined: joined, keyed: keyed, byKeyOnly: byKeyOnly) : joined)\(announcingEnds ? announceCompleted : "")
                 END IF;
                 IF p_limit > 0 THEN
                     SELECT array_agg(d.seq) INTO v_due FROM (
@@ -150,13 +157,14 @@ extension PostgresSchema {
 
     /// The completions of migration 10: when every completion is a plain one (no result) of one
     /// dispatcher, one update of the jobs by id; otherwise `joined`, the statements before it.
-    private func plainFirst(joined: String, keyed: Bool) -> String {
-        """
+    private func plainFirst(joined: String, keyed: Bool, byKeyOnly: Bool) -> String {
+        let held = byKeyOnly ? "(j.state = 'running' AND j.dispatcher = p_dispatchers[1]) IS TRUE" : "j.state = 'running' AND j.dispatcher = p_dispatchers[1]"
+        return """
                 IF p_dispatchers[1] = ALL(p_dispatchers) AND NOT (true = ANY(p_has_results)) THEN
                     WITH done AS (
                         UPDATE \(jobs) AS j SET state = 'completed', result = NULL, finished_at = p_finished_at, lease_until = NULL,
                             cancel_requested = false
-                        WHERE \(keyed ? "j.seq = ANY(v_keys) AND j.id IN (SELECT unnest(p_ids))" : "j.id = ANY(p_ids)") AND j.state = 'running' AND j.dispatcher = p_dispatchers[1]
+                        WHERE \(keyed ? "j.seq = ANY(v_keys) AND j.id IN (SELECT unnest(p_ids))" : "j.id = ANY(p_ids)") AND \(held)
                         RETURNING j.id),
                     freed AS (DELETE FROM \(quotaHolders) AS h WHERE h.job_id = ANY(ARRAY(SELECT d.id FROM done AS d)))
                     SELECT coalesce(array_agg(d.id), '{}') INTO v_completed FROM done AS d;

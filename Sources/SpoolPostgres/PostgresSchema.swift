@@ -292,6 +292,12 @@ struct PostgresSchema: Sendable {
                 """,
                 finishAndClaimFunction(announcingEnds: true, tracing: true, plainCompletions: true, claimFloor: true, keyed: true),
             ]),
+            // Plain completions find their jobs by key alone (finishAndClaimFunction's
+            // `byKeyOnly`); same parameters and answer, so workers of migration 14 go on.
+            ("15-completions-by-key", [
+                finishAndClaimFunction(announcingEnds: true, tracing: true, plainCompletions: true, claimFloor: true, keyed: true,
+                                       byKeyOnly: true),
+            ]),
         ]
     }
 

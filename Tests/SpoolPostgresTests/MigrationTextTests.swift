@@ -23,6 +23,7 @@ struct PostgresMigrationTextTests {
         ("12-vacuum-pace", 0xc32d2be9afeb1622),
         ("13-unusual-states", 0x743c950e128eb062),
         ("14-keys-from-ids", 0xb8ba0eade3b418a9),
+        ("15-completions-by-key", 0x920cb9635285776c),
     ]
 
     @Test("every released migration's text is unchanged, in order")

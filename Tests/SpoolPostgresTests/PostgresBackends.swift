@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SpoolPostgres
+import SpoolTestSupport
 
 /// The server processes (backends) behind stores' connections, seen and ended through
 /// `pg_stat_activity` on a connection of the test's own.
@@ -24,6 +25,17 @@ extension PostgresTestDatabase {
     }
 
     static let testLogger = Logger(label: "spool.tests.postgres")
+
+    /// How many rows of `schema`'s jobs table statements have read so far, by any scan.
+    static func jobRowsRead(schema: String, on connection: PostgresConnection) async throws -> Int {
+        try await connection.query("SELECT pg_stat_force_next_flush()", logger: testLogger)
+        let rows = try await connection.query("""
+            SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables
+            WHERE schemaname = \(schema) AND relname = 'spool_jobs'
+            """, logger: testLogger)
+        for try await count in rows.decode(Int.self) { return count }
+        throw PostgresServerError("no statistics for \(schema).spool_jobs")
+    }
 
     /// Runs `body` on a new connection of the test's own whose search path is a new schema that a
     /// store has just created; `body` gets the connection and the schema's name.

@@ -96,20 +96,10 @@ struct PostgresPreparedStatementTests {
                                                   priority: $0 % 3) }
             _ = try await PostgresStore.insert(jobs, now: Date(), schema: PostgresSchema(name: schema), prepared: false,
                                                on: connection, logger: logger)
-            func rowsRead() async throws -> Int {
-                try await connection.query("SELECT pg_stat_force_next_flush()", logger: logger)
-                let rows = try await connection.query("""
-                    SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables
-                    WHERE schemaname = \(schema) AND relname = 'spool_jobs'
-                    """, logger: logger)
-                var counts: [Int] = []
-                for try await count in rows.decode(Int.self) { counts.append(count) }
-                return try #require(counts.first)
-            }
-            let before = try await rowsRead()
+            let before = try await PostgresTestDatabase.jobRowsRead(schema: schema, on: connection)
             var claimed: [Job] = []
             for _ in 0..<claims { claimed += try await step() }
-            return (claimed, try await rowsRead() - before)
+            return (claimed, try await PostgresTestDatabase.jobRowsRead(schema: schema, on: connection) - before)
         }
         let payloads = claimed.map(\.payload.text)
         let expected = policy == .priority ? (0..<backlog).filter { $0 % 3 == 0 }.prefix(claims * limit).map { "{\"i\":\($0)}" }
