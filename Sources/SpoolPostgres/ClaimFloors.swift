@@ -3,7 +3,7 @@ import SpoolCore
 import Synchronization
 
 /// Where this process's next claim of each kind begins: the key (`[run_at, seq]`) of the first
-/// job its last claim took (``PostgresSchema/finishAndClaimFunction(announcingEnds:tracing:plainCompletions:claimFloor:)``).
+/// job its last claim took (``PostgresSchema/finishAndClaimFunction(announcingEnds:tracing:plainCompletions:claimFloor:keyed:byKeyOnly:narrow:)``).
 ///
 /// A claim and a completion each leave their job's old row version in the index of available
 /// jobs until vacuum removes it, and a claim that begins at the front of the index steps over

@@ -14,6 +14,11 @@ enum PostgresRows {
     /// How many columns ``jobColumns`` lists (a query's own columns follow them).
     static let jobColumnCount = 23
 
+    /// The columns of a job that the dispatcher step's claim sets to what its caller knows
+    /// (state `running`, the claim's time, dispatcher and lease end, no cancel request), which
+    /// its rows leave out (``JobRowLayout/claimed``).
+    static let claimedColumnsLeftOut: Set = ["state", "started_at", "dispatcher", "lease_until", "cancel_requested"]
+
     /// ``jobColumns`` qualified by a table alias, for a query that joins tables.
     static func jobColumns(of table: String) -> String {
         jobColumns.split(separator: ",").map { "\(table).\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
@@ -24,26 +29,44 @@ enum PostgresRows {
         try job(row.makeRandomAccess())
     }
 
-    /// The job and its `seq` in a row selected with ``jobColumns``.
-    static func job(_ row: PostgresRandomAccessRow) throws -> Job {
-        let id = try jobID(row[0])
-        let stateText = try row[4].decode(String.self)
-        guard let state = JobState(rawValue: stateText) else {
-            throw SpoolError(.storeCorrupt, "job \(id) has unknown state '\(stateText)'")
+    /// The job in a row selected with ``jobColumns``, or, given what its claim wrote
+    /// (`claimed`), in a row of the dispatcher step, which leaves those columns out
+    /// (``JobRowLayout/claimed``).
+    static func job(_ row: PostgresRandomAccessRow, claimed: ClaimedFields? = nil) throws -> Job {
+        var column = 0
+        func next() -> PostgresCell {
+            defer { column += 1 }
+            return row[column]
         }
-        let timeoutMillis = try row[15].decode(Int64?.self)
-        return Job(
-            id: id, queue: try row[1].decode(String.self), name: try row[2].decode(String.self),
-            payload: JSONPayload(unchecked: try row[3].decode(String.self)), state: state,
-            priority: try row[5].decode(Int.self), attempt: try row[6].decode(Int.self), maxAttempts: try row[7].decode(Int.self),
-            runAt: date(try row[8].decode(Int64.self)), createdAt: date(try row[9].decode(Int64.self)),
-            startedAt: try row[10].decode(Int64?.self).map(date), finishedAt: try row[11].decode(Int64?.self).map(date),
-            quotas: try row[12].decode([String].self), tags: try row[13].decode([String].self),
-            uniqueKey: try row[14].decode(String?.self), timeout: timeoutMillis.map { .milliseconds($0) },
-            dispatcher: try row[16].decode(UUID?.self), leaseExpiresAt: try row[17].decode(Int64?.self).map(date),
-            cancelRequested: try row[18].decode(Bool.self), result: try row[19].decode(String?.self).map(JSONPayload.init(unchecked:)),
-            errors: try row[20].decode([String].self).map { try JSONPayload(unchecked: $0).decode(AttemptError.self) },
-            traceContext: TraceContext(storedText: try row[22].decode(String?.self)))
+        let id = try jobID(next())
+        let queue = try next().decode(String.self), name = try next().decode(String.self)
+        let payload = JSONPayload(unchecked: try next().decode(String.self))
+        let state: JobState
+        if claimed != nil {
+            state = .running
+        } else {
+            let text = try next().decode(String.self)
+            guard let known = JobState(rawValue: text) else { throw SpoolError(.storeCorrupt, "job \(id) has unknown state '\(text)'") }
+            state = known
+        }
+        let priority = try next().decode(Int.self), attempt = try next().decode(Int.self), maxAttempts = try next().decode(Int.self)
+        let runAt = date(try next().decode(Int64.self)), createdAt = date(try next().decode(Int64.self))
+        let startedAt = try claimed.map(\.startedAt) ?? next().decode(Int64?.self).map(date)
+        let finishedAt = try next().decode(Int64?.self).map(date)
+        let quotas = try next().decode([String].self), tags = try next().decode([String].self)
+        let uniqueKey = try next().decode(String?.self), timeoutMillis = try next().decode(Int64?.self)
+        let dispatcher = try claimed.map(\.dispatcher) ?? next().decode(UUID?.self)
+        let leaseExpiresAt = try claimed.map(\.leaseExpiresAt) ?? next().decode(Int64?.self).map(date)
+        let cancelRequested = claimed == nil ? try next().decode(Bool.self) : false
+        let result = try next().decode(String?.self).map(JSONPayload.init(unchecked:))
+        let errors = try next().decode([String].self).map { try JSONPayload(unchecked: $0).decode(AttemptError.self) }
+        _ = next()   // seq
+        let traceContext = TraceContext(storedText: try next().decode(String?.self))
+        return Job(id: id, queue: queue, name: name, payload: payload, state: state, priority: priority, attempt: attempt,
+                   maxAttempts: maxAttempts, runAt: runAt, createdAt: createdAt, startedAt: startedAt, finishedAt: finishedAt,
+                   quotas: quotas, tags: tags, uniqueKey: uniqueKey, timeout: timeoutMillis.map { .milliseconds($0) },
+                   dispatcher: dispatcher, leaseExpiresAt: leaseExpiresAt, cancelRequested: cancelRequested, result: result,
+                   errors: errors, traceContext: traceContext)
     }
 
     /// The job id in `cell`, parsed from the cell's bytes when they hold the canonical text
@@ -71,12 +94,15 @@ enum PostgresRows {
         }
     }
 
-    /// The `seq` of a row selected with ``jobColumns``.
-    static func seq(_ row: PostgresRandomAccessRow) throws -> Int64 { try row[21].decode(Int64.self) }
+    /// The `seq` of a row selected with ``jobColumns``, or of a row laid out as `layout`.
+    static func seq(_ row: PostgresRandomAccessRow, _ layout: JobRowLayout = .all) throws -> Int64 {
+        try row[layout.seq].decode(Int64.self)
+    }
 
-    /// The policy-order key of the job in a row selected with ``jobColumns``, exactly as stored.
-    static func claimKey(_ row: PostgresRandomAccessRow, byPriority: Bool) throws -> ClaimKey {
-        ClaimKey(priority: byPriority ? try row[5].decode(Int64.self) : nil, runAt: try row[8].decode(Int64.self), seq: try seq(row))
+    /// The policy-order key of the job in a row laid out as `layout`, exactly as stored.
+    static func claimKey(_ row: PostgresRandomAccessRow, byPriority: Bool, _ layout: JobRowLayout = .all) throws -> ClaimKey {
+        ClaimKey(priority: byPriority ? try row[layout.priority].decode(Int64.self) : nil, runAt: try row[layout.runAt].decode(Int64.self),
+                 seq: try seq(row, layout))
     }
 
     static func micros(_ date: Date) -> Int64 { date.clampedMicrosecondsSince1970 }
@@ -118,7 +144,7 @@ extension PostgresConnection {
 
     /// The jobs `query` selects with ``PostgresRows/jobColumns``.
     func jobs(_ query: PostgresQuery, logger: Logger) async throws -> [Job] {
-        try await rows(query, logger: logger).map(PostgresRows.job)
+        try await rows(query, logger: logger).map { try PostgresRows.job($0) }
     }
 
     /// How many rows `query` returns: commands report what they changed with `RETURNING`.
@@ -126,6 +152,46 @@ extension PostgresConnection {
         var count = 0
         for try await _ in try await self.query(query, logger: logger) { count += 1 }
         return count
+    }
+}
+
+/// Where a job's columns are in a row.
+struct JobRowLayout: Sendable {
+    /// How many columns the job takes (a query's own columns follow them).
+    let count: Int
+    let priority: Int
+    let runAt: Int
+    let seq: Int
+
+    /// Every column of ``PostgresRows/jobColumns``.
+    static let all = JobRowLayout(leavingOut: [])
+    /// A claimed job from the dispatcher step: ``PostgresRows/jobColumns`` without those the
+    /// claim wrote (``PostgresRows/claimedColumnsLeftOut``).
+    static let claimed = JobRowLayout(leavingOut: PostgresRows.claimedColumnsLeftOut)
+
+    private init(leavingOut: Set<String>) {
+        let names = PostgresRows.jobColumns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !leavingOut.contains($0) }
+        count = names.count
+        priority = names.firstIndex(of: "priority")!
+        runAt = names.firstIndex(of: "run_at")!
+        seq = names.firstIndex(of: "seq")!
+    }
+}
+
+/// What a claim writes into every job it takes: the columns the dispatcher step leaves out.
+struct ClaimedFields: Sendable {
+    /// The claim's time, as stored.
+    var startedAt: Date
+    var dispatcher: UUID
+    /// The lease's end, as stored.
+    var leaseExpiresAt: Date
+
+    /// What the claim of `params` writes.
+    init(_ params: ClaimParams) {
+        startedAt = PostgresRows.truncate(params.now)
+        dispatcher = params.dispatcher
+        leaseExpiresAt = PostgresRows.truncate(startedAt.addingTimeInterval(params.lease.seconds))
     }
 }
 

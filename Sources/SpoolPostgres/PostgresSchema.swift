@@ -39,8 +39,13 @@ struct PostgresSchema: Sendable {
     var messages: String { "\(prefix)spool_messages" }
     /// The ordering keys of the table queue's messages not yet settled.
     var messageKeys: String { "\(prefix)spool_message_keys" }
-    /// The function behind a dispatcher's common step (``finishAndClaimFunction``).
+    /// The function behind a dispatcher's common step until migration 16
+    /// (``finishAndClaimFunction(announcingEnds:tracing:plainCompletions:claimFloor:keyed:byKeyOnly:narrow:)``),
+    /// kept for workers of earlier versions.
     var finishAndClaim: String { "\(prefix)spool_finish_and_claim" }
+    /// The function behind a dispatcher's common step since migration 16: claimed jobs without
+    /// the columns the claim itself wrote.
+    var dispatcherStep: String { "\(prefix)spool_dispatcher_step" }
     /// How many jobs each queue holds in each state, as changes (``countJobs`` appends them).
     var jobCounts: String { "\(prefix)spool_job_counts" }
     /// The trigger function that appends each statement's changes of jobs to ``jobCounts``.
@@ -297,6 +302,13 @@ struct PostgresSchema: Sendable {
             ("15-completions-by-key", [
                 finishAndClaimFunction(announcingEnds: true, tracing: true, plainCompletions: true, claimFloor: true, keyed: true,
                                        byKeyOnly: true),
+            ]),
+            // The step answers claimed jobs without the five columns its claim wrote (state,
+            // start, dispatcher, lease, cancel request), under a name of its own: workers of
+            // migration 15 go on calling the function they know.
+            ("16-dispatcher-step", [
+                finishAndClaimFunction(announcingEnds: true, tracing: true, plainCompletions: true, claimFloor: true, keyed: true,
+                                       byKeyOnly: true, narrow: true),
             ]),
         ]
     }

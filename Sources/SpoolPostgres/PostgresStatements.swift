@@ -84,12 +84,11 @@ enum NotifyStatement: PostgresStatementText {
 }
 
 /// A dispatcher's common step: completions and a claim in one call of the store's function
-/// (``PostgresSchema/finishAndClaimFunction``).
-enum FinishAndClaimStatement: PostgresStatementText {
-    static let name = "spool_finish_and_claim"
+/// (``PostgresSchema/dispatcherStep``).
+enum DispatcherStepStatement: PostgresStatementText {
+    static let name = "spool_dispatcher_step"
     static let sql = """
-        SELECT * FROM spool_finish_and_claim($1::bigint, $2::text[], $3::uuid[], $4::text[], $5::boolean[], $6::bigint, $7::bigint,
-                                             $8::uuid, $9::bigint, $10::text[], $11::boolean, $12::bigint[],
-                                             $13::bigint[])
+        SELECT * FROM spool_dispatcher_step($1::bigint, $2::text[], $3::uuid[], $4::text[], $5::boolean[], $6::bigint, $7::bigint,
+                                            $8::uuid, $9::bigint, $10::text[], $11::boolean, $12::bigint[], $13::bigint[])
         """
 }

@@ -186,7 +186,7 @@ extension PostgresStore {
         }
     }
 
-    /// What one call of `spool_finish_and_claim` did.
+    /// What one call of `spool_dispatcher_step` did.
     struct Step: Sendable {
         /// The completions that applied.
         var completed: AppliedCompletions
@@ -207,12 +207,12 @@ extension PostgresStore {
         var binds = PostgresBindings()
         binds.append(PostgresRows.micros(finishedAt))
         completions.bind(to: &binds, compact: true)
-        if let claim {
-            let now = PostgresRows.truncate(claim.now)
-            binds.append(PostgresRows.micros(now))
+        let fields = claim.map(ClaimedFields.init)
+        if let claim, let fields {
+            binds.append(PostgresRows.micros(fields.startedAt))
             binds.append(Int64(claim.limit))
             binds.append(claim.dispatcher)
-            binds.append(PostgresRows.micros(PostgresRows.truncate(now.addingTimeInterval(claim.lease.seconds))))
+            binds.append(PostgresRows.micros(fields.leaseExpiresAt))
             binds.append(claim.queues)
             binds.append(claim.policy == .priority)
             binds.append(floor)
@@ -226,13 +226,15 @@ extension PostgresStore {
             binds.append(Optional<[Int64]>.none)
         }
         completions.bindKeys(to: &binds)
-        let rows = try await connection.rows(FinishAndClaimStatement.self, binds, logger: logger)
-        guard let header = rows.first else { throw SpoolError(.storeCorrupt, "spool_finish_and_claim answered no rows") }
-        let byPriority = claim?.policy == .priority
-        var claimed = try rows.dropFirst().map { (job: try PostgresRows.job($0), key: try PostgresRows.claimKey($0, byPriority: byPriority)) }
+        let rows = try await connection.rows(DispatcherStepStatement.self, binds, logger: logger)
+        guard let header = rows.first else { throw SpoolError(.storeCorrupt, "spool_dispatcher_step answered no rows") }
+        let byPriority = claim?.policy == .priority, layout = JobRowLayout.claimed
+        var claimed = try rows.dropFirst().map {
+            (job: try PostgresRows.job($0, claimed: fields), key: try PostgresRows.claimKey($0, byPriority: byPriority, layout))
+        }
         claimed.sort { $0.key < $1.key }
-        let pageCount = try header[PostgresRows.jobColumnCount].decode(Int.self)
-        let completed = header[PostgresRows.jobColumnCount + 1]
+        let pageCount = try header[layout.count].decode(Int.self)
+        let completed = header[layout.count + 1]
         return Step(completed: PostgresRows.arrayCount(completed) == completions.count ? .all : .only(Set(try completed.decode([String].self))),
                     jobs: claimed.map(\.job),
                     maybeMore: pageCount > claimed.count, first: claimed.first?.key.values)
@@ -273,7 +275,7 @@ struct PlainCompletions: Sendable {
     /// Appends the ids, dispatchers, results and whether each has a result. For the store
     /// function (`compact`), completions of one dispatcher without results name the dispatcher
     /// once and send no results: the function's plain path
-    /// (``PostgresSchema/finishAndClaimFunction(announcingEnds:tracing:plainCompletions:claimFloor:keyed:)``)
+    /// (``PostgresSchema/finishAndClaimFunction(announcingEnds:tracing:plainCompletions:claimFloor:keyed:byKeyOnly:narrow:)``)
     /// takes them so, and the server reads no arrays as long as the ids but theirs and the keys.
     func bind(to binds: inout PostgresBindings, compact: Bool = false) {
         binds.append(JobIDTexts(ids))

@@ -16,6 +16,24 @@ extension StoreConformance {
             try expectEqual(held.leaseExpiresAt, t0.addingTimeInterval(30), "lease")
             try expectEqual(try await claim(store, by: dispatcherB).count, 0, "a running job is not claimed twice")
         },
+        StoreConformanceCase("a claimed job is the job as stored, on its first attempt and on its retry") { store in
+            let job = try await put(store, "rich") {
+                $0.payload = #"{"to":"ada"}"#
+                $0.tags = ["mail", "urgent"]
+                $0.uniqueKey = "rich-1"
+                $0.priority = 3
+                $0.maxAttempts = 3
+                $0.timeout = .seconds(9)
+                $0.traceContext = TraceContext(["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"])
+            }
+            try expectEqual(try await claim(store), [try await fetch(store, job.id)], "first attempt")
+            let error = AttemptError(attempt: 1, name: "Flaky", type: "error", message: "try again", at: t0)
+            try expectEqual(try await store.finish([Finish(id: job.id, dispatcher: dispatcherA, outcome: .failed(error, retryAt: t0))], now: t0),
+                            [true], "failed")
+            let retried = try await claim(store, at: t0.addingTimeInterval(1), by: dispatcherB, lease: .seconds(45))
+            try expectEqual(retried, [try await fetch(store, job.id)], "second attempt")
+            try expectEqual(retried.first?.errors.map(\.message), ["try again"], "the first attempt's error")
+        },
         StoreConformanceCase("FIFO takes jobs in enqueue order and ignores priority") { store in
             let a = try await put(store) { $0.priority = 5 }
             let b = try await put(store) { $0.priority = 1 }

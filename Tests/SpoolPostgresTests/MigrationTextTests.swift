@@ -24,6 +24,7 @@ struct PostgresMigrationTextTests {
         ("13-unusual-states", 0x743c950e128eb062),
         ("14-keys-from-ids", 0xb8ba0eade3b418a9),
         ("15-completions-by-key", 0x920cb9635285776c),
+        ("16-dispatcher-step", 0x8ac077b49eb8bd99),
     ]
 
     @Test("every released migration's text is unchanged, in order")
