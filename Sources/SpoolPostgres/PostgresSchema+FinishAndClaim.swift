@@ -51,7 +51,7 @@ extension PostgresSchema {
     /// statistics from when few jobs ran, the planner took the running jobs' index
     /// (`spool_jobs_running`) instead: it read every job the dispatcher held, finished or not,
     /// and compared each with every key of the call, 400 comparisons a job at 400 a call
-    /// (BENCHMARKS, "Migration 15").
+    /// (BENCHMARKS, "Migrations 15 and 16, and a lighter worker").
     ///
     /// With `narrow` (migration 16) the function is ``dispatcherStep``, whose rows leave out the
     /// columns its claim sets to what the caller knows (`PostgresRows.claimedColumnsLeftOut`):
