@@ -5,8 +5,11 @@ import SpoolCore
 import Synchronization
 import Tracing
 
-/// Runs one agent of a dispatcher: claims up to its free capacity, runs each job in its own
-/// task, records outcomes through the completer, and keeps its recent completed jobs. Claims
+/// Runs one agent of a dispatcher: claims up to its free capacity, runs each job in a task of
+/// its own at a time, records outcomes through the completer, and keeps its recent completed
+/// jobs. A task whose job ended takes the next job started (a runner, parked while none is), so
+/// that a drain does not make and destroy a task per job; one that a cancel may have reached
+/// ends instead. Claims
 /// wait until a quarter of the slots are free (or the agent is idle), so each takes a batch.
 /// While its queue has a backlog, the completer claims the slots that finishing jobs free in
 /// the same store call that records them; slots being claimed are reserved, so the two never
@@ -21,6 +24,27 @@ final class AgentRunner: Sendable {
         var backlog = false
         /// The tracer in effect where the agent runs (``JobTracing/current``), `nil` when off.
         var tracing: JobTracing?
+        /// Runners waiting for a job, the last parked first.
+        var idle: [Idle] = []
+        /// Whether the agent stopped claiming: runners end instead of parking.
+        var retired = false
+    }
+
+    /// A job to run and the span of its run.
+    private struct Assignment: Sendable {
+        let execution: JobExecution
+        let span: (any Span)?
+    }
+
+    /// A task that runs jobs one after another; its handle is set once it is made.
+    private final class Runner: Sendable {
+        let task = Mutex<Task<Void, Never>?>(nil)
+    }
+
+    /// A runner parked until ``start(_:)`` hands it a job (or `nil`: end).
+    private struct Idle {
+        let runner: Runner
+        let continuation: UnsafeContinuation<Assignment?, Never>
     }
 
     let spec: AgentSpec
@@ -52,7 +76,10 @@ final class AgentRunner: Sendable {
         let batch = max(1, spec.size / 4)
         // The agent wakes at the latest every poll interval, from one timer for its whole run.
         let ticker = wakeup.tick(every: configuration.pollInterval)
-        defer { ticker.cancel() }
+        defer {
+            ticker.cancel()
+            retireRunners()
+        }
         let tracing = JobTracing.current
         state.withLock { $0.tracing = tracing }
         while !runtime.isStopping {
@@ -131,12 +158,49 @@ final class AgentRunner: Sendable {
         }
         runtime.metrics.started(job, waitSeconds: (job.startedAt ?? runtime.now()).timeIntervalSince(job.runAt))
         logger.debug("job started", metadata: ["job": "\(job.id)", "job_name": "\(job.name)", "attempt": "\(job.attempt)"])
-        let span = tracing?.startRun(job)
-        execution.attach(Task { await self.run(execution, span: span, tracing: tracing) })
+        let assignment = Assignment(execution: execution, span: tracing?.startRun(job))
+        let idle = state.withLock { $0.idle.popLast() }
+        if let idle, let task = idle.runner.task.withLock({ $0 }) {
+            execution.attach(task)
+            idle.continuation.resume(returning: assignment)
+            return
+        }
+        idle?.continuation.resume(returning: nil)   // parked before its handle was set: let it end
+        let runner = Runner()
+        let task = Task { await self.serve(assignment, runner: runner, tracing: tracing) }
+        runner.task.withLock { $0 = task }
+        execution.attach(task)
     }
 
-    /// Runs one attempt in its own task and hands its outcome to the completer, which calls
-    /// ``recorded(_:outcome:applied:runSeconds:)`` once it is durable: the task ends here.
+    /// A runner's life: runs `first`, then each job handed to it while parked, until a cancel
+    /// may have reached its task or the agent retires.
+    private func serve(_ first: Assignment, runner: Runner, tracing: JobTracing?) async {
+        var next: Assignment? = first
+        while let assignment = next {
+            await run(assignment.execution, span: assignment.span, tracing: tracing)
+            guard !assignment.execution.detach(), !Task.isCancelled else { return }
+            next = await withUnsafeContinuation { continuation in
+                let parked = state.withLock { state in
+                    if !state.retired { state.idle.append(Idle(runner: runner, continuation: continuation)) }
+                    return !state.retired
+                }
+                if !parked { continuation.resume(returning: nil) }
+            }
+        }
+    }
+
+    /// Ends the parked runners and keeps the others from parking.
+    private func retireRunners() {
+        let idle = state.withLock { state in
+            state.retired = true
+            defer { state.idle = [] }
+            return state.idle
+        }
+        for runner in idle { runner.continuation.resume(returning: nil) }
+    }
+
+    /// Runs one attempt and hands its outcome to the completer, which calls
+    /// ``recorded(_:outcome:applied:runSeconds:)`` once it is durable: the runner goes on.
     private func run(_ execution: JobExecution, span: (any Span)?, tracing: JobTracing?) async {
         runtime.observe(.jobStarted(execution.job))
         let started = ContinuousClock.now

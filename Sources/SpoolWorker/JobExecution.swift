@@ -3,7 +3,8 @@ import Logging
 import SpoolCore
 import Synchronization
 
-/// One attempt of one job in this process. Its code runs in the job's own task, or, when the
+/// One attempt of one job in this process. Its code runs in a task of its agent's (one that runs
+/// attempts one after another, ``AgentRunner``), or, when the
 /// job has a timeout, in a task raced against that timeout; either can be cancelled on request
 /// or abandoned at shutdown. Its code sees it through a ``JobContext``.
 final class JobExecution: Sendable {
@@ -18,7 +19,10 @@ final class JobExecution: Sendable {
         var cancelRequested = false
         var abandoned = false
         var finishing = false
+        /// The task running the attempt, until it ends (``detach()``).
         var task: Task<Void, Never>?
+        /// Cancels sent to `task` that have not yet returned.
+        var cancelsInFlight = 0
         var worker: Task<Void, Never>?
         /// Jobs to enqueue when this attempt completes.
         var followUps: [NewJob] = []
@@ -48,33 +52,51 @@ final class JobExecution: Sendable {
 
     /// Remembers the task running this attempt, so that cancelling reaches it.
     func attach(_ task: Task<Void, Never>) {
-        let cancelled = flags.withLock { flags in
-            flags.task = task
-            return flags.cancelRequested || flags.abandoned
+        flags.withLock { $0.task = task }
+        cancel { $0.cancelRequested || $0.abandoned }
+    }
+
+    /// Lets go of the task that ran this attempt, which may run another one; `true` when a
+    /// cancel of this attempt may have reached that task (or still may), which then must not.
+    func detach() -> Bool {
+        flags.withLock { flags in
+            flags.task = nil
+            return flags.cancelsInFlight > 0 || flags.cancelRequested || flags.abandoned
         }
-        if cancelled { task.cancel() }
     }
 
     /// Cancels the job's code cooperatively; the outcome is recorded as cancelled.
     func requestCancel() {
-        let tasks = flags.withLock { flags in
+        cancel { flags in
             flags.cancelRequested = true
-            return [flags.task, flags.worker]
+            return true
         }
-        for task in tasks { task?.cancel() }
     }
 
     /// Cancels the job's code and drops its outcome: the job is no longer this dispatcher's.
     /// Returns `false`, changing nothing, once the outcome is being recorded.
     @discardableResult
     func abandon() -> Bool {
-        let tasks = flags.withLock { flags -> [Task<Void, Never>?]? in
-            guard !flags.finishing else { return nil }
+        cancel { flags in
+            guard !flags.finishing else { return false }
             flags.abandoned = true
-            return [flags.task, flags.worker]
+            return true
+        }
+    }
+
+    /// Cancels the attempt's tasks when `decide` says so; returns what it said. A cancel on its
+    /// way to the task running the attempt is counted until it arrived (``detach()``).
+    @discardableResult
+    private func cancel(when decide: (inout Flags) -> Bool) -> Bool {
+        let tasks = flags.withLock { flags -> (task: Task<Void, Never>?, worker: Task<Void, Never>?)? in
+            guard decide(&flags) else { return nil }
+            if flags.task != nil { flags.cancelsInFlight += 1 }
+            return (flags.task, flags.worker)
         }
         guard let tasks else { return false }
-        for task in tasks { task?.cancel() }
+        tasks.task?.cancel()
+        tasks.worker?.cancel()
+        if tasks.task != nil { flags.withLock { $0.cancelsInFlight -= 1 } }
         return true
     }
 

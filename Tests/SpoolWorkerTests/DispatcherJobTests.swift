@@ -138,11 +138,7 @@ struct DispatcherJobTests {
     func cancelRunning() async throws {
         let harness = try WorkerHarness()
         let started = Gate()
-        harness.registry.register(name: "test.long") { _, _ in
-            started.open()
-            try await Task.sleep(for: .seconds(60))
-            return nil
-        }
+        harness.registerLongJob(opening: started)
         let job = try await harness.withDispatcher { _ in
             let job = try await harness.client.enqueue(NewJob(name: "test.long"))
             await started.wait()
@@ -151,6 +147,32 @@ struct DispatcherJobTests {
         }
         #expect(job.state == .cancelled)
         #expect(job.errors.map(\.type) == ["cancelled"])
+    }
+
+    @Test("jobs after a cancelled one, run one at a time by the agent's tasks, see no cancellation")
+    func jobsAfterACancelRunUncancelled() async throws {
+        let harness = try WorkerHarness()
+        let started = Gate()
+        harness.registerLongJob(opening: started)
+        harness.registry.register(name: "test.cancelled?") { _, _ in
+            await Task.yield()
+            return JSONPayload(unchecked: Task.isCancelled ? "true" : "false")
+        }
+        let configuration = harness.configuration { $0.agents = [AgentSpec(name: AgentSpec.mainName, size: 1)] }
+        let (long, after) = try await harness.withDispatcher(configuration) { _ in
+            let long = try await harness.client.enqueue(NewJob(name: "test.long"))
+            await started.wait()
+            _ = try await harness.store.cancel(long.id, now: Date())
+            var after: [Job] = []
+            for _ in 0..<20 {
+                let job = try await harness.client.enqueue(NewJob(name: "test.cancelled?"))
+                after.append(try await harness.client.wait(for: job.id, timeout: .seconds(60)))
+            }
+            return (try await harness.client.wait(for: long.id, timeout: .seconds(60)), after)
+        }
+        #expect(long.state == .cancelled)
+        #expect(after.map(\.state) == Array(repeating: .completed, count: 20))
+        #expect(after.map { $0.result?.text } == Array(repeating: "false", count: 20), "no job after the cancelled one saw a cancel")
     }
 
     @Test("follow-up jobs are enqueued with the completion and then run")

@@ -27,6 +27,15 @@ struct WorkerHarness {
         return configuration
     }
 
+    /// Registers `test.long`: opens `started`, then sleeps a minute unless cancelled.
+    func registerLongJob(opening started: Gate) {
+        registry.register(name: "test.long") { _, _ in
+            started.open()
+            try await Task.sleep(for: .seconds(60))
+            return nil
+        }
+    }
+
     /// Runs a dispatcher around `body`, then stops it and waits for its shutdown.
     func withDispatcher<T>(_ configuration: DispatcherConfiguration? = nil,
                            _ body: (Dispatcher) async throws -> T) async throws -> T {
