@@ -146,10 +146,23 @@ enum DrainWorkload {
         let progress = BenchProgress("w2 drain (concurrency \(settings.concurrency), \(settings.workers) worker processes)", total: jobs)
         var workers: [WorkerProcess] = []
         do {
-            for index in 0..<settings.workers {
-                let share = settings.concurrency / settings.workers + (index < settings.concurrency % settings.workers ? 1 : 0)
-                workers.append(try await WorkerProcess.start(target, concurrency: share, name: "worker-\(index + 1)", journal: false))
+            // All at once, as the peers' harness starts its workers: one after another, the first
+            // would drain alone while the others start.
+            let started = await withTaskGroup(of: Result<WorkerProcess, any Error>.self) { group in
+                for index in 0..<settings.workers {
+                    let share = settings.concurrency / settings.workers + (index < settings.concurrency % settings.workers ? 1 : 0)
+                    group.addTask {
+                        do {
+                            return .success(try await WorkerProcess.start(target, concurrency: share, name: "worker-\(index + 1)", journal: false))
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
             }
+            workers = started.compactMap { try? $0.get() }
+            for result in started { _ = try result.get() }   // the first failure, once every started worker is known
             let deadline = ContinuousClock.now + .seconds(max(60, Double(jobs) / 500))
             var completed = 0
             // Counting asks the store to group every job it holds: once a second, so the count
