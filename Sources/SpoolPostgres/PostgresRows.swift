@@ -11,9 +11,6 @@ enum PostgresRows {
         trace_context
         """
 
-    /// How many columns ``jobColumns`` lists (a query's own columns follow them).
-    static let jobColumnCount = 23
-
     /// The columns of a job that the dispatcher step's claim sets to what its caller knows
     /// (state `running`, the claim's time, dispatcher and lease end, no cancel request), which
     /// its rows leave out (``JobRowLayout/claimed``).

@@ -63,7 +63,7 @@ extension PostgresStore {
                 let unlisted = try await connection.jobs("""
                     SELECT \(unescaped: PostgresRows.jobColumns) FROM \(unescaped: schema.jobs)
                     WHERE state = 'running' AND dispatcher = \(id) AND started_at < \(PostgresRows.micros(PostgresRows.truncate(before)))
-                        AND NOT (id = ANY(\(holding.map(\.description))))
+                        AND NOT (id = ANY(\(JobIDTexts(holding))))
                     ORDER BY seq FOR UPDATE SKIP LOCKED
                     """, logger: logger)
                 for job in unlisted {

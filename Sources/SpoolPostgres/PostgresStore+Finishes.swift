@@ -245,7 +245,7 @@ extension PostgresStore {
 /// arrays the store's statements take.
 struct PlainCompletions: Sendable {
     private var positions: [Int] = []
-    private var ids: [JobID] = [], keys: [Int64] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
+    private var ids: [JobID] = [], dispatchers: [UUID] = [], results: [String] = [], hasResult: [Bool] = []
     /// Whether every completion is of one dispatcher and has no result, as a busy worker's are.
     private var uniform = true
     private let total: Int
@@ -259,7 +259,6 @@ struct PlainCompletions: Sendable {
             guard PostgresStore.isPlain(finish), case .completed(let result, _) = finish.outcome else { continue }
             positions.append(position)
             ids.append(finish.id)
-            keys.append(finish.id.sequenceKey)
             dispatchers.append(finish.dispatcher)
             results.append(result?.text ?? "")
             hasResult.append(result != nil)
@@ -276,7 +275,7 @@ struct PlainCompletions: Sendable {
     /// function (`compact`), completions of one dispatcher without results name the dispatcher
     /// once and send no results: the function's plain path
     /// (``PostgresSchema/finishAndClaimFunction(announcingEnds:tracing:plainCompletions:claimFloor:keyed:byKeyOnly:narrow:)``)
-    /// takes them so, and the server reads no arrays as long as the ids but theirs and the keys.
+    /// takes them so, and the server reads only the ids and the keys at the batch's length.
     func bind(to binds: inout PostgresBindings, compact: Bool = false) {
         binds.append(JobIDTexts(ids))
         if compact, uniform, let dispatcher = dispatchers.first {
@@ -292,7 +291,7 @@ struct PlainCompletions: Sendable {
 
     /// Appends the jobs' keys (``SpoolCore/JobID/sequenceKey``), in the order of their ids.
     func bindKeys(to binds: inout PostgresBindings) {
-        binds.append(keys)
+        binds.append(ids.map(\.sequenceKey))
     }
 
     /// For every finish of the batch, whether it is a plain completion that `completed` names.

@@ -148,14 +148,14 @@ extension PostgresStore {
         }
 
         guard let summary = rows.first else { throw SpoolError(.storeUnavailable, "the insert of \(jobs.count) jobs returned nothing") }
-        let known = Set(try summary[PostgresRows.jobColumnCount].decode([String].self))
+        let known = Set(try summary[JobRowLayout.all.count].decode([String].self))
         if known.count != named.count {
             for job in jobs {
                 if let unknown = job.quotas.first(where: { !known.contains($0) }) { throw SpoolError.unknownQuota(unknown) }
             }
         }
         // NULL when every job was inserted: the common case sends no ids back.
-        let inserted = try summary[PostgresRows.jobColumnCount + 1].decode([String]?.self).map(Set.init)
+        let inserted = try summary[JobRowLayout.all.count + 1].decode([String]?.self).map(Set.init)
         var holders: [String: Job] = [:]
         for row in rows {
             guard try row[0].decode(String?.self) != nil else { continue }
