@@ -8,7 +8,7 @@ struct QueuesCommand: AsyncParsableCommand {
         commandName: "queues", abstract: "List, pause or resume queues.", subcommands: [List.self, Pause.self, Resume.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List queues with their jobs per state.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List queues with their jobs per state.")
         @OptionGroup var options: StoreOptions
 
         func run() async throws {
@@ -25,7 +25,7 @@ struct QueuesCommand: AsyncParsableCommand {
     }
 
     struct Pause: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Pause a queue: it accepts jobs and hands out none.")
+        static let configuration = CommandConfiguration(commandName: "pause", abstract: "Pause a queue: it accepts jobs and hands out none.")
         @Argument(help: "The queue.") var queue: String
         @OptionGroup var options: StoreOptions
 
@@ -39,7 +39,7 @@ struct QueuesCommand: AsyncParsableCommand {
     }
 
     struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Resume a paused queue.")
+        static let configuration = CommandConfiguration(commandName: "resume", abstract: "Resume a paused queue.")
         @Argument(help: "The queue.") var queue: String
         @OptionGroup var options: StoreOptions
 
@@ -65,7 +65,7 @@ struct QuotasCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List quotas with their running jobs.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List quotas with their running jobs.")
         @OptionGroup var options: StoreOptions
 
         func run() async throws {
@@ -81,7 +81,7 @@ struct QuotasCommand: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a quota (size 1 unless given).")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a quota (size 1 unless given).")
         @Argument(help: "The quota's name.") var name: String
         @Option(help: "How many jobs naming it may run at once.") var size: Int = 1
         @OptionGroup var options: StoreOptions
@@ -93,7 +93,7 @@ struct QuotasCommand: AsyncParsableCommand {
     }
 
     struct Resize: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a quota's size; running jobs are never stopped.")
+        static let configuration = CommandConfiguration(commandName: "resize", abstract: "Change a quota's size; running jobs are never stopped.")
         @Argument(help: "The quota's name.") var name: String
         @Argument(help: "The new size.") var size: Int
         @OptionGroup var options: StoreOptions
@@ -105,7 +105,7 @@ struct QuotasCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a quota; waiting jobs naming it then ignore it.")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a quota; waiting jobs naming it then ignore it.")
         @Argument(help: "The quota's name.") var name: String
         @OptionGroup var options: StoreOptions
 

@@ -37,7 +37,7 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List jobs, newest first.")
         @Option(help: "Only this queue.") var queue: String?
         @Option(help: "Only this state.") var state: String?
         @Option(help: "Only this job name.") var name: String?
@@ -67,7 +67,7 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one job with its errors and result.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one job with its errors and result.")
         @Argument(help: "The job id.") var id: String
         @OptionGroup var options: StoreOptions
 
@@ -82,7 +82,7 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct Cancel: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel a job: at once when waiting, cooperatively when running.")
+        static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job: at once when waiting, cooperatively when running.")
         @Argument(help: "The job id.") var id: String
         @OptionGroup var options: StoreOptions
 
@@ -97,7 +97,7 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct Retry: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run a finished or waiting job again now.")
+        static let configuration = CommandConfiguration(commandName: "retry", abstract: "Run a finished or waiting job again now.")
         @Argument(help: "The job id.") var id: String
         @OptionGroup var options: StoreOptions
 
@@ -112,7 +112,7 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct Wait: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Wait until a job finishes; exit 1 unless it completed.")
+        static let configuration = CommandConfiguration(commandName: "wait", abstract: "Wait until a job finishes; exit 1 unless it completed.")
         @Argument(help: "The job id.") var id: String
         @Option(help: "Give up after this many seconds.") var timeout: Double?
         @OptionGroup var options: StoreOptions
@@ -130,6 +130,7 @@ struct JobsCommand: AsyncParsableCommand {
 
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "prune",
             abstract: "Delete finished jobs now, as workers' retention does: by default completed jobs older than 24h and cancelled and discarded ones older than 7d.")
         @Option(help: "Only this state: completed, cancelled or discarded (default: all three).") var state: String?
         @Option(help: "Only jobs finished longer ago than this: seconds, or with s, m, h or d (at least 60 s).") var olderThan: String?
