@@ -16,6 +16,9 @@ public struct BenchSettings: Codable, Sendable {
     public var http: Bool
     /// Whether every job was a `spool.http` call of a no-op worker app.
     public var httpJobs = false
+    /// W1 single: whether each producer ran where its store serves calls best
+    /// (``SpoolCore/AffineStore``), when the store has such a place and the jobs go in directly.
+    public var affinity = true
     /// W3: jobs enqueued per second.
     public var rate: Double
     /// W3: seconds of enqueueing.

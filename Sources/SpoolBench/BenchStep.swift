@@ -43,7 +43,9 @@ enum EnqueueWorkload {
     /// calls overlap, and group commit lets them share transactions. Over HTTP each producer
     /// has a keep-alive connection of its own.
     static func single(_ target: BenchTarget, _ settings: BenchSettings) async throws -> BenchResult {
-        let label = "w1 single (\(settings.producers) producer\(settings.producers == 1 ? "" : "s")\(target.server == nil ? "" : ", HTTP"))"
+        let affine = settings.affinity && target.affineStore != nil
+        let label = "w1 single (\(settings.producers) producer\(settings.producers == 1 ? "" : "s")\(target.server == nil ? "" : ", HTTP")"
+            + "\(affine ? ", with the store's affinity" : ""))"
         let progress = BenchProgress(label, total: settings.jobs)
         let next = Counter()
         let producers = try await BenchProducer.open(target, count: settings.producers)
@@ -51,10 +53,13 @@ enum EnqueueWorkload {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for producer in producers {
                 group.addTask {
-                    while case let index = next.take(), index < settings.jobs {
-                        try await producer.enqueue([target.newJob(index)])
-                        progress.advance()
+                    @Sendable func produce() async throws {
+                        while case let index = next.take(), index < settings.jobs {
+                            try await producer.enqueue([target.newJob(index)])
+                            progress.advance()
+                        }
                     }
+                    if affine, let store = target.affineStore { try await store.withAffinity(produce) } else { try await produce() }
                 }
             }
             try await group.waitForAll()

@@ -46,6 +46,12 @@ public struct BenchTarget: Sendable {
                            executable: executable, app: app)
     }
 
+    /// The store, when it serves calls best from a place of its own (``SpoolCore/AffineStore``)
+    /// and the workload calls it directly (not over HTTP).
+    var affineStore: (any AffineStore)? {
+        server == nil ? store as? any AffineStore : nil
+    }
+
     /// Stops the HTTP server and the worker app, if any, and waits for the store's background
     /// work to settle before the next workload starts.
     public func close() async throws {

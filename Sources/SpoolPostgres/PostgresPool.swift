@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -9,6 +11,11 @@ import Synchronization
 /// opens a new one, so the store recovers from losing any number of connections at once.
 /// (PostgresNIO's `PostgresClient` pool, as of 1.33, can leave waiting callers hanging after
 /// its leased connections are closed by the server, so the store keeps its own.)
+///
+/// A caller running on an event loop (an HTTP connection's handler in `spool serve`, a producer
+/// in ``PostgresStore/withAffinity(_:)``) gets a connection of that loop: an idle one, or a new
+/// one opened there while the pool is under its maximum (at the maximum, any idle one). Its
+/// statement then goes out and its answer is read on the caller's own thread.
 ///
 /// A query sent on a connection at the moment it closes can wait forever in PostgresNIO 1.33
 /// (the request is written to a closed channel and its answer never comes), so each caller's
@@ -26,7 +33,7 @@ final class PostgresPool: Sendable {
 
     private enum Step {
         case use(Member)
-        case connect(id: Int)
+        case connect(id: Int, on: (any EventLoop)?)
         case wait
     }
 
@@ -86,23 +93,32 @@ final class PostgresPool: Sendable {
     }
 
     private func lease() async throws -> Member {
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop
         while true {
             let step = state.withLock { state -> Step in
-                while let member = state.idle.popLast() {
+                if let loop, let mine = state.idle.lastIndex(where: { $0.connection.eventLoop === loop }) {
+                    let member = state.idle.remove(at: mine)
+                    if !member.connection.isClosed { return .use(member) }
+                    state.open -= 1
+                }
+                // On a loop with room for one more connection, open one there rather than take
+                // another loop's.
+                while loop == nil || state.open >= maximum, let member = state.idle.popLast() {
                     if !member.connection.isClosed { return .use(member) }
                     state.open -= 1
                 }
                 guard state.open < maximum else { return .wait }
                 state.open += 1
                 state.nextID += 1
-                return .connect(id: state.nextID)
+                return .connect(id: state.nextID, on: loop)
             }
             switch step {
             case .use(let member):
                 return member
-            case .connect(let id):
+            case .connect(let id, let loop):
                 do {
-                    return Member(try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger))
+                    return Member(try await PostgresConnection.connect(on: loop ?? PostgresConnection.defaultEventLoopGroup.any(),
+                                                                       configuration: configuration, id: id, logger: logger))
                 } catch {
                     let waiter = state.withLock { state in
                         state.open -= 1
@@ -186,8 +202,8 @@ struct PostgresConnectionLost: Error, CustomStringConvertible {
 }
 
 /// Runs a task's jobs on a connection's event loop (see
-/// ``PostgresPool/withConnection(onItsEventLoop:_:)``).
-private final class ConnectionLoopExecutor: TaskExecutor {
+/// ``PostgresPool/withConnection(onItsEventLoop:_:)`` and ``PostgresStore/withAffinity(_:)``).
+final class ConnectionLoopExecutor: TaskExecutor {
     private let loop: any EventLoop
 
     init(_ loop: any EventLoop) { self.loop = loop }

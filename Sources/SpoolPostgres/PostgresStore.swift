@@ -17,7 +17,7 @@ import Synchronization
 /// right after, merged: ``PostgresAnnouncer``). The first subscriber to
 /// ``events`` starts a listening connection that relays those notifications, so an idle
 /// dispatcher in any process starts a new job within milliseconds; see ``events``.
-public final class PostgresStore: JobStore {
+public final class PostgresStore: AffineStore {
     /// Where the store lives.
     public let location: PostgresLocation
     /// The limits enforced on enqueue.

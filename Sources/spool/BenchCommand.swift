@@ -15,7 +15,9 @@ struct BenchCommand: AsyncParsableCommand {
             Without --store every workload gets a fresh SQLite file in a temporary directory. With --store \
             each workload uses a queue of its own (bench-WORKLOAD-ID) in that store and leaves its jobs there.
             w1 single: one call per job, each call awaiting its own durable commit; with --producers N, N tasks \
-            issue such calls side by side (group commit shares transactions between them).
+            issue such calls side by side (group commit shares transactions between them). Each producer runs \
+            where the store serves calls best (PostgreSQL: on an event loop of its connections, as \
+            PostgresStore.withAffinity runs code) unless --no-affinity.
             w2 with --workers N drains with N separate `spool worker` processes on the store, sharing \
             --concurrency; it runs from the first job's start to the last job's end in their journals.
             w3 measures, per job, the time from the enqueue call to the start of its code; w3-process runs the \
@@ -54,6 +56,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "w1 single: how many tasks issue enqueue calls side by side, each call awaiting its own commit.")
     var producers: Int = 1
+
+    @Flag(help: "w1 single: producers call the store from wherever they run, not from where it serves calls best (PostgreSQL: an event loop of its connections).")
+    var noAffinity = false
 
     @Option(help: "w3: jobs enqueued per second.")
     var rate: Double = 200
@@ -151,6 +156,7 @@ struct BenchCommand: AsyncParsableCommand {
                                      rate: rate, duration: duration, durability: options.durability,
                                      store: options.store.map(Redaction.url) ?? "sqlite (fresh file)")
         settings.httpJobs = httpJobs
+        settings.affinity = !noAffinity
         return settings
     }
 }

@@ -100,6 +100,27 @@ struct PostgresCLITests {
         #expect(text().contains("the store did not answer the shutdown within \(named)"), "\(text())")
         #expect(try running() == "1", "nothing reached the store: the job stays the worker's until its lease ends")
     }
+
+    @Test("spool bench w1 on PostgreSQL runs its producer with the store's affinity, or without it under --no-affinity; every job is stored once")
+    func benchAffinity() async throws {
+        let server = try await PostgresServer.shared()
+        let store = server.url(database: try server.createDatabase(), schema: "spool_bench_affinity")
+        struct Report: Decodable {
+            struct Result: Decodable { var workload: String; var jobs: Int; var lost: Int; var duplicated: Int }
+            struct Settings: Decodable { var affinity: Bool }
+            var results: [Result]
+            var settings: Settings
+        }
+        for (flags, affine) in [([String](), true), (["--no-affinity"], false)] {
+            let run = try await SpoolProcess.run(["bench", "w1", "--jobs", "60", "--store", store, "--json"] + flags)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stderr.contains("w1 single (1 producer, with the store's affinity)") == affine, "\(run.stderr)")
+            let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
+            #expect(report.settings.affinity == affine)
+            #expect(report.results.map(\.workload) == ["w1-single", "w1-bulk"])
+            #expect(report.results.allSatisfy { $0.jobs == 60 && $0.lost == 0 && $0.duplicated == 0 })
+        }
+    }
 }
 
 extension PostgresCLITests {
