@@ -80,11 +80,12 @@ struct SQSFlowTests {
         let other = SQSTransport(client: client)
         let destination = Self.destination("slow")
         try await holder.publish(TransportMessage(id: "slow", text: "x"), to: destination)
-        // A visibility of 20 s: each extension has 10 s to arrive, as moto answers slowly beside the
-        // whole suite (with 10 s, an extension once came too late on a loaded machine).
-        let delivery = try #require(try await holder.receive(from: destination, limit: 1, wait: .seconds(10), visibility: .seconds(20)).first)
+        // A visibility of 30 s: each extension has 15 s to arrive, as moto answers slowly beside the
+        // whole suite (with 10 s, and once with 20 s, an extension came too late on a loaded
+        // machine). The 45 s wait outlasts one visibility, so the delivery must have been extended.
+        let delivery = try #require(try await holder.receive(from: destination, limit: 1, wait: .seconds(10), visibility: .seconds(30)).first)
         let meanwhile = try await other.receive(from: destination, limit: 1, wait: .seconds(45), visibility: .seconds(30))
-        #expect(meanwhile.isEmpty, "not delivered again while its receiver holds it (45 s with a visibility of 20 s)")
+        #expect(meanwhile.isEmpty, "not delivered again while its receiver holds it (45 s with a visibility of 30 s)")
         try await holder.acknowledge(delivery)
         #expect(try await other.receive(from: destination, limit: 1, wait: .seconds(2), visibility: .seconds(30)).isEmpty, "acknowledged: gone")
         try await holder.close()
