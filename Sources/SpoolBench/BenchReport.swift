@@ -16,8 +16,9 @@ public struct BenchSettings: Codable, Sendable {
     public var http: Bool
     /// Whether every job was a `spool.http` call of a no-op worker app.
     public var httpJobs = false
-    /// W1 single: whether each producer ran where its store serves calls best
-    /// (``SpoolCore/AffineStore``), when the store has such a place and the jobs go in directly.
+    /// W1 single: whether producers may run where their store serves calls best
+    /// (``SpoolCore/AffineStore``; `false` with `--no-affinity`). It applies to a store that has
+    /// such a place when the jobs go in directly, not over HTTP.
     public var affinity = true
     /// W3: jobs enqueued per second.
     public var rate: Double

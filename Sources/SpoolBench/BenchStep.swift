@@ -43,9 +43,9 @@ enum EnqueueWorkload {
     /// calls overlap, and group commit lets them share transactions. Over HTTP each producer
     /// has a keep-alive connection of its own.
     static func single(_ target: BenchTarget, _ settings: BenchSettings) async throws -> BenchResult {
-        let affine = settings.affinity && target.affineStore != nil
+        let affineStore = settings.affinity ? target.affineStore : nil
         let label = "w1 single (\(settings.producers) producer\(settings.producers == 1 ? "" : "s")\(target.server == nil ? "" : ", HTTP")"
-            + "\(affine ? ", with the store's affinity" : ""))"
+            + "\(affineStore == nil ? "" : ", with the store's affinity"))"
         let progress = BenchProgress(label, total: settings.jobs)
         let next = Counter()
         let producers = try await BenchProducer.open(target, count: settings.producers)
@@ -59,7 +59,7 @@ enum EnqueueWorkload {
                             progress.advance()
                         }
                     }
-                    if affine, let store = target.affineStore { try await store.withAffinity(produce) } else { try await produce() }
+                    if let affineStore { try await affineStore.withAffinity(produce) } else { try await produce() }
                 }
             }
             try await group.waitForAll()
