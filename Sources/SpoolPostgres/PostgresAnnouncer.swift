@@ -106,17 +106,19 @@ final class PostgresAnnouncer: Sendable {
             }
             guard let queues else { return }
             defer { state.withLock { $0.sending = false } }
-            let (channel, payload, logger) = (channel, queues.joined(separator: "\n"), logger)
+            let (channel, payloads, logger) = (channel, PostgresSchema.queuePayloads(queues), logger)
             do {
                 try await pool.withConnection(onItsEventLoop: true) { connection in
-                    var binds = PostgresBindings()
-                    binds.append(channel)
-                    binds.append(payload)
-                    _ = try await connection.rows(NotifyStatement.self, binds, logger: logger)
+                    for payload in payloads {
+                        var binds = PostgresBindings()
+                        binds.append(channel)
+                        binds.append(payload)
+                        _ = try await connection.rows(NotifyStatement.self, binds, logger: logger)
+                    }
                 }
             } catch {
                 logger.debug("could not announce new jobs; other processes find them at their next poll",
-                             metadata: ["queues": "\(payload)", "error": "\(error)"])
+                             metadata: ["queues": "\(queues.joined(separator: ","))", "error": "\(error)"])
             }
         }
     }

@@ -61,6 +61,22 @@ struct PostgresSchema: Sendable {
     /// At most this many ids go in one notification, well below PostgreSQL's 8000-byte limit.
     static let idsPerEndNotification = 200
 
+    /// The payloads that name `queues` on ``channel``, one per line, each under PostgreSQL's
+    /// 8000-byte limit for a notification (a queue's name has at most 200 characters).
+    static func queuePayloads(_ queues: [String]) -> [String] {
+        var payloads: [String] = []
+        var current = ""
+        for queue in queues {
+            if !current.isEmpty, current.utf8.count + 1 + queue.utf8.count > 7000 {
+                payloads.append(current)
+                current = ""
+            }
+            current += current.isEmpty ? queue : "\n" + queue
+        }
+        if !current.isEmpty { payloads.append(current) }
+        return payloads
+    }
+
     /// The ordered migrations: an identifier and its statements.
     var migrations: [(id: String, statements: [String])] {
         [

@@ -28,12 +28,8 @@ extension PostgresStore {
                 WHERE state = 'running' AND dispatcher = \(id) ORDER BY id FOR UPDATE
                 """, logger: logger)
             let reason = "its dispatcher \(id.uuidString.lowercased()) restarted after an unclean shutdown"
-            var rescued: [Job] = []
-            for job in orphans {
-                rescued.append(try await PostgresStore.rescue(job, reason: reason, now: PostgresRows.date(now), schema: schema,
-                                                              on: connection, logger: logger))
-            }
-            return rescued
+            return try await PostgresStore.rescue(orphans, reason: { _ in reason }, now: PostgresRows.date(now), schema: schema,
+                                                  on: connection, logger: logger)
         }
         events.publishRescued(rescued)
         return rescued
@@ -66,10 +62,8 @@ extension PostgresStore {
                         AND NOT (id = ANY(\(JobIDTexts(holding))))
                     ORDER BY seq FOR UPDATE SKIP LOCKED
                     """, logger: logger)
-                for job in unlisted {
-                    rescued.append(try await PostgresStore.rescue(job, reason: ping.unlistedReason, ran: false, now: now, schema: schema,
-                                                                  on: connection, logger: logger))
-                }
+                rescued = try await PostgresStore.rescue(unlisted, reason: { _ in ping.unlistedReason }, ran: false, now: now,
+                                                         schema: schema, on: connection, logger: logger)
             }
             return PingReply(cancelRequested: holding.filter { held[$0] == true }, lost: holding.filter { held[$0] == nil },
                              rescued: rescued)
@@ -129,36 +123,51 @@ extension PostgresStore {
                     OR dispatcher IN (SELECT id FROM \(unescaped: schema.dispatchers) WHERE state = 'dead'))
                 ORDER BY id FOR UPDATE SKIP LOCKED
                 """, logger: logger)
-            var rescued: [Job] = []
-            for job in victims {
+            return try await PostgresStore.rescue(victims, reason: { job in
                 let holder = job.dispatcher?.uuidString.lowercased() ?? "unknown"
-                let reason = job.dispatcher.map(dead.contains) == true ? "its dispatcher \(holder) stopped pinging"
+                return job.dispatcher.map(dead.contains) == true ? "its dispatcher \(holder) stopped pinging"
                     : (job.leaseExpiresAt.map { $0 < now } ?? false) ? "its lease held by dispatcher \(holder) expired"
                     : "its dispatcher \(holder) was declared dead"
-                rescued.append(try await PostgresStore.rescue(job, reason: reason, now: now, schema: schema, on: connection, logger: logger))
-            }
-            return rescued
+            }, now: now, schema: schema, on: connection, logger: logger)
         }
         events.publishRescued(rescued)
         return rescued
     }
 
-    /// Returns a held job to the queue after its holder died, or discards it when out of attempts.
-    static func rescue(_ job: Job, reason: String, ran: Bool = true, now: Date, schema: PostgresSchema, on connection: PostgresConnection,
-                       logger: Logger) async throws -> Job {
-        var job = job
-        let record = job.rescue(reason: reason, now: now, ran: ran)
-        try await connection.query("""
-            UPDATE \(unescaped: schema.jobs) SET state = \(job.state.rawValue), run_at = \(PostgresRows.micros(job.runAt)),
-                finished_at = \(job.finishedAt.map(PostgresRows.micros)), lease_until = NULL, cancel_requested = false,
-                errors = array_append(errors, \(PostgresRows.text(record)))
-            WHERE \(job: job.id, of: schema)
-            """, logger: logger)
-        try await connection.query("DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id = \(job.id.description)", logger: logger)
-        if job.state == .available {
-            try await connection.query("SELECT pg_notify(\(schema.channel), \(job.queue))", logger: logger)
+    /// Returns held jobs to the queue after their holder died, or discards those out of attempts
+    /// (``SpoolCore/Job/rescue(reason:now:ran:)``, with `reason(job)`), and returns them as they
+    /// now are. One statement updates all their rows and one frees their quota places, whatever
+    /// their number (a dispatcher restarting with a thousand jobs held waits for two round trips,
+    /// not three thousand); the queues that gained jobs are told in as few NOTIFYs as their names fit.
+    static func rescue(_ jobs: [Job], reason: (Job) -> String, ran: Bool = true, now: Date, schema: PostgresSchema,
+                       on connection: PostgresConnection, logger: Logger) async throws -> [Job] {
+        guard !jobs.isEmpty else { return [] }
+        var rescued: [Job] = []
+        var records: [String] = []
+        for var job in jobs {
+            records.append(PostgresRows.text(job.rescue(reason: reason(job), now: now, ran: ran)))
+            rescued.append(job)
         }
-        try await announceEnds([job.id: job.state], now: now, schema: schema, on: connection, logger: logger)
-        return job
+        let ids = rescued.map(\.id)
+        try await connection.query("""
+            UPDATE \(unescaped: schema.jobs) SET state = v.state, run_at = v.run_at,
+                finished_at = CASE WHEN v.has_finished THEN v.finished_at END, lease_until = NULL, cancel_requested = false,
+                errors = array_append(errors, v.record)
+            FROM unnest(\(rescued.map(\.id.description))::text[], \(rescued.map(\.state.rawValue))::text[],
+                        \(rescued.map { PostgresRows.micros($0.runAt) })::bigint[],
+                        \(rescued.map { $0.finishedAt.map(PostgresRows.micros) ?? 0 })::bigint[],
+                        \(rescued.map { $0.finishedAt != nil })::boolean[], \(records)::text[])
+                AS v(rescued_id, state, run_at, finished_at, has_finished, record)
+            WHERE \(jobs: ids, of: schema) AND id = v.rescued_id
+            """, logger: logger)
+        try await connection.query("DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id = ANY(\(JobIDTexts(ids))::text[])",
+                                   logger: logger)
+        let queues = Set(rescued.lazy.filter { $0.state == .available }.map(\.queue)).sorted()
+        for payload in PostgresSchema.queuePayloads(queues) {
+            try await connection.query("SELECT pg_notify(\(schema.channel), \(payload))", logger: logger)
+        }
+        try await announceEnds(Dictionary(uniqueKeysWithValues: rescued.map { ($0.id, $0.state) }), now: now, schema: schema,
+                               on: connection, logger: logger)
+        return rescued
     }
 }

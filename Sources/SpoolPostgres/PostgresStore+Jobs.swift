@@ -137,7 +137,7 @@ extension PostgresStore {
         binds.append(named)
         binds.append(PostgresRows.micros(now))
         binds.append(schema.channel)
-        binds.append(Set(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
+        binds.append(PostgresSchema.queuePayloads(Set(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted()))
         binds.append(Set(built.compactMap(\.uniqueKey)).sorted())
         binds.append(built.map { $0.traceContext.storedText ?? "" })
         binds.append(built.map(\.id.sequenceKey))
@@ -195,7 +195,8 @@ extension PostgresStore {
     /// one of the unique keys before it ran (one row of NULLs when none did), each followed by
     /// the known quotas among those named, the ids inserted (NULL when every job was), and
     /// whether a NOTIFY was sent. Parameters after the jobs' columns ($1–$12): the quotas named,
-    /// now, the channel, the NOTIFY's payload (the queues gaining available jobs, one per line),
+    /// now, the channel, the NOTIFY's payloads (the queues gaining available jobs, one per line,
+    /// split as PostgreSQL's 8000-byte limit for a notification needs: ``PostgresSchema/queuePayloads(_:)``),
     /// the unique keys named, the jobs' trace contexts ($18, one per job, empty for none) and their
     /// keys ($19, ``SpoolCore/JobID/sequenceKey``). A job whose unique key is held, or whose key
     /// another job took, is not inserted.
@@ -234,7 +235,8 @@ extension PostgresStore {
                 SELECT count(*) AS jobs, count(*) FILTER (WHERE state = 'available') AS available FROM inserted
             ),
             notified AS (
-                SELECT pg_notify($15::text, $16::text) FROM counted WHERE \(notifying ? "available > 0" : "false")
+                SELECT pg_notify($15::text, payload) FROM counted, unnest($16::text[]) AS payload
+                WHERE \(notifying ? "available > 0" : "false")
             ),
             summary AS (
                 SELECT (SELECT names FROM known) AS known,
@@ -439,8 +441,9 @@ extension PostgresStore {
             if !releasedIDs.isEmpty {
                 try await connection.query("DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id = ANY(\(releasedIDs))",
                                            logger: logger)
-                try await connection.query("SELECT pg_notify(\(schema.channel), \(queues.sorted().joined(separator: "\n")))",
-                                           logger: logger)
+                for payload in PostgresSchema.queuePayloads(queues.sorted()) {
+                    try await connection.query("SELECT pg_notify(\(schema.channel), \(payload))", logger: logger)
+                }
             }
             return queues
         }

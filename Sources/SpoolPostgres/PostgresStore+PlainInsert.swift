@@ -49,7 +49,7 @@ extension PostgresStore {
         binds.appendColumn(of: built, single: one, Self.timeoutMilliseconds)
         binds.appendColumn(of: built, single: one) { $0.traceContext.storedText ?? "" }
         binds.append(schema.channel)
-        binds.append(also.union(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted().joined(separator: "\n"))
+        binds.append(PostgresSchema.queuePayloads(also.union(built.lazy.filter { $0.state == .available }.map(\.queue)).sorted()))
         binds.appendColumn(of: built, single: one, \.id.sequenceKey)
         let rows = switch (one, notifying) {
         case (true, true): try await connection.rows(PlainInsertOneStatement.self, binds, logger: logger)
@@ -100,7 +100,8 @@ extension PostgresStore {
 
     /// The statement behind ``insertPlainly(_:now:schema:notifying:on:logger:)``: the jobs'
     /// columns ($1–$9, $11, $12, $15: one element per job; $15 the keys), now ($10), the channel
-    /// and the NOTIFY's payload ($13, $14: the queues gaining available jobs, one per line, empty for none). Its
+    /// and the NOTIFY's payloads ($13, $14: the queues gaining available jobs, one per line, in as
+    /// many payloads as PostgreSQL's 8000-byte limit needs, none for none). Its
     /// one row holds the number of jobs inserted. Without `notifying` the NOTIFY is there but
     /// never sent (a constant false), so that the statement keeps its parameters' types.
     ///
@@ -127,7 +128,8 @@ extension PostgresStore {
             RETURNING 1
         )
         SELECT count(*),
-               (SELECT count(*) FROM (SELECT pg_notify($13::text, $14::text) WHERE \(notifying ? "$14::text <> ''" : "false")) AS sent)
+               (SELECT count(*) FROM (SELECT pg_notify($13::text, payload) FROM unnest($14::text[]) AS payload
+                                      WHERE \(notifying ? "true" : "false")) AS sent)
         FROM inserted
         """
     }

@@ -77,6 +77,41 @@ extension StoreConformance {
             try expectEqual(rescued.map(\.id), [job.id], "rescued on restart")
             try expectEqual(try await fetch(store, job.id).state, .available, "available again")
         },
+        StoreConformanceCase("a restart rescues every job its dispatcher held at once: each as its attempts say, its quota place freed") { store in
+            _ = try await register(store)
+            _ = try await store.createQuota("rescue-q", size: 100)
+            var retried: [JobID] = [], spent: [JobID] = []
+            for index in 0..<60 {
+                let job = try await put(store) { job in
+                    job.maxAttempts = index.isMultiple(of: 2) ? 3 : 1
+                    if index.isMultiple(of: 3) { job.quotas = ["rescue-q"] }
+                    job.queue = index < 30 ? "rescue-a" : "rescue-b"
+                }
+                if index.isMultiple(of: 2) { retried.append(job.id) } else { spent.append(job.id) }
+            }
+            let claimed = try await claim(store, limit: 60, lease: .seconds(3600))
+            try expectEqual(claimed.count, 60, "all claimed")
+            try expectEqual(try await store.quotas().first { $0.name == "rescue-q" }?.running.count, 20, "twenty hold the quota")
+            let restart = t0.addingTimeInterval(5)
+            let rescued = try await register(store, at: restart)
+            try expectEqual(Set(rescued.map(\.id)), Set(retried + spent), "every held job rescued")
+            try expectEqual(Set(rescued.filter { $0.state == .available }.map(\.id)), Set(retried), "attempts left: waiting again")
+            try expectEqual(Set(rescued.filter { $0.state == .discarded }.map(\.id)), Set(spent), "out of attempts: discarded")
+            for id in retried {
+                let job = try await fetch(store, id)
+                try expectEqual([job.state, job.runAt, job.finishedAt] as [AnyHashable?], [JobState.available, restart, nil], "job \(id) as stored")
+                try expectEqual(job.errors.map(\.type), ["rescued"], "one rescue recorded on \(id)")
+                try expectEqual(job.leaseExpiresAt, nil, "no lease on \(id)")
+            }
+            for id in spent {
+                let job = try await fetch(store, id)
+                try expectEqual([job.state, job.finishedAt] as [AnyHashable?], [JobState.discarded, restart], "job \(id) as stored")
+                try expectEqual(job.errors.map(\.attempt), [1], "its attempt's rescue recorded on \(id)")
+            }
+            try expectEqual(try await store.quotas().first { $0.name == "rescue-q" }?.running, [], "every quota place freed")
+            let again = try await claim(store, limit: 60, at: restart)
+            try expectEqual(Set(again.map(\.id)), Set(retried), "the waiting ones are claimed again")
+        },
         StoreConformanceCase("a job whose worker died while running it twice in a row is discarded, not handed to a third") { store in
             _ = try await register(store)
             let job = try await put(store)

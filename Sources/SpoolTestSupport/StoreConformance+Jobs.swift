@@ -4,6 +4,17 @@ import SpoolCore
 extension StoreConformance {
     /// Jobs: enqueue, read, list, cancel, retry, delete, unique keys, limits.
     static let jobCases: [StoreConformanceCase] = [
+        StoreConformanceCase("one insert into fifty queues with names of 200 characters stores every job, and so does one with quotas") { store in
+            let queues = (0..<50).map { "q\($0)-" + String(repeating: "é", count: 200 - "q\($0)-".count) }
+            let plain = try await store.insert(queues.map { NewJob(name: "spool.noop", queue: $0) }, now: t0)
+            try expectEqual(plain.filter(\.inserted).count, 50, "all inserted")
+            _ = try await store.createQuota("wide", size: 100)
+            let full = try await store.insert(queues.map { NewJob(name: "spool.noop", queue: $0, quotas: ["wide"]) }, now: t0)
+            try expectEqual(full.filter(\.inserted).count, 50, "all inserted, naming a quota")
+            let listed = try await store.queues().filter { queues.contains($0.name) }
+            try expectEqual(listed.count, 50, "fifty queues listed")
+            try expect(listed.allSatisfy { $0.counts[.available] == 2 }, "two jobs waiting in each: \(listed.map(\.counts))")
+        },
         StoreConformanceCase("an enqueued job reads back with every field") { store in
             var new = NewJob(name: "mail.send", payload: try JSONPayload(validating: #"{"to":"a@example.com","n":[1,2]}"#))
             new.queue = "mail"; new.priority = 4; new.tags = ["x", "y"]; new.uniqueKey = "k1"

@@ -69,4 +69,15 @@ struct PostgresAnnouncerTests {
         let left = announcer.mayNotifyInStatement(folding: true)
         #expect(left != ["mail"], "the waiting queue was announced in its turn (its statement failed: no server)")
     }
+
+    @Test("queue names for the new-jobs channel go in payloads under PostgreSQL's 8000-byte limit, each name whole, in order")
+    func queuePayloads() {
+        #expect(PostgresSchema.queuePayloads([]) == [])
+        #expect(PostgresSchema.queuePayloads(["mail", "reports"]) == ["mail\nreports"])
+        let long = (0..<100).map { "\($0)-" + String(repeating: "é", count: 197) }   // 200 characters, about 400 bytes each
+        let payloads = PostgresSchema.queuePayloads(long)
+        #expect(payloads.count > 1)
+        #expect(payloads.allSatisfy { $0.utf8.count < 8000 }, "\(payloads.map(\.utf8.count))")
+        #expect(payloads.flatMap { $0.split(separator: "\n").map(String.init) } == long)
+    }
 }
