@@ -166,8 +166,8 @@ extension PostgresStore {
         for payload in PostgresSchema.queuePayloads(queues) {
             try await connection.query("SELECT pg_notify(\(schema.channel), \(payload))", logger: logger)
         }
-        try await announceEnds(Dictionary(uniqueKeysWithValues: rescued.map { ($0.id, $0.state) }), now: now, schema: schema,
-                               on: connection, logger: logger)
+        try await announceEnds(Dictionary(rescued.map { ($0.id, $0.state) }, uniquingKeysWith: { _, last in last }), now: now,
+                               schema: schema, on: connection, logger: logger)
         return rescued
     }
 }
