@@ -29,6 +29,12 @@ public struct BenchSettings: Codable, Sendable {
     /// The store, as the report names it (its URL without a password).
     public var store: String
 
+    /// The concurrency of worker process `index` of `count` sharing ``concurrency``: an equal
+    /// part, the remainder going one each to the first ones.
+    func concurrencyShare(_ index: Int, of count: Int) -> Int {
+        concurrency / count + (index < concurrency % count ? 1 : 0)
+    }
+
     /// Creates settings.
     public init(jobs: Int, concurrency: Int, workers: Int, producers: Int, batch: Int, http: Bool, rate: Double, duration: Double,
                 durability: String, store: String) {

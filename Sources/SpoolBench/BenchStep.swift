@@ -155,7 +155,7 @@ enum DrainWorkload {
             // would drain alone while the others start.
             let started = await withTaskGroup(of: Result<WorkerProcess, any Error>.self) { group in
                 for index in 0..<settings.workers {
-                    let share = settings.concurrency / settings.workers + (index < settings.concurrency % settings.workers ? 1 : 0)
+                    let share = settings.concurrencyShare(index, of: settings.workers)
                     group.addTask {
                         do {
                             return .success(try await WorkerProcess.start(target, concurrency: share, name: "worker-\(index + 1)", journal: false))

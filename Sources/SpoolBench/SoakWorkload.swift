@@ -24,7 +24,7 @@ enum SoakWorkload {
         let count = max(1, settings.workers)
         var workers: [WorkerProcess] = []
         for index in 0..<count {
-            let share = settings.concurrency / count + (index < settings.concurrency % count ? 1 : 0)
+            let share = settings.concurrencyShare(index, of: count)
             workers.append(try await WorkerProcess.start(target, concurrency: share, name: "soak-\(index + 1)", journal: false,
                                                          arguments: ["--keep-completed", "60"]))
         }

@@ -162,10 +162,8 @@ extension PostgresStore {
             """, logger: logger)
         try await connection.query("DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id = ANY(\(JobIDTexts(ids))::text[])",
                                    logger: logger)
-        let queues = Set(rescued.lazy.filter { $0.state == .available }.map(\.queue)).sorted()
-        for payload in PostgresSchema.queuePayloads(queues) {
-            try await connection.query("SELECT pg_notify(\(schema.channel), \(payload))", logger: logger)
-        }
+        try await notifyAvailable(Set(rescued.lazy.filter { $0.state == .available }.map(\.queue)), schema: schema, on: connection,
+                                  logger: logger)
         try await announceEnds(Dictionary(rescued.map { ($0.id, $0.state) }, uniquingKeysWith: { _, last in last }), now: now,
                                schema: schema, on: connection, logger: logger)
         return rescued

@@ -4,6 +4,16 @@ import PostgresNIO
 import SpoolCore
 
 extension PostgresStore {
+    /// Tells other processes' dispatchers, in the caller's transaction, that `queues` gained
+    /// available jobs: a NOTIFY on the schema's channel, in as many payloads as PostgreSQL's
+    /// 8000-byte limit needs (``PostgresSchema/queuePayloads(_:)``). Sent at the commit.
+    static func notifyAvailable(_ queues: Set<String>, schema: PostgresSchema, on connection: PostgresConnection,
+                                logger: Logger) async throws {
+        for payload in PostgresSchema.queuePayloads(queues.sorted()) {
+            try await connection.query("SELECT pg_notify(\(schema.channel), \(payload))", logger: logger)
+        }
+    }
+
     /// Announces, in the caller's transaction, the jobs of `ended` that reached a terminal state,
     /// on the schema's ends channel, while some process follows ends (a row of
     /// ``PostgresSchema/followers`` valid at `now`). PostgreSQL delivers the notifications only if

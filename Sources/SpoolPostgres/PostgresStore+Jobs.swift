@@ -400,7 +400,7 @@ extension PostgresStore {
                     cancel_requested = false, max_attempts = \(job.maxAttempts)
                 WHERE \(job: id, of: schema)
                 """, logger: logger)
-            try await connection.query("SELECT pg_notify(\(schema.channel), \(job.queue))", logger: logger)
+            try await PostgresStore.notifyAvailable([job.queue], schema: schema, on: connection, logger: logger)
             return job
         }
         events.publish(.jobsAvailable(queues: [job.queue]))
@@ -441,9 +441,7 @@ extension PostgresStore {
             if !releasedIDs.isEmpty {
                 try await connection.query("DELETE FROM \(unescaped: schema.quotaHolders) WHERE job_id = ANY(\(releasedIDs))",
                                            logger: logger)
-                for payload in PostgresSchema.queuePayloads(queues.sorted()) {
-                    try await connection.query("SELECT pg_notify(\(schema.channel), \(payload))", logger: logger)
-                }
+                try await PostgresStore.notifyAvailable(queues, schema: schema, on: connection, logger: logger)
             }
             return queues
         }

@@ -69,7 +69,7 @@ extension PostgresStore {
                 INSERT INTO \(unescaped: schema.queues) (name, paused) VALUES (\(queue), \(paused))
                 ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
                 """, logger: logger)
-            if !paused { try await connection.query("SELECT pg_notify(\(schema.channel), \(queue))", logger: logger) }
+            if !paused { try await PostgresStore.notifyAvailable([queue], schema: schema, on: connection, logger: logger) }
         }
         if !paused {
             claimFloors.forget()
